@@ -1,0 +1,65 @@
+//! Command-line interface: one file per subcommand, each with its clap `Args`
+//! and a `run` returning an [`Exit`] code (DESIGN.md §1).
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod completions;
+pub mod lint;
+mod output;
+
+pub use output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "resgate",
+    version,
+    about = "Safe auto-remediation: decide whether a fix may fire, and prove why",
+    long_about = "resgate maps alerts to labels, decides with YAML + Datalog rules whether a \
+                  remediation may fire now (fire, collapse, defer, escalate or discard), and \
+                  explains every verdict."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a rules directory: YAML schema, Datalog, templates, references
+    Lint(lint::Args),
+    /// Print shell completions
+    Completions(completions::Args),
+}
+
+/// Output format for machine consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Exit codes, the same for every subcommand (DESIGN.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// The rules are wrong or a test failed.
+    Failed = 1,
+    /// Usage error or unreadable input.
+    Usage = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
+
+pub fn run(cli: Cli) -> Exit {
+    let out = Output::from_env();
+    match cli.command {
+        Command::Lint(args) => lint::run(&args, &out),
+        Command::Completions(args) => completions::run(&args),
+    }
+}

@@ -1,0 +1,35 @@
+//! Where and how the CLI writes: colour only on a terminal and never with
+//! `NO_COLOR`, results to stdout, diagnostics to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use crate::diag::{self, Diagnostic, RenderStyle, SourceMap};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub color: bool,
+}
+
+impl Output {
+    pub fn from_env() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Output {
+            color: !no_color && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn style(&self) -> RenderStyle {
+        RenderStyle {
+            color: self.color,
+            width: 100,
+        }
+    }
+
+    /// Draws diagnostics on stderr, each with its file and span.
+    pub fn diagnostics(&self, diags: &[Diagnostic], sources: &SourceMap) {
+        let mut err = std::io::stderr().lock();
+        for d in diags {
+            let _ = write!(err, "{}", diag::render(d, sources, self.style()));
+        }
+    }
+}

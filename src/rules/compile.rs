@@ -1,0 +1,227 @@
+//! Turning parsed rule files into a [`RuleSet`](super::model::RuleSet).
+//!
+//! The [`Compiler`] walks every definition, compiles what it holds (matchers,
+//! templates, JMESPath, Datalog guards) and reports each problem at its span. The
+//! per-section work lives in `compile_source`, `compile_remediator` and
+//! `compile_remediation`; this file holds what they share.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use crate::datalog::{Compiled, DatalogError, SourceId, Span};
+use crate::diag::{Diagnostic, SourceMap};
+
+use super::duration;
+use super::locate::{Located, span_of};
+use super::model::{Expr, Remediation, Remediator, Source};
+use super::schema::{RemediationDef, RemediatorDef, RuleFile, SourceDef};
+use super::template::{TemplateId, TemplateKind, Templates};
+
+/// Every definition of every file, with the file it came from, in load order.
+pub struct Defs<'a> {
+    pub sources: Vec<(SourceId, &'a Spanned<String>, &'a SourceDef)>,
+    pub remediators: Vec<(SourceId, &'a Spanned<String>, &'a RemediatorDef)>,
+    pub remediations: Vec<(SourceId, &'a Spanned<String>, &'a RemediationDef)>,
+}
+
+impl<'a> Defs<'a> {
+    pub fn collect(files: &'a [(SourceId, RuleFile)], _diags: &mut Vec<Diagnostic>) -> Self {
+        let mut defs = Defs {
+            sources: Vec::new(),
+            remediators: Vec::new(),
+            remediations: Vec::new(),
+        };
+        for (src, file) in files {
+            defs.sources.extend(file.sources.iter().map(|(k, v)| (*src, k, v)));
+            defs.remediators.extend(file.remediators.iter().map(|(k, v)| (*src, k, v)));
+            defs.remediations.extend(file.remediations.iter().map(|(k, v)| (*src, k, v)));
+        }
+        defs
+    }
+}
+
+pub struct Compiler<'a> {
+    pub(super) sources: &'a SourceMap,
+    /// `None` when the `.dl` files have errors: guards are then parsed but not compiled.
+    pub(super) program: Option<Compiled>,
+    pub(super) diags: &'a mut Vec<Diagnostic>,
+    pub(super) templates: Templates,
+    /// Predicates named by `when`/`unless` bodies: the roots of "is it used?".
+    pub(super) query_predicates: BTreeSet<String>,
+}
+
+type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
+
+impl<'a> Compiler<'a> {
+    pub fn new(sources: &'a SourceMap, program: Option<Compiled>, diags: &'a mut Vec<Diagnostic>) -> Self {
+        Compiler {
+            sources,
+            program,
+            diags,
+            templates: Templates::new(),
+            query_predicates: BTreeSet::new(),
+        }
+    }
+
+    /// Compiles every definition; `None` if any of them failed.
+    pub fn build(&mut self, defs: &Defs<'_>) -> Option<Built> {
+        let sources: Vec<Option<Source>> = defs
+            .sources
+            .iter()
+            .map(|(src, key, def)| self.source(*src, key, def))
+            .collect();
+        let remediators: Vec<Option<Remediator>> = defs
+            .remediators
+            .iter()
+            .map(|(src, key, def)| self.remediator(*src, key, def))
+            .collect();
+        let remediations: Vec<Option<Remediation>> = defs
+            .remediations
+            .iter()
+            .map(|(src, key, def)| self.remediation(*src, key, def, &remediators, defs))
+            .collect();
+        Some((
+            sources.into_iter().collect::<Option<Vec<_>>>()?,
+            remediators.into_iter().collect::<Option<Vec<_>>>()?,
+            remediations.into_iter().collect::<Option<Vec<_>>>()?,
+        ))
+    }
+
+    pub fn finish(self) -> (Option<Compiled>, Templates, BTreeSet<String>) {
+        (self.program, self.templates, self.query_predicates)
+    }
+
+    pub(super) fn text(&self, src: SourceId) -> &'a str {
+        self.sources.text(src)
+    }
+
+    pub(super) fn locate<'v>(&self, src: SourceId, value: &'v Spanned<String>) -> Located<'v> {
+        Located::new(self.text(src), src, value)
+    }
+
+    /// The span of a YAML key (a definition's name).
+    pub(super) fn key_span(&self, src: SourceId, key: &Spanned<String>) -> Span {
+        self.locate(src, key).whole()
+    }
+
+    /// The span of a scalar value, without quotes.
+    pub(super) fn value_span(&self, src: SourceId, value: &Spanned<String>) -> Span {
+        self.locate(src, value).whole()
+    }
+
+    pub(super) fn error(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        src: SourceId,
+        value: Option<&Spanned<String>>,
+        default: Duration,
+        what: &str,
+    ) -> Option<Duration> {
+        let Some(value) = value else {
+            return Some(default);
+        };
+        match duration::parse(&value.value) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                let span = self.value_span(src, value);
+                self.error(
+                    Diagnostic::error("invalid-duration", message)
+                        .label(span, format!("{what} must be a duration"))
+                        .help("write a number and a unit, e.g. 30s, 10m, 1h30m"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn template(&mut self, src: SourceId, value: &Spanned<String>, kind: TemplateKind) -> Option<TemplateId> {
+        match self.templates.add(kind, &value.value) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                let located = self.locate(src, value);
+                let span = located.span(e.start, e.end.max(e.start + 1).min(value.value.len().max(e.start + 1)));
+                self.error(
+                    Diagnostic::error("invalid-template", e.message)
+                        .label(span, "in this template")
+                        .help("templates are MiniJinja: {{ label }}, {{ label | lower }}"),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn jmespath(&mut self, src: SourceId, value: &Spanned<String>, what: &str) -> Option<Expr> {
+        match jmespath::compile(&value.value) {
+            Ok(expr) => Some(expr),
+            Err(e) => {
+                // JMESPath reports a character offset; spans are bytes.
+                let byte = value
+                    .value
+                    .char_indices()
+                    .nth(e.offset)
+                    .map_or(value.value.len(), |(i, _)| i);
+                let reason = match &e.reason {
+                    jmespath::ErrorReason::Parse(msg) => msg.clone(),
+                    other => other.to_string(),
+                };
+                let located = self.locate(src, value);
+                let span = located.span(byte, (byte + 1).min(value.value.len()).max(byte));
+                self.error(
+                    Diagnostic::error(
+                        "invalid-jmespath",
+                        format!("invalid JMESPath in {what}: {}", lowercase_first(reason.trim_end_matches('.'))),
+                    )
+                    .label(span, "here")
+                    .help("see jmespath.org for the expression syntax"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports that `name` does not name one of `defined`.
+    pub(super) fn unknown_name(&mut self, src: SourceId, value: &Spanned<String>, what: &str, defined: &[&str]) {
+        let span = self.value_span(src, value);
+        self.error(
+            Diagnostic::error(
+                if what == "escalation target" { "unknown-escalation" } else { "unknown-remediator" },
+                format!("unknown {what} \"{}\"", value.value),
+            )
+            .label(span, "used here")
+            .help(crate::suggest::help(&value.value, "remediator", defined.iter().copied())),
+        );
+    }
+
+    pub(super) fn whole_value_span<T>(&self, src: SourceId, value: &Spanned<T>) -> Span {
+        span_of(src, value, 1)
+    }
+}
+
+pub(super) fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A Datalog error as a resgate diagnostic.
+pub fn datalog_diagnostic(err: &DatalogError) -> Diagnostic {
+    use miette::Diagnostic as _;
+    let span = err.span();
+    let label = err
+        .labels()
+        .and_then(|mut l| l.next())
+        .and_then(|l| l.label().map(str::to_owned))
+        .unwrap_or_else(|| "here".to_owned());
+    let mut diag = Diagnostic::error(err.kind_code(), err.to_string()).label(span, label);
+    if let Some(help) = err.help() {
+        diag = diag.help(help.to_string());
+    }
+    diag
+}

@@ -1,0 +1,305 @@
+//! Loading a rules directory: read files, parse YAML and Datalog, compile
+//! everything, and collect every problem as a [`Diagnostic`].
+//!
+//! Loading never stops at the first error: `lint` shows them all. A [`RuleSet`]
+//! comes out only when there are no errors (warnings are fine).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_saphyr::Spanned;
+
+use crate::datalog::{self, Builtins, Compiled, SourceId, Span};
+use crate::diag::{Diagnostic, SourceMap};
+
+use super::compile::{self, Defs};
+use super::locate::span_of;
+use super::model::RuleSet;
+use super::schema::RuleFile;
+
+/// Rule files larger than this are refused before parsing: a rules directory
+/// holding a 100 MB file is a mistake (a data dump committed by accident).
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The result of loading: rules when there were no errors, and every finding.
+#[derive(Debug)]
+pub struct Loaded {
+    pub rules: Option<RuleSet>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: SourceMap,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warnings(&self) -> usize {
+        self.diagnostics.len() - self.errors()
+    }
+}
+
+/// Is this a file a rules directory loads (not a test, not a fixture)?
+pub fn is_rule_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') || name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+        return false;
+    }
+    name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".dl")
+}
+
+/// Loads a rules directory (its `*.yaml`, `*.yml` and `*.dl`, not `*.test.yaml`)
+/// or a single rule file.
+pub fn load_path(path: &Path) -> Loaded {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => match std::fs::read_dir(path) {
+            Ok(entries) => {
+                let mut paths: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file() && is_rule_file(p))
+                    .collect();
+                paths.sort();
+                files = paths;
+                if files.is_empty() {
+                    problems.push(
+                        Diagnostic::error(
+                            "no-rules",
+                            format!("no rule files in {}", path.display()),
+                        )
+                        .help("a rules directory holds *.yaml and *.dl files"),
+                    );
+                }
+            }
+            Err(e) => problems.push(io_error(path, &e)),
+        },
+        Ok(_) => files.push(path.to_path_buf()),
+        Err(e) => problems.push(io_error(path, &e)),
+    }
+
+    let mut texts = Vec::new();
+    for file in files {
+        match read_limited(&file) {
+            Ok(text) => texts.push((file, text)),
+            Err(d) => problems.push(d),
+        }
+    }
+    let mut loaded = load_texts(texts);
+    problems.append(&mut loaded.diagnostics);
+    loaded.diagnostics = problems;
+    if loaded.errors() > 0 {
+        loaded.rules = None;
+    }
+    loaded
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error("io", format!("cannot read {}: {e}", path.display()))
+}
+
+fn read_limited(path: &Path) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            "file-too-large",
+            format!(
+                "{} is {} bytes, over the {} MiB limit for a rule file",
+                path.display(),
+                meta.len(),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .help("split the file, or move data that is not rules out of the rules directory"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::error(
+            "not-utf8",
+            format!(
+                "{} is not UTF-8 text (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Loads rule files given as (path, text): the whole loader without the file system.
+pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
+    let mut sources = SourceMap::default();
+    let mut diags = Vec::new();
+    let mut program = datalog::Program::default();
+    let mut rule_files: Vec<(SourceId, RuleFile)> = Vec::new();
+
+    for (path, text) in files {
+        let is_datalog = path.extension().is_some_and(|e| e == "dl");
+        let src = sources.add(&path, text);
+        let text = sources.text(src).to_owned();
+        if is_datalog {
+            match datalog::parse_program(&text, src, 0) {
+                Ok(mut p) => program.clauses.append(&mut p.clauses),
+                Err(e) => diags.push(compile::datalog_diagnostic(&e)),
+            }
+        } else {
+            match parse_yaml(&text) {
+                Ok(file) => rule_files.push((src, file)),
+                Err(e) => diags.push(yaml_diagnostic(src, &text, &e)),
+            }
+        }
+    }
+
+    let defs = Defs::collect(&rule_files, &mut diags);
+    check_duplicates(&defs, &mut diags);
+
+    let builtins = Builtins::new(datalog::RESGATE_BUILTINS);
+    let compiled = match Compiled::new(&program, &builtins) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            diags.extend(errors.iter().map(compile::datalog_diagnostic));
+            None
+        }
+    };
+
+    let mut compiler = compile::Compiler::new(&sources, compiled, &mut diags);
+    let built = compiler.build(&defs);
+    let (compiled, templates, query_predicates) = compiler.finish();
+
+    warn_unused_predicates(&program, &query_predicates, &mut diags);
+    diags.sort_by_key(|d| {
+        let first = d.labels.first().map(|(s, _)| (s.src, s.start));
+        (d.src.is_none(), first)
+    });
+
+    let rules = match (built, compiled) {
+        (Some((sources_, remediators, remediations)), Some(program))
+            if !diags.iter().any(Diagnostic::is_error) =>
+        {
+            Some(RuleSet {
+                sources: sources_,
+                remediators,
+                remediations,
+                program: Arc::new(program),
+                templates,
+            })
+        }
+        _ => None,
+    };
+    Loaded {
+        rules,
+        diagnostics: diags,
+        sources,
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
+    let options = serde_saphyr::options! {
+        // `no`, `on`, `y` stay strings: a label value `no` must not become `false`.
+        strict_booleans: true,
+    };
+    // An empty file (or one holding only comments) is an empty rule file.
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok(RuleFile::default());
+    }
+    serde_saphyr::from_str_with_options(text, options)
+}
+
+fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    let options = serde_saphyr::render_options! {
+        snippets: serde_saphyr::SnippetMode::Off,
+    };
+    let rendered = err.render_with_options(options);
+    let message = yaml_message(&rendered);
+    let offset = err
+        .location()
+        .and_then(|l| l.span().byte_offset())
+        .and_then(|o| usize::try_from(o).ok())
+        .unwrap_or(0)
+        .min(text.len());
+    let (code, help) = if message.contains("unknown field") {
+        ("unknown-key", yaml_key_help(&message))
+    } else if message.contains("duplicate") {
+        ("duplicate-key", "each key may appear once in a mapping".to_owned())
+    } else if message.contains("missing field") {
+        ("missing-key", "add the key; see DESIGN.md §2 for the rule file schema".to_owned())
+    } else {
+        ("yaml", "fix the YAML at the marked place".to_owned())
+    };
+    let end = (offset + 1).min(text.len()).max(offset);
+    Diagnostic::error(code, message)
+        .label(Span::new(src, offset, end), "here")
+        .help(help)
+}
+
+/// serde-saphyr's message without its location suffix (the label shows that).
+fn yaml_message(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+    let first = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut message = first.trim_end_matches('.').to_owned();
+    if let Some(c) = message.get(..1) {
+        let lower = c.to_lowercase();
+        message.replace_range(..1, &lower);
+    }
+    message
+}
+
+fn yaml_key_help(message: &str) -> String {
+    // serde lists the expected keys after "expected one of"; keep that as the help.
+    match message.find("expected") {
+        Some(i) => message[i..].to_owned(),
+        None => "remove the key or fix its spelling".to_owned(),
+    }
+}
+
+/// Names are global across the files of a directory.
+fn check_duplicates(defs: &Defs<'_>, diags: &mut Vec<Diagnostic>) {
+    fn check<T>(what: &str, items: &[(SourceId, &Spanned<String>, &T)], diags: &mut Vec<Diagnostic>) {
+        let mut seen: BTreeMap<&str, (SourceId, &Spanned<String>)> = BTreeMap::new();
+        for (src, key, _) in items {
+            if let Some((first_src, first)) = seen.get(key.value.as_str()) {
+                let here = span_of(*src, key, key.value.len());
+                let there = span_of(*first_src, first, first.value.len());
+                let mut d = Diagnostic::error(
+                    "duplicate-name",
+                    format!("{what} \"{}\" is defined twice", key.value),
+                )
+                .label(here, "defined again here")
+                .help(format!("{what} names are global across the rules directory: rename one"));
+                if there.src == here.src {
+                    d = d.label(there, "first defined here");
+                }
+                diags.push(d);
+            } else {
+                seen.insert(&key.value, (*src, key));
+            }
+        }
+    }
+    check("source", &defs.sources, diags);
+    check("remediator", &defs.remediators, diags);
+    check("remediation", &defs.remediations, diags);
+}
+
+fn warn_unused_predicates(
+    program: &datalog::Program,
+    used_by_queries: &BTreeSet<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let roots: Vec<&str> = used_by_queries.iter().map(String::as_str).collect();
+    let reachable = datalog::reachable_from(program, &roots);
+    let mut reported = BTreeSet::new();
+    for clause in &program.clauses {
+        let pred = clause.head.pred.as_str();
+        if !reachable.contains(pred) && reported.insert(pred.to_owned()) {
+            diags.push(
+                Diagnostic::warning("unused-predicate", format!("predicate \"{pred}\" is never used"))
+                    .label(clause.head.pred_span, "defined here")
+                    .help("no `when` or `unless` body reaches it: use it in a guard or delete it"),
+            );
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Rule files: the YAML schema, loading a rules directory, and its checks.
+//!
+//! `load` reads and parses; `compile*` turns definitions into the [`RuleSet`]
+//! the engine runs, reporting every problem with its file and span. Nothing here
+//! decides anything about an alert.
+
+mod body;
+mod compile;
+mod compile_remediation;
+mod compile_remediator;
+mod compile_source;
+pub mod duration;
+mod entries;
+mod load;
+pub mod locate;
+pub mod matcher;
+pub mod model;
+pub mod preset;
+pub mod schema;
+pub mod secret;
+pub mod template;
+
+pub use compile_remediation::{CONTEXT_NAMES, DEFAULT_WARMUP};
+pub use load::{Loaded, MAX_FILE_BYTES, is_rule_file, load_path, load_texts};
+pub use model::*;

@@ -1,0 +1,174 @@
+//! A loaded, checked rule set: what the engine and `serve` run.
+//!
+//! Everything here is compiled once at load (matchers, templates, JMESPath,
+//! Datalog queries) so deciding an alert does no parsing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::datalog::{Compiled, QueryId, Span};
+
+use super::matcher::Matcher;
+use super::schema::Mode;
+use super::secret::SecretString;
+use super::template::{TemplateId, Templates};
+
+pub type Expr = jmespath::Expression<'static>;
+
+#[derive(Debug)]
+pub struct RuleSet {
+    pub sources: Vec<Source>,
+    pub remediators: Vec<Remediator>,
+    pub remediations: Vec<Remediation>,
+    /// The `.dl` files plus every `when`/`unless` body, compiled as queries.
+    pub program: Arc<Compiled>,
+    pub templates: Templates,
+}
+
+impl RuleSet {
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn remediation(&self, name: &str) -> Option<&Remediation> {
+        self.remediations.iter().find(|r| r.name == name)
+    }
+}
+
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+}
+
+#[derive(Debug)]
+pub enum SourceKind {
+    /// Alertmanager webhook, payload version 4.
+    Alertmanager,
+    /// Grafana unified alerting (Alertmanager's shape plus Grafana's fields).
+    Grafana,
+    /// PagerDuty v3 webhooks.
+    PagerDuty,
+    Jmespath(Box<JmesMapping>),
+}
+
+#[derive(Debug)]
+pub struct JmesMapping {
+    /// Yields the list of alerts in a payload.
+    pub alerts: Expr,
+    /// Each of these is evaluated against one element of `alerts`.
+    pub labels: Expr,
+    pub annotations: Option<Expr>,
+    pub status: Option<Expr>,
+    pub starts_at: Option<Expr>,
+    pub fingerprint: Option<Expr>,
+}
+
+#[derive(Debug)]
+pub struct Remediator {
+    pub name: String,
+    pub url: TemplateId,
+    pub method: String,
+    /// Header values may hold `${env:...}` secrets; they are not templates.
+    pub headers: Vec<(String, SecretString)>,
+    /// How to follow the work once accepted. `None`: a 2xx answer is success
+    /// (plain webhooks, escalation targets such as Alertmanager).
+    pub tracking: Option<Tracking>,
+    /// Connect and read timeout of each call.
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+pub struct Tracking {
+    /// JMESPath into the POST response that yields the event ID.
+    pub id: Expr,
+    pub status_url: TemplateId,
+    /// JMESPath into the status response that yields the state word.
+    pub status: Expr,
+    pub states: States,
+    pub poll_every: Duration,
+    pub poll_timeout: Duration,
+}
+
+/// The remediator's own state words, sorted into resgate's three.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct States {
+    pub running: Vec<String>,
+    pub succeeded: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl States {
+    pub fn classify(&self, word: &str) -> Option<RemoteState> {
+        let is = |list: &[String]| list.iter().any(|w| w.eq_ignore_ascii_case(word));
+        if is(&self.succeeded) {
+            Some(RemoteState::Succeeded)
+        } else if is(&self.failed) {
+            Some(RemoteState::Failed)
+        } else if is(&self.running) {
+            Some(RemoteState::Running)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Remediation {
+    pub name: String,
+    /// The remediation's key in its file: where diagnostics about it point.
+    pub span: Span,
+    pub matchers: Vec<Matcher>,
+    /// Renders the target key: the thing being fixed, and the collapse key.
+    pub target: TemplateId,
+    /// Index into `RuleSet::remediators`.
+    pub remediator: usize,
+    pub vars: Vec<(String, TemplateId)>,
+    pub body: Option<Body>,
+    pub when: Option<Guard>,
+    pub unless: Vec<Guard>,
+    pub warmup: Duration,
+    pub budget: Budget,
+    pub max_concurrent: Option<u32>,
+    /// Index into `RuleSet::remediators`.
+    pub escalate: Option<usize>,
+    pub mode: Mode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub attempts: u32,
+    pub within: Duration,
+}
+
+/// A JSON body whose string leaves are templates.
+#[derive(Debug)]
+pub enum Body {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(TemplateId),
+    List(Vec<Body>),
+    Map(Vec<(String, Body)>),
+}
+
+/// A `when` body or a named `unless` guard, compiled as a Datalog query.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    /// `when`, or the guard's name under `unless` (the defer reason).
+    pub name: String,
+    /// The body as written.
+    pub text: String,
+    pub query: QueryId,
+    /// The query's parameters in order: `alert` first, then each `$label` it names.
+    pub params: Vec<String>,
+    pub span: Span,
+}

@@ -1,0 +1,116 @@
+//! The shape of a rules YAML file, exactly as written (DESIGN.md §2).
+//!
+//! These types only describe syntax: every value that a later check may complain
+//! about is `Spanned`, so the complaint can point at it. Meaning (compiled
+//! matchers, templates, Datalog queries) is built from them in `load`. Unknown keys
+//! are errors (`deny_unknown_fields`): a misspelt `unles:` must never silently
+//! drop a guard.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::body::BodyNode;
+use super::entries::Entries;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    #[serde(default)]
+    pub sources: Entries<SourceDef>,
+    #[serde(default)]
+    pub remediators: Entries<RemediatorDef>,
+    #[serde(default)]
+    pub remediations: Entries<RemediationDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDef {
+    /// `alertmanager`, `grafana`, `pagerduty` or `jmespath`.
+    pub kind: Spanned<String>,
+    /// JMESPath expressions, for `kind: jmespath` only.
+    pub alerts: Option<Spanned<String>>,
+    pub labels: Option<Spanned<String>>,
+    pub annotations: Option<Spanned<String>>,
+    pub status: Option<Spanned<String>>,
+    pub starts_at: Option<Spanned<String>>,
+    pub fingerprint: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemediatorDef {
+    /// `rundeck`, `stackstorm`, `awx` or `webhook`: fills `id`, `status`, `states`.
+    pub preset: Option<Spanned<String>>,
+    pub url: Spanned<String>,
+    pub method: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: Entries<Spanned<String>>,
+    /// JMESPath into the POST response that yields the event ID.
+    pub id: Option<Spanned<String>>,
+    pub status_url: Option<Spanned<String>>,
+    /// JMESPath into the status response that yields the remediator's state word.
+    pub status: Option<Spanned<String>>,
+    pub states: Option<Spanned<StatesDef>>,
+    pub poll: Option<Spanned<PollDef>>,
+    /// Connect + read timeout of each HTTP call.
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatesDef {
+    #[serde(default)]
+    pub running: Vec<String>,
+    #[serde(default)]
+    pub succeeded: Vec<String>,
+    #[serde(default)]
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollDef {
+    pub every: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemediationDef {
+    #[serde(rename = "match", default)]
+    pub match_: Option<Spanned<Entries<Spanned<String>>>>,
+    pub target: Option<Spanned<String>>,
+    pub remediator: Spanned<String>,
+    #[serde(default)]
+    pub vars: Entries<Spanned<String>>,
+    pub body: Option<Spanned<BodyNode>>,
+    pub when: Option<Spanned<String>>,
+    #[serde(default)]
+    pub unless: Entries<Spanned<String>>,
+    pub warmup: Option<Spanned<String>>,
+    pub budget: Option<Spanned<BudgetDef>>,
+    pub max_concurrent: Option<Spanned<u32>>,
+    pub escalate: Option<Spanned<String>>,
+    pub mode: Option<Spanned<Mode>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetDef {
+    pub attempts: Spanned<u32>,
+    pub within: Spanned<String>,
+}
+
+/// How much a remediation is trusted to act on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Decide and call the remediator.
+    #[default]
+    Auto,
+    /// Decide and record, never call.
+    Shadow,
+    /// A fire waits for an operator's approval.
+    Approve,
+}

@@ -1,0 +1,167 @@
+//! `${env:NAME}` and `${file:PATH}` references in remediator URLs and headers.
+//!
+//! They are checked at load time (syntax only: CI that lints rules has no
+//! secrets) and resolved when a request is built. A resolved secret lives only in
+//! the request; it is never logged or journaled.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Env(String),
+    File(String),
+}
+
+/// A string with secret references, parsed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString {
+    pieces: Vec<Piece>,
+}
+
+impl fmt::Debug for SecretString {
+    /// Shows the references, never their values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => f.write_str(t)?,
+                Piece::Env(n) => write!(f, "${{env:{n}}}")?,
+                Piece::File(p) => write!(f, "${{file:{p}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A malformed reference; `start..end` is the byte range in the written text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretError {
+    pub message: String,
+    pub help: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl SecretString {
+    pub fn parse(text: &str) -> Result<SecretString, SecretError> {
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(open) = rest.find("${") {
+            if open > 0 {
+                pieces.push(Piece::Text(rest[..open].to_owned()));
+            }
+            let start = offset + open;
+            let after = &rest[open + 2..];
+            let Some(close) = after.find('}') else {
+                return Err(SecretError {
+                    message: "unterminated secret reference".to_owned(),
+                    help: "write ${env:NAME} or ${file:PATH}".to_owned(),
+                    start,
+                    end: offset + rest.len(),
+                });
+            };
+            let inner = &after[..close];
+            let end = start + 2 + close + 1;
+            let piece = match inner.split_once(':') {
+                Some(("env", name)) if is_env_name(name) => Piece::Env(name.to_owned()),
+                Some(("file", path)) if !path.is_empty() => Piece::File(path.to_owned()),
+                Some(("env", _)) => {
+                    return Err(SecretError {
+                        message: format!("invalid environment variable name in \"${{{inner}}}\""),
+                        help: "names are letters, digits and underscores, e.g. ${env:RUNDECK_TOKEN}"
+                            .to_owned(),
+                        start,
+                        end,
+                    });
+                }
+                _ => {
+                    return Err(SecretError {
+                        message: format!("unknown secret reference \"${{{inner}}}\""),
+                        help: "write ${env:NAME} or ${file:PATH}".to_owned(),
+                        start,
+                        end,
+                    });
+                }
+            };
+            pieces.push(piece);
+            rest = &after[close + 1..];
+            offset = end;
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest.to_owned()));
+        }
+        Ok(SecretString { pieces })
+    }
+
+    pub fn has_secrets(&self) -> bool {
+        self.pieces.iter().any(|p| !matches!(p, Piece::Text(_)))
+    }
+
+    /// Fills in the references. `env` and `read_file` are passed in so that tests
+    /// (and the engine's purity) do not depend on the process environment.
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        read_file: impl Fn(&str) -> std::io::Result<String>,
+    ) -> Result<String, String> {
+        let mut out = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Env(name) => match env(name) {
+                    Some(v) => out.push_str(&v),
+                    None => return Err(format!("environment variable {name} is not set")),
+                },
+                Piece::File(path) => match read_file(path) {
+                    // Secret files conventionally end in a newline that is not part of the secret.
+                    Ok(v) => out.push_str(v.trim_end_matches(['\n', '\r'])),
+                    Err(e) => return Err(format!("cannot read secret file {path}: {e}")),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_resolves_references() {
+        let s = SecretString::parse("Bearer ${env:TOKEN}!").unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(s.has_secrets());
+        let env = |n: &str| (n == "TOKEN").then(|| "s3cret".to_owned());
+        let no_file = |_: &str| Err(std::io::Error::other("no"));
+        assert_eq!(s.resolve(env, no_file), Ok("Bearer s3cret!".to_owned()));
+        assert_eq!(format!("{s:?}"), "Bearer ${env:TOKEN}!");
+    }
+
+    #[test]
+    fn missing_env_is_an_error_not_an_empty_string() {
+        let s = SecretString::parse("${env:NOPE}").unwrap_or_else(|e| panic!("{e:?}"));
+        let r = s.resolve(|_| None, |_| Ok(String::new()));
+        assert_eq!(r, Err("environment variable NOPE is not set".to_owned()));
+    }
+
+    #[test]
+    fn malformed_references_have_ranges() {
+        let e = SecretString::parse("x ${vault:abc} y").err();
+        assert_eq!(e.map(|e| (e.start, e.end)), Some((2, 14)));
+        assert!(SecretString::parse("${env:1BAD}").is_err());
+        assert!(SecretString::parse("${env:OK").is_err());
+    }
+}
