@@ -2,4 +2,11 @@
 //! for an alert, and prove why. See DESIGN.md for the contract.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod datalog;
+pub mod diag;
+pub mod engine;
+pub mod rules;
+pub mod scenario;
+pub mod source;
+pub mod suggest;

@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod completions;
 pub mod lint;
 mod output;
+pub mod simulate;
+pub mod test;
 
 pub use output::Output;
 
@@ -27,6 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Check a rules directory: YAML schema, Datalog, templates, references
     Lint(lint::Args),
+    /// Run *.test.yaml files against the rules
+    Test(test::Args),
+    /// Show the decisions (with proofs) for a payload or a scenario timeline
+    Simulate(simulate::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -60,6 +66,8 @@ pub fn run(cli: Cli) -> Exit {
     let out = Output::from_env();
     match cli.command {
         Command::Lint(args) => lint::run(&args, &out),
+        Command::Test(args) => test::run(&args, &out),
+        Command::Simulate(args) => simulate::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
     }
 }

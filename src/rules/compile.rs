@@ -50,6 +50,9 @@ pub struct Compiler<'a> {
     pub(super) templates: Templates,
     /// Predicates named by `when`/`unless` bodies: the roots of "is it used?".
     pub(super) query_predicates: BTreeSet<String>,
+    /// Set while compiling a remediation whose `match` failed: which labels it
+    /// guarantees is unknown, so "not guaranteed" warnings would be noise.
+    pub(super) labels_unknown: bool,
 }
 
 type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
@@ -62,6 +65,7 @@ impl<'a> Compiler<'a> {
             diags,
             templates: Templates::new(),
             query_predicates: BTreeSet::new(),
+            labels_unknown: false,
         }
     }
 
@@ -112,6 +116,9 @@ impl<'a> Compiler<'a> {
     }
 
     pub(super) fn error(&mut self, diag: Diagnostic) {
+        if self.labels_unknown && diag.code == "label-not-guaranteed" {
+            return;
+        }
         self.diags.push(diag);
     }
 
@@ -213,15 +220,38 @@ pub(super) fn lowercase_first(s: &str) -> String {
 /// A Datalog error as a resgate diagnostic.
 pub fn datalog_diagnostic(err: &DatalogError) -> Diagnostic {
     use miette::Diagnostic as _;
-    let span = err.span();
-    let label = err
-        .labels()
-        .and_then(|mut l| l.next())
-        .and_then(|l| l.label().map(str::to_owned))
-        .unwrap_or_else(|| "here".to_owned());
-    let mut diag = Diagnostic::error(err.kind_code(), err.to_string()).label(span, label);
+    let mut diag = Diagnostic::error(datalog_code(err), err.to_string());
+    for (span, label) in err.labels() {
+        // A secondary label in another file cannot be drawn in this file's snippet.
+        if diag.src.is_none() || diag.src == Some(span.src) {
+            diag = diag.label(span, label);
+        }
+    }
+    if diag.labels.is_empty() {
+        diag = diag.label(err.span(), "here");
+    }
     if let Some(help) = err.help() {
         diag = diag.help(help.to_string());
     }
     diag
+}
+
+fn datalog_code(err: &DatalogError) -> &'static str {
+    use DatalogError::*;
+    match err {
+        UnexpectedChar { .. }
+        | UnterminatedString { .. }
+        | InvalidEscape { .. }
+        | IntegerOutOfRange { .. }
+        | Syntax { .. }
+        | ParamInProgram { .. } => "datalog-syntax",
+        UndefinedPredicate { .. } => "undefined-predicate",
+        ArityMismatch { .. } => "arity-mismatch",
+        BuiltinRedefinition { .. } => "builtin-redefinition",
+        UnsafeVariable { .. } | WildcardInHead { .. } => "unsafe-variable",
+        NonGroundFact { .. } => "non-ground-fact",
+        InvalidRegex { .. } => "invalid-regex",
+        NegativeRecursion { .. } => "negation-cycle",
+        UnknownParameter { .. } => "unknown-parameter",
+    }
 }

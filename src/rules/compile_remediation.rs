@@ -45,6 +45,7 @@ impl Compiler<'_> {
         let mut ok = true;
 
         let matchers = self.matchers(src, key, def);
+        self.labels_unknown = matchers.is_none();
         let guaranteed: BTreeSet<String> = matchers
             .iter()
             .flatten()
@@ -92,7 +93,7 @@ impl Compiler<'_> {
         };
 
         // The remediator's URL templates read this remediation's vars and labels.
-        if let Some(Some(r)) = remediator.map(|i| remediators.get(i)) {
+        if let Some(Some(r)) = remediator.and_then(|i| remediators.get(i)) {
             self.check_remediator_templates(src, key, r, &guaranteed, &var_names);
         }
 
@@ -357,13 +358,14 @@ impl Compiler<'_> {
 
         let mut params = vec!["alert".to_owned()];
         let mut predicates = Vec::new();
+        let mut warnings = Vec::new();
         for literal in &body {
             visit_literal(literal, &mut |term| {
                 if let Term::Param(p, span) = term {
                     if !params.contains(p) {
                         params.push(p.clone());
                         if !guaranteed.contains(p) {
-                            self.diags.push(label_not_guaranteed(p, *span, "guard"));
+                            warnings.push(label_not_guaranteed(p, *span, "guard"));
                         }
                     }
                 }
@@ -373,6 +375,9 @@ impl Compiler<'_> {
             }
         }
         self.query_predicates.extend(predicates);
+        for w in warnings {
+            self.error(w);
+        }
 
         let program = self.program.as_mut()?;
         let param_refs: Vec<&str> = params.iter().map(String::as_str).collect();

@@ -81,7 +81,7 @@ impl Compiler<'_> {
                 .help("a jmespath source needs `alerts` (the list of alerts) and `labels` (a map per alert)"),
             );
         }
-        let mut compile = |c: &mut Self, value: &Option<Spanned<String>>, what: &str| -> Result<Option<_>, ()> {
+        let compile = |c: &mut Self, value: &Option<Spanned<String>>, what: &str| -> Result<Option<_>, ()> {
             match value {
                 Some(v) => c.jmespath(src, v, what).map(Some).ok_or(()),
                 None => Ok(None),

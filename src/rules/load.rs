@@ -132,6 +132,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
     let mut diags = Vec::new();
     let mut program = datalog::Program::default();
     let mut rule_files: Vec<(SourceId, RuleFile)> = Vec::new();
+    let mut datalog_failed = false;
 
     for (path, text) in files {
         let is_datalog = path.extension().is_some_and(|e| e == "dl");
@@ -140,7 +141,10 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         if is_datalog {
             match datalog::parse_program(&text, src, 0) {
                 Ok(mut p) => program.clauses.append(&mut p.clauses),
-                Err(e) => diags.push(compile::datalog_diagnostic(&e)),
+                Err(e) => {
+                    diags.push(compile::datalog_diagnostic(&e));
+                    datalog_failed = true;
+                }
             }
         } else {
             match parse_yaml(&text) {
@@ -151,14 +155,35 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
     }
 
     let defs = Defs::collect(&rule_files, &mut diags);
-    check_duplicates(&defs, &mut diags);
+    check_duplicates(&defs, &sources, &mut diags);
 
-    let builtins = Builtins::new(datalog::RESGATE_BUILTINS);
-    let compiled = match Compiled::new(&program, &builtins) {
-        Ok(c) => Some(c),
-        Err(errors) => {
-            diags.extend(errors.iter().map(compile::datalog_diagnostic));
-            None
+    let builtins = Builtins::resgate();
+    // Checking a program with a file missing would report every use of its
+    // predicates as undefined: skip it until the syntax errors are fixed.
+    let compiled = if datalog_failed {
+        None
+    } else {
+        match Compiled::new(&program, &builtins) {
+            Ok(c) => Some(c),
+            Err(errors) => {
+                let mut cycles = BTreeSet::new();
+                for e in &errors {
+                    if let datalog::DatalogError::NegativeRecursion { cycle, .. } = e {
+                        // Each negated edge of one cycle closes it; report the cycle once.
+                        let mut members: Vec<&str> = cycle
+                            .split(" -> ")
+                            .map(|p| p.trim_start_matches("not "))
+                            .collect();
+                        members.sort_unstable();
+                        members.dedup();
+                        if !cycles.insert(members.join(",")) {
+                            continue;
+                        }
+                    }
+                    diags.push(compile::datalog_diagnostic(e));
+                }
+                None
+            }
         }
     };
 
@@ -166,7 +191,11 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
     let built = compiler.build(&defs);
     let (compiled, templates, query_predicates) = compiler.finish();
 
-    warn_unused_predicates(&program, &query_predicates, &mut diags);
+    // "Never used" is only meaningful when every guard compiled.
+    if !diags.iter().any(Diagnostic::is_error) {
+        warn_unused_predicates(&program, &query_predicates, &mut diags);
+    }
+    let datalog_program = program;
     diags.sort_by_key(|d| {
         let first = d.labels.first().map(|(s, _)| (s.src, s.start));
         (d.src.is_none(), first)
@@ -182,6 +211,12 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
                 remediations,
                 program: Arc::new(program),
                 templates,
+                referenced: referenced_predicates(&datalog_program, &query_predicates),
+                clauses: datalog_program
+                    .clauses
+                    .iter()
+                    .map(|c| clause_text(&sources, c))
+                    .collect(),
             })
         }
         _ => None,
@@ -213,18 +248,37 @@ fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diag
     let message = yaml_message(&rendered);
     let offset = err
         .location()
-        .and_then(|l| l.span().byte_offset())
-        .and_then(|o| usize::try_from(o).ok())
+        .and_then(|l| {
+            l.span()
+                .byte_offset()
+                .and_then(|o| usize::try_from(o).ok())
+                .or_else(|| offset_of_line_col(text, l.line(), l.column()))
+        })
         .unwrap_or(0)
         .min(text.len());
-    let (code, help) = if message.contains("unknown field") {
-        ("unknown-key", yaml_key_help(&message))
-    } else if message.contains("duplicate") {
-        ("duplicate-key", "each key may appear once in a mapping".to_owned())
+    let (code, message, help) = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        (
+            "unknown-key",
+            format!("unknown key `{key}`"),
+            yaml_key_help(key, &message),
+        )
+    } else if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        (
+            "duplicate-key",
+            format!("duplicate key `{key}`"),
+            "each key may appear once in a mapping: delete or merge one".to_owned(),
+        )
     } else if message.contains("missing field") {
-        ("missing-key", "add the key; see DESIGN.md §2 for the rule file schema".to_owned())
+        let m = message.replace("missing field", "missing key");
+        (
+            "missing-key",
+            m,
+            "add the key; see the rule language reference for the schema".to_owned(),
+        )
     } else {
-        ("yaml", "fix the YAML at the marked place".to_owned())
+        ("yaml", message, "fix the YAML at the marked place".to_owned())
     };
     let end = (offset + 1).min(text.len()).max(offset);
     Diagnostic::error(code, message)
@@ -248,17 +302,40 @@ fn yaml_message(rendered: &str) -> String {
     message
 }
 
-fn yaml_key_help(message: &str) -> String {
-    // serde lists the expected keys after "expected one of"; keep that as the help.
-    match message.find("expected") {
-        Some(i) => message[i..].to_owned(),
-        None => "remove the key or fix its spelling".to_owned(),
+fn yaml_key_help(key: &str, message: &str) -> String {
+    // serde lists the allowed keys after "expected one of"; offer the closest.
+    let allowed: Vec<&str> = message
+        .split_once("expected one of ")
+        .or_else(|| message.split_once("expected "))
+        .map(|(_, list)| list.split(", ").map(|k| k.trim_matches('`')).collect())
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return "remove the key or fix its spelling".to_owned();
+    }
+    match crate::suggest::closest(key, allowed.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`? allowed here: {}", allowed.join(", ")),
+        None => format!("allowed here: {}", allowed.join(", ")),
     }
 }
 
+/// Byte offset of a 1-based line and (character) column.
+fn offset_of_line_col(text: &str, line: u64, column: u64) -> Option<usize> {
+    let line = usize::try_from(line).ok()?.checked_sub(1)?;
+    let column = usize::try_from(column).ok()?.saturating_sub(1);
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let rest = text.get(start..)?;
+    let within = rest.char_indices().nth(column).map_or(rest.len(), |(i, _)| i);
+    Some(start + within)
+}
+
 /// Names are global across the files of a directory.
-fn check_duplicates(defs: &Defs<'_>, diags: &mut Vec<Diagnostic>) {
-    fn check<T>(what: &str, items: &[(SourceId, &Spanned<String>, &T)], diags: &mut Vec<Diagnostic>) {
+fn check_duplicates(defs: &Defs<'_>, sources: &SourceMap, diags: &mut Vec<Diagnostic>) {
+    fn check<T>(
+        what: &str,
+        items: &[(SourceId, &Spanned<String>, &T)],
+        sources: &SourceMap,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         let mut seen: BTreeMap<&str, (SourceId, &Spanned<String>)> = BTreeMap::new();
         for (src, key, _) in items {
             if let Some((first_src, first)) = seen.get(key.value.as_str()) {
@@ -272,6 +349,12 @@ fn check_duplicates(defs: &Defs<'_>, diags: &mut Vec<Diagnostic>) {
                 .help(format!("{what} names are global across the rules directory: rename one"));
                 if there.src == here.src {
                     d = d.label(there, "first defined here");
+                } else if let Some(path) = sources.path(there.src) {
+                    let (line, col) = sources.line_col(there.src, there.start);
+                    d = d.help(format!(
+                        "first defined at {}:{line}:{col}; {what} names are global across the rules directory: rename one",
+                        path.display()
+                    ));
                 }
                 diags.push(d);
             } else {
@@ -279,9 +362,9 @@ fn check_duplicates(defs: &Defs<'_>, diags: &mut Vec<Diagnostic>) {
             }
         }
     }
-    check("source", &defs.sources, diags);
-    check("remediator", &defs.remediators, diags);
-    check("remediation", &defs.remediations, diags);
+    check("source", &defs.sources, sources, diags);
+    check("remediator", &defs.remediators, sources, diags);
+    check("remediation", &defs.remediations, sources, diags);
 }
 
 fn warn_unused_predicates(
@@ -302,4 +385,23 @@ fn warn_unused_predicates(
             );
         }
     }
+}
+
+fn referenced_predicates(program: &datalog::Program, queries: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = queries.clone();
+    for clause in &program.clauses {
+        for literal in &clause.body {
+            if let datalog::Literal::Pos(a) | datalog::Literal::Neg { atom: a, .. } = literal {
+                out.insert(a.pred.clone());
+            }
+        }
+    }
+    out
+}
+
+fn clause_text(sources: &SourceMap, clause: &datalog::Clause) -> String {
+    let text = sources.text(clause.span.src);
+    let raw = text.get(clause.span.start..clause.span.end).unwrap_or("");
+    // One line, single-spaced: a rule spread over lines reads as one in a proof.
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
 }

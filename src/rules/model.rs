@@ -23,6 +23,12 @@ pub struct RuleSet {
     /// The `.dl` files plus every `when`/`unless` body, compiled as queries.
     pub program: Arc<Compiled>,
     pub templates: Templates,
+    /// Every predicate some rule body or guard reads: the engine only maintains
+    /// the time-dependent built-ins (`age`, `warming`, ...) that someone reads.
+    pub referenced: std::collections::BTreeSet<String>,
+    /// The text of each clause of the `.dl` files, by clause index: proofs quote
+    /// the rule that derived a fact.
+    pub clauses: Vec<String>,
 }
 
 impl RuleSet {

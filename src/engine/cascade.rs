@@ -1,0 +1,153 @@
+//! The decision cascade of DESIGN.md §3, for one alert and one remediation.
+//!
+//! The order is the contract: collapse → warm-up → budget → pause → guards →
+//! concurrency → fire. Each step that stops the walk says why in its proof.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::rules::schema::Mode;
+use crate::source::Alert;
+
+use super::context::{alert_context, to_value};
+use super::decision::{Decision, Proof, Verdict};
+use super::state::EventState;
+use super::Engine;
+
+/// `None` when the remediation does not apply to the alert (a matcher or `when` fails).
+pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestamp) -> Option<Decision> {
+    let rules = engine.rules.clone();
+    let remediation = rules.remediations.get(r)?;
+    let matched = remediation
+        .matchers
+        .iter()
+        .all(|m| m.matches(alert.labels.get(&m.label).map(String::as_str)));
+    if !matched {
+        return None;
+    }
+    if let Some(when) = &remediation.when {
+        engine.facts.refresh(now, &engine.state, &rules);
+        if engine.facts.guard(when, alert, &rules).is_none() {
+            return None;
+        }
+    }
+
+    let decision = |verdict: Verdict, reason: Option<&str>, target: Option<String>, event: Option<String>, proof: Proof| Decision {
+        at: now,
+        alert: alert.fingerprint.clone(),
+        remediation: Some(remediation.name.clone()),
+        target,
+        verdict,
+        reason: reason.map(str::to_owned),
+        event,
+        proof,
+    };
+
+    let context = to_value(&alert_context(alert, &remediation.name));
+    let target = match rules.templates.render(remediation.target, &context) {
+        Ok(t) => t,
+        Err(message) => {
+            return Some(decision(Verdict::Discard, Some("template_error"), None, None, Proof::Error { message }));
+        }
+    };
+    let name = remediation.name.as_str();
+
+    // 1. Collapse into the event already working on this target.
+    if let Some(event) = engine.state.in_flight(name, &target) {
+        let (id, state, since) = (event.id.clone(), event.state, event.fired_at);
+        if let Some(e) = engine.state.events.iter_mut().find(|e| e.id == id) {
+            e.alerts.insert(alert.fingerprint.clone());
+        }
+        let proof = Proof::InFlight { event: id.clone(), state: state.to_string(), since };
+        return Some(decision(Verdict::Collapse, Some("in_flight"), Some(target), Some(id), proof));
+    }
+
+    // 2. The last success on this target is still warming up.
+    let warming = engine.state.events.iter().rev().find(|e| {
+        e.remediation == name && e.target == target && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u)
+    });
+    if let Some(e) = warming {
+        let proof = Proof::WarmingUp {
+            event: e.id.clone(),
+            succeeded_at: e.succeeded_at.unwrap_or(e.fired_at),
+            until: e.warm_until.unwrap_or(now),
+        };
+        let id = e.id.clone();
+        if let Some(e) = engine.state.events.iter_mut().find(|e| e.id == id) {
+            e.alerts.insert(alert.fingerprint.clone());
+        }
+        return Some(decision(Verdict::Defer, Some("warming_up"), Some(target), Some(id), proof));
+    }
+
+    // 3. The budget of attempts inside its window is spent: escalate once.
+    let within = SignedDuration::try_from(remediation.budget.within).unwrap_or(SignedDuration::MAX);
+    let window_start = now.saturating_sub(within).unwrap_or(Timestamp::MIN);
+    let attempts: Vec<String> = engine
+        .state
+        .events
+        .iter()
+        .filter(|e| e.remediation == name && e.target == target && e.fired_at > window_start)
+        .map(|e| e.id.clone())
+        .collect();
+    if attempts.len() >= remediation.budget.attempts as usize {
+        let key = (name.to_owned(), target.clone());
+        let already = engine.state.escalated.get(&key).is_some_and(|at| *at > window_start);
+        let proof = Proof::Budget {
+            attempts: remediation.budget.attempts,
+            within_secs: remediation.budget.within.as_secs(),
+            events: attempts,
+            already_escalated: already,
+        };
+        if already {
+            return Some(decision(Verdict::Discard, Some("budget"), Some(target), None, proof));
+        }
+        engine.state.escalated.insert(key, now);
+        return Some(decision(Verdict::Escalate, Some("budget"), Some(target), None, proof));
+    }
+
+    // 4. An operator paused the remediation or this target.
+    if let Some(p) = engine.state.pauses.iter().find(|p| p.covers(name, &target, now)) {
+        let proof = Proof::Paused { scope: p.scope(), reason: p.reason.clone(), until: p.until };
+        return Some(decision(Verdict::Defer, Some("paused"), Some(target), None, proof));
+    }
+
+    // 5. An `unless` guard holds.
+    let mut checked = Vec::new();
+    if !remediation.unless.is_empty() {
+        engine.facts.refresh(now, &engine.state, &rules);
+    }
+    for guard in &remediation.unless {
+        if let Some(proof) = engine.facts.guard(guard, alert, &rules) {
+            return Some(decision(Verdict::Defer, Some(&guard.name), Some(target), None, proof));
+        }
+        checked.push(guard.name.clone());
+    }
+
+    // 6. Too many events of this remediation are already working.
+    if let Some(limit) = remediation.max_concurrent {
+        let running: Vec<String> = engine
+            .state
+            .events
+            .iter()
+            .filter(|e| e.remediation == name && e.state.in_flight())
+            .map(|e| e.id.clone())
+            .collect();
+        if running.len() >= limit as usize {
+            let proof = Proof::Concurrency { limit, events: running };
+            return Some(decision(Verdict::Defer, Some("concurrency"), Some(target), None, proof));
+        }
+    }
+
+    // 7. Fire.
+    let proof = Proof::Fire {
+        matched: remediation.matchers.iter().map(ToString::to_string).collect(),
+        guards_checked: checked,
+    };
+    match remediation.mode {
+        Mode::Shadow => Some(decision(Verdict::Fire, Some("shadow"), Some(target), None, proof)),
+        Mode::Approve => Some(decision(Verdict::Defer, Some("awaiting_approval"), Some(target), None, proof)),
+        Mode::Auto => {
+            let event = engine.new_event(name, &target, &alert.fingerprint, now);
+            Some(decision(Verdict::Fire, None, Some(target), Some(event), proof))
+        }
+    }
+}

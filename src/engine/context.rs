@@ -1,0 +1,28 @@
+//! The variables a remediation's templates see (target, vars, body, URLs).
+
+use minijinja::Value;
+
+use crate::source::Alert;
+
+/// Labels at the top level (`{{ service }}`), plus `labels`, `annotations`,
+/// `remediation` and `fingerprint` (see `rules::CONTEXT_NAMES`).
+pub fn alert_context(alert: &Alert, remediation: &str) -> Vec<(String, Value)> {
+    let mut ctx: Vec<(String, Value)> = alert
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    ctx.push(("labels".to_owned(), map(&alert.labels)));
+    ctx.push(("annotations".to_owned(), map(&alert.annotations)));
+    ctx.push(("remediation".to_owned(), Value::from(remediation)));
+    ctx.push(("fingerprint".to_owned(), Value::from(alert.fingerprint.as_str())));
+    ctx
+}
+
+pub fn to_value(ctx: &[(String, Value)]) -> Value {
+    ctx.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+}
+
+fn map(m: &std::collections::BTreeMap<String, String>) -> Value {
+    m.iter().map(|(k, v)| (k.as_str(), Value::from(v.as_str()))).collect()
+}

@@ -1,0 +1,216 @@
+//! The engine's state as Datalog facts: the built-in relations of DESIGN.md §2.
+//!
+//! The database is kept in step with [`State`] incrementally: an alert arriving
+//! inserts its facts, an event starting or ending flips `in_flight`. Derived
+//! predicates (`deploying`, `upstream_down`, ...) depend only on state, so they
+//! are derived once per change and every decision after that is a few index
+//! lookups (see ANCHORS.md: this is what makes a decision cheaper than re-running
+//! a whole Datalog program per alert).
+//!
+//! Time-dependent relations (`age`, `warming`, `succeeded`, `failed`,
+//! `attempts`) are rebuilt when the clock has moved, and only if some rule or
+//! guard reads them.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::datalog::{Database, Derivation, Origin, Value};
+use crate::rules::{Guard, RuleSet};
+use crate::source::{Alert, AlertStatus};
+
+use super::decision::{FactProof, Proof};
+use super::state::{EventState, State};
+
+const TIMED: &[&str] = &["age", "warming", "succeeded", "failed", "attempts"];
+
+pub(super) struct Facts {
+    db: Database,
+    /// Facts changed since the last evaluation.
+    dirty: bool,
+    /// When the time-dependent relations were last rebuilt; `None`: stale.
+    timed_at: Option<Timestamp>,
+    /// Which time-dependent relations anyone reads.
+    timed_used: Vec<&'static str>,
+}
+
+impl Facts {
+    pub fn new(rules: &RuleSet) -> Self {
+        Facts {
+            db: Database::new(rules.program.clone()),
+            dirty: true,
+            timed_at: None,
+            timed_used: TIMED.iter().copied().filter(|p| rules.referenced.contains(*p)).collect(),
+        }
+    }
+
+    fn insert(&mut self, pred: &str, tuple: &[Value]) {
+        // The relation names and arities here are the built-ins the compiled
+        // program always declares, so this cannot fail on input.
+        if self.db.insert(pred, tuple).unwrap_or(false) {
+            self.dirty = true;
+        }
+    }
+
+    fn remove(&mut self, pred: &str, tuple: &[Value]) {
+        if self.db.remove(pred, tuple).unwrap_or(false) {
+            self.dirty = true;
+        }
+    }
+
+    fn alert_facts(&mut self, alert: &Alert) -> Vec<(&'static str, Vec<Value>)> {
+        let a = self.db.intern(&alert.fingerprint);
+        let mut facts = vec![("alert", vec![a])];
+        facts.push(match alert.status {
+            AlertStatus::Firing => ("firing", vec![a]),
+            AlertStatus::Resolved => ("resolved", vec![a]),
+        });
+        facts.push(("source", vec![a, self.db.intern(&alert.source)]));
+        for (k, v) in &alert.labels {
+            facts.push(("label", vec![a, self.db.intern(k), self.db.intern(v)]));
+        }
+        for (k, v) in &alert.annotations {
+            facts.push(("annotation", vec![a, self.db.intern(k), self.db.intern(v)]));
+        }
+        facts
+    }
+
+    pub fn add_alert(&mut self, alert: &Alert) {
+        for (pred, tuple) in self.alert_facts(alert) {
+            self.insert(pred, &tuple);
+        }
+        self.timed_at = None;
+    }
+
+    pub fn remove_alert(&mut self, alert: &Alert) {
+        for (pred, tuple) in self.alert_facts(alert) {
+            self.remove(pred, &tuple);
+        }
+        self.timed_at = None;
+    }
+
+    pub fn set_in_flight(&mut self, remediation: &str, target: &str, on: bool) {
+        let tuple = [self.db.intern(remediation), self.db.intern(target)];
+        if on {
+            self.insert("in_flight", &tuple);
+        } else {
+            self.remove("in_flight", &tuple);
+        }
+    }
+
+    /// Events changed: the time-dependent relations must be rebuilt.
+    pub fn time_changed(&mut self) {
+        self.timed_at = None;
+    }
+
+    /// Brings every relation up to `now` and re-derives what changed.
+    pub fn refresh(&mut self, now: Timestamp, state: &State, rules: &RuleSet) {
+        if !self.timed_used.is_empty() && self.timed_at != Some(now) {
+            self.rebuild_timed(now, state, rules);
+            self.timed_at = Some(now);
+        }
+        if self.dirty {
+            self.db.evaluate();
+            self.dirty = false;
+        }
+    }
+
+    fn rebuild_timed(&mut self, now: Timestamp, state: &State, rules: &RuleSet) {
+        for pred in self.timed_used.clone() {
+            if self.db.clear(pred).is_ok() {
+                self.dirty = true;
+            }
+        }
+        let secs = |since: Timestamp| Value::Int(now.duration_since(since).as_secs().max(0));
+        let used = |p: &str| self.timed_used.contains(&p);
+        let mut facts: Vec<(&str, Vec<Value>)> = Vec::new();
+        if used("age") {
+            for entry in state.alerts.values().filter(|a| a.resolved_at.is_none()) {
+                let a = self.db.intern(&entry.alert.fingerprint);
+                facts.push(("age", vec![a, secs(entry.alert.starts_at)]));
+            }
+        }
+        for e in &state.events {
+            let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
+            let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
+            if used("warming") && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u) {
+                facts.push(("warming", vec![r, t]));
+            }
+            if used("succeeded") {
+                if let Some(at) = e.succeeded_at {
+                    facts.push(("succeeded", vec![r, t, secs(at)]));
+                }
+            }
+            if used("failed") && matches!(e.state, EventState::Failed | EventState::TimedOut | EventState::Refused) {
+                facts.push(("failed", vec![r, t, secs(ended)]));
+            }
+        }
+        if used("attempts") {
+            let mut counts: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+            for e in &state.events {
+                let within = rules
+                    .remediation(&e.remediation)
+                    .and_then(|r| SignedDuration::try_from(r.budget.within).ok())
+                    .unwrap_or(SignedDuration::ZERO);
+                if now.duration_since(e.fired_at) < within {
+                    *counts.entry((&e.remediation, &e.target)).or_default() += 1;
+                }
+            }
+            for ((r, t), n) in counts {
+                let tuple = vec![self.db.intern(r), self.db.intern(t), Value::Int(n)];
+                facts.push(("attempts", tuple));
+            }
+        }
+        for (pred, tuple) in facts {
+            self.insert(pred, &tuple);
+        }
+    }
+
+    /// Runs a guard for an alert: `Some(proof)` when it holds. A guard naming a
+    /// label the alert lacks is false.
+    pub fn guard(&mut self, guard: &Guard, alert: &Alert, rules: &RuleSet) -> Option<Proof> {
+        let mut params = Vec::with_capacity(guard.params.len());
+        params.push(self.db.intern(&alert.fingerprint));
+        for label in guard.params.iter().skip(1) {
+            let value = alert.labels.get(label)?;
+            params.push(self.db.intern(value));
+        }
+        let solution = self.db.query(guard.query, &params)?;
+        let bindings = solution
+            .bindings
+            .iter()
+            .map(|(name, v)| (name.to_string(), self.db.resolve(*v).to_string()))
+            .collect();
+        let facts = solution
+            .facts
+            .iter()
+            .map(|f| self.fact_proof(&f.pred, &f.tuple, rules))
+            .collect();
+        Some(Proof::Guard {
+            guard: guard.name.clone(),
+            body: guard.text.clone(),
+            bindings,
+            facts,
+        })
+    }
+
+    fn fact_proof(&self, pred: &str, tuple: &[Value], rules: &RuleSet) -> FactProof {
+        match self.db.explain(pred, tuple) {
+            Some(d) => self.derivation_proof(&d, rules, 0),
+            None => FactProof { fact: self.db.fact_to_string(pred, tuple), rule: None, from: Vec::new() },
+        }
+    }
+
+    fn derivation_proof(&self, d: &Derivation, rules: &RuleSet, depth: usize) -> FactProof {
+        let fact = self.db.fact_to_string(&d.pred, &d.tuple);
+        let rule = match &d.origin {
+            Origin::Rule { clause, .. } => rules.clauses.get(*clause).cloned(),
+            Origin::Given | Origin::ProgramFact { .. } | Origin::Truncated => None,
+        };
+        // Proofs of long recursive chains are cut: the first levels say why.
+        let from = if depth < 6 {
+            d.children.iter().map(|c| self.derivation_proof(c, rules, depth + 1)).collect()
+        } else {
+            Vec::new()
+        };
+        FactProof { fact, rule, from }
+    }
+}

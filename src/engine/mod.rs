@@ -1,0 +1,474 @@
+//! The decision engine: a pure function of (rules, state, alert, now).
+//!
+//! It does no I/O and reads no clock: every entry point takes `now`. The offline
+//! commands feed it fixtures and a virtual clock; `serve` feeds it the journal
+//! and the wall clock. What it returns ([`Output`]) is all that happened: the
+//! decisions with their proofs and the event transitions. The caller performs
+//! the calls a `fire` asks for and reports back (`accepted`, `finished`, ...).
+
+mod cascade;
+mod context;
+mod decision;
+mod facts;
+mod index;
+mod render;
+mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::rules::RuleSet;
+use crate::source::{Alert, AlertStatus};
+
+pub use context::alert_context;
+pub use decision::{Decision, FactProof, Proof, Verdict};
+pub use render::{render_decision, render_transition};
+pub use state::{AlertEntry, Event, EventState, Pause, State};
+
+use facts::Facts;
+use index::RemediationIndex;
+
+/// Two posts of the same notification inside this window (an HA pair's second
+/// copy, a sender's retry) are one alert, decided once (DESIGN.md §5).
+pub const DEDUPE_WINDOW: SignedDuration = SignedDuration::from_secs(60);
+
+/// An event changing state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub event: String,
+    pub remediation: String,
+    pub target: String,
+    pub from: Option<EventState>,
+    pub to: EventState,
+}
+
+/// Everything one engine call produced, in order.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Output {
+    pub decisions: Vec<Decision>,
+    pub transitions: Vec<Transition>,
+}
+
+impl Output {
+    pub fn append(&mut self, mut other: Output) {
+        self.decisions.append(&mut other.decisions);
+        self.transitions.append(&mut other.transitions);
+    }
+}
+
+/// How a remediator reported the end of the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DedupeKey {
+    group: Option<String>,
+    fingerprint: String,
+    starts_at: Timestamp,
+    status: AlertStatus,
+}
+
+pub struct Engine {
+    rules: Arc<RuleSet>,
+    index: RemediationIndex,
+    state: State,
+    facts: Facts,
+    next_event: u64,
+    /// (alert, remediation index) → the reason it is deferred for.
+    deferred: BTreeMap<(String, usize), String>,
+    recent: HashMap<DedupeKey, Timestamp>,
+    now: Timestamp,
+}
+
+impl Engine {
+    pub fn new(rules: Arc<RuleSet>, start: Timestamp) -> Self {
+        let index = RemediationIndex::new(&rules.remediations);
+        let facts = Facts::new(&rules);
+        Engine {
+            rules,
+            index,
+            state: State::default(),
+            facts,
+            next_event: 1,
+            deferred: BTreeMap::new(),
+            recent: HashMap::new(),
+            now: start,
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Time never runs backwards inside the engine: a late caller is treated as on time.
+    fn clock(&mut self, now: Timestamp) -> Timestamp {
+        if now > self.now {
+            self.now = now;
+        }
+        self.now
+    }
+
+    /// Alerts arrive (one payload's worth, in payload order).
+    pub fn ingest(&mut self, alerts: &[Alert], now: Timestamp) -> Output {
+        let mut out = self.advance(now);
+        let now = self.clock(now);
+        self.recent.retain(|_, seen| now.duration_since(*seen) < DEDUPE_WINDOW);
+        let mut changed = false;
+        for alert in alerts {
+            let key = DedupeKey {
+                group: alert.group_key.clone(),
+                fingerprint: alert.fingerprint.clone(),
+                starts_at: alert.starts_at,
+                status: alert.status,
+            };
+            if self.recent.contains_key(&key) {
+                continue;
+            }
+            self.recent.insert(key, now);
+            match alert.status {
+                AlertStatus::Firing => {
+                    self.upsert_firing(alert, now);
+                    out.decisions.extend(self.decide_alert(&alert.fingerprint, now));
+                }
+                AlertStatus::Resolved => {
+                    out.append(self.resolve(alert, now));
+                }
+            }
+            changed = true;
+        }
+        if changed {
+            out.append(self.reevaluate(now));
+        }
+        out
+    }
+
+    fn upsert_firing(&mut self, alert: &Alert, now: Timestamp) {
+        match self.state.alerts.get_mut(&alert.fingerprint) {
+            Some(entry) => {
+                let was_resolved = entry.resolved_at.take().is_some();
+                if entry.alert.annotations != alert.annotations || was_resolved {
+                    self.facts.remove_alert(&entry.alert);
+                    entry.alert = alert.clone();
+                    self.facts.add_alert(&entry.alert);
+                }
+                // A repeat notification keeps the first start; a re-fire after a
+                // resolve starts again.
+                if !was_resolved && entry.alert.starts_at > alert.starts_at {
+                    entry.alert.starts_at = alert.starts_at;
+                }
+                entry.last_seen = now;
+            }
+            None => {
+                self.facts.add_alert(alert);
+                self.state.alerts.insert(
+                    alert.fingerprint.clone(),
+                    AlertEntry {
+                        alert: alert.clone(),
+                        first_seen: now,
+                        last_seen: now,
+                        resolved_at: None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn resolve(&mut self, alert: &Alert, now: Timestamp) -> Output {
+        let mut out = Output::default();
+        let entry = self
+            .state
+            .alerts
+            .entry(alert.fingerprint.clone())
+            .or_insert_with(|| AlertEntry {
+                alert: alert.clone(),
+                first_seen: now,
+                last_seen: now,
+                resolved_at: None,
+            });
+        if entry.resolved_at.is_none() {
+            self.facts.remove_alert(&entry.alert);
+            entry.alert.status = AlertStatus::Resolved;
+            entry.resolved_at = Some(now);
+            entry.last_seen = now;
+            self.facts.add_alert(&entry.alert);
+        }
+        self.deferred.retain(|(fp, _), _| *fp != alert.fingerprint);
+        // Close the loop: a warming event all of whose alerts resolved is rescued.
+        for i in 0..self.state.events.len() {
+            let event = &self.state.events[i];
+            if event.state == EventState::Warming && event.alerts.contains(&alert.fingerprint) && self.all_resolved(i) {
+                out.transitions.push(self.transition(i, EventState::Rescued, now));
+            }
+        }
+        out
+    }
+
+    fn all_resolved(&self, event: usize) -> bool {
+        self.state.events[event].alerts.iter().all(|fp| {
+            self.state
+                .alerts
+                .get(fp)
+                .is_none_or(|a| a.resolved_at.is_some())
+        })
+    }
+
+    /// The remediator accepted the call and returned its own ID.
+    pub fn accepted(&mut self, event: &str, remote_id: Option<String>, now: Timestamp) -> Output {
+        let now = self.advance_to(now);
+        let mut out = now.1;
+        let Some(i) = self.event_index(event) else { return out };
+        if self.state.events[i].state == EventState::Pending {
+            self.state.events[i].remote_id = remote_id;
+            out.transitions.push(self.transition(i, EventState::Accepted, now.0));
+        }
+        out
+    }
+
+    /// The remediator reports the work is running.
+    pub fn running(&mut self, event: &str, now: Timestamp) -> Output {
+        let (now, mut out) = self.advance_to(now);
+        let Some(i) = self.event_index(event) else { return out };
+        if matches!(self.state.events[i].state, EventState::Pending | EventState::Accepted) {
+            out.transitions.push(self.transition(i, EventState::Running, now));
+        }
+        out
+    }
+
+    /// The work ended. Success starts the warm-up; a resolved alert already
+    /// rescued it.
+    pub fn finished(&mut self, event: &str, outcome: Outcome, now: Timestamp) -> Output {
+        let (now, mut out) = self.advance_to(now);
+        let Some(i) = self.event_index(event) else { return out };
+        if !self.state.events[i].state.in_flight() {
+            return out;
+        }
+        let to = match outcome {
+            Outcome::Succeeded => EventState::Warming,
+            Outcome::Failed => EventState::Failed,
+            Outcome::TimedOut => EventState::TimedOut,
+        };
+        out.transitions.push(self.transition(i, to, now));
+        if to == EventState::Warming {
+            let warmup = self.warmup_of(i);
+            let e = &mut self.state.events[i];
+            e.succeeded_at = Some(now);
+            e.warm_until = Some(now.saturating_add(warmup).unwrap_or(now));
+            if self.all_resolved(i) {
+                out.transitions.push(self.transition(i, EventState::Rescued, now));
+            }
+        }
+        out.append(self.reevaluate(now));
+        out
+    }
+
+    /// The remediator never accepted the call (refused, unreachable, 5xx after retries).
+    pub fn refused(&mut self, event: &str, now: Timestamp) -> Output {
+        let (now, mut out) = self.advance_to(now);
+        let Some(i) = self.event_index(event) else { return out };
+        if self.state.events[i].state == EventState::Pending {
+            out.transitions.push(self.transition(i, EventState::Refused, now));
+            out.append(self.reevaluate(now));
+        }
+        out
+    }
+
+    pub fn pause(&mut self, pause: Pause, now: Timestamp) -> Output {
+        let (now, mut out) = self.advance_to(now);
+        self.state.pauses.retain(|p| !(p.remediation == pause.remediation && p.target == pause.target));
+        self.state.pauses.push(pause);
+        out.append(self.reevaluate(now));
+        out
+    }
+
+    pub fn unpause(&mut self, remediation: &str, target: Option<&str>, now: Timestamp) -> Output {
+        let (now, mut out) = self.advance_to(now);
+        self.state
+            .pauses
+            .retain(|p| !(p.remediation == remediation && p.target.as_deref() == target));
+        out.append(self.reevaluate(now));
+        out
+    }
+
+    fn advance_to(&mut self, now: Timestamp) -> (Timestamp, Output) {
+        let out = self.advance(now);
+        (self.clock(now), out)
+    }
+
+    /// The earliest moment something happens by itself (a warm-up ends, a pause expires).
+    pub fn next_timer(&self) -> Option<Timestamp> {
+        let warm = self
+            .state
+            .events
+            .iter()
+            .filter(|e| e.state == EventState::Warming)
+            .filter_map(|e| e.warm_until);
+        let pauses = self.state.pauses.iter().filter_map(|p| p.until);
+        warm.chain(pauses).min()
+    }
+
+    /// Runs every timer due up to `now`, in time order, re-deciding deferred
+    /// alerts at each.
+    pub fn advance(&mut self, now: Timestamp) -> Output {
+        let mut out = Output::default();
+        while let Some(at) = self.next_timer().filter(|t| *t <= now) {
+            let at = self.clock(at);
+            for i in 0..self.state.events.len() {
+                let e = &self.state.events[i];
+                if e.state == EventState::Warming && e.warm_until.is_some_and(|u| u <= at) {
+                    // Still firing once the warm-up is over: the fix did not work.
+                    out.transitions.push(self.transition(i, EventState::NotRescued, at));
+                }
+            }
+            self.state.pauses.retain(|p| p.until.is_none_or(|u| u > at));
+            out.append(self.reevaluate(at));
+        }
+        self.clock(now);
+        out
+    }
+
+    fn event_index(&self, id: &str) -> Option<usize> {
+        self.state.events.iter().position(|e| e.id == id)
+    }
+
+    fn warmup_of(&self, event: usize) -> SignedDuration {
+        let name = &self.state.events[event].remediation;
+        self.rules
+            .remediation(name)
+            .and_then(|r| SignedDuration::try_from(r.warmup).ok())
+            .unwrap_or(SignedDuration::ZERO)
+    }
+
+    fn transition(&mut self, event: usize, to: EventState, now: Timestamp) -> Transition {
+        let e = &mut self.state.events[event];
+        let from = e.state;
+        let was_in_flight = from.in_flight();
+        e.state = to;
+        e.history.push((now, to));
+        let t = Transition {
+            at: now,
+            event: e.id.clone(),
+            remediation: e.remediation.clone(),
+            target: e.target.clone(),
+            from: Some(from),
+            to,
+        };
+        if was_in_flight != to.in_flight() {
+            let (r, target) = (e.remediation.clone(), e.target.clone());
+            let still = self.state.in_flight(&r, &target).is_some();
+            self.facts.set_in_flight(&r, &target, still);
+        }
+        self.facts.time_changed();
+        t
+    }
+
+    /// Re-decides deferred alerts; reports only those whose verdict changed.
+    fn reevaluate(&mut self, now: Timestamp) -> Output {
+        let mut out = Output::default();
+        let pending: Vec<(String, usize, String)> = self
+            .deferred
+            .iter()
+            .map(|((fp, r), reason)| (fp.clone(), *r, reason.clone()))
+            .collect();
+        for (fp, r, reason) in pending {
+            let Some(alert) = self.firing_alert(&fp) else {
+                self.deferred.remove(&(fp, r));
+                continue;
+            };
+            let Some(decision) = self.decide_one(&alert, r, now) else {
+                self.deferred.remove(&(fp, r));
+                continue;
+            };
+            let same = decision.verdict == Verdict::Defer && decision.reason.as_deref() == Some(reason.as_str());
+            if !same {
+                out.decisions.push(decision);
+            }
+        }
+        out
+    }
+
+    fn firing_alert(&self, fp: &str) -> Option<Alert> {
+        self.state
+            .alerts
+            .get(fp)
+            .filter(|a| a.resolved_at.is_none())
+            .map(|a| a.alert.clone())
+    }
+
+    /// Every applicable remediation's decision for one firing alert.
+    fn decide_alert(&mut self, fp: &str, now: Timestamp) -> Vec<Decision> {
+        let Some(alert) = self.firing_alert(fp) else { return Vec::new() };
+        let mut decisions = Vec::new();
+        for r in self.index.candidates(&alert) {
+            if let Some(d) = self.decide_one(&alert, r, now) {
+                decisions.push(d);
+            }
+        }
+        if decisions.is_empty() {
+            decisions.push(Decision {
+                at: now,
+                alert: alert.fingerprint.clone(),
+                remediation: None,
+                target: None,
+                verdict: Verdict::Discard,
+                reason: Some("no_match".to_owned()),
+                event: None,
+                proof: Proof::NoMatch {
+                    labels: alert.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                },
+            });
+        }
+        decisions
+    }
+
+    /// The cascade for one (alert, remediation); `None` when it does not apply.
+    fn decide_one(&mut self, alert: &Alert, r: usize, now: Timestamp) -> Option<Decision> {
+        let decision = cascade::decide(self, alert, r, now)?;
+        let key = (alert.fingerprint.clone(), r);
+        match (&decision.verdict, &decision.reason) {
+            (Verdict::Defer, Some(reason)) => {
+                self.deferred.insert(key, reason.clone());
+            }
+            _ => {
+                self.deferred.remove(&key);
+            }
+        }
+        Some(decision)
+    }
+
+    fn new_event(&mut self, remediation: &str, target: &str, alert: &str, now: Timestamp) -> String {
+        let id = format!("ev-{}", self.next_event);
+        self.next_event += 1;
+        self.state.events.push(Event {
+            id: id.clone(),
+            remediation: remediation.to_owned(),
+            target: target.to_owned(),
+            alert: alert.to_owned(),
+            alerts: [alert.to_owned()].into_iter().collect(),
+            state: EventState::Pending,
+            remote_id: None,
+            fired_at: now,
+            succeeded_at: None,
+            warm_until: None,
+            history: vec![(now, EventState::Pending)],
+        });
+        self.facts.set_in_flight(remediation, target, true);
+        self.facts.time_changed();
+        id
+    }
+}

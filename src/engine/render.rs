@@ -1,0 +1,105 @@
+//! Decisions and transitions as text for humans. (JSON is their `Serialize`.)
+
+use std::fmt::Write;
+
+use super::decision::{Decision, FactProof, Proof, Verdict};
+use super::Transition;
+
+/// One decision: a headline, then the proof indented below it.
+///
+/// ```text
+/// defer restart-api api/api-1:8080 (deploying)
+///   guard deploying: deploying($service)
+///   because deploying("api")
+///     by deploying(S) :- firing(A), label(A, "alertname", "DeployInProgress"), label(A, "service", S).
+///       firing("d000000000000001")
+/// ```
+pub fn render_decision(d: &Decision) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{}", d.verdict);
+    if let Some(r) = &d.remediation {
+        let _ = write!(out, " {r}");
+    }
+    if let Some(t) = &d.target {
+        let _ = write!(out, " {t}");
+    }
+    if let Some(reason) = &d.reason {
+        let _ = write!(out, " ({reason})");
+    }
+    if let Some(e) = &d.event {
+        let _ = write!(out, " -> {e}");
+    }
+    out.push('\n');
+    render_proof(&d.proof, d.verdict, &mut out);
+    out
+}
+
+fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
+    match proof {
+        Proof::NoMatch { labels } => {
+            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let _ = writeln!(out, "  no remediation matches {{{}}}", labels.join(", "));
+        }
+        Proof::InFlight { event, state, since } => {
+            let _ = writeln!(out, "  {event} is {state} on this target since {since}");
+        }
+        Proof::WarmingUp { event, succeeded_at, until } => {
+            let _ = writeln!(out, "  {event} succeeded at {succeeded_at}; warming up until {until}");
+        }
+        Proof::Budget { attempts, within_secs, events, already_escalated } => {
+            let _ = writeln!(
+                out,
+                "  {} attempt(s) in the last {}: {} (budget {attempts})",
+                events.len(),
+                crate::rules::duration::format(std::time::Duration::from_secs(*within_secs)),
+                events.join(", ")
+            );
+            if *already_escalated || verdict == Verdict::Discard {
+                let _ = writeln!(out, "  already escalated in this window");
+            }
+        }
+        Proof::Paused { scope, reason, until } => {
+            let until = until.map_or("until unpaused".to_owned(), |u| format!("until {u}"));
+            let _ = writeln!(out, "  {scope} paused {until}: {reason}");
+        }
+        Proof::Guard { guard, body, bindings, facts } => {
+            let _ = writeln!(out, "  guard {guard}: {}", body.trim());
+            if !bindings.is_empty() {
+                let b: Vec<String> = bindings.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let _ = writeln!(out, "  with {}", b.join(", "));
+            }
+            for f in facts {
+                render_fact(f, 1, out);
+            }
+        }
+        Proof::Concurrency { limit, events } => {
+            let _ = writeln!(out, "  {} of max {limit} in flight: {}", events.len(), events.join(", "));
+        }
+        Proof::Fire { matched, guards_checked } => {
+            let _ = writeln!(out, "  matched {}", matched.join(", "));
+            if !guards_checked.is_empty() {
+                let _ = writeln!(out, "  guards not holding: {}", guards_checked.join(", "));
+            }
+        }
+        Proof::Error { message } => {
+            let _ = writeln!(out, "  error: {message}");
+        }
+    }
+}
+
+fn render_fact(f: &FactProof, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let lead = if depth == 1 { "because " } else { "" };
+    let _ = writeln!(out, "{pad}{lead}{}", f.fact);
+    if let Some(rule) = &f.rule {
+        let _ = writeln!(out, "{pad}  by {}", rule.trim());
+    }
+    for child in &f.from {
+        render_fact(child, depth + 2, out);
+    }
+}
+
+pub fn render_transition(t: &Transition) -> String {
+    let from = t.from.map_or(String::new(), |f| format!("{f} -> "));
+    format!("{} {} {}: {from}{}\n", t.event, t.remediation, t.target, t.to)
+}

@@ -1,0 +1,188 @@
+//! Checking a trace against a test's expectations (DESIGN.md §4).
+//!
+//! Every expectation must match something that happened. A timeline's list is
+//! also *complete* for `fire` and `escalate`: one that no expectation names
+//! fails the test, which is how a test proves there was no robo-hammer.
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::engine::{Decision, Transition, Verdict, render_decision};
+use crate::rules::duration;
+
+use super::run::Trace;
+use super::schema::Expectation;
+
+/// Why a test failed: one entry per broken expectation or unexpected action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub message: String,
+    /// What did happen that is closest, rendered with its proof.
+    pub detail: String,
+}
+
+pub fn check(trace: &Trace, expect: &[Expectation], start: Timestamp, complete: bool) -> Vec<Failure> {
+    let mut failures = Vec::new();
+    for e in expect {
+        if let Err(message) = validate(e) {
+            failures.push(Failure { message, detail: String::new() });
+            continue;
+        }
+        let is_event = e.event.is_some() || e.state.is_some();
+        let matches = if is_event {
+            trace.transitions.iter().filter(|t| event_matches(e, t, start)).count()
+        } else {
+            trace.decisions.iter().filter(|d| decision_matches(e, d, start)).count()
+        };
+        let ok = match e.count {
+            Some(n) => matches == n,
+            None => matches > 0,
+        };
+        if !ok {
+            let wanted = describe(e);
+            let message = match e.count {
+                Some(n) => format!("expected {n} × {wanted}, got {matches}"),
+                None => format!("expected {wanted}"),
+            };
+            let detail = if is_event {
+                closest_transitions(trace, e, start)
+            } else {
+                closest_decisions(trace, e, start)
+            };
+            failures.push(Failure { message, detail });
+        }
+    }
+    if complete {
+        for d in &trace.decisions {
+            if !matches!(d.verdict, Verdict::Fire | Verdict::Escalate) {
+                continue;
+            }
+            let named = expect
+                .iter()
+                .any(|e| e.verdict.as_deref() == Some(d.verdict.as_str()) && decision_matches(e, d, start));
+            if !named {
+                failures.push(Failure {
+                    message: format!(
+                        "unexpected {} {} at {}",
+                        d.verdict,
+                        d.remediation.as_deref().unwrap_or("-"),
+                        offset(start, d.at)
+                    ),
+                    detail: render_decision(d),
+                });
+            }
+        }
+    }
+    failures
+}
+
+fn validate(e: &Expectation) -> Result<(), String> {
+    if let Some(v) = &e.verdict {
+        if Verdict::parse(v).is_none() {
+            return Err(format!("unknown verdict {v:?}: use fire, collapse, defer, escalate or discard"));
+        }
+    }
+    if let Some(s) = &e.state {
+        if crate::engine::EventState::parse(s).is_none() {
+            return Err(format!(
+                "unknown event state {s:?}: use accepted, running, succeeded, warming, rescued, not_rescued, failed, timed_out or refused"
+            ));
+        }
+    }
+    if let Some(at) = &e.at {
+        duration::parse(at).map_err(|m| format!("expectation `at`: {m}"))?;
+    }
+    Ok(())
+}
+
+fn at_matches(at: &Option<String>, start: Timestamp, actual: Timestamp) -> bool {
+    match at {
+        None => true,
+        Some(at) => duration::parse(at)
+            .ok()
+            .and_then(|d| SignedDuration::try_from(d).ok())
+            .and_then(|d| start.checked_add(d).ok())
+            .is_some_and(|t| t == actual),
+    }
+}
+
+fn decision_matches(e: &Expectation, d: &Decision, start: Timestamp) -> bool {
+    at_matches(&e.at, start, d.at)
+        && e.remediation.as_ref().is_none_or(|r| d.remediation.as_ref() == Some(r))
+        && e.target.as_ref().is_none_or(|t| d.target.as_ref() == Some(t))
+        && e.verdict.as_ref().is_none_or(|v| d.verdict.as_str() == v)
+        && e.reason.as_ref().is_none_or(|r| d.reason.as_ref() == Some(r))
+}
+
+fn event_matches(e: &Expectation, t: &Transition, start: Timestamp) -> bool {
+    at_matches(&e.at, start, t.at)
+        && e.event.as_ref().is_none_or(|r| &t.remediation == r)
+        && e.target.as_ref().is_none_or(|x| &t.target == x)
+        && e.state.as_ref().is_none_or(|s| crate::engine::EventState::parse(s) == Some(t.to))
+}
+
+fn describe(e: &Expectation) -> String {
+    let mut parts = Vec::new();
+    let mut push = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            parts.push(format!("{k}: {v}"));
+        }
+    };
+    push("at", &e.at);
+    push("remediation", &e.remediation);
+    push("event", &e.event);
+    push("target", &e.target);
+    push("verdict", &e.verdict);
+    push("reason", &e.reason);
+    push("state", &e.state);
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// The decisions most like the expected one: same remediation (and time, if given).
+fn closest_decisions(trace: &Trace, e: &Expectation, start: Timestamp) -> String {
+    let near: Vec<&Decision> = trace
+        .decisions
+        .iter()
+        .filter(|d| e.remediation.as_ref().is_none_or(|r| d.remediation.as_ref() == Some(r)))
+        .filter(|d| at_matches(&e.at, start, d.at))
+        .collect();
+    if near.is_empty() {
+        return "  nothing was decided for it".to_owned();
+    }
+    near.iter()
+        .map(|d| format!("  got at {}: {}", offset(start, d.at), indent(&render_decision(d))))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+fn closest_transitions(trace: &Trace, e: &Expectation, start: Timestamp) -> String {
+    let near: Vec<String> = trace
+        .transitions
+        .iter()
+        .filter(|t| e.event.as_ref().is_none_or(|r| &t.remediation == r))
+        .map(|t| format!("  got at {}: {} {} -> {}\n", offset(start, t.at), t.event, t.target, t.to))
+        .collect();
+    if near.is_empty() {
+        "  no event of that remediation happened\n".to_owned()
+    } else {
+        near.join("")
+    }
+}
+
+fn indent(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            out.push_str("    ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `16m`, `1h2m`, `0s`: time since the start of the test.
+pub fn offset(start: Timestamp, at: Timestamp) -> String {
+    let d = at.duration_since(start);
+    let secs = u64::try_from(d.as_secs()).unwrap_or(0);
+    duration::format(std::time::Duration::from_secs(secs))
+}

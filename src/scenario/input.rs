@@ -1,0 +1,169 @@
+//! Turning what a test or scenario names (payload files, inline labels, pauses)
+//! into engine input.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::engine::Pause;
+use crate::rules::{RuleSet, Source, SourceKind, duration};
+use crate::source::{self, Alert, AlertStatus};
+
+use super::schema::{self, AlertRef, FakeRemediator, PauseDef};
+use super::run::{Action, Fake, Step};
+
+/// Where a timeline starts when nothing in it says: a fixed, arbitrary instant.
+pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01T00:00:00Z
+
+/// The source that maps a test's payloads: the named one, or the only one, or
+/// the one of kind alertmanager.
+pub fn pick_source<'r>(rules: &'r RuleSet, name: Option<&str>) -> Result<&'r Source, String> {
+    if let Some(name) = name {
+        return rules.source(name).ok_or_else(|| {
+            let names: Vec<&str> = rules.sources.iter().map(|s| s.name.as_str()).collect();
+            format!("unknown source \"{name}\"; {}", crate::suggest::help(name, "source", names))
+        });
+    }
+    if let [only] = rules.sources.as_slice() {
+        return Ok(only);
+    }
+    rules
+        .sources
+        .iter()
+        .find(|s| matches!(s.kind, SourceKind::Alertmanager))
+        .ok_or_else(|| "no source given and no alertmanager source defined: name one with `source:`".to_owned())
+}
+
+/// Reads and maps a payload file.
+pub fn payload(source: &Source, path: &Path, received_at: Timestamp) -> Result<Vec<Alert>, String> {
+    let body = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    source::map_payload(source, &body, received_at).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// One firing alert from inline labels.
+pub fn labelled(labels: &BTreeMap<String, String>, at: Timestamp) -> Result<Alert, String> {
+    if labels.is_empty() {
+        return Err("inline `labels` must not be empty".to_owned());
+    }
+    Ok(Alert {
+        source: "test".to_owned(),
+        fingerprint: source::fingerprint(labels),
+        status: AlertStatus::Firing,
+        labels: labels.clone(),
+        annotations: BTreeMap::new(),
+        starts_at: at,
+        ends_at: None,
+        group_key: None,
+        generator_url: None,
+    })
+}
+
+pub fn offset(text: &str, what: &str) -> Result<SignedDuration, String> {
+    let d = duration::parse(text).or_else(|e| if text.trim() == "0" { Ok(std::time::Duration::ZERO) } else { Err(e) });
+    d.map_err(|e| format!("{what}: {e}"))
+        .and_then(|d| SignedDuration::try_from(d).map_err(|_| format!("{what}: duration too long")))
+}
+
+pub fn fakes(defs: &BTreeMap<String, FakeRemediator>, rules: &RuleSet) -> Result<BTreeMap<String, Fake>, String> {
+    let mut out = BTreeMap::new();
+    for (name, def) in defs {
+        if !rules.remediators.iter().any(|r| &r.name == name) {
+            let names: Vec<&str> = rules.remediators.iter().map(|r| r.name.as_str()).collect();
+            return Err(format!("unknown remediator \"{name}\" in `remediators`; {}", crate::suggest::help(name, "remediator", names)));
+        }
+        let takes = offset(&def.takes, &format!("remediators.{name}.takes"))?;
+        out.insert(name.clone(), Fake { takes, then: def.then });
+    }
+    Ok(out)
+}
+
+pub fn pause(def: &PauseDef, now: Timestamp) -> Result<Pause, String> {
+    let until = match &def.for_ {
+        Some(f) => Some(now.saturating_add(offset(f, "pause `for`")?).unwrap_or(now)),
+        None => None,
+    };
+    Ok(Pause {
+        remediation: def.remediation.clone(),
+        target: def.target.clone(),
+        reason: def.reason.clone().unwrap_or_else(|| "paused in test".to_owned()),
+        until,
+    })
+}
+
+/// Resolves paths relative to the file that names them.
+pub struct Resolver<'a> {
+    pub base: PathBuf,
+    pub rules: &'a RuleSet,
+    pub source: &'a Source,
+}
+
+impl Resolver<'_> {
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.base.join(rel)
+    }
+
+    pub fn alert_ref(&self, r: &AlertRef, at: Timestamp) -> Result<Vec<Alert>, String> {
+        match r {
+            AlertRef::Path(p) => payload(self.source, &self.path(p), at),
+            AlertRef::Labels { labels } => Ok(vec![labelled(labels, at)?]),
+        }
+    }
+
+    /// The start of a timeline: the first payload's first alert's `startsAt`,
+    /// so `age($alert, S)` reads as the test author expects.
+    pub fn start(&self, first_payload: Option<&str>) -> Timestamp {
+        first_payload
+            .and_then(|p| payload(self.source, &self.path(p), DEFAULT_START).ok())
+            .and_then(|alerts| alerts.iter().map(|a| a.starts_at).min())
+            .unwrap_or(DEFAULT_START)
+    }
+
+    /// A timeline's steps as engine actions.
+    pub fn steps(&self, steps: &[schema::Step], start: Timestamp) -> Result<Vec<Step>, String> {
+        let mut out = Vec::new();
+        for (i, s) in steps.iter().enumerate() {
+            let at = offset(&s.at, &format!("timeline[{i}].at"))?;
+            let now = start.saturating_add(at).unwrap_or(start);
+            let mut push = |action| out.push(Step { at, action });
+            let mut any = false;
+            if let Some(p) = &s.alert {
+                push(Action::Alerts(payload(self.source, &self.path(p), now)?));
+                any = true;
+            }
+            if let Some(p) = &s.resolve {
+                let alerts = payload(self.source, &self.path(p), now)?;
+                push(Action::Alerts(alerts.into_iter().map(|a| resolved(a, now)).collect()));
+                any = true;
+            }
+            if let Some(l) = &s.labels {
+                push(Action::Alerts(vec![labelled(l, now)?]));
+                any = true;
+            }
+            if let Some(l) = &s.resolve_labels {
+                push(Action::Alerts(vec![resolved(labelled(l, now)?, now)]));
+                any = true;
+            }
+            if let Some(p) = &s.pause {
+                push(Action::Pause(pause(p, now)?));
+                any = true;
+            }
+            if let Some(p) = &s.unpause {
+                push(Action::Unpause { remediation: p.remediation.clone(), target: p.target.clone() });
+                any = true;
+            }
+            if !any {
+                return Err(format!(
+                    "timeline[{i}] does nothing: give `alert`, `resolve`, `labels`, `resolve_labels`, `pause` or `unpause`"
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn resolved(mut alert: Alert, now: Timestamp) -> Alert {
+    alert.status = AlertStatus::Resolved;
+    alert.ends_at = Some(now);
+    alert
+}

@@ -1,0 +1,178 @@
+//! Runs a timeline through the engine on a virtual clock, with scripted fake
+//! remediators standing in for Rundeck & co. Nothing sleeps: time is data.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::engine::{Decision, Engine, Outcome, Output, Pause, Transition, Verdict};
+use crate::rules::RuleSet;
+use crate::source::Alert;
+
+use super::input::Resolver;
+use super::schema::{FakeOutcome, StateDef};
+
+/// A scripted remediator: accepts at once, works for `takes`, then ends `then`.
+#[derive(Debug, Clone, Copy)]
+pub struct Fake {
+    pub takes: SignedDuration,
+    pub then: FakeOutcome,
+}
+
+impl Default for Fake {
+    /// An unscripted remediator succeeds after a minute.
+    fn default() -> Self {
+        Fake {
+            takes: SignedDuration::from_mins(1),
+            then: FakeOutcome::Succeeded,
+        }
+    }
+}
+
+/// What happens at one moment of a timeline.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Alerts(Vec<Alert>),
+    Pause(Pause),
+    Unpause { remediation: String, target: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub at: SignedDuration,
+    pub action: Action,
+}
+
+/// Everything that happened, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub decisions: Vec<Decision>,
+    pub transitions: Vec<Transition>,
+    /// Decisions and transitions interleaved as they happened (for printing).
+    pub log: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Entry {
+    Decision(Decision),
+    Transition(Transition),
+}
+
+pub struct Runner {
+    engine: Engine,
+    fakes: BTreeMap<String, Fake>,
+    /// (when, sequence, event, outcome): sequence keeps same-time order stable.
+    scheduled: Vec<(Timestamp, u64, String, Outcome)>,
+    seq: u64,
+    trace: Trace,
+}
+
+impl Runner {
+    pub fn new(rules: Arc<RuleSet>, start: Timestamp, fakes: BTreeMap<String, Fake>) -> Self {
+        Runner {
+            engine: Engine::new(rules, start),
+            fakes,
+            scheduled: Vec::new(),
+            seq: 0,
+            trace: Trace::default(),
+        }
+    }
+
+    /// Sets up the state a test starts from: alerts already firing, pauses.
+    pub fn with_state(mut self, resolver: &Resolver<'_>, state: &StateDef, start: Timestamp) -> Result<Self, String> {
+        for r in &state.alerts {
+            let alerts = resolver.alert_ref(r, start)?;
+            let out = self.engine.ingest(&alerts, start);
+            self.handle(out, start);
+        }
+        for p in &state.pauses {
+            let out = self.engine.pause(super::input::pause(p, start)?, start);
+            self.handle(out, start);
+        }
+        Ok(self)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Runs `steps` (in `at` order) from `start`, then lets time run to `until`.
+    pub fn run(mut self, start: Timestamp, mut steps: Vec<Step>, until: SignedDuration) -> Trace {
+        steps.sort_by_key(|s| s.at);
+        for step in steps {
+            let now = start.saturating_add(step.at).unwrap_or(start);
+            self.run_scheduled(now);
+            let out = match step.action {
+                Action::Alerts(alerts) => self.engine.ingest(&alerts, now),
+                Action::Pause(p) => self.engine.pause(p, now),
+                Action::Unpause { remediation, target } => self.engine.unpause(&remediation, target.as_deref(), now),
+            };
+            self.handle(out, now);
+        }
+        let end = start.saturating_add(until).unwrap_or(start);
+        self.run_scheduled(end);
+        let out = self.engine.advance(end);
+        self.handle(out, end);
+        self.trace
+    }
+
+    /// Delivers the fake remediators' results due up to `now`.
+    fn run_scheduled(&mut self, now: Timestamp) {
+        loop {
+            self.scheduled.sort_by_key(|(t, s, _, _)| (*t, *s));
+            let Some(first) = self.scheduled.first() else { break };
+            if first.0 > now {
+                break;
+            }
+            let (at, _, event, outcome) = self.scheduled.remove(0);
+            let out = self.engine.finished(&event, outcome, at);
+            self.handle(out, at);
+        }
+    }
+
+    /// Records an engine output and plays the fake remediators for its fires.
+    fn handle(&mut self, out: Output, now: Timestamp) {
+        let mut queue = vec![out];
+        while let Some(out) = queue.pop() {
+            // Transitions happened before the decisions they triggered were made.
+            for t in out.transitions {
+                self.trace.transitions.push(t.clone());
+                self.trace.log.push(Entry::Transition(t));
+            }
+            for d in out.decisions {
+                self.trace.decisions.push(d.clone());
+                self.trace.log.push(Entry::Decision(d.clone()));
+                let (Verdict::Fire, Some(event), Some(remediation)) = (d.verdict, &d.event, &d.remediation) else {
+                    continue;
+                };
+                let fake = self.fake_for(remediation);
+                if fake.then == FakeOutcome::NeverAccepts {
+                    queue.push(self.engine.refused(event, now));
+                    continue;
+                }
+                let mut accepted = self.engine.accepted(event, Some(format!("fake-{}", self.seq)), now);
+                accepted.append(self.engine.running(event, now));
+                queue.push(accepted);
+                let outcome = match fake.then {
+                    FakeOutcome::Failed => Outcome::Failed,
+                    FakeOutcome::TimedOut => Outcome::TimedOut,
+                    FakeOutcome::Succeeded | FakeOutcome::NeverAccepts => Outcome::Succeeded,
+                };
+                let due = now.saturating_add(fake.takes).unwrap_or(now);
+                self.seq += 1;
+                self.scheduled.push((due, self.seq, event.clone(), outcome));
+            }
+        }
+    }
+
+    fn fake_for(&self, remediation: &str) -> Fake {
+        let rules = self.engine.rules();
+        rules
+            .remediation(remediation)
+            .and_then(|r| rules.remediators.get(r.remediator))
+            .and_then(|r| self.fakes.get(&r.name))
+            .copied()
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,154 @@
+//! The shape of `*.test.yaml` files and scenario files (DESIGN.md §4).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFile {
+    pub tests: Vec<TestCase>,
+}
+
+/// A scenario for `resgate simulate`: a timeline without expectations.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub remediators: BTreeMap<String, FakeRemediator>,
+    #[serde(default)]
+    pub state: Option<StateDef>,
+    pub timeline: Vec<Step>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    pub name: String,
+    /// Which `sources:` entry maps the payloads; default: the only one, or the
+    /// one of kind alertmanager.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub state: Option<StateDef>,
+    /// A single-alert test: a payload path...
+    #[serde(default)]
+    pub alert: Option<String>,
+    /// ...or inline labels.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub remediators: BTreeMap<String, FakeRemediator>,
+    #[serde(default)]
+    pub timeline: Option<Vec<Step>>,
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateDef {
+    /// Payloads whose alerts are already firing before the test's alert.
+    #[serde(default)]
+    pub alerts: Vec<AlertRef>,
+    #[serde(default)]
+    pub pauses: Vec<PauseDef>,
+}
+
+/// A payload file, or one alert given by its labels.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum AlertRef {
+    Path(String),
+    Labels { labels: BTreeMap<String, String> },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseDef {
+    pub remediation: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How long, from the moment it is set (`2h`); none: until unpaused.
+    #[serde(rename = "for", default)]
+    pub for_: Option<String>,
+}
+
+/// A scripted stand-in for a remediator (Rundeck, StackStorm, ...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FakeRemediator {
+    /// How long the work runs once accepted.
+    #[serde(default = "default_takes")]
+    pub takes: String,
+    #[serde(default)]
+    pub then: FakeOutcome,
+}
+
+fn default_takes() -> String {
+    "1m".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FakeOutcome {
+    #[default]
+    Succeeded,
+    Failed,
+    TimedOut,
+    /// Every call is refused before acceptance (connection refused, 5xx).
+    NeverAccepts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Offset from the start of the test (`0m`, `5m`, `1h`).
+    pub at: String,
+    /// Deliver a payload as it is.
+    #[serde(default)]
+    pub alert: Option<String>,
+    /// Deliver a payload's alerts marked resolved.
+    #[serde(default)]
+    pub resolve: Option<String>,
+    /// Deliver one firing alert given by its labels.
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Resolve the alert with these labels.
+    #[serde(default)]
+    pub resolve_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub pause: Option<PauseDef>,
+    #[serde(default)]
+    pub unpause: Option<PauseDef>,
+}
+
+/// What a test expects. Every key given must match.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    #[serde(default)]
+    pub at: Option<String>,
+    #[serde(default)]
+    pub remediation: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub verdict: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// For event expectations: the remediation whose event it is.
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// How many decisions must match (default: at least one).
+    #[serde(default)]
+    pub count: Option<usize>,
+}

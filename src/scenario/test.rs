@@ -1,0 +1,123 @@
+//! Running the tests of a `*.test.yaml` file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+
+use crate::engine::{Decision, Engine};
+use crate::rules::RuleSet;
+
+use super::expect::{self, Failure};
+use super::input::{self, Resolver};
+use super::run::{Runner, Trace};
+use super::schema::{TestCase, TestFile};
+
+/// The outcome of one test.
+#[derive(Debug)]
+pub struct TestResult {
+    pub file: PathBuf,
+    pub name: String,
+    /// Empty when the test passed.
+    pub failures: Vec<Failure>,
+}
+
+impl TestResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Reads and parses a test file. Errors are for the user: they name the file.
+pub fn read(path: &Path) -> Result<TestFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options::<TestFile>(&text, options).map_err(|e| {
+        let rendered = e.render_with_options(serde_saphyr::render_options! {
+            snippets: serde_saphyr::SnippetMode::Off,
+        });
+        format!("{}: {}", path.display(), rendered.lines().next().unwrap_or("invalid test file"))
+    })
+}
+
+pub fn run_file(rules: &Arc<RuleSet>, path: &Path, file: &TestFile) -> Vec<TestResult> {
+    let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    file.tests
+        .iter()
+        .map(|case| {
+            let failures = match run_case(rules, &base, case) {
+                Ok(f) => f,
+                Err(message) => vec![Failure { message, detail: String::new() }],
+            };
+            TestResult { file: path.to_path_buf(), name: case.name.clone(), failures }
+        })
+        .collect()
+}
+
+fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Failure>, String> {
+    let source = input::pick_source(rules, case.source.as_deref())?;
+    let resolver = Resolver { base: base.to_path_buf(), rules, source };
+    if case.expect.is_empty() {
+        return Err("the test expects nothing: add an `expect` list".to_owned());
+    }
+    match (&case.timeline, &case.alert, &case.labels) {
+        (Some(timeline), None, None) => {
+            let first = timeline.iter().find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
+            let start = resolver.start(first);
+            let trace = timeline_trace(rules, &resolver, case, start)?;
+            Ok(expect::check(&trace, &case.expect, start, true))
+        }
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            let start = resolver.start(case.alert.as_deref());
+            let decisions = single(rules, &resolver, case, start)?;
+            let trace = Trace { decisions, ..Trace::default() };
+            Ok(expect::check(&trace, &case.expect, start, false))
+        }
+        (None, None, None) => Err("a test needs an `alert`, inline `labels`, or a `timeline`".to_owned()),
+        _ => Err("give either `alert`/`labels` (a single-alert test) or `timeline`, not both".to_owned()),
+    }
+}
+
+/// A single-alert test: set up the state, then decide the one alert.
+fn single(rules: &Arc<RuleSet>, resolver: &Resolver<'_>, case: &TestCase, start: jiff::Timestamp) -> Result<Vec<Decision>, String> {
+    let mut engine = Engine::new(rules.clone(), start);
+    if let Some(state) = &case.state {
+        for r in &state.alerts {
+            let alerts = resolver.alert_ref(r, start)?;
+            let _ = engine.ingest(&alerts, start);
+        }
+        for p in &state.pauses {
+            let _ = engine.pause(input::pause(p, start)?, start);
+        }
+    }
+    let alerts = match (&case.alert, &case.labels) {
+        (Some(path), _) => input::payload(resolver.source, &resolver.path(path), start)?,
+        (None, Some(labels)) => vec![input::labelled(labels, start)?],
+        (None, None) => Vec::new(),
+    };
+    let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+    let out = engine.ingest(&alerts, start);
+    Ok(out
+        .decisions
+        .into_iter()
+        .filter(|d| fingerprints.contains(&d.alert.as_str()))
+        .collect())
+}
+
+/// Runs a timeline test (or a scenario) to the last moment it mentions.
+pub fn timeline_trace(rules: &Arc<RuleSet>, resolver: &Resolver<'_>, case: &TestCase, start: jiff::Timestamp) -> Result<Trace, String> {
+    let timeline = case.timeline.as_deref().unwrap_or_default();
+    let steps = resolver.steps(timeline, start)?;
+    let mut until = steps.iter().map(|s| s.at).max().unwrap_or(SignedDuration::ZERO);
+    for (i, e) in case.expect.iter().enumerate() {
+        if let Some(at) = &e.at {
+            until = until.max(input::offset(at, &format!("expect[{i}].at"))?);
+        }
+    }
+    let fakes = input::fakes(&case.remediators, rules)?;
+    let mut runner = Runner::new(rules.clone(), start, fakes);
+    if let Some(state) = &case.state {
+        runner = runner.with_state(resolver, state, start)?;
+    }
+    Ok(runner.run(start, steps, until))
+}

@@ -1,0 +1,57 @@
+//! The alert: what every source mapping produces and the engine decides on.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// One alert as a source mapping produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The `sources:` entry that mapped it.
+    pub source: String,
+    /// Stable identity of the alert across notifications: Alertmanager's own
+    /// fingerprint when the sender gives one, else [`fingerprint`] of the labels.
+    pub fingerprint: String,
+    pub status: AlertStatus,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: Timestamp,
+    /// `None` while firing (Alertmanager sends the zero time `0001-01-01T00:00:00Z`).
+    pub ends_at: Option<Timestamp>,
+    /// The sender's group (Alertmanager `groupKey`): part of the dedupe key in serve.
+    pub group_key: Option<String>,
+    pub generator_url: Option<String>,
+}
+
+/// Alertmanager's fingerprint of a label set (FNV-1a 64 over the sorted
+/// name/value pairs, each followed by the 0xff separator), as 16 hex digits.
+///
+/// Using the same algorithm means a JMESPath source's alert gets the ID an
+/// Alertmanager would have given the same labels.
+pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    };
+    // BTreeMap iterates in name order, which is what Alertmanager sorts by.
+    for (name, value) in labels {
+        feed(name.as_bytes());
+        feed(&[0xff]);
+        feed(value.as_bytes());
+        feed(&[0xff]);
+    }
+    format!("{hash:016x}")
+}
