@@ -86,5 +86,5 @@ fn shipped_rules_pass() {
         .args(["lint", &format!("{root}/rules")])
         .run()
         .code(0);
-    assert!(run.stdout.starts_with("ok: 1 source, 2 remediators, 4 remediations"), "{}", run.stdout);
+    assert!(run.stdout.starts_with("ok: 1 source, 2 remediators, 5 remediations"), "{}", run.stdout);
 }

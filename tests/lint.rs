@@ -120,5 +120,5 @@ fn shipped_rules_lint_clean() {
         .collect();
     assert!(loaded.diagnostics.is_empty(), "{}", rendered.join("\n"));
     let rules = loaded.rules.expect("shipped rules load");
-    assert_eq!(rules.remediations.len(), 4);
+    assert_eq!(rules.remediations.len(), 5);
 }

@@ -115,7 +115,11 @@ pub(crate) fn check(program: &Program, builtins: &Builtins) -> (Symbols, Vec<Dat
     (symbols, errors)
 }
 
-fn collect_symbols(program: &Program, builtins: &Builtins, errors: &mut Vec<DatalogError>) -> Symbols {
+fn collect_symbols(
+    program: &Program,
+    builtins: &Builtins,
+    errors: &mut Vec<DatalogError>,
+) -> Symbols {
     let mut symbols = Symbols::default();
     for (name, arity) in builtins.iter() {
         symbols.ids.insert(name.to_owned(), symbols.preds.len());
@@ -192,7 +196,13 @@ fn check_clause(clause: &Clause, symbols: &Symbols, errors: &mut Vec<DatalogErro
         }
     }
     check_atoms(&clause.body, symbols, errors);
-    check_safety(Some(head), &clause.body, &FxHashSet::default(), false, errors);
+    check_safety(
+        Some(head),
+        &clause.body,
+        &FxHashSet::default(),
+        false,
+        errors,
+    );
     check_regexes(&clause.body, errors);
 }
 
@@ -225,7 +235,10 @@ pub(crate) fn check_atoms(body: &[Literal], symbols: &Symbols, errors: &mut Vec<
 
 /// The variables a body binds, given the already bound `prebound` ones:
 /// those of positive atoms, then (to a fixpoint) `X = <bound>` equalities.
-pub(crate) fn bound_vars<'a>(body: &'a [Literal], prebound: &FxHashSet<&'a str>) -> FxHashSet<&'a str> {
+pub(crate) fn bound_vars<'a>(
+    body: &'a [Literal],
+    prebound: &FxHashSet<&'a str>,
+) -> FxHashSet<&'a str> {
     let mut bound = prebound.clone();
     for literal in body {
         if let Literal::Pos(atom) = literal {
@@ -411,10 +424,22 @@ mod tests {
             ["predicate \"firing\" used with 2 arguments, but defined with 1"]
         );
         let e = errs("q(1).\nq(1, 2).");
-        assert_eq!(e[0].to_string(), "predicate \"q\" used with 2 arguments, but defined with 1");
+        assert_eq!(
+            e[0].to_string(),
+            "predicate \"q\" used with 2 arguments, but defined with 1"
+        );
         let labels = e[0].labels();
-        assert_eq!(labels[0], (Span::new(SourceId(0), 6, 13), "2 arguments".to_owned()));
-        assert_eq!(labels[1], (Span::new(SourceId(0), 0, 4), "defined with 1 argument".to_owned()));
+        assert_eq!(
+            labels[0],
+            (Span::new(SourceId(0), 6, 13), "2 arguments".to_owned())
+        );
+        assert_eq!(
+            labels[1],
+            (
+                Span::new(SourceId(0), 0, 4),
+                "defined with 1 argument".to_owned()
+            )
+        );
     }
 
     #[test]
@@ -432,7 +457,10 @@ mod tests {
     fn unsafe_variables() {
         let e = errs("p(S) :- firing(A).");
         assert_eq!(e.len(), 1);
-        assert_eq!(e[0].to_string(), "variable \"S\" is unsafe: it is not bound by a positive literal");
+        assert_eq!(
+            e[0].to_string(),
+            "variable \"S\" is unsafe: it is not bound by a positive literal"
+        );
         assert_eq!(
             miette::Diagnostic::help(&e[0]).unwrap().to_string(),
             "bind S in a positive atom of the same rule body, e.g. label(A, \"service\", S)"
@@ -464,7 +492,10 @@ mod tests {
 
     #[test]
     fn wildcard_in_head() {
-        assert_eq!(errors("p(_) :- firing(_)."), ["wildcard \"_\" cannot appear in a rule head"]);
+        assert_eq!(
+            errors("p(_) :- firing(_)."),
+            ["wildcard \"_\" cannot appear in a rule head"]
+        );
     }
 
     #[test]
@@ -478,9 +509,8 @@ mod tests {
 
     #[test]
     fn all_errors_are_reported() {
-        let e = errors(
-            "p(X) :- q(X).\nr(X) :- firng(X), s(X, Y).\ns(1).\nt(X) :- alert(X), not t(X).",
-        );
+        let e =
+            errors("p(X) :- q(X).\nr(X) :- firng(X), s(X, Y).\ns(1).\nt(X) :- alert(X), not t(X).");
         assert_eq!(
             e,
             [

@@ -204,7 +204,10 @@ impl Compiled {
                 if let Literal::Pos(atom) = literal
                     && let Some(&rel) = self.pred_ids.get(&atom.pred)
                 {
-                    deltas.push((rel, plan_body(ctx, &clause.body, &slots, Vec::new(), Some(i))?));
+                    deltas.push((
+                        rel,
+                        plan_body(ctx, &clause.body, &slots, Vec::new(), Some(i))?,
+                    ));
                 }
             }
             let mut head_bound = vec![false; slots.len()];
@@ -258,7 +261,11 @@ impl Compiled {
             let mut pos = FxHashSet::default();
             let mut neg = FxHashSet::default();
             for &r in &stratum.rules {
-                let Some(clause) = self.rules.get(r).and_then(|r| program.clauses.get(r.clause)) else {
+                let Some(clause) = self
+                    .rules
+                    .get(r)
+                    .and_then(|r| program.clauses.get(r.clause))
+                else {
                     continue;
                 };
                 for literal in &clause.body {
@@ -280,14 +287,26 @@ impl Compiled {
     /// (names with or without the `$`), in this order. Checks it as a rule body:
     /// defined predicates, arities, safe variables (parameters count as bound),
     /// valid regexes; a `$name` not in `params` is an error.
-    pub fn compile_query(&mut self, body: &[Literal], params: &[&str]) -> Result<QueryId, Vec<DatalogError>> {
-        let params: Vec<&str> = params.iter().map(|p| p.strip_prefix('$').unwrap_or(p)).collect();
+    pub fn compile_query(
+        &mut self,
+        body: &[Literal],
+        params: &[&str],
+    ) -> Result<QueryId, Vec<DatalogError>> {
+        let params: Vec<&str> = params
+            .iter()
+            .map(|p| p.strip_prefix('$').unwrap_or(p))
+            .collect();
         let mut errors = Vec::new();
         for_each_param(body, |name, span| {
             if !params.contains(&name) {
                 let help = match did_you_mean(name, params.iter().copied()) {
-                    Some(s) => Some(format!("did you mean \"${s}\"? available: {}", list_params(&params))),
-                    None if params.is_empty() => Some("no parameters are available here".to_owned()),
+                    Some(s) => Some(format!(
+                        "did you mean \"${s}\"? available: {}",
+                        list_params(&params)
+                    )),
+                    None if params.is_empty() => {
+                        Some("no parameters are available here".to_owned())
+                    }
                     None => Some(format!("available: {}", list_params(&params))),
                 };
                 errors.push(DatalogError::UnknownParameter {
@@ -360,7 +379,11 @@ fn sorted(set: FxHashSet<PredId>) -> Vec<PredId> {
 }
 
 fn list_params(params: &[&str]) -> String {
-    params.iter().map(|p| format!("${p}")).collect::<Vec<_>>().join(", ")
+    params
+        .iter()
+        .map(|p| format!("${p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn for_each_param(body: &[Literal], mut f: impl FnMut(&str, Span)) {

@@ -244,7 +244,10 @@ impl DatalogError {
 /// A suggestion for a misspelt name: the closest candidate if it is close enough
 /// to be a plausible typo (Damerau-Levenshtein distance at most a third of the
 /// name, and at least 1).
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()

@@ -104,15 +104,21 @@ impl Database {
 
     fn insertable(&self, pred: &str, arity: usize) -> Result<PredId, DbError> {
         let Some(&id) = self.compiled.pred_ids.get(pred) else {
-            return Err(DbError::UnknownPredicate { name: pred.to_owned() });
+            return Err(DbError::UnknownPredicate {
+                name: pred.to_owned(),
+            });
         };
         let info = self
             .compiled
             .preds
             .get(id)
-            .ok_or_else(|| DbError::UnknownPredicate { name: pred.to_owned() })?;
+            .ok_or_else(|| DbError::UnknownPredicate {
+                name: pred.to_owned(),
+            })?;
         if !info.insertable() {
-            return Err(DbError::Derived { name: pred.to_owned() });
+            return Err(DbError::Derived {
+                name: pred.to_owned(),
+            });
         }
         if info.arity != arity {
             return Err(DbError::ArityMismatch {
@@ -203,7 +209,8 @@ impl Database {
         self.rel(pred).is_some_and(|r| r.contains(tuple))
     }
 
-    /// Every tuple of `pred`, in insertion order; empty for unknown predicates.
+    /// Every tuple of `pred`, in storage order (insertion order until a removal);
+    /// empty for unknown predicates.
     pub fn facts(&self, pred: &str) -> impl Iterator<Item = &[Value]> + '_ {
         let rel = self.rel(pred);
         (0..rel.map_or(0, Relation::len)).filter_map(move |i| rel.map(|r| r.row(i)))
@@ -258,7 +265,13 @@ impl Database {
     /// (not `incremental`) or the delta plans over the deltas already in
     /// `delta`; later rounds use the delta plans over the rows the previous
     /// round added to the stratum's own relations.
-    fn run_stratum(&mut self, compiled: &Compiled, stratum: &Stratum, incremental: bool, delta: &mut [(usize, usize)]) {
+    fn run_stratum(
+        &mut self,
+        compiled: &Compiled,
+        stratum: &Stratum,
+        incremental: bool,
+        delta: &mut [(usize, usize)],
+    ) {
         let mut first = true;
         let mut pending: Vec<(PredId, Vec<Value>)> = Vec::new();
         loop {

@@ -194,12 +194,10 @@ fn keys_match(cols: &[Col], row: &[Value], slots: &[Value]) -> bool {
 /// The values of the key columns an index covers (the first 64), in column
 /// order, as [`Relation`] hashes them.
 fn key_values<'a>(cols: &'a [Col], slots: &'a [Value]) -> impl Iterator<Item = Value> + 'a {
-    cols.iter()
-        .take(64)
-        .filter_map(move |c| match c {
-            Col::Key(op) => Some(value(op, slots)),
-            _ => None,
-        })
+    cols.iter().take(64).filter_map(move |c| match c {
+        Col::Key(op) => Some(value(op, slots)),
+        _ => None,
+    })
 }
 
 /// Calls `f` with the full tuple of an all-key scan.

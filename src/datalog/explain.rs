@@ -132,10 +132,15 @@ impl Database {
                 continue;
             };
             let mut found = None;
-            let _ = exec.run(&rule.explain.steps, &mut slots, &mut Trail::new(), &mut |_, trail| {
-                found = Some(trail.clone());
-                ControlFlow::Break(())
-            });
+            let _ = exec.run(
+                &rule.explain.steps,
+                &mut slots,
+                &mut Trail::new(),
+                &mut |_, trail| {
+                    found = Some(trail.clone());
+                    ControlFlow::Break(())
+                },
+            );
             if let Some(mut trail) = found {
                 trail.sort_by_key(|(lit, _, _)| *lit);
                 return Some((rule.clause, rule.span, trail));

@@ -285,7 +285,9 @@ mod tests {
     fn all_token_kinds() {
         use TokenKind::*;
         assert_eq!(
-            kinds(r#"p(X, _, _y, $svc, "a", -3) :- not q, X != 1, X <= 2, X >= 3, X < 4, X > 5, X = 6, X =~ "r"."#),
+            kinds(
+                r#"p(X, _, _y, $svc, "a", -3) :- not q, X != 1, X <= 2, X >= 3, X < 4, X > 5, X = 6, X =~ "r"."#
+            ),
             vec![
                 Ident("p".into()),
                 LParen,
@@ -377,7 +379,10 @@ mod tests {
         );
         let e = err("p(9223372036854775808)");
         assert_eq!(e.span(), Span::new(SourceId(0), 2, 21));
-        assert_eq!(e.to_string(), "integer 9223372036854775808 does not fit in 64 bits");
+        assert_eq!(
+            e.to_string(),
+            "integer 9223372036854775808 does not fit in 64 bits"
+        );
         assert!(matches!(
             err("-9223372036854775809"),
             DatalogError::IntegerOutOfRange { .. }
@@ -402,9 +407,17 @@ mod tests {
     #[test]
     fn unterminated_string_points_at_the_quote() {
         let e = lex("p(\"abc", SourceId(1), 10).unwrap_err();
-        assert_eq!(e, DatalogError::UnterminatedString { span: Span::new(SourceId(1), 12, 13) });
+        assert_eq!(
+            e,
+            DatalogError::UnterminatedString {
+                span: Span::new(SourceId(1), 12, 13)
+            }
+        );
         // A trailing backslash escapes nothing and leaves the string open.
-        assert!(matches!(err("\"abc\\"), DatalogError::UnterminatedString { .. }));
+        assert!(matches!(
+            err("\"abc\\"),
+            DatalogError::UnterminatedString { .. }
+        ));
     }
 
     #[test]
@@ -422,8 +435,17 @@ mod tests {
         // A multi-byte character is spanned whole.
         assert_eq!(err("p(é)").span(), Span::new(SourceId(0), 2, 4));
         // `$` needs a lowercase name; `:` needs `-`; `!` needs `=`.
-        assert!(matches!(err("$X"), DatalogError::UnexpectedChar { ch: '$', .. }));
-        assert!(matches!(err("p :"), DatalogError::UnexpectedChar { ch: ':', .. }));
-        assert!(matches!(err("X ! Y"), DatalogError::UnexpectedChar { ch: '!', .. }));
+        assert!(matches!(
+            err("$X"),
+            DatalogError::UnexpectedChar { ch: '$', .. }
+        ));
+        assert!(matches!(
+            err("p :"),
+            DatalogError::UnexpectedChar { ch: ':', .. }
+        ));
+        assert!(matches!(
+            err("X ! Y"),
+            DatalogError::UnexpectedChar { ch: '!', .. }
+        ));
     }
 }

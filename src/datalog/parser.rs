@@ -290,7 +290,13 @@ mod tests {
     #[test]
     fn empty_program() {
         assert_eq!(parse_program("", SRC, 0).unwrap().clauses.len(), 0);
-        assert_eq!(parse_program(" % only a comment\n", SRC, 0).unwrap().clauses.len(), 0);
+        assert_eq!(
+            parse_program(" % only a comment\n", SRC, 0)
+                .unwrap()
+                .clauses
+                .len(),
+            0
+        );
     }
 
     #[test]
@@ -302,11 +308,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(body.len(), 5);
-        let Literal::Neg { atom, span } = &body[0] else { panic!() };
+        let Literal::Neg { atom, span } = &body[0] else {
+            panic!()
+        };
         assert_eq!(*span, Span::new(SRC, 10, 21));
         assert_eq!(atom.span, Span::new(SRC, 14, 21));
         assert!(matches!(atom.args[1], Term::Wildcard(_)));
-        let Literal::Cmp { op, lhs, rhs, span } = &body[1] else { panic!() };
+        let Literal::Cmp { op, lhs, rhs, span } = &body[1] else {
+            panic!()
+        };
         assert_eq!(*op, CmpOp::Ne);
         assert!(matches!(lhs, Term::Var(v, _) if v == "X"));
         assert_eq!(*rhs, Term::Const(Const::Int(-1), Span::new(SRC, 28, 30)));
@@ -324,24 +334,39 @@ mod tests {
         assert_eq!(*pattern_span, Span::new(SRC, 46, 51));
         assert_eq!(*span, Span::new(SRC, 41, 51));
         let Literal::Pos(q) = &body[4] else { panic!() };
-        assert_eq!(q.args, vec![Term::Param("service".into(), Span::new(SRC, 55, 63))]);
+        assert_eq!(
+            q.args,
+            vec![Term::Param("service".into(), Span::new(SRC, 55, 63))]
+        );
     }
 
     #[test]
     fn body_with_trailing_dot() {
         assert_eq!(parse_body("p(X).", SRC, 0).unwrap().len(), 1);
-        assert_eq!(body_err("p(X). q"), ("expected end of body, found identifier \"q\"".into(), sp(6, 7)));
+        assert_eq!(
+            body_err("p(X). q"),
+            (
+                "expected end of body, found identifier \"q\"".into(),
+                sp(6, 7)
+            )
+        );
     }
 
     #[test]
     fn parse_errors_point_at_the_token() {
         assert_eq!(
             program_err("p(X) :- q(X)"),
-            ("expected \",\" or \".\", found end of input".into(), sp(12, 12))
+            (
+                "expected \",\" or \".\", found end of input".into(),
+                sp(12, 12)
+            )
         );
         assert_eq!(
             program_err("p(X) q(X)."),
-            ("expected \".\" or \":-\", found identifier \"q\"".into(), sp(5, 6))
+            (
+                "expected \".\" or \":-\", found identifier \"q\"".into(),
+                sp(5, 6)
+            )
         );
         assert_eq!(
             program_err("p(X :- q(X)."),
@@ -349,36 +374,66 @@ mod tests {
         );
         assert_eq!(
             program_err("X :- q(X)."),
-            ("expected a fact or a rule, found variable \"X\"".into(), sp(0, 1))
+            (
+                "expected a fact or a rule, found variable \"X\"".into(),
+                sp(0, 1)
+            )
         );
         assert_eq!(
             program_err("p(X) :- X."),
-            ("expected a comparison operator, found \".\"".into(), sp(9, 10))
+            (
+                "expected a comparison operator, found \".\"".into(),
+                sp(9, 10)
+            )
         );
         assert_eq!(
             program_err("p(X) :- q(X), not X = 1."),
-            ("expected a predicate name after \"not\", found variable \"X\"".into(), sp(18, 19))
+            (
+                "expected a predicate name after \"not\", found variable \"X\"".into(),
+                sp(18, 19)
+            )
         );
         assert_eq!(
             program_err("p(X) :- q(X), X =~ Y."),
-            ("expected a regex string, found variable \"Y\"".into(), sp(19, 20))
+            (
+                "expected a regex string, found variable \"Y\"".into(),
+                sp(19, 20)
+            )
         );
         assert_eq!(
             program_err("p(X) :- q(X), X = _."),
-            ("expected a variable or a constant, found wildcard \"_\"".into(), sp(18, 19))
+            (
+                "expected a variable or a constant, found wildcard \"_\"".into(),
+                sp(18, 19)
+            )
         );
         assert_eq!(
             program_err("p(X) :- q(X),."),
-            ("expected an atom, \"not\" or a comparison, found \".\"".into(), sp(13, 14))
+            (
+                "expected an atom, \"not\" or a comparison, found \".\"".into(),
+                sp(13, 14)
+            )
         );
         assert_eq!(
             program_err("p(,)."),
-            ("expected a variable, a constant or \"_\", found \",\"".into(), sp(2, 3))
+            (
+                "expected a variable, a constant or \"_\", found \",\"".into(),
+                sp(2, 3)
+            )
         );
-        assert_eq!(body_err(""), ("expected an atom, \"not\" or a comparison, found end of input".into(), sp(0, 0)));
+        assert_eq!(
+            body_err(""),
+            (
+                "expected an atom, \"not\" or a comparison, found end of input".into(),
+                sp(0, 0)
+            )
+        );
         assert_eq!(
             body_err("p(X) q(X)"),
-            ("expected \",\" or end of body, found identifier \"q\"".into(), sp(5, 6))
+            (
+                "expected \",\" or end of body, found identifier \"q\"".into(),
+                sp(5, 6)
+            )
         );
     }
 
@@ -400,7 +455,10 @@ mod tests {
                 span: sp(13, 21)
             }
         );
-        assert_eq!(e.to_string(), "parameter \"$service\" is not allowed in a Datalog program");
+        assert_eq!(
+            e.to_string(),
+            "parameter \"$service\" is not allowed in a Datalog program"
+        );
         assert!(parse_body("q(X, $service)", SRC, 0).is_ok());
     }
 }

@@ -236,7 +236,11 @@ pub(crate) fn plan_body(
             let mut k = 0;
             while k < remaining.len() {
                 let i = remaining[k];
-                match body.get(i).map(|l| filter(ctx, l, slots, &mut bound)).transpose()? {
+                match body
+                    .get(i)
+                    .map(|l| filter(ctx, l, slots, &mut bound))
+                    .transpose()?
+                {
                     Some(Some(step)) => {
                         steps.push(step);
                         remaining.remove(k);
@@ -417,11 +421,14 @@ fn filter(
             let Some(operand) = operand(ctx, term, slots) else {
                 return Ok(None);
             };
-            let regex = ctx.regexes.compile(pattern).map_err(|reason| DatalogError::InvalidRegex {
-                pattern: pattern.clone(),
-                reason,
-                span: literal.span(),
-            })?;
+            let regex =
+                ctx.regexes
+                    .compile(pattern)
+                    .map_err(|reason| DatalogError::InvalidRegex {
+                        pattern: pattern.clone(),
+                        reason,
+                        span: literal.span(),
+                    })?;
             Some(Step::Regex { operand, regex })
         }
     })
@@ -440,7 +447,10 @@ fn unbound_error(literal: Option<&Literal>, slots: &Slots, bound: &[bool]) -> Da
         .find(|t| matches!(t, Term::Var(..)) && !term_bound(t, slots, bound));
     let (name, span) = match unbound {
         Some(Term::Var(name, span)) => (name.clone(), *span),
-        _ => ("_".to_owned(), literal.map(Literal::span).unwrap_or_default()),
+        _ => (
+            "_".to_owned(),
+            literal.map(Literal::span).unwrap_or_default(),
+        ),
     };
     DatalogError::UnsafeVariable {
         name,

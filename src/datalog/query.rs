@@ -74,21 +74,26 @@ impl Database {
         };
         let mut seen: FxHashSet<Vec<Value>> = FxHashSet::default();
         let mut out = Vec::new();
-        let _ = exec.run(&q.plan.steps, &mut slots, &mut Trail::new(), &mut |slots, trail| {
-            let values: Vec<Value> = q
-                .vars
-                .iter()
-                .map(|(_, s)| slots.get(*s).copied().unwrap_or(Value::Int(0)))
-                .collect();
-            if seen.insert(values.clone()) {
-                out.push(self.solution(q, values, trail));
-            }
-            if limit.is_some_and(|l| out.len() >= l) {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
+        let _ = exec.run(
+            &q.plan.steps,
+            &mut slots,
+            &mut Trail::new(),
+            &mut |slots, trail| {
+                let values: Vec<Value> = q
+                    .vars
+                    .iter()
+                    .map(|(_, s)| slots.get(*s).copied().unwrap_or(Value::Int(0)))
+                    .collect();
+                if seen.insert(values.clone()) {
+                    out.push(self.solution(q, values, trail));
+                }
+                if limit.is_some_and(|l| out.len() >= l) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
         out
     }
 

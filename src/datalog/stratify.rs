@@ -292,7 +292,10 @@ mod tests {
     fn mutual_recursion_is_one_component() {
         let p = program("a(X) :- b(X). b(X) :- a(X). b(X) :- e(X). c(X) :- a(X).");
         let s = strata(&p).unwrap();
-        assert!(s.iter().any(|c| c.len() == 2 && c.contains(&"a".into()) && c.contains(&"b".into())));
+        assert!(
+            s.iter()
+                .any(|c| c.len() == 2 && c.contains(&"a".into()) && c.contains(&"b".into()))
+        );
         let pos = |name: &str| s.iter().position(|c| c.iter().any(|n| n == name)).unwrap();
         assert!(pos("e") < pos("a"));
         assert!(pos("a") < pos("c"));
@@ -300,25 +303,37 @@ mod tests {
 
     #[test]
     fn negative_cycle_is_named() {
-        let errors = strata(&program("p(X) :- e(X), not q(X).\nq(X) :- r(X).\nr(X) :- p(X).")).unwrap_err();
+        let errors = strata(&program(
+            "p(X) :- e(X), not q(X).\nq(X) :- r(X).\nr(X) :- p(X).",
+        ))
+        .unwrap_err();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].to_string(), "recursion through negation: p -> not q -> r -> p");
+        assert_eq!(
+            errors[0].to_string(),
+            "recursion through negation: p -> not q -> r -> p"
+        );
         assert_eq!(errors[0].span(), Span::new(SourceId(0), 14, 22));
 
         let errors = strata(&program("p(X) :- e(X), not p(X).")).unwrap_err();
-        assert_eq!(errors[0].to_string(), "recursion through negation: p -> not p");
+        assert_eq!(
+            errors[0].to_string(),
+            "recursion through negation: p -> not p"
+        );
     }
 
     #[test]
     fn negation_of_a_lower_stratum_is_fine() {
-        assert!(strata(&program("p(X) :- e(X), not q(X). q(X) :- f(X), not r(X). r(X) :- e(X).")).is_ok());
+        assert!(
+            strata(&program(
+                "p(X) :- e(X), not q(X). q(X) :- f(X), not r(X). r(X) :- e(X)."
+            ))
+            .is_ok()
+        );
     }
 
     #[test]
     fn reachability() {
-        let p = program(
-            "a(X) :- b(X). b(X) :- c(X), not d(X). unused(X) :- a(X). lonely(1).",
-        );
+        let p = program("a(X) :- b(X). b(X) :- c(X), not d(X). unused(X) :- a(X). lonely(1).");
         let r = reachable_from(&p, &["a", "firing"]);
         assert_eq!(
             r.into_iter().collect::<Vec<_>>(),

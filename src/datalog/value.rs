@@ -98,7 +98,9 @@ impl fmt::Display for Resolved<'_> {
 pub fn resolve(value: Value, interner: &Interner) -> Resolved<'_> {
     match value {
         Value::Int(i) => Resolved::Int(i),
-        Value::Sym(s) => interner.resolve(s).map_or(Resolved::Unknown(s), Resolved::Str),
+        Value::Sym(s) => interner
+            .resolve(s)
+            .map_or(Resolved::Unknown(s), Resolved::Str),
     }
 }
 

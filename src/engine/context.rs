@@ -20,7 +20,8 @@ pub fn alert_context(alert: &Alert, remediation: &str) -> Vec<(String, Value)> {
 }
 
 pub fn to_value(ctx: &[(String, Value)]) -> Value {
-    ctx.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+    let map: std::collections::BTreeMap<String, Value> = ctx.iter().cloned().collect();
+    Value::from(map)
 }
 
 fn map(m: &std::collections::BTreeMap<String, String>) -> Value {

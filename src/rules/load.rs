@@ -277,6 +277,17 @@ fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diag
             m,
             "add the key; see the rule language reference for the schema".to_owned(),
         )
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once("`, ").unwrap_or((rest, ""));
+        (
+            "invalid-value",
+            format!("invalid value `{value}`"),
+            if expected.is_empty() {
+                "see the rule language reference".to_owned()
+            } else {
+                expected.to_owned()
+            },
+        )
     } else {
         ("yaml", message, "fix the YAML at the marked place".to_owned())
     };

@@ -84,11 +84,11 @@ impl Runner {
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
             let out = self.engine.ingest(&alerts, start);
-            self.handle(out, start);
+            self.handle(out);
         }
         for p in &state.pauses {
             let out = self.engine.pause(super::input::pause(p, start)?, start);
-            self.handle(out, start);
+            self.handle(out);
         }
         Ok(self)
     }
@@ -102,37 +102,47 @@ impl Runner {
         steps.sort_by_key(|s| s.at);
         for step in steps {
             let now = start.saturating_add(step.at).unwrap_or(start);
-            self.run_scheduled(now);
+            self.run_until(now);
             let out = match step.action {
                 Action::Alerts(alerts) => self.engine.ingest(&alerts, now),
                 Action::Pause(p) => self.engine.pause(p, now),
                 Action::Unpause { remediation, target } => self.engine.unpause(&remediation, target.as_deref(), now),
             };
-            self.handle(out, now);
+            self.handle(out);
         }
         let end = start.saturating_add(until).unwrap_or(start);
-        self.run_scheduled(end);
+        self.run_until(end);
         let out = self.engine.advance(end);
-        self.handle(out, end);
+        self.handle(out);
         self.trace
     }
 
-    /// Delivers the fake remediators' results due up to `now`.
-    fn run_scheduled(&mut self, now: Timestamp) {
+    /// Lets time run to `now`: the fake remediators' results and the engine's own
+    /// timers (warm-ups ending, pauses expiring) happen in time order, so a fire
+    /// made by a timer is answered by its fake at the moment it was made.
+    fn run_until(&mut self, now: Timestamp) {
         loop {
             self.scheduled.sort_by_key(|(t, s, _, _)| (*t, *s));
-            let Some(first) = self.scheduled.first() else { break };
-            if first.0 > now {
-                break;
+            let fake = self.scheduled.first().map(|s| s.0).filter(|t| *t <= now);
+            let timer = self.engine.next_timer().filter(|t| *t <= now);
+            match (fake, timer) {
+                // Work that ends at the same moment as a timer ends first.
+                (Some(f), t) if t.is_none_or(|t| f <= t) => {
+                    let (at, _, event, outcome) = self.scheduled.remove(0);
+                    let out = self.engine.finished(&event, outcome, at);
+                    self.handle(out);
+                }
+                (_, Some(t)) => {
+                    let out = self.engine.advance(t);
+                    self.handle(out);
+                }
+                _ => break,
             }
-            let (at, _, event, outcome) = self.scheduled.remove(0);
-            let out = self.engine.finished(&event, outcome, at);
-            self.handle(out, at);
         }
     }
 
     /// Records an engine output and plays the fake remediators for its fires.
-    fn handle(&mut self, out: Output, now: Timestamp) {
+    fn handle(&mut self, out: Output) {
         let mut queue = vec![out];
         while let Some(out) = queue.pop() {
             // Transitions happened before the decisions they triggered were made.
@@ -146,6 +156,7 @@ impl Runner {
                 let (Verdict::Fire, Some(event), Some(remediation)) = (d.verdict, &d.event, &d.remediation) else {
                     continue;
                 };
+                let now = d.at;
                 let fake = self.fake_for(remediation);
                 if fake.then == FakeOutcome::NeverAccepts {
                     queue.push(self.engine.refused(event, now));

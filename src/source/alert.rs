@@ -55,3 +55,21 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
     }
     format!("{hash:016x}")
 }
+
+impl AlertStatus {
+    /// `firing` or `resolved`, exactly as Alertmanager writes them.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "firing" => Some(AlertStatus::Firing),
+            "resolved" => Some(AlertStatus::Resolved),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}

@@ -1,0 +1,74 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[resgate] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'resgate'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'resgate'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
+            cand test 'Run *.test.yaml files against the rules'
+            cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'resgate;lint'= {
+            cand --format 'Output format: text diagnostics on stderr, or JSON on stdout'
+            cand --deny 'Treat warnings as errors (`--deny warnings`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;test'= {
+            cand --rules 'Rules to test against (default: the directory of each test file)'
+            cand --format 'format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;simulate'= {
+            cand --rules 'Rules directory'
+            cand --source 'Which `sources:` entry maps the payload (default: the alertmanager one)'
+            cand --at 'Decide as of this time (RFC 3339; default: the payload''s latest startsAt)'
+            cand --format 'format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;help'= {
+            cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
+            cand test 'Run *.test.yaml files against the rules'
+            cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
+            cand completions 'Print shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'resgate;help;lint'= {
+        }
+        &'resgate;help;test'= {
+        }
+        &'resgate;help;simulate'= {
+        }
+        &'resgate;help;completions'= {
+        }
+        &'resgate;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

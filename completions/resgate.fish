@@ -1,0 +1,53 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_resgate_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_resgate_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_resgate_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_resgate_using_subcommand
+    set -l cmd (__fish_resgate_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c resgate -n "__fish_resgate_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c resgate -n "__fish_resgate_needs_command" -s V -l version -d 'Print version'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON on stdout' -r -f -a "text\t''
+json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -l deny -d 'Treat warnings as errors (`--deny warnings`)' -r -f -a "warnings\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand test" -l rules -d 'Rules to test against (default: the directory of each test file)' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -r -f -a "text\t''
+json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand test" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l rules -d 'Rules directory' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l source -d 'Which `sources:` entry maps the payload (default: the alertmanager one)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Decide as of this time (RFC 3339; default: the payload\'s latest startsAt)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l format -r -f -a "text\t''
+json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
