@@ -47,12 +47,24 @@ fn sources() -> Vec<Source> {
         starts_at: Some(expr("@")),
         fingerprint: Some(expr("@")),
     };
+    // Functions on untrusted data: type errors must come back as errors.
+    let functions = JmesMapping {
+        alerts: expr("*[] || [@]"),
+        labels: expr("{t: type(@), n: to_string(@), k: join(',', keys(@))}"),
+        annotations: Some(expr(
+            "{len: length(to_string(@)), top: max(values(@)[?type(@) == 'number'])}",
+        )),
+        status: Some(expr("status || 'firing'")),
+        starts_at: Some(expr("sort_by(values(@), &to_string(@))[0]")),
+        fingerprint: Some(expr("sum(map(&length(to_string(@)), values(@)))")),
+    };
     let kinds = [
         SourceKind::Alertmanager,
         SourceKind::Grafana,
         SourceKind::PagerDuty,
         SourceKind::Jmespath(Box::new(legacy)),
         SourceKind::Jmespath(Box::new(loose)),
+        SourceKind::Jmespath(Box::new(functions)),
     ];
     kinds
         .into_iter()

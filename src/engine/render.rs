@@ -68,8 +68,8 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
                 let b: Vec<String> = bindings.iter().map(|(k, v)| format!("{k} = {v}")).collect();
                 let _ = writeln!(out, "  with {}", b.join(", "));
             }
-            for f in facts {
-                render_fact(f, 1, out);
+            for (i, f) in facts.iter().enumerate() {
+                render_fact(f, 1, if i == 0 { "because " } else { "and " }, out);
             }
         }
         Proof::Concurrency { limit, events } => {
@@ -87,15 +87,14 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
     }
 }
 
-fn render_fact(f: &FactProof, depth: usize, out: &mut String) {
+fn render_fact(f: &FactProof, depth: usize, lead: &str, out: &mut String) {
     let pad = "  ".repeat(depth);
-    let lead = if depth == 1 { "because " } else { "" };
     let _ = writeln!(out, "{pad}{lead}{}", f.fact);
     if let Some(rule) = &f.rule {
         let _ = writeln!(out, "{pad}  by {}", rule.trim());
     }
     for child in &f.from {
-        render_fact(child, depth + 2, out);
+        render_fact(child, depth + 2, "", out);
     }
 }
 

@@ -20,7 +20,7 @@ use super::alert::{Alert, AlertStatus, fingerprint};
 use super::error::{At, MapError};
 use super::json::{self, Obj};
 
-/// One webhook notification, every field of payload version 4.
+/// One webhook notification, with every field of payload version 4.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub version: String,
@@ -79,7 +79,7 @@ pub(super) fn parse_as(
     let version = match top.get("version") {
         Some(Value::String(v)) if v == dialect.version => v,
         Some(other) => return Err(top.wrong("version", other, dialect.expected_version)),
-        None => return Err(at.shape(top.field("version"), "missing", dialect.expected_version)),
+        None => return Err(top.missing("version", dialect.expected_version)),
     };
 
     let group_key = top
@@ -117,11 +117,7 @@ fn map_alert(
 ) -> Result<Alert, MapError> {
     // Required per alert, unlike the group's status: a group of one firing and
     // one resolved alert says `firing`, so it cannot stand in for either.
-    let status = status(alert)?.ok_or_else(|| {
-        alert
-            .at()
-            .shape(alert.field("status"), "missing", STATUS_WORDS)
-    })?;
+    let status = status(alert)?.ok_or_else(|| alert.missing("status", STATUS_WORDS))?;
     let labels = alert.required_strings("labels")?;
     if labels.is_empty() {
         return Err(alert.at().no_labels());

@@ -103,43 +103,41 @@ impl fmt::Display for Place {
     }
 }
 
-/// The part of the payload, or of a JMESPath mapping, an error is about.
+/// The part of the payload, or of a JMESPath mapping, an error is about, as
+/// shown in the message: `the body`, `` `alerts` ``, `` `event.data.title` ``,
+/// `` `labels` key "severity" ``.
+///
+/// Kept as its rendered text: nothing needs the parts, and one string keeps
+/// [`MapError`] small.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Field {
-    /// The whole body.
-    Body,
-    /// A payload field by its path (`alerts`, `event.data.title`) or a mapping
-    /// key (`status`), and for maps the key inside it (`labels` key "severity").
-    Named { name: String, key: Option<String> },
-}
+pub struct Field(String);
 
 impl Field {
-    pub fn named(name: impl Into<String>) -> Self {
-        Field::Named {
-            name: name.into(),
-            key: None,
-        }
+    /// The whole body.
+    pub fn body() -> Self {
+        Field("the body".to_owned())
     }
 
-    pub fn key(name: impl Into<String>, key: &str) -> Self {
-        Field::Named {
-            name: name.into(),
-            key: Some(key.to_owned()),
-        }
+    /// A payload field by its path (`alerts`, `event.data.title`) or a mapping
+    /// key (`status`).
+    pub fn named(name: impl fmt::Display) -> Self {
+        Field(format!("`{name}`"))
+    }
+
+    /// One key of the map at `name`. Debug quoting escapes whatever the sender
+    /// put in the key.
+    pub fn key(name: impl fmt::Display, key: &str) -> Self {
+        Field(format!("`{name}` key {:?}", shorten(key)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Field::Body => f.write_str("the body"),
-            Field::Named { name, key: None } => write!(f, "`{name}`"),
-            // Debug quoting escapes whatever the sender put in the key.
-            Field::Named {
-                name,
-                key: Some(key),
-            } => write!(f, "`{name}` key {:?}", shorten(key)),
-        }
+        f.write_str(&self.0)
     }
 }
 

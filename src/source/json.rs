@@ -59,7 +59,7 @@ impl<'v, 'a> Obj<'v, 'a> {
                 path: String::new(),
                 map,
             }),
-            other => Err(at.shape(Field::Body, describe(other), "an object")),
+            other => Err(at.shape(Field::body(), describe(other), "an object")),
         }
     }
 
@@ -108,7 +108,8 @@ impl<'v, 'a> Obj<'v, 'a> {
         self.map.get(name).filter(|v| !v.is_null())
     }
 
-    fn missing(&self, name: &str, expected: &'static str) -> MapError {
+    /// An error for a required field that is absent or `null`.
+    pub fn missing(&self, name: &str, expected: &'static str) -> MapError {
         self.at.shape(self.field(name), "missing", expected)
     }
 
@@ -174,11 +175,11 @@ impl<'v, 'a> Obj<'v, 'a> {
             .iter()
             .map(|(key, value)| match value {
                 Value::String(s) => Ok((key.clone(), s.clone())),
-                other => Err(self.at.shape(
-                    Field::key(map.path.clone(), key),
-                    describe(other),
-                    "a string",
-                )),
+                other => {
+                    Err(self
+                        .at
+                        .shape(Field::key(&map.path, key), describe(other), "a string"))
+                }
             })
             .collect()
     }

@@ -12,11 +12,6 @@
 //! Authenticating the sender (bearer, HMAC signatures), size limits and dedupe
 //! belong to `serve`; deciding belongs to the engine.
 
-// A `MapError` carries the source name, the field path and the offending value
-// (about 130 bytes). It is built once per refused request, and the `Ok` side
-// (`Alert`) is larger still, so boxing it would only add an allocation.
-#![allow(clippy::result_large_err)]
-
 pub mod alert;
 pub mod alertmanager;
 mod error;

@@ -28,11 +28,13 @@ pub fn map(source: &str, body: &[u8], received_at: Timestamp) -> Result<Vec<Aler
     let value = json::parse(at, body)?;
     let event = Obj::body(at, &value)?.obj("event")?;
     let event_type = event.str("event_type")?;
-    let data = event.opt_obj("data")?;
-    let incident = match data {
-        Some(data) if event_type.starts_with("incident.") && is_incident(&data)? => data,
-        _ => return Ok(Vec::new()),
-    };
+    if !event_type.starts_with("incident.") {
+        return Ok(Vec::new());
+    }
+    let incident = event.obj("data")?;
+    if !is_incident(&incident)? {
+        return Ok(Vec::new());
+    }
     map_incident(&event, event_type, &incident, received_at).map(|alert| vec![alert])
 }
 
@@ -48,12 +50,12 @@ fn map_incident(
     incident: &Obj<'_, '_>,
     received_at: Timestamp,
 ) -> Result<Alert, MapError> {
-    // `alertname` is never empty: `event_type` alone keeps the label set non-empty.
     let title = incident.str("title")?;
     let id = incident.str("id")?;
     let occurred_at = event.opt_time("occurred_at")?;
     let state = incident.opt_str("status")?;
 
+    // No empty-label check needed: `event_type` is always one of them.
     let mut labels = BTreeMap::new();
     put(&mut labels, "alertname", Some(title));
     put(&mut labels, "service", summary(incident, "service")?);

@@ -1,0 +1,102 @@
+//! `resgate test` and `resgate simulate` as a user runs them.
+
+mod common;
+
+use common::Test;
+
+fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn shipped_rule_tests_pass() {
+    let run = Test::new().args(["test", &repo("rules")]).run().code(0);
+    let last = run.stdout.lines().last().unwrap_or("");
+    assert!(last.ends_with(" passed, 0 failed"), "{}", run.stdout);
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+}
+
+const RULES: &str = "sources:\n  am: {kind: alertmanager}\nremediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n  restart:\n    match: {alertname: Down, service: \"=~.+\"}\n    target: \"{{ service }}\"\n    remediator: runner\n    unless: {deploying: \"firing(A), label(A, \\\"alertname\\\", \\\"Deploying\\\"), label(A, \\\"service\\\", $service)\"}\n    budget: {attempts: 2, within: 1h}\n";
+
+#[test]
+fn a_failing_expectation_shows_expected_actual_and_the_proof() {
+    let tests = "tests:\n  - name: wrongly expects a fire\n    state:\n      alerts: [{labels: {alertname: Deploying, service: api}}]\n    labels: {alertname: Down, service: api}\n    expect:\n      - {remediation: restart, verdict: fire}\n";
+    let run = Test::new()
+        .file("rules/r.yaml", RULES)
+        .file("rules/r.test.yaml", tests)
+        .args(["test", "rules"])
+        .run()
+        .code(1);
+    insta::assert_snapshot!(run.stdout.replace(&format!("{}/", run.dir.display()), ""));
+}
+
+#[test]
+fn an_unexpected_fire_in_a_timeline_fails_the_test() {
+    let tests = "tests:\n  - name: forgets the second attempt\n    remediators: {runner: {takes: 1m, then: failed}}\n    timeline:\n      - {at: 0m, labels: {alertname: Down, service: api}}\n      - {at: 5m, labels: {alertname: Down, service: api}}\n    expect:\n      - {at: 0m, remediation: restart, verdict: fire}\n";
+    let run = Test::new()
+        .file("rules/r.yaml", RULES)
+        .file("rules/r.test.yaml", tests)
+        .args(["test", "rules"])
+        .run()
+        .code(1);
+    assert!(run.stdout.contains("unexpected fire restart at 5m"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("0 passed, 1 failed\n"), "{}", run.stdout);
+}
+
+#[test]
+fn simulate_a_payload_shows_each_alert_with_its_decision() {
+    let run = Test::new()
+        .args(["simulate", "--rules", &repo("rules"), &repo("fixtures/alertmanager/storm.json")])
+        .run()
+        .code(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn simulate_a_scenario_prints_a_timeline() {
+    let run = Test::new()
+        .args(["simulate", "--rules", &repo("rules"), &repo("fixtures/scenarios/robo-hammer.yaml")])
+        .run()
+        .code(0);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn simulate_json_is_machine_readable() {
+    let run = Test::new()
+        .args(["simulate", "--format", "json", "--rules", &repo("rules"), &repo("fixtures/alertmanager/api-down.json")])
+        .run()
+        .code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(v[0]["decisions"][0]["verdict"], "fire");
+    assert_eq!(v[0]["decisions"][0]["remediation"], "restart-api");
+    assert_eq!(v[0]["decisions"][0]["proof"]["kind"], "fire");
+}
+
+#[test]
+fn simulate_rejects_a_payload_that_is_not_json() {
+    let run = Test::new()
+        .file("bad.json", "{\"version\": \"4\", \"alerts\": [")
+        .args(["simulate", "--rules", &repo("rules"), "bad.json"])
+        .run()
+        .code(2);
+    assert!(run.stderr.contains("bad.json"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn simulate_rejects_an_alert_without_labels_naming_the_field() {
+    let payload = "{\"version\": \"4\", \"status\": \"firing\", \"alerts\": [{\"status\": \"firing\", \"startsAt\": \"2026-11-20T10:00:00Z\"}]}";
+    let run = Test::new()
+        .file("nolabels.json", payload)
+        .args(["simulate", "--rules", &repo("rules"), "nolabels.json"])
+        .run()
+        .code(2);
+    assert!(run.stderr.contains("nolabels.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("labels"), "{}", run.stderr);
+}
+
+#[test]
+fn simulate_a_missing_file_is_a_usage_error() {
+    Test::new().args(["simulate", "--rules", &repo("rules"), "nope.json"]).run().code(2);
+}
