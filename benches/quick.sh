@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --locked --bench datalog -- --quick --noplot
 cargo bench --locked --bench rules -- --quick --noplot
+cargo bench --locked --bench engine -- --quick

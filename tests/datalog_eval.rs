@@ -648,3 +648,11 @@ fn reachability_for_unused_warnings() {
     let r = reachable_from(&p, &["deploying"]);
     assert_eq!(r, set(&["deploying", "firing", "label", "in_flight"]));
 }
+
+#[test]
+fn shareable_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Compiled>();
+    send_sync::<Database>();
+    send_sync::<DatalogError>();
+}

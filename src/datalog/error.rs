@@ -1,6 +1,6 @@
 //! Errors of the Datalog stages: lexing, parsing, checking and compiling.
 //!
-//! Each variant is a miette [`Diagnostic`](miette::Diagnostic) with a labelled
+//! Each variant is a miette [`miette::Diagnostic`] with a labelled
 //! [`Span`] but *no source code*: the rules loader knows which file (or which YAML
 //! scalar) a [`SourceId`](super::SourceId) stands for and attaches it. [`DatalogError::labels`]
 //! gives every span with its source id, including secondary ones (where a

@@ -18,7 +18,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use super::compile::{Compiled, PredKind, Stratum};
+use super::compile::{Compiled, PredKind, Rule, Stratum};
 use super::error::DbError;
 use super::exec::{Exec, Trail};
 use super::intern::Interner;
@@ -205,6 +205,16 @@ impl Database {
 
     /// Whether `pred` holds for `tuple` now (derived facts as of the last
     /// `evaluate`). False for unknown predicates.
+    /// A number that changes whenever `pred`'s facts change (0 for an unknown
+    /// predicate). Derived relations change only in [`Database::evaluate`].
+    pub fn version(&self, pred: &str) -> u64 {
+        self.compiled
+            .pred_ids
+            .get(pred)
+            .and_then(|&id| self.rels.get(id))
+            .map_or(0, Relation::version)
+    }
+
     pub fn contains(&self, pred: &str, tuple: &[Value]) -> bool {
         self.rel(pred).is_some_and(|r| r.contains(tuple))
     }
@@ -272,10 +282,23 @@ impl Database {
         incremental: bool,
         delta: &mut [(usize, usize)],
     ) {
+        let rules: Vec<&Rule> = stratum
+            .rules
+            .iter()
+            .filter_map(|&r| compiled.rules.get(r))
+            .collect();
+        // Without a rule reading its own stratum, one round reaches the fixpoint.
+        let recursive = stratum.reads_pos.iter().any(|p| stratum.preds.contains(p));
+        let n_slots = rules.iter().map(|r| r.n_slots).max().unwrap_or(0);
+        let mut slots = vec![Value::Int(0); n_slots];
+        let mut trail = Trail::new();
+        // Head tuples of one round, flat, and which rule (head, count) made them.
+        let mut out: Vec<Value> = Vec::new();
+        let mut batches: Vec<(PredId, usize)> = Vec::new();
         let mut first = true;
-        let mut pending: Vec<(PredId, Vec<Value>)> = Vec::new();
         loop {
-            pending.clear();
+            out.clear();
+            batches.clear();
             {
                 let exec = Exec {
                     rels: &self.rels,
@@ -284,25 +307,16 @@ impl Database {
                     delta,
                     before_round: None,
                 };
-                for rule in stratum.rules.iter().filter_map(|&r| compiled.rules.get(r)) {
-                    let mut out = Vec::new();
+                for rule in &rules {
                     let mut count = 0usize;
-                    let mut slots = vec![Value::Int(0); rule.n_slots];
-                    let mut trail = Trail::new();
-                    let head_rel = self.rels.get(rule.head);
-                    let mut tuple = Vec::with_capacity(rule.head_terms.len());
+                    // Duplicates (of known rows or within the round) are
+                    // dropped on insert, which checks anyway.
                     let mut emit = |slots: &[Value], _: &Trail| {
-                        tuple.clear();
-                        tuple.extend(rule.head_terms.iter().map(|t| match t {
+                        out.extend(rule.head_terms.iter().map(|t| match t {
                             Operand::Slot(s) => slots.get(*s).copied().unwrap_or(Value::Int(0)),
                             Operand::Const(v) => *v,
                         }));
-                        // Skip what is already known; duplicates within a round
-                        // are dropped on insert.
-                        if !head_rel.is_some_and(|r| r.contains(&tuple)) {
-                            out.extend_from_slice(&tuple);
-                            count += 1;
-                        }
+                        count += 1;
                         ControlFlow::Continue(())
                     };
                     if first && !incremental {
@@ -315,7 +329,7 @@ impl Database {
                         }
                     }
                     if count > 0 {
-                        pending.push((rule.head, out));
+                        batches.push((rule.head, count));
                     }
                 }
             }
@@ -331,20 +345,23 @@ impl Database {
                     *d = (len, len);
                 }
             }
-            for (head, values) in &pending {
-                let Some(rel) = self.rels.get_mut(*head) else {
-                    continue;
+            let mut at = 0;
+            for &(head, count) in &batches {
+                let Some(rel) = self.rels.get_mut(head) else {
+                    return; // unreachable: heads are relations
                 };
                 let arity = rel.arity();
                 if arity == 0 {
                     any_new |= rel.insert(&[], self.round);
-                } else {
-                    for tuple in values.chunks_exact(arity) {
-                        any_new |= rel.insert(tuple, self.round);
-                    }
+                    continue;
                 }
+                let end = at + count * arity;
+                for tuple in out.get(at..end).unwrap_or(&[]).chunks_exact(arity) {
+                    any_new |= rel.insert(tuple, self.round);
+                }
+                at = end;
             }
-            if !any_new {
+            if !any_new || !recursive {
                 return;
             }
             for &p in &stratum.preds {

@@ -29,10 +29,12 @@ pub(crate) struct Exec<'a> {
 /// Room for a key on the stack; longer keys (rare) go to the heap.
 const INLINE_KEY: usize = 8;
 
+#[inline]
 fn slot(slots: &[Value], s: usize) -> Value {
     slots.get(s).copied().unwrap_or(Value::Int(0))
 }
 
+#[inline]
 fn value(op: &Operand, slots: &[Value]) -> Value {
     match op {
         Operand::Slot(s) => slot(slots, *s),
@@ -87,7 +89,7 @@ impl Exec<'_> {
                     }
                     Access::Index(ix) if !*delta => {
                         let hash = key_hash(key_values(cols, slots));
-                        for &row in r.bucket(*ix, hash) {
+                        for row in r.bucket(*ix, hash) {
                             visit(row, slots, trail)?;
                         }
                     }
@@ -99,52 +101,54 @@ impl Exec<'_> {
                 }
                 ControlFlow::Continue(())
             }
+            filter => {
+                if self.holds(filter, slots) {
+                    self.run(rest, slots, trail, emit)
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }
+        }
+    }
+
+    /// Whether a non-scan step holds (an assignment always does). Kept out of
+    /// line so the recursive scan path in `run` stays small.
+    #[inline(never)]
+    fn holds(&self, step: &Step, slots: &mut [Value]) -> bool {
+        match step {
+            Step::Scan { .. } => false,
             Step::Absent { rel, cols, access } => {
                 let Some(r) = self.rels.get(*rel) else {
-                    return self.run(rest, slots, trail, emit);
+                    return true;
                 };
                 let matches = |row: usize| keys_match(cols, r.row(row), slots);
                 let found = match access {
                     Access::Exact => with_key(cols, slots, |key| r.contains(key)),
                     Access::Index(ix) => r
                         .bucket(*ix, key_hash(key_values(cols, slots)))
-                        .iter()
-                        .any(|&row| matches(row)),
+                        .any(matches),
                     Access::Scan => (0..r.len()).any(matches),
                 };
-                if found {
-                    ControlFlow::Continue(())
-                } else {
-                    self.run(rest, slots, trail, emit)
-                }
+                !found
             }
             Step::Cmp { op, lhs, rhs } => {
-                if compare(*op, value(lhs, slots), value(rhs, slots), self.interner) {
-                    self.run(rest, slots, trail, emit)
-                } else {
-                    ControlFlow::Continue(())
-                }
+                compare(*op, value(lhs, slots), value(rhs, slots), self.interner)
             }
             Step::Assign { slot, value: v } => {
                 let v = value(v, slots);
                 if let Some(s) = slots.get_mut(*slot) {
                     *s = v;
                 }
-                self.run(rest, slots, trail, emit)
+                true
             }
             Step::Regex { operand, regex } => {
                 let Some(re) = self.regexes.get(*regex) else {
-                    return ControlFlow::Continue(());
+                    return false;
                 };
-                let matched = match value(operand, slots) {
+                match value(operand, slots) {
                     Value::Sym(s) => self.interner.resolve(s).is_some_and(|s| re.is_match(s)),
                     // Integers match by their decimal text, e.g. `N =~ "[0-9]+"`.
                     Value::Int(i) => re.is_match(&i.to_string()),
-                };
-                if matched {
-                    self.run(rest, slots, trail, emit)
-                } else {
-                    ControlFlow::Continue(())
                 }
             }
         }
@@ -156,6 +160,7 @@ impl Exec<'_> {
 }
 
 /// Checks a candidate row against the scan's columns, binding new variables.
+#[inline]
 fn bind_row(cols: &[Col], row: &[Value], slots: &mut [Value]) -> bool {
     if row.len() != cols.len() {
         return false;
@@ -183,6 +188,7 @@ fn bind_row(cols: &[Col], row: &[Value], slots: &mut [Value]) -> bool {
     true
 }
 
+#[inline]
 fn keys_match(cols: &[Col], row: &[Value], slots: &[Value]) -> bool {
     row.len() == cols.len()
         && cols.iter().zip(row).all(|(col, v)| match col {
@@ -193,6 +199,7 @@ fn keys_match(cols: &[Col], row: &[Value], slots: &[Value]) -> bool {
 
 /// The values of the key columns an index covers (the first 64), in column
 /// order, as [`Relation`] hashes them.
+#[inline]
 fn key_values<'a>(cols: &'a [Col], slots: &'a [Value]) -> impl Iterator<Item = Value> + 'a {
     cols.iter().take(64).filter_map(move |c| match c {
         Col::Key(op) => Some(value(op, slots)),

@@ -56,9 +56,17 @@ impl Derivation {
 impl Database {
     /// How `pred(tuple)` holds, or `None` if it does not (as of the last `evaluate`).
     pub fn explain(&self, pred: &str, tuple: &[Value]) -> Option<Derivation> {
+        self.explain_to_depth(pred, tuple, MAX_DEPTH)
+    }
+
+    /// Like [`Database::explain`], with derived facts below `max_depth` left
+    /// unexpanded ([`Origin::Truncated`]). A decision's proof wants the first
+    /// few levels; the whole tree of a long recursive chain costs far more than
+    /// the decision itself.
+    pub fn explain_to_depth(&self, pred: &str, tuple: &[Value], max_depth: usize) -> Option<Derivation> {
         let id = *self.compiled.pred_ids.get(pred)?;
         let row = self.rels.get(id)?.find(tuple)?;
-        Some(self.derive(id, row, 0, &mut FxHashMap::default()))
+        Some(self.derive(id, row, 0, max_depth.min(MAX_DEPTH), &mut FxHashMap::default()))
     }
 
     fn derive(
@@ -66,6 +74,7 @@ impl Database {
         rel: PredId,
         row: usize,
         depth: usize,
+        max_depth: usize,
         memo: &mut FxHashMap<(PredId, usize), Derivation>,
     ) -> Derivation {
         if let Some(d) = memo.get(&(rel, row)) {
@@ -85,7 +94,9 @@ impl Database {
             origin: Origin::Given,
             children: Vec::new(),
         };
-        if kind != PredKind::Rules || round == 0 {
+        if kind == PredKind::Builtin {
+            // Built-in relations are given by the caller; no program fact names them.
+        } else if kind != PredKind::Rules || round == 0 {
             if let Some(f) = self
                 .compiled
                 .facts
@@ -97,7 +108,7 @@ impl Database {
                     span: f.span,
                 };
             }
-        } else if depth >= MAX_DEPTH {
+        } else if depth >= max_depth {
             node.origin = Origin::Truncated;
         } else {
             match self.find_rule(rel, &node.tuple, round) {
@@ -105,7 +116,7 @@ impl Database {
                     node.origin = Origin::Rule { clause, span };
                     node.children = trail
                         .into_iter()
-                        .map(|(_, r, row)| self.derive(r, row, depth + 1, memo))
+                        .map(|(_, r, row)| self.derive(r, row, depth + 1, max_depth, memo))
                         .collect();
                 }
                 None => node.origin = Origin::Truncated,

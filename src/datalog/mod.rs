@@ -2,7 +2,7 @@
 //!
 //! The stages are separate modules, each taking and returning plain data:
 //! [`lexer`] → [`parser`] → [`check`] (with [`stratify`]) → [`compile`] (join
-//! [`plan`]s) → [`eval`] (a [`Database`] of facts, evaluated bottom-up,
+//! plans) → [`eval`] (a [`Database`] of facts, evaluated bottom-up,
 //! semi-naive, stratum by stratum, incrementally between calls) → [`query`] and
 //! [`explain`] (proofs for decisions).
 //!

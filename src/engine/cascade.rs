@@ -26,7 +26,7 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     }
     if let Some(when) = &remediation.when {
         engine.facts.refresh(now, &engine.state, &rules);
-        if engine.facts.guard(when, alert, &rules).is_none() {
+        if engine.facts.guard(when, alert, &rules, false).is_none() {
             return None;
         }
     }
@@ -116,7 +116,7 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
         engine.facts.refresh(now, &engine.state, &rules);
     }
     for guard in &remediation.unless {
-        if let Some(proof) = engine.facts.guard(guard, alert, &rules) {
+        if let Some(proof) = engine.facts.guard(guard, alert, &rules, engine.proofs) {
             return Some(decision(Verdict::Defer, Some(&guard.name), Some(target), None, proof));
         }
         checked.push(guard.name.clone());

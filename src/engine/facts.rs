@@ -20,6 +20,10 @@ use crate::source::{Alert, AlertStatus};
 use super::decision::{FactProof, Proof};
 use super::state::{EventState, State};
 
+/// How many levels of derivation a decision's proof shows: enough to name the
+/// alert and label behind `deploying("api")`, not a 50-hop dependency chain.
+const PROOF_DEPTH: usize = 4;
+
 const TIMED: &[&str] = &["age", "warming", "succeeded", "failed", "attempts"];
 
 pub(super) struct Facts {
@@ -166,7 +170,9 @@ impl Facts {
 
     /// Runs a guard for an alert: `Some(proof)` when it holds. A guard naming a
     /// label the alert lacks is false.
-    pub fn guard(&mut self, guard: &Guard, alert: &Alert, rules: &RuleSet) -> Option<Proof> {
+    /// With `expand`, each fact of the proof carries its derivation tree; without,
+    /// only the facts themselves (cheap: for decisions nobody will see).
+    pub fn guard(&mut self, guard: &Guard, alert: &Alert, rules: &RuleSet, expand: bool) -> Option<Proof> {
         let mut params = Vec::with_capacity(guard.params.len());
         params.push(self.db.intern(&alert.fingerprint));
         for label in guard.params.iter().skip(1) {
@@ -182,7 +188,13 @@ impl Facts {
         let facts = solution
             .facts
             .iter()
-            .map(|f| self.fact_proof(&f.pred, &f.tuple, rules))
+            .map(|f| {
+                if expand {
+                    self.fact_proof(&f.pred, &f.tuple, rules)
+                } else {
+                    FactProof { fact: self.db.fact_to_string(&f.pred, &f.tuple), rule: None, from: Vec::new() }
+                }
+            })
             .collect();
         Some(Proof::Guard {
             guard: guard.name.clone(),
@@ -192,8 +204,25 @@ impl Facts {
         })
     }
 
+    /// A number that changes whenever any of `predicates` changes.
+    pub fn version_of(&self, predicates: &[String]) -> u64 {
+        predicates.iter().map(|p| self.db.version(p)).fold(0u64, u64::wrapping_add)
+    }
+
+    /// A number that changes whenever anything a remediation's guards read
+    /// changes (as of the last refresh).
+    pub fn guards_version(&self, remediation: &crate::rules::Remediation) -> u64 {
+        remediation
+            .when
+            .iter()
+            .chain(&remediation.unless)
+            .flat_map(|g| &g.reads)
+            .map(|p| self.db.version(p))
+            .fold(0u64, u64::wrapping_add)
+    }
+
     fn fact_proof(&self, pred: &str, tuple: &[Value], rules: &RuleSet) -> FactProof {
-        match self.db.explain(pred, tuple) {
+        match self.db.explain_to_depth(pred, tuple, PROOF_DEPTH) {
             Some(d) => self.derivation_proof(&d, rules, 0),
             None => FactProof { fact: self.db.fact_to_string(pred, tuple), rule: None, from: Vec::new() },
         }
@@ -205,12 +234,7 @@ impl Facts {
             Origin::Rule { clause, .. } => rules.clauses.get(*clause).cloned(),
             Origin::Given | Origin::ProgramFact { .. } | Origin::Truncated => None,
         };
-        // Proofs of long recursive chains are cut: the first levels say why.
-        let from = if depth < 6 {
-            d.children.iter().map(|c| self.derivation_proof(c, rules, depth + 1)).collect()
-        } else {
-            Vec::new()
-        };
+        let from = d.children.iter().map(|c| self.derivation_proof(c, rules, depth + 1)).collect();
         FactProof { fact, rule, from }
     }
 }

@@ -14,7 +14,7 @@ mod index;
 mod render;
 mod state;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -76,15 +76,37 @@ struct DedupeKey {
     status: AlertStatus,
 }
 
+/// Which deferred decisions a change may have freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Alerts came or went: only guard deferrals can change.
+    Guards,
+    /// Events moved, a timer ran, a pause changed: anything can.
+    All,
+}
+
+/// Defer reasons that are not guards: only events, timers and pauses end them.
+const NOT_GUARDS: &[&str] = &["warming_up", "paused", "concurrency", "awaiting_approval"];
+
 pub struct Engine {
     rules: Arc<RuleSet>,
     index: RemediationIndex,
     state: State,
     facts: Facts,
     next_event: u64,
-    /// (alert, remediation index) → the reason it is deferred for.
-    deferred: BTreeMap<(String, usize), String>,
+    /// (alert, remediation index) → the reason it is deferred for, and the
+    /// version of what its guards read when it was decided.
+    deferred: BTreeMap<(String, usize), (String, u64)>,
+    /// Whether guard proofs carry derivation trees (off while re-deciding
+    /// deferred alerts whose unchanged verdicts nobody will see).
+    proofs: bool,
     recent: HashMap<DedupeKey, Timestamp>,
+    /// `recent`'s keys in arrival order, so expiry pops from the front instead
+    /// of scanning the whole map on every post.
+    recent_order: VecDeque<(Timestamp, DedupeKey)>,
+    /// The version of everything any guard reads, at the last re-evaluation:
+    /// unchanged means no guard deferral can have changed.
+    guards_seen: Option<u64>,
     now: Timestamp,
 }
 
@@ -99,7 +121,10 @@ impl Engine {
             facts,
             next_event: 1,
             deferred: BTreeMap::new(),
+            proofs: true,
             recent: HashMap::new(),
+            recent_order: VecDeque::new(),
+            guards_seen: None,
             now: start,
         }
     }
@@ -128,7 +153,16 @@ impl Engine {
     pub fn ingest(&mut self, alerts: &[Alert], now: Timestamp) -> Output {
         let mut out = self.advance(now);
         let now = self.clock(now);
-        self.recent.retain(|_, seen| now.duration_since(*seen) < DEDUPE_WINDOW);
+        while let Some((seen, _)) = self.recent_order.front() {
+            if now.duration_since(*seen) < DEDUPE_WINDOW {
+                break;
+            }
+            if let Some((seen, key)) = self.recent_order.pop_front() {
+                if self.recent.get(&key) == Some(&seen) {
+                    self.recent.remove(&key);
+                }
+            }
+        }
         let mut changed = false;
         for alert in alerts {
             let key = DedupeKey {
@@ -140,7 +174,8 @@ impl Engine {
             if self.recent.contains_key(&key) {
                 continue;
             }
-            self.recent.insert(key, now);
+            self.recent.insert(key.clone(), now);
+            self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
                     self.upsert_firing(alert, now);
@@ -153,7 +188,10 @@ impl Engine {
             changed = true;
         }
         if changed {
-            out.append(self.reevaluate(now));
+            // New or resolved alerts change only what guards read, unless an
+            // event moved too (a resolve rescues it), which can free anything.
+            let scope = if out.transitions.is_empty() { Scope::Guards } else { Scope::All };
+            out.append(self.reevaluate(now, scope));
         }
         out
     }
@@ -273,7 +311,7 @@ impl Engine {
                 out.transitions.push(self.transition(i, EventState::Rescued, now));
             }
         }
-        out.append(self.reevaluate(now));
+        out.append(self.reevaluate(now, Scope::All));
         out
     }
 
@@ -283,7 +321,7 @@ impl Engine {
         let Some(i) = self.event_index(event) else { return out };
         if self.state.events[i].state == EventState::Pending {
             out.transitions.push(self.transition(i, EventState::Refused, now));
-            out.append(self.reevaluate(now));
+            out.append(self.reevaluate(now, Scope::All));
         }
         out
     }
@@ -292,7 +330,7 @@ impl Engine {
         let (now, mut out) = self.advance_to(now);
         self.state.pauses.retain(|p| !(p.remediation == pause.remediation && p.target == pause.target));
         self.state.pauses.push(pause);
-        out.append(self.reevaluate(now));
+        out.append(self.reevaluate(now, Scope::All));
         out
     }
 
@@ -301,7 +339,7 @@ impl Engine {
         self.state
             .pauses
             .retain(|p| !(p.remediation == remediation && p.target.as_deref() == target));
-        out.append(self.reevaluate(now));
+        out.append(self.reevaluate(now, Scope::All));
         out
     }
 
@@ -336,7 +374,7 @@ impl Engine {
                 }
             }
             self.state.pauses.retain(|p| p.until.is_none_or(|u| u > at));
-            out.append(self.reevaluate(at));
+            out.append(self.reevaluate(at, Scope::All));
         }
         self.clock(now);
         out
@@ -378,28 +416,58 @@ impl Engine {
     }
 
     /// Re-decides deferred alerts; reports only those whose verdict changed.
-    fn reevaluate(&mut self, now: Timestamp) -> Output {
+    fn reevaluate(&mut self, now: Timestamp, scope: Scope) -> Output {
         let mut out = Output::default();
+        let rules = self.rules.clone();
+        if scope == Scope::Guards {
+            self.facts.refresh(now, &self.state, &rules);
+            let version = self.facts.version_of(&rules.guard_reads);
+            if self.guards_seen == Some(version) {
+                return out;
+            }
+            self.guards_seen = Some(version);
+        }
         let pending: Vec<(String, usize, String)> = self
             .deferred
             .iter()
-            .map(|((fp, r), reason)| (fp.clone(), *r, reason.clone()))
+            .filter(|(_, (reason, _))| scope == Scope::All || !NOT_GUARDS.contains(&reason.as_str()))
+            // Nothing a guard reads changed: it still holds.
+            .filter(|((_, r), (_, version))| {
+                scope == Scope::All || rules.remediations.get(*r).is_none_or(|rem| self.facts.guards_version(rem) != *version)
+            })
+            .map(|((fp, r), (reason, _))| (fp.clone(), *r, reason.clone()))
             .collect();
         for (fp, r, reason) in pending {
             let Some(alert) = self.firing_alert(&fp) else {
                 self.deferred.remove(&(fp, r));
                 continue;
             };
-            let Some(decision) = self.decide_one(&alert, r, now) else {
+            self.proofs = false;
+            let decision = self.decide_one(&alert, r, now);
+            self.proofs = true;
+            let Some(mut decision) = decision else {
                 self.deferred.remove(&(fp, r));
                 continue;
             };
             let same = decision.verdict == Verdict::Defer && decision.reason.as_deref() == Some(reason.as_str());
             if !same {
+                self.expand_proof(&mut decision, &alert, r);
                 out.decisions.push(decision);
             }
         }
         out
+    }
+
+    /// Gives a guard deferral decided without derivations its full proof.
+    fn expand_proof(&mut self, decision: &mut Decision, alert: &Alert, r: usize) {
+        let Proof::Guard { guard, .. } = &decision.proof else { return };
+        let rules = self.rules.clone();
+        let Some(g) = rules.remediations.get(r).and_then(|rem| rem.unless.iter().find(|g| &g.name == guard)) else {
+            return;
+        };
+        if let Some(proof) = self.facts.guard(g, alert, &rules, true) {
+            decision.proof = proof;
+        }
     }
 
     fn firing_alert(&self, fp: &str) -> Option<Alert> {
@@ -442,7 +510,8 @@ impl Engine {
         let key = (alert.fingerprint.clone(), r);
         match (&decision.verdict, &decision.reason) {
             (Verdict::Defer, Some(reason)) => {
-                self.deferred.insert(key, reason.clone());
+                let version = self.rules.remediations.get(r).map_or(0, |rem| self.facts.guards_version(rem));
+                self.deferred.insert(key, (reason.clone(), version));
             }
             _ => {
                 self.deferred.remove(&key);

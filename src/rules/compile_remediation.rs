@@ -374,7 +374,9 @@ impl Compiler<'_> {
                 predicates.push(a.pred.clone());
             }
         }
-        self.query_predicates.extend(predicates);
+        predicates.sort_unstable();
+        predicates.dedup();
+        self.query_predicates.extend(predicates.iter().cloned());
         for w in warnings {
             self.error(w);
         }
@@ -387,6 +389,7 @@ impl Compiler<'_> {
                 text: value.value.clone(),
                 query,
                 params,
+                reads: predicates,
                 span: located.whole(),
             }),
             Err(errors) => {

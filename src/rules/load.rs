@@ -205,7 +205,13 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         (Some((sources_, remediators, remediations)), Some(program))
             if !diags.iter().any(Diagnostic::is_error) =>
         {
+            let guard_reads: BTreeSet<String> = remediations
+                .iter()
+                .flat_map(|r| r.when.iter().chain(&r.unless))
+                .flat_map(|g| g.reads.iter().cloned())
+                .collect();
             Some(RuleSet {
+                guard_reads: guard_reads.into_iter().collect(),
                 sources: sources_,
                 remediators,
                 remediations,
@@ -232,6 +238,13 @@ fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
     let options = serde_saphyr::options! {
         // `no`, `on`, `y` stay strings: a label value `no` must not become `false`.
         strict_booleans: true,
+        // Large generated rule sets (10,000 remediations) exceed the default node
+        // budget; alias bombs stay bounded by the alias limits, and the file by
+        // MAX_FILE_BYTES.
+        budget: serde_saphyr::budget! {
+            max_nodes: 8_000_000,
+            max_events: 16_000_000,
+        },
     };
     // An empty file (or one holding only comments) is an empty rule file.
     if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {

@@ -29,6 +29,8 @@ pub struct RuleSet {
     /// The text of each clause of the `.dl` files, by clause index: proofs quote
     /// the rule that derived a fact.
     pub clauses: Vec<String>,
+    /// Every predicate some guard reads directly, once each.
+    pub guard_reads: Vec<String>,
 }
 
 impl RuleSet {
@@ -176,5 +178,8 @@ pub struct Guard {
     pub query: QueryId,
     /// The query's parameters in order: `alert` first, then each `$label` it names.
     pub params: Vec<String>,
+    /// The predicates the body reads directly: if none of them changed, the
+    /// guard's answer cannot have changed.
+    pub reads: Vec<String>,
     pub span: Span,
 }

@@ -1,0 +1,141 @@
+//! Decision latency and throughput of the engine (issue: decision engine).
+//!
+//! Workload (the shape of ANCHORS.md): N remediations matching on alertname +
+//! severity ∈ {critical, page}, guards `deploying(service)` and
+//! `upstream_down(service)` over a 50-service dependency chain; 1,000 firing
+//! alerts in state (some DeployInProgress, some ServiceDown); then 2,000
+//! queried alerts, each decided as it arrives. Reports p50/p99 per decision and
+//! alerts/s. `--quick` runs a small version (CI keeps it compiling and running).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jiff::{SignedDuration, Timestamp};
+use resgate::engine::{Engine, Verdict};
+use resgate::rules::{self, RuleSet};
+use resgate::source::{Alert, AlertStatus, fingerprint};
+
+const SERVICES: usize = 50;
+
+fn rules(remediations: usize) -> Arc<RuleSet> {
+    let mut yaml = String::from(
+        "sources:\n  am: {kind: alertmanager}\nremediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n",
+    );
+    for i in 0..remediations {
+        yaml.push_str(&format!(
+            "  fix-{i}:\n    match: {{alertname: Alert{i}, severity: \"=~critical|page\", service: \"=~.+\"}}\n    target: \"{{{{ service }}}}\"\n    remediator: runner\n    unless:\n      deploying: \"deploying($service)\"\n      upstream: \"upstream_down($service)\"\n    budget: {{attempts: 3, within: 1h}}\n"
+        ));
+    }
+    let mut dl = String::new();
+    for s in 1..SERVICES {
+        dl.push_str(&format!("depends_on(\"svc-{s}\", \"svc-{}\").\n", s + 1));
+    }
+    dl.push_str("depends(X, Y) :- depends_on(X, Y).\ndepends(X, Z) :- depends_on(X, Y), depends(Y, Z).\n");
+    dl.push_str("deploying(S) :- label(A, \"alertname\", \"DeployInProgress\"), firing(A), label(A, \"service\", S).\n");
+    dl.push_str("down(S) :- label(A, \"alertname\", \"ServiceDown\"), firing(A), label(A, \"service\", S).\n");
+    dl.push_str("upstream_down(S) :- depends(S, D), down(D).\n");
+    let loaded = rules::load_texts(vec![(PathBuf::from("gen.yaml"), yaml), (PathBuf::from("gen.dl"), dl)]);
+    match loaded.rules {
+        Some(r) => Arc::new(r),
+        None => panic!("generated rules do not load: {:?}", loaded.diagnostics.first().map(|d| &d.message)),
+    }
+}
+
+fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
+    let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    Alert {
+        source: "am".to_owned(),
+        fingerprint: fingerprint(&labels),
+        status: AlertStatus::Firing,
+        labels,
+        annotations: BTreeMap::new(),
+        starts_at: at,
+        ends_at: None,
+        group_key: None,
+        generator_url: None,
+    }
+}
+
+/// A cheap deterministic generator: the benchmark must not depend on a seed crate.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+struct Report {
+    p50: f64,
+    p99: f64,
+    per_sec: f64,
+    fired: usize,
+    decisions: usize,
+}
+
+fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
+    let rules = rules(remediations);
+    let start: Timestamp = "2026-11-20T10:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut engine = Engine::new(rules, start);
+    let mut rng = Lcg(42);
+    let svc = |i: usize| format!("svc-{}", i % SERVICES + 1);
+    // State: background alerts, a few deploys and outages.
+    let mut batch = Vec::new();
+    for i in 0..state_alerts {
+        // A few deploys and outages among the 50 services of the chain; the
+        // rest is background noise that no remediation matches.
+        let (name, service) = match i % 100 {
+            0 => ("DeployInProgress".to_owned(), svc(rng.next(SERVICES))),
+            1 => ("ServiceDown".to_owned(), format!("svc-{}", SERVICES - rng.next(5))),
+            _ => (format!("Background{}", i % 37), svc(rng.next(SERVICES))),
+        };
+        batch.push(alert(&[("alertname", name), ("service", service), ("i", i.to_string())], start));
+    }
+    let _ = engine.ingest(&batch, start);
+
+    let mut latencies = Vec::with_capacity(queried);
+    let mut fired = 0;
+    let mut decisions = 0;
+    let begin = Instant::now();
+    for q in 0..queried {
+        let now = start.saturating_add(SignedDuration::from_millis(q as i64 * 10)).unwrap_or(start);
+        let a = alert(
+            &[
+                ("alertname", format!("Alert{}", rng.next(remediations))),
+                ("severity", if q % 3 == 0 { "page" } else { "critical" }.to_owned()),
+                ("service", format!("svc-{}", rng.next(SERVICES * 2) + 1)),
+                ("q", q.to_string()),
+            ],
+            now,
+        );
+        let t = Instant::now();
+        let out = engine.ingest(std::slice::from_ref(&a), now);
+        latencies.push(t.elapsed().as_secs_f64() * 1e6);
+        decisions += out.decisions.len();
+        fired += out.decisions.iter().filter(|d| d.verdict == Verdict::Fire).count();
+    }
+    let total = begin.elapsed().as_secs_f64();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    Report { p50: pct(0.50), p99: pct(0.99), per_sec: queried as f64 / total, fired, decisions }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (state, queried) = if quick { (200, 300) } else { (1_000, 2_000) };
+    println!("engine decision latency: {state} firing alerts in state, {queried} queried alerts, one ingest each");
+    println!("{:>13} {:>10} {:>10} {:>12} {:>8}", "remediations", "p50 µs", "p99 µs", "alerts/s", "fire %");
+    let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1_000, 10_000] };
+    for &n in sizes {
+        let r = run(n, state, queried);
+        println!(
+            "{n:>13} {:>10.1} {:>10.1} {:>12.0} {:>7.1}%",
+            r.p50,
+            r.p99,
+            r.per_sec,
+            100.0 * r.fired as f64 / r.decisions.max(1) as f64
+        );
+    }
+}
