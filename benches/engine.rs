@@ -127,8 +127,13 @@ fn main() {
     let (state, queried) = if quick { (200, 300) } else { (1_000, 2_000) };
     println!("engine decision latency: {state} firing alerts in state, {queried} queried alerts, one ingest each");
     println!("{:>13} {:>10} {:>10} {:>12} {:>8}", "remediations", "p50 µs", "p99 µs", "alerts/s", "fire %");
-    let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1_000, 10_000] };
-    for &n in sizes {
+    let only: Option<usize> = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .and_then(|n| n.parse().ok());
+    let all: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1_000, 10_000] };
+    let sizes: Vec<usize> = all.iter().copied().filter(|n| only.is_none_or(|o| o == *n)).collect();
+    for n in sizes {
         let r = run(n, state, queried);
         println!(
             "{n:>13} {:>10.1} {:>10.1} {:>12.0} {:>7.1}%",

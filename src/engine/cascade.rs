@@ -54,7 +54,7 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     // 1. Collapse into the event already working on this target.
     if let Some(event) = engine.state.in_flight(name, &target) {
         let (id, state, since) = (event.id.clone(), event.state, event.fired_at);
-        if let Some(e) = engine.state.events.iter_mut().find(|e| e.id == id) {
+        if let Some(e) = engine.state.event_index(&id).and_then(|i| engine.state.events.get_mut(i)) {
             e.alerts.insert(alert.fingerprint.clone());
         }
         let proof = Proof::InFlight { event: id.clone(), state: state.to_string(), since };
@@ -62,9 +62,11 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     }
 
     // 2. The last success on this target is still warming up.
-    let warming = engine.state.events.iter().rev().find(|e| {
-        e.remediation == name && e.target == target && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u)
-    });
+    let warming = engine
+        .state
+        .events_on(name, &target)
+        .rev()
+        .find(|e| e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u));
     if let Some(e) = warming {
         let proof = Proof::WarmingUp {
             event: e.id.clone(),
@@ -72,7 +74,7 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
             until: e.warm_until.unwrap_or(now),
         };
         let id = e.id.clone();
-        if let Some(e) = engine.state.events.iter_mut().find(|e| e.id == id) {
+        if let Some(e) = engine.state.event_index(&id).and_then(|i| engine.state.events.get_mut(i)) {
             e.alerts.insert(alert.fingerprint.clone());
         }
         return Some(decision(Verdict::Defer, Some("warming_up"), Some(target), Some(id), proof));
@@ -83,9 +85,8 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     let window_start = now.saturating_sub(within).unwrap_or(Timestamp::MIN);
     let attempts: Vec<String> = engine
         .state
-        .events
-        .iter()
-        .filter(|e| e.remediation == name && e.target == target && e.fired_at > window_start)
+        .events_on(name, &target)
+        .filter(|e| e.fired_at > window_start)
         .map(|e| e.id.clone())
         .collect();
     if attempts.len() >= remediation.budget.attempts as usize {
@@ -123,18 +124,17 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     }
 
     // 6. Too many events of this remediation are already working.
-    if let Some(limit) = remediation.max_concurrent {
+    if let Some(limit) = remediation.max_concurrent.filter(|l| engine.state.in_flight_count(name) >= *l as usize) {
+        // Only now, on the rare path, list which events hold the slots.
         let running: Vec<String> = engine
             .state
-            .events
-            .iter()
+            .open_events()
+            .filter_map(|i| engine.state.events.get(i))
             .filter(|e| e.remediation == name && e.state.in_flight())
             .map(|e| e.id.clone())
             .collect();
-        if running.len() >= limit as usize {
-            let proof = Proof::Concurrency { limit, events: running };
-            return Some(decision(Verdict::Defer, Some("concurrency"), Some(target), None, proof));
-        }
+        let proof = Proof::Concurrency { limit, events: running };
+        return Some(decision(Verdict::Defer, Some("concurrency"), Some(target), None, proof));
     }
 
     // 7. Fire.

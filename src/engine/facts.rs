@@ -22,7 +22,7 @@ use super::state::{EventState, State};
 
 /// How many levels of derivation a decision's proof shows: enough to name the
 /// alert and label behind `deploying("api")`, not a 50-hop dependency chain.
-const PROOF_DEPTH: usize = 4;
+const PROOF_DEPTH: usize = 3;
 
 const TIMED: &[&str] = &["age", "warming", "succeeded", "failed", "attempts"];
 

@@ -248,7 +248,8 @@ impl Engine {
         }
         self.deferred.retain(|(fp, _), _| *fp != alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.
-        for i in 0..self.state.events.len() {
+        let open: Vec<usize> = self.state.open_events().collect();
+        for i in open {
             let event = &self.state.events[i];
             if event.state == EventState::Warming && event.alerts.contains(&alert.fingerprint) && self.all_resolved(i) {
                 out.transitions.push(self.transition(i, EventState::Rescued, now));
@@ -304,9 +305,7 @@ impl Engine {
         out.transitions.push(self.transition(i, to, now));
         if to == EventState::Warming {
             let warmup = self.warmup_of(i);
-            let e = &mut self.state.events[i];
-            e.succeeded_at = Some(now);
-            e.warm_until = Some(now.saturating_add(warmup).unwrap_or(now));
+            self.state.set_warm_until(i, now, now.saturating_add(warmup).unwrap_or(now));
             if self.all_resolved(i) {
                 out.transitions.push(self.transition(i, EventState::Rescued, now));
             }
@@ -350,14 +349,9 @@ impl Engine {
 
     /// The earliest moment something happens by itself (a warm-up ends, a pause expires).
     pub fn next_timer(&self) -> Option<Timestamp> {
-        let warm = self
-            .state
-            .events
-            .iter()
-            .filter(|e| e.state == EventState::Warming)
-            .filter_map(|e| e.warm_until);
+        let warm = self.state.next_warm_timer().map(|(t, _)| t);
         let pauses = self.state.pauses.iter().filter_map(|p| p.until);
-        warm.chain(pauses).min()
+        warm.into_iter().chain(pauses).min()
     }
 
     /// Runs every timer due up to `now`, in time order, re-deciding deferred
@@ -366,11 +360,11 @@ impl Engine {
         let mut out = Output::default();
         while let Some(at) = self.next_timer().filter(|t| *t <= now) {
             let at = self.clock(at);
-            for i in 0..self.state.events.len() {
-                let e = &self.state.events[i];
-                if e.state == EventState::Warming && e.warm_until.is_some_and(|u| u <= at) {
-                    // Still firing once the warm-up is over: the fix did not work.
-                    out.transitions.push(self.transition(i, EventState::NotRescued, at));
+            while let Some(timer) = self.state.next_warm_timer().filter(|(u, _)| *u <= at) {
+                // Still firing once the warm-up is over: the fix did not work.
+                out.transitions.push(self.transition(timer.1, EventState::NotRescued, at));
+                if self.state.next_warm_timer() == Some(timer) {
+                    break; // cannot happen: leaving Warming removes the timer
                 }
             }
             self.state.pauses.retain(|p| p.until.is_none_or(|u| u > at));
@@ -381,7 +375,7 @@ impl Engine {
     }
 
     fn event_index(&self, id: &str) -> Option<usize> {
-        self.state.events.iter().position(|e| e.id == id)
+        self.state.event_index(id)
     }
 
     fn warmup_of(&self, event: usize) -> SignedDuration {
@@ -393,11 +387,9 @@ impl Engine {
     }
 
     fn transition(&mut self, event: usize, to: EventState, now: Timestamp) -> Transition {
-        let e = &mut self.state.events[event];
-        let from = e.state;
+        let from = self.state.set_event_state(event, to, now).unwrap_or(to);
         let was_in_flight = from.in_flight();
-        e.state = to;
-        e.history.push((now, to));
+        let e = &self.state.events[event];
         let t = Transition {
             at: now,
             event: e.id.clone(),
@@ -523,7 +515,7 @@ impl Engine {
     fn new_event(&mut self, remediation: &str, target: &str, alert: &str, now: Timestamp) -> String {
         let id = format!("ev-{}", self.next_event);
         self.next_event += 1;
-        self.state.events.push(Event {
+        self.state.push_event(Event {
             id: id.clone(),
             remediation: remediation.to_owned(),
             target: target.to_owned(),

@@ -3,7 +3,7 @@
 //! Plain data. The engine changes it only through its own methods so that the
 //! Datalog facts derived from it stay in step (see `facts`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -134,24 +134,113 @@ impl Pause {
     }
 }
 
+/// The engine's memory. Events are only ever appended; the indexes below are
+/// kept by [`State::push_event`] and [`State::set_event_state`] so that no
+/// decision scans the whole event history (it grows for as long as serve runs).
 #[derive(Debug, Default, Clone)]
 pub struct State {
     pub alerts: BTreeMap<String, AlertEntry>,
+    /// Read freely; change only through the methods below.
     pub events: Vec<Event>,
     pub pauses: Vec<Pause>,
     /// Last escalation per (remediation, target): escalate once per budget window.
     pub escalated: BTreeMap<(String, String), Timestamp>,
+    by_id: HashMap<String, usize>,
+    /// (remediation, target) → its events, oldest first.
+    by_target: HashMap<(String, String), Vec<usize>>,
+    /// Events that are not final yet (in flight or warming).
+    open: BTreeSet<usize>,
+    /// remediation → how many of its events are in flight.
+    flying: HashMap<String, usize>,
+    /// (warm_until, event) of warming events: the next warm-up to end is first.
+    warm_timers: BTreeSet<(Timestamp, usize)>,
 }
 
 impl State {
     pub fn event(&self, id: &str) -> Option<&Event> {
-        self.events.iter().find(|e| e.id == id)
+        self.by_id.get(id).and_then(|&i| self.events.get(i))
+    }
+
+    pub fn event_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The events of one remediation on one target, oldest first.
+    pub fn events_on(&self, remediation: &str, target: &str) -> impl DoubleEndedIterator<Item = &Event> {
+        self.by_target
+            .get(&(remediation.to_owned(), target.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.events.get(i))
     }
 
     pub fn in_flight(&self, remediation: &str, target: &str) -> Option<&Event> {
-        self.events
-            .iter()
-            .rev()
-            .find(|e| e.remediation == remediation && e.target == target && e.state.in_flight())
+        self.events_on(remediation, target).rev().find(|e| e.state.in_flight())
+    }
+
+    /// How many events of `remediation` are in flight, on any target.
+    pub fn in_flight_count(&self, remediation: &str) -> usize {
+        self.flying.get(remediation).copied().unwrap_or(0)
+    }
+
+    /// Indexes of events that are in flight or warming.
+    pub fn open_events(&self) -> impl Iterator<Item = usize> + '_ {
+        self.open.iter().copied()
+    }
+
+    /// When the earliest warm-up ends.
+    pub fn next_warm_timer(&self) -> Option<(Timestamp, usize)> {
+        self.warm_timers.first().copied()
+    }
+
+    /// Starts an event's warm-up (it must be warming).
+    pub fn set_warm_until(&mut self, i: usize, succeeded_at: Timestamp, until: Timestamp) {
+        if let Some(e) = self.events.get_mut(i) {
+            e.succeeded_at = Some(succeeded_at);
+            e.warm_until = Some(until);
+            self.warm_timers.insert((until, i));
+        }
+    }
+
+    pub fn push_event(&mut self, event: Event) -> usize {
+        let i = self.events.len();
+        self.by_id.insert(event.id.clone(), i);
+        self.by_target
+            .entry((event.remediation.clone(), event.target.clone()))
+            .or_default()
+            .push(i);
+        if event.state.in_flight() {
+            *self.flying.entry(event.remediation.clone()).or_default() += 1;
+        }
+        if !event.state.is_final() {
+            self.open.insert(i);
+        }
+        self.events.push(event);
+        i
+    }
+
+    /// Moves an event to `to`, recording when; returns the state it left.
+    pub fn set_event_state(&mut self, i: usize, to: EventState, at: Timestamp) -> Option<EventState> {
+        let e = self.events.get_mut(i)?;
+        let from = e.state;
+        e.state = to;
+        e.history.push((at, to));
+        if from.in_flight() != to.in_flight() {
+            let n = self.flying.entry(e.remediation.clone()).or_default();
+            if to.in_flight() {
+                *n += 1;
+            } else {
+                *n = n.saturating_sub(1);
+            }
+        }
+        if to.is_final() {
+            self.open.remove(&i);
+        }
+        if from == EventState::Warming && to != EventState::Warming {
+            if let Some(until) = e.warm_until {
+                self.warm_timers.remove(&(until, i));
+            }
+        }
+        Some(from)
     }
 }
