@@ -32,19 +32,30 @@ fn rules(remediations: usize) -> Arc<RuleSet> {
     for s in 1..SERVICES {
         dl.push_str(&format!("depends_on(\"svc-{s}\", \"svc-{}\").\n", s + 1));
     }
-    dl.push_str("depends(X, Y) :- depends_on(X, Y).\ndepends(X, Z) :- depends_on(X, Y), depends(Y, Z).\n");
+    dl.push_str(
+        "depends(X, Y) :- depends_on(X, Y).\ndepends(X, Z) :- depends_on(X, Y), depends(Y, Z).\n",
+    );
     dl.push_str("deploying(S) :- label(A, \"alertname\", \"DeployInProgress\"), firing(A), label(A, \"service\", S).\n");
     dl.push_str("down(S) :- label(A, \"alertname\", \"ServiceDown\"), firing(A), label(A, \"service\", S).\n");
     dl.push_str("upstream_down(S) :- depends(S, D), down(D).\n");
-    let loaded = rules::load_texts(vec![(PathBuf::from("gen.yaml"), yaml), (PathBuf::from("gen.dl"), dl)]);
+    let loaded = rules::load_texts(vec![
+        (PathBuf::from("gen.yaml"), yaml),
+        (PathBuf::from("gen.dl"), dl),
+    ]);
     match loaded.rules {
         Some(r) => Arc::new(r),
-        None => panic!("generated rules do not load: {:?}", loaded.diagnostics.first().map(|d| &d.message)),
+        None => panic!(
+            "generated rules do not load: {:?}",
+            loaded.diagnostics.first().map(|d| &d.message)
+        ),
     }
 }
 
 fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
-    let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     Alert {
         source: "am".to_owned(),
         fingerprint: fingerprint(&labels),
@@ -62,7 +73,10 @@ fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
@@ -77,7 +91,9 @@ struct Report {
 
 fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
     let rules = rules(remediations);
-    let start: Timestamp = "2026-11-20T10:00:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+    let start: Timestamp = "2026-11-20T10:00:00Z"
+        .parse()
+        .unwrap_or(Timestamp::UNIX_EPOCH);
     let mut engine = Engine::new(rules, start);
     let mut rng = Lcg(42);
     let svc = |i: usize| format!("svc-{}", i % SERVICES + 1);
@@ -88,10 +104,20 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
         // rest is background noise that no remediation matches.
         let (name, service) = match i % 100 {
             0 => ("DeployInProgress".to_owned(), svc(rng.next(SERVICES))),
-            1 => ("ServiceDown".to_owned(), format!("svc-{}", SERVICES - rng.next(5))),
+            1 => (
+                "ServiceDown".to_owned(),
+                format!("svc-{}", SERVICES - rng.next(5)),
+            ),
             _ => (format!("Background{}", i % 37), svc(rng.next(SERVICES))),
         };
-        batch.push(alert(&[("alertname", name), ("service", service), ("i", i.to_string())], start));
+        batch.push(alert(
+            &[
+                ("alertname", name),
+                ("service", service),
+                ("i", i.to_string()),
+            ],
+            start,
+        ));
     }
     let _ = engine.ingest(&batch, start);
 
@@ -100,11 +126,16 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
     let mut decisions = 0;
     let begin = Instant::now();
     for q in 0..queried {
-        let now = start.saturating_add(SignedDuration::from_millis(q as i64 * 10)).unwrap_or(start);
+        let now = start
+            .saturating_add(SignedDuration::from_millis(q as i64 * 10))
+            .unwrap_or(start);
         let a = alert(
             &[
                 ("alertname", format!("Alert{}", rng.next(remediations))),
-                ("severity", if q % 3 == 0 { "page" } else { "critical" }.to_owned()),
+                (
+                    "severity",
+                    if q % 3 == 0 { "page" } else { "critical" }.to_owned(),
+                ),
                 ("service", format!("svc-{}", rng.next(SERVICES * 2) + 1)),
                 ("q", q.to_string()),
             ],
@@ -114,25 +145,48 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
         let out = engine.ingest(std::slice::from_ref(&a), now);
         latencies.push(t.elapsed().as_secs_f64() * 1e6);
         decisions += out.decisions.len();
-        fired += out.decisions.iter().filter(|d| d.verdict == Verdict::Fire).count();
+        fired += out
+            .decisions
+            .iter()
+            .filter(|d| d.verdict == Verdict::Fire)
+            .count();
     }
     let total = begin.elapsed().as_secs_f64();
     latencies.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    Report { p50: pct(0.50), p99: pct(0.99), per_sec: queried as f64 / total, fired, decisions }
+    Report {
+        p50: pct(0.50),
+        p99: pct(0.99),
+        per_sec: queried as f64 / total,
+        fired,
+        decisions,
+    }
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (state, queried) = if quick { (200, 300) } else { (1_000, 2_000) };
-    println!("engine decision latency: {state} firing alerts in state, {queried} queried alerts, one ingest each");
-    println!("{:>13} {:>10} {:>10} {:>12} {:>8}", "remediations", "p50 µs", "p99 µs", "alerts/s", "fire %");
+    println!(
+        "engine decision latency: {state} firing alerts in state, {queried} queried alerts, one ingest each"
+    );
+    println!(
+        "{:>13} {:>10} {:>10} {:>12} {:>8}",
+        "remediations", "p50 µs", "p99 µs", "alerts/s", "fire %"
+    );
     let only: Option<usize> = std::env::args()
         .skip_while(|a| a != "--only")
         .nth(1)
         .and_then(|n| n.parse().ok());
-    let all: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1_000, 10_000] };
-    let sizes: Vec<usize> = all.iter().copied().filter(|n| only.is_none_or(|o| o == *n)).collect();
+    let all: &[usize] = if quick {
+        &[10, 100]
+    } else {
+        &[10, 100, 1_000, 10_000]
+    };
+    let sizes: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|n| only.is_none_or(|o| o == *n))
+        .collect();
     for n in sizes {
         let r = run(n, state, queried);
         println!(

@@ -23,7 +23,10 @@ fn generated(remediations: usize, pad_to: usize) -> Vec<(PathBuf, String)> {
         i += 1;
     }
     let dl = std::fs::read_to_string("rules/topology.dl").unwrap_or_default();
-    vec![(PathBuf::from("gen/rules.yaml"), yaml), (PathBuf::from("gen/topology.dl"), dl)]
+    vec![
+        (PathBuf::from("gen/rules.yaml"), yaml),
+        (PathBuf::from("gen/topology.dl"), dl),
+    ]
 }
 
 fn bench(c: &mut Criterion) {

@@ -182,11 +182,16 @@ impl miette::Diagnostic for Rendered<'_> {
         let len = self.text_len;
         // A span past the end of the text would make miette drop the snippet; clamp
         // instead, so a bad offset still shows the right file and line.
-        Some(Box::new(self.diag.labels.iter().map(move |(span, text)| {
-            let start = span.start.min(len);
-            let end = span.end.clamp(start, len);
-            LabeledSpan::new_with_span(Some(text.clone()), SourceSpan::from((start, end - start)))
-        })))
+        Some(Box::new(self.diag.labels.iter().map(
+            move |(span, text)| {
+                let start = span.start.min(len);
+                let end = span.end.clamp(start, len);
+                LabeledSpan::new_with_span(
+                    Some(text.clone()),
+                    SourceSpan::from((start, end - start)),
+                )
+            },
+        )))
     }
 }
 
@@ -209,9 +214,10 @@ impl RenderStyle {
 
 /// Renders one diagnostic as miette's graphical report.
 pub fn render(diag: &Diagnostic, sources: &SourceMap, style: RenderStyle) -> String {
-    let source = diag.src.and_then(|id| sources.get(id)).map(|file| {
-        NamedSource::new(file.path.display().to_string(), file.text.clone())
-    });
+    let source = diag
+        .src
+        .and_then(|id| sources.get(id))
+        .map(|file| NamedSource::new(file.path.display().to_string(), file.text.clone()));
     let text_len = diag.src.map_or(0, |id| sources.text(id).len());
     let rendered = Rendered {
         diag,

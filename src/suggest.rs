@@ -13,7 +13,11 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// `did you mean "x"? defined: a, b, c` (or just the list when nothing is close).
-pub fn help<'a>(name: &str, what: &str, candidates: impl IntoIterator<Item = &'a str> + Clone) -> String {
+pub fn help<'a>(
+    name: &str,
+    what: &str,
+    candidates: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
     let mut all: Vec<&str> = candidates.clone().into_iter().collect();
     all.sort_unstable();
     all.dedup();
@@ -35,8 +39,14 @@ mod tests {
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(closest("pagr", ["pager", "runner"]), Some("pager"));
-        assert_eq!(closest("deploing", ["deploying", "depends"]), Some("deploying"));
+        assert_eq!(
+            closest("deploing", ["deploying", "depends"]),
+            Some("deploying")
+        );
         assert_eq!(closest("zzz", ["pager"]), None);
-        assert_eq!(help("pagr", "remediator", ["runner", "pager"]), "did you mean \"pager\"? defined: pager, runner");
+        assert_eq!(
+            help("pagr", "remediator", ["runner", "pager"]),
+            "did you mean \"pager\"? defined: pager, runner"
+        );
     }
 }

@@ -15,26 +15,40 @@ fn clean_rules_exit_zero_with_a_summary_on_stdout() {
         .args(["lint", "rules"])
         .run()
         .code(0);
-    assert_eq!(run.stdout, "ok: 1 source, 2 remediators, 1 remediation; 0 warnings\n");
+    assert_eq!(
+        run.stdout,
+        "ok: 1 source, 2 remediators, 1 remediation; 0 warnings\n"
+    );
     assert_eq!(run.stderr, "");
 }
 
 #[test]
 fn errors_exit_one_and_go_to_stderr() {
     let run = Test::new()
-        .file("rules/r.yaml", "remediations:\n  x:\n    remediator: nope\n")
+        .file(
+            "rules/r.yaml",
+            "remediations:\n  x:\n    remediator: nope\n",
+        )
         .args(["lint", "rules"])
         .run()
         .code(1);
     assert_eq!(run.stdout, "");
-    assert!(run.stderr.contains("unknown remediator \"nope\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown remediator \"nope\""),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("rules/r.yaml:3:17"), "{}", run.stderr);
 }
 
 #[test]
 fn missing_directory_is_a_usage_error() {
     let run = Test::new().args(["lint", "does-not-exist"]).run().code(2);
-    assert!(run.stderr.contains("cannot read does-not-exist"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read does-not-exist"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -44,7 +58,8 @@ fn bad_flag_is_a_usage_error() {
 
 #[test]
 fn warnings_pass_unless_denied() {
-    let rules = std::fs::read_to_string(GOOD).expect("fixture")
+    let rules = std::fs::read_to_string(GOOD)
+        .expect("fixture")
         .replace("deploying($service)", "deploying($team)");
     Test::new()
         .file("rules/rules.yaml", &rules)
@@ -63,7 +78,10 @@ fn warnings_pass_unless_denied() {
 #[test]
 fn json_format_is_machine_readable() {
     let run = Test::new()
-        .file("rules/r.yaml", "remediations:\n  x:\n    remediator: nope\n")
+        .file(
+            "rules/r.yaml",
+            "remediations:\n  x:\n    remediator: nope\n",
+        )
         .args(["lint", "rules", "--format", "json"])
         .run()
         .code(1);
@@ -86,5 +104,10 @@ fn shipped_rules_pass() {
         .args(["lint", &format!("{root}/rules")])
         .run()
         .code(0);
-    assert!(run.stdout.starts_with("ok: 1 source, 2 remediators, 5 remediations"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("ok: 1 source, 2 remediators, 5 remediations"),
+        "{}",
+        run.stdout
+    );
 }

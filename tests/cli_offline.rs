@@ -39,14 +39,27 @@ fn an_unexpected_fire_in_a_timeline_fails_the_test() {
         .args(["test", "rules"])
         .run()
         .code(1);
-    assert!(run.stdout.contains("unexpected fire restart at 5m"), "{}", run.stdout);
-    assert!(run.stdout.ends_with("0 passed, 1 failed\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("unexpected fire restart at 5m"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("0 passed, 1 failed\n"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn simulate_a_payload_shows_each_alert_with_its_decision() {
     let run = Test::new()
-        .args(["simulate", "--rules", &repo("rules"), &repo("fixtures/alertmanager/storm.json")])
+        .args([
+            "simulate",
+            "--rules",
+            &repo("rules"),
+            &repo("fixtures/alertmanager/storm.json"),
+        ])
         .run()
         .code(0);
     insta::assert_snapshot!(run.stdout);
@@ -55,7 +68,12 @@ fn simulate_a_payload_shows_each_alert_with_its_decision() {
 #[test]
 fn simulate_a_scenario_prints_a_timeline() {
     let run = Test::new()
-        .args(["simulate", "--rules", &repo("rules"), &repo("fixtures/scenarios/robo-hammer.yaml")])
+        .args([
+            "simulate",
+            "--rules",
+            &repo("rules"),
+            &repo("fixtures/scenarios/robo-hammer.yaml"),
+        ])
         .run()
         .code(0);
     insta::assert_snapshot!(run.stdout);
@@ -64,7 +82,14 @@ fn simulate_a_scenario_prints_a_timeline() {
 #[test]
 fn simulate_json_is_machine_readable() {
     let run = Test::new()
-        .args(["simulate", "--format", "json", "--rules", &repo("rules"), &repo("fixtures/alertmanager/api-down.json")])
+        .args([
+            "simulate",
+            "--format",
+            "json",
+            "--rules",
+            &repo("rules"),
+            &repo("fixtures/alertmanager/api-down.json"),
+        ])
         .run()
         .code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
@@ -98,5 +123,8 @@ fn simulate_rejects_an_alert_without_labels_naming_the_field() {
 
 #[test]
 fn simulate_a_missing_file_is_a_usage_error() {
-    Test::new().args(["simulate", "--rules", &repo("rules"), "nope.json"]).run().code(2);
+    Test::new()
+        .args(["simulate", "--rules", &repo("rules"), "nope.json"])
+        .run()
+        .code(2);
 }

@@ -23,20 +23,42 @@ fn rules() -> Arc<RuleSet> {
 /// A small pool of label sets that hit every shipped remediation and guard.
 fn pool() -> Vec<BTreeMap<String, String>> {
     let sets: &[&[(&str, &str)]] = &[
-        &[("alertname", "ApiDown"), ("severity", "critical"), ("service", "api"), ("instance", "api-1")],
-        &[("alertname", "ApiDown"), ("severity", "page"), ("service", "api"), ("instance", "api-2")],
-        &[("alertname", "ApiDown"), ("severity", "critical"), ("service", "api"), ("instance", "api-3")],
+        &[
+            ("alertname", "ApiDown"),
+            ("severity", "critical"),
+            ("service", "api"),
+            ("instance", "api-1"),
+        ],
+        &[
+            ("alertname", "ApiDown"),
+            ("severity", "page"),
+            ("service", "api"),
+            ("instance", "api-2"),
+        ],
+        &[
+            ("alertname", "ApiDown"),
+            ("severity", "critical"),
+            ("service", "api"),
+            ("instance", "api-3"),
+        ],
         &[("alertname", "ApiErrorBudgetBurn"), ("service", "api")],
         &[("alertname", "DeployInProgress"), ("service", "api")],
         &[("alertname", "ServiceDown"), ("service", "db")],
         &[("alertname", "ServiceDown"), ("service", "checkout")],
         &[("alertname", "ServiceDown"), ("service", "search")],
-        &[("alertname", "WorkersOverProvisioned"), ("service", "mailer")],
+        &[
+            ("alertname", "WorkersOverProvisioned"),
+            ("service", "mailer"),
+        ],
         &[("alertname", "QueueBacklog"), ("queue", "mail")],
         &[("alertname", "DiskFull"), ("instance", "db-1")],
     ];
     sets.iter()
-        .map(|s| s.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        .map(|s| {
+            s.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        })
         .collect()
 }
 
@@ -78,8 +100,10 @@ fn allowed(from: EventState, to: EventState) -> bool {
     use EventState::*;
     matches!(
         (from, to),
-        (Pending, Accepted | Running | Refused | Failed | TimedOut | Warming)
-            | (Accepted, Running | Failed | TimedOut | Warming)
+        (
+            Pending,
+            Accepted | Running | Refused | Failed | TimedOut | Warming
+        ) | (Accepted, Running | Failed | TimedOut | Warming)
             | (Running, Failed | TimedOut | Warming)
             | (Warming, Rescued | NotRescued)
     )

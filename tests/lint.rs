@@ -19,7 +19,11 @@ fn render_case(name: &str) -> String {
         "-- {} error(s), {} warning(s), rules {}\n",
         loaded.errors(),
         loaded.warnings(),
-        if loaded.rules.is_some() { "loaded" } else { "refused" }
+        if loaded.rules.is_some() {
+            "loaded"
+        } else {
+            "refused"
+        }
     ));
     out
 }
@@ -90,11 +94,19 @@ fn every_case_folder_is_listed() {
 /// one clean case must load with no findings at all.
 #[test]
 fn cases_fail_the_way_their_name_says() {
-    let warning_only = ["label_not_guaranteed", "label_not_guaranteed_template", "unused_predicate"];
+    let warning_only = [
+        "label_not_guaranteed",
+        "label_not_guaranteed_template",
+        "unused_predicate",
+    ];
     for name in CASES {
         let loaded = rules::load_path(&Path::new("tests/lint").join(name));
         if *name == "ok_base" {
-            assert!(loaded.diagnostics.is_empty(), "{name}: {:?}", loaded.diagnostics);
+            assert!(
+                loaded.diagnostics.is_empty(),
+                "{name}: {:?}",
+                loaded.diagnostics
+            );
             assert!(loaded.rules.is_some());
         } else if warning_only.contains(name) {
             assert_eq!(loaded.errors(), 0, "{name}: {:?}", loaded.diagnostics);
@@ -104,7 +116,11 @@ fn cases_fail_the_way_their_name_says() {
             assert!(loaded.errors() > 0, "{name} should be refused");
             assert!(loaded.rules.is_none());
             for d in &loaded.diagnostics {
-                assert!(d.src.is_some() && !d.labels.is_empty(), "{name}: {} has no span", d.code);
+                assert!(
+                    d.src.is_some() && !d.labels.is_empty(),
+                    "{name}: {} has no span",
+                    d.code
+                );
             }
         }
     }

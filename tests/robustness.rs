@@ -38,7 +38,11 @@ fn every_truncation_of_every_shipped_file_loads_or_reports() {
                 // A truncated file may still be valid (cut at a line end); if it is
                 // refused, every error says where.
                 if loaded.rules.is_none() {
-                    assert!(loaded.errors() > 0, "{}: refused without an error", path.display());
+                    assert!(
+                        loaded.errors() > 0,
+                        "{}: refused without an error",
+                        path.display()
+                    );
                 }
             }
             cut += 7;
@@ -76,7 +80,11 @@ proptest! {
 fn yaml_bombs_are_refused_not_expanded() {
     let mut bomb = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
     for i in 0..12 {
-        let prev = if i == 0 { "a".to_owned() } else { format!("b{}", i - 1) };
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
         bomb.push_str(&format!("b{i}: &b{i} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
     }
     let loaded = load(vec![(PathBuf::from("bomb.yaml"), bomb)]);
@@ -90,6 +98,13 @@ fn oversized_files_are_refused_with_a_clear_error() {
     let size = usize::try_from(rules::MAX_FILE_BYTES).unwrap_or(usize::MAX) + 1;
     std::fs::write(&path, "#".repeat(size)).expect("write");
     let loaded = rules::load_path(dir.path());
-    let d = loaded.diagnostics.iter().find(|d| d.code == "file-too-large");
-    assert!(d.is_some_and(|d| d.message.contains("MiB limit")), "{:?}", loaded.diagnostics);
+    let d = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "file-too-large");
+    assert!(
+        d.is_some_and(|d| d.message.contains("MiB limit")),
+        "{:?}",
+        loaded.diagnostics
+    );
 }

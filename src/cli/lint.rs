@@ -88,6 +88,10 @@ fn summary(loaded: &rules::Loaded, errors: usize, warnings: usize) -> String {
             plural(r.remediations.len(), "remediation"),
             plural(warnings, "warning"),
         ),
-        None => format!("{}, {}", plural(errors, "error"), plural(warnings, "warning")),
+        None => format!(
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
     }
 }

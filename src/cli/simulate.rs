@@ -41,11 +41,19 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     let Some(ruleset) = loaded.rules else {
         out.diagnostics(&loaded.diagnostics, &loaded.sources);
         eprintln!("error: the rules in {} do not load", args.rules.display());
-        return if loaded.diagnostics.iter().any(|d| d.code == "io") { Exit::Usage } else { Exit::Failed };
+        return if loaded.diagnostics.iter().any(|d| d.code == "io") {
+            Exit::Usage
+        } else {
+            Exit::Failed
+        };
     };
     let ruleset = Arc::new(ruleset);
     let is_json = args.input.extension().is_some_and(|e| e == "json");
-    let result = if is_json { payload(args, &ruleset) } else { scenario(args, &ruleset) };
+    let result = if is_json {
+        payload(args, &ruleset)
+    } else {
+        scenario(args, &ruleset)
+    };
     match result {
         Ok(()) => Exit::Ok,
         Err(message) => {
@@ -67,27 +75,51 @@ fn payload(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
     let source = input::pick_source(rules, args.source.as_deref())?;
     let probe = input::payload(source, &args.input, input::DEFAULT_START)?;
     let at = match &args.at {
-        Some(t) => t.parse().map_err(|e| format!("--at {t:?} is not an RFC 3339 time: {e}"))?,
-        None => probe.iter().map(|a| a.starts_at).max().unwrap_or(input::DEFAULT_START),
+        Some(t) => t
+            .parse()
+            .map_err(|e| format!("--at {t:?} is not an RFC 3339 time: {e}"))?,
+        None => probe
+            .iter()
+            .map(|a| a.starts_at)
+            .max()
+            .unwrap_or(input::DEFAULT_START),
     };
     let alerts = input::payload(source, &args.input, at)?;
     let mut engine = Engine::new(rules.clone(), at);
     let output = engine.ingest(&alerts, at);
     let per_alert = |a: &Alert| -> Vec<&Decision> {
-        output.decisions.iter().filter(|d| d.alert == a.fingerprint).collect()
+        output
+            .decisions
+            .iter()
+            .filter(|d| d.alert == a.fingerprint)
+            .collect()
     };
     match args.format {
         Format::Json => {
             let json: Vec<JsonAlert<'_>> = alerts
                 .iter()
-                .map(|a| JsonAlert { fingerprint: &a.fingerprint, status: a.status, labels: &a.labels, decisions: per_alert(a) })
+                .map(|a| JsonAlert {
+                    fingerprint: &a.fingerprint,
+                    status: a.status,
+                    labels: &a.labels,
+                    decisions: per_alert(a),
+                })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+            );
         }
         Format::Text => {
             for a in &alerts {
-                let labels: Vec<String> = a.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                println!("alert {} {} {{{}}}", a.fingerprint, status(a), labels.join(", "));
+                let labels: Vec<String> =
+                    a.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                println!(
+                    "alert {} {} {{{}}}",
+                    a.fingerprint,
+                    status(a),
+                    labels.join(", ")
+                );
                 let decisions = per_alert(a);
                 if decisions.is_empty() {
                     println!("  (resolved: nothing to decide)");
@@ -111,16 +143,30 @@ fn status(a: &Alert) -> &'static str {
 }
 
 fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
-    let text = std::fs::read_to_string(&args.input).map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
-    let file: ScenarioFile = serde_saphyr::from_str_with_options(&text, serde_saphyr::options! { strict_booleans: true })
-        .map_err(|e| {
-            let r = e.render_with_options(serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off });
-            format!("{}: {}", args.input.display(), r.lines().next().unwrap_or("invalid scenario"))
-        })?;
+    let text = std::fs::read_to_string(&args.input)
+        .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
+    let file: ScenarioFile = serde_saphyr::from_str_with_options(
+        &text,
+        serde_saphyr::options! { strict_booleans: true },
+    )
+    .map_err(|e| {
+        let r = e.render_with_options(
+            serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off },
+        );
+        format!(
+            "{}: {}",
+            args.input.display(),
+            r.lines().next().unwrap_or("invalid scenario")
+        )
+    })?;
     let source_name = args.source.clone().or(file.source.clone());
     let source = input::pick_source(rules, source_name.as_deref())?;
     let base = args.input.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let resolver = Resolver { base, rules, source };
+    let resolver = Resolver {
+        base,
+        rules,
+        source,
+    };
     let case = TestCase {
         name: file.name.clone().unwrap_or_default(),
         source: source_name,
@@ -131,7 +177,11 @@ fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
         timeline: Some(file.timeline),
         expect: Vec::new(),
     };
-    let first = case.timeline.iter().flatten().find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
+    let first = case
+        .timeline
+        .iter()
+        .flatten()
+        .find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
     let start = resolver.start(first);
     let trace = test::timeline_trace(rules, &resolver, &case, start)?;
     match args.format {
@@ -139,18 +189,35 @@ fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
             #[derive(Serialize)]
             #[serde(tag = "type", rename_all = "lowercase")]
             enum JsonEntry<'a> {
-                Decision { offset: String, #[serde(flatten)] decision: &'a Decision },
-                Transition { offset: String, #[serde(flatten)] transition: &'a crate::engine::Transition },
+                Decision {
+                    offset: String,
+                    #[serde(flatten)]
+                    decision: &'a Decision,
+                },
+                Transition {
+                    offset: String,
+                    #[serde(flatten)]
+                    transition: &'a crate::engine::Transition,
+                },
             }
             let entries: Vec<JsonEntry<'_>> = trace
                 .log
                 .iter()
                 .map(|e| match e {
-                    Entry::Decision(d) => JsonEntry::Decision { offset: offset(start, d.at), decision: d },
-                    Entry::Transition(t) => JsonEntry::Transition { offset: offset(start, t.at), transition: t },
+                    Entry::Decision(d) => JsonEntry::Decision {
+                        offset: offset(start, d.at),
+                        decision: d,
+                    },
+                    Entry::Transition(t) => JsonEntry::Transition {
+                        offset: offset(start, t.at),
+                        transition: t,
+                    },
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?
+            );
         }
         Format::Text => {
             if let Some(name) = &file.name {
@@ -163,13 +230,22 @@ fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
                         let text = render_decision(d);
                         let mut lines = text.lines();
                         let alert = d.alert.get(..8).unwrap_or(&d.alert);
-                        println!("{:>6}  {alert}  {}", offset(start, d.at), lines.next().unwrap_or(""));
+                        println!(
+                            "{:>6}  {alert}  {}",
+                            offset(start, d.at),
+                            lines.next().unwrap_or("")
+                        );
                         for line in lines {
                             println!("{:>6}  {:8}  {line}", "", "");
                         }
                     }
                     Entry::Transition(t) => {
-                        println!("{:>6}  {:8}  event {}", offset(start, t.at), "", render_transition(t).trim_end());
+                        println!(
+                            "{:>6}  {:8}  event {}",
+                            offset(start, t.at),
+                            "",
+                            render_transition(t).trim_end()
+                        );
                     }
                 }
             }

@@ -37,9 +37,15 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         let (dir, files) = if path.is_dir() {
             (path.clone(), test_files(path))
         } else if path.is_file() {
-            (path.parent().unwrap_or(Path::new(".")).to_path_buf(), vec![path.clone()])
+            (
+                path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                vec![path.clone()],
+            )
         } else {
-            eprintln!("error: cannot read {}: no such file or directory", path.display());
+            eprintln!(
+                "error: cannot read {}: no such file or directory",
+                path.display()
+            );
             return Exit::Usage;
         };
         let dir = args.rules.clone().unwrap_or(dir);
@@ -55,7 +61,11 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         let loaded = rules::load_path(&dir);
         let Some(ruleset) = loaded.rules else {
             out.diagnostics(&loaded.diagnostics, &loaded.sources);
-            eprintln!("error: the rules in {} do not load; run `resgate lint {}`", dir.display(), dir.display());
+            eprintln!(
+                "error: the rules in {} do not load; run `resgate lint {}`",
+                dir.display(),
+                dir.display()
+            );
             return Exit::Failed;
         };
         let ruleset = Arc::new(ruleset);
@@ -85,7 +95,10 @@ pub fn run(args: &Args, out: &Output) -> Exit {
                     failures: r.failures.iter().map(|f| f.message.as_str()).collect(),
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
     }
     println!("{passed} passed, {failed} failed");

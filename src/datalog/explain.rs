@@ -63,10 +63,21 @@ impl Database {
     /// unexpanded ([`Origin::Truncated`]). A decision's proof wants the first
     /// few levels; the whole tree of a long recursive chain costs far more than
     /// the decision itself.
-    pub fn explain_to_depth(&self, pred: &str, tuple: &[Value], max_depth: usize) -> Option<Derivation> {
+    pub fn explain_to_depth(
+        &self,
+        pred: &str,
+        tuple: &[Value],
+        max_depth: usize,
+    ) -> Option<Derivation> {
         let id = *self.compiled.pred_ids.get(pred)?;
         let row = self.rels.get(id)?.find(tuple)?;
-        Some(self.derive(id, row, 0, max_depth.min(MAX_DEPTH), &mut FxHashMap::default()))
+        Some(self.derive(
+            id,
+            row,
+            0,
+            max_depth.min(MAX_DEPTH),
+            &mut FxHashMap::default(),
+        ))
     }
 
     fn derive(

@@ -8,13 +8,18 @@ use jiff::{SignedDuration, Timestamp};
 use crate::rules::schema::Mode;
 use crate::source::Alert;
 
+use super::Engine;
 use super::context::{alert_context, to_value};
 use super::decision::{Decision, Proof, Verdict};
 use super::state::EventState;
-use super::Engine;
 
 /// `None` when the remediation does not apply to the alert (a matcher or `when` fails).
-pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestamp) -> Option<Decision> {
+pub(super) fn decide(
+    engine: &mut Engine,
+    alert: &Alert,
+    r: usize,
+    now: Timestamp,
+) -> Option<Decision> {
     let rules = engine.rules.clone();
     let remediation = rules.remediations.get(r)?;
     let matched = remediation
@@ -26,12 +31,14 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     }
     if let Some(when) = &remediation.when {
         engine.facts.refresh(now, &engine.state, &rules);
-        if engine.facts.guard(when, alert, &rules, false).is_none() {
-            return None;
-        }
+        engine.facts.guard(when, alert, &rules, false)?;
     }
 
-    let decision = |verdict: Verdict, reason: Option<&str>, target: Option<String>, event: Option<String>, proof: Proof| Decision {
+    let decision = |verdict: Verdict,
+                    reason: Option<&str>,
+                    target: Option<String>,
+                    event: Option<String>,
+                    proof: Proof| Decision {
         at: now,
         alert: alert.fingerprint.clone(),
         remediation: Some(remediation.name.clone()),
@@ -46,7 +53,13 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     let target = match rules.templates.render(remediation.target, &context) {
         Ok(t) => t,
         Err(message) => {
-            return Some(decision(Verdict::Discard, Some("template_error"), None, None, Proof::Error { message }));
+            return Some(decision(
+                Verdict::Discard,
+                Some("template_error"),
+                None,
+                None,
+                Proof::Error { message },
+            ));
         }
     };
     let name = remediation.name.as_str();
@@ -54,11 +67,25 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     // 1. Collapse into the event already working on this target.
     if let Some(event) = engine.state.in_flight(name, &target) {
         let (id, state, since) = (event.id.clone(), event.state, event.fired_at);
-        if let Some(e) = engine.state.event_index(&id).and_then(|i| engine.state.events.get_mut(i)) {
+        if let Some(e) = engine
+            .state
+            .event_index(&id)
+            .and_then(|i| engine.state.events.get_mut(i))
+        {
             e.alerts.insert(alert.fingerprint.clone());
         }
-        let proof = Proof::InFlight { event: id.clone(), state: state.to_string(), since };
-        return Some(decision(Verdict::Collapse, Some("in_flight"), Some(target), Some(id), proof));
+        let proof = Proof::InFlight {
+            event: id.clone(),
+            state: state.to_string(),
+            since,
+        };
+        return Some(decision(
+            Verdict::Collapse,
+            Some("in_flight"),
+            Some(target),
+            Some(id),
+            proof,
+        ));
     }
 
     // 2. The last success on this target is still warming up.
@@ -74,10 +101,20 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
             until: e.warm_until.unwrap_or(now),
         };
         let id = e.id.clone();
-        if let Some(e) = engine.state.event_index(&id).and_then(|i| engine.state.events.get_mut(i)) {
+        if let Some(e) = engine
+            .state
+            .event_index(&id)
+            .and_then(|i| engine.state.events.get_mut(i))
+        {
             e.alerts.insert(alert.fingerprint.clone());
         }
-        return Some(decision(Verdict::Defer, Some("warming_up"), Some(target), Some(id), proof));
+        return Some(decision(
+            Verdict::Defer,
+            Some("warming_up"),
+            Some(target),
+            Some(id),
+            proof,
+        ));
     }
 
     // 3. The budget of attempts inside its window is spent: escalate once.
@@ -91,7 +128,11 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
         .collect();
     if attempts.len() >= remediation.budget.attempts as usize {
         let key = (name.to_owned(), target.clone());
-        let already = engine.state.escalated.get(&key).is_some_and(|at| *at > window_start);
+        let already = engine
+            .state
+            .escalated
+            .get(&key)
+            .is_some_and(|at| *at > window_start);
         let proof = Proof::Budget {
             attempts: remediation.budget.attempts,
             within_secs: remediation.budget.within.as_secs(),
@@ -99,16 +140,43 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
             already_escalated: already,
         };
         if already {
-            return Some(decision(Verdict::Discard, Some("budget"), Some(target), None, proof));
+            return Some(decision(
+                Verdict::Discard,
+                Some("budget"),
+                Some(target),
+                None,
+                proof,
+            ));
         }
         engine.state.escalated.insert(key, now);
-        return Some(decision(Verdict::Escalate, Some("budget"), Some(target), None, proof));
+        return Some(decision(
+            Verdict::Escalate,
+            Some("budget"),
+            Some(target),
+            None,
+            proof,
+        ));
     }
 
     // 4. An operator paused the remediation or this target.
-    if let Some(p) = engine.state.pauses.iter().find(|p| p.covers(name, &target, now)) {
-        let proof = Proof::Paused { scope: p.scope(), reason: p.reason.clone(), until: p.until };
-        return Some(decision(Verdict::Defer, Some("paused"), Some(target), None, proof));
+    if let Some(p) = engine
+        .state
+        .pauses
+        .iter()
+        .find(|p| p.covers(name, &target, now))
+    {
+        let proof = Proof::Paused {
+            scope: p.scope(),
+            reason: p.reason.clone(),
+            until: p.until,
+        };
+        return Some(decision(
+            Verdict::Defer,
+            Some("paused"),
+            Some(target),
+            None,
+            proof,
+        ));
     }
 
     // 5. An `unless` guard holds.
@@ -118,13 +186,22 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
     }
     for guard in &remediation.unless {
         if let Some(proof) = engine.facts.guard(guard, alert, &rules, engine.proofs) {
-            return Some(decision(Verdict::Defer, Some(&guard.name), Some(target), None, proof));
+            return Some(decision(
+                Verdict::Defer,
+                Some(&guard.name),
+                Some(target),
+                None,
+                proof,
+            ));
         }
         checked.push(guard.name.clone());
     }
 
     // 6. Too many events of this remediation are already working.
-    if let Some(limit) = remediation.max_concurrent.filter(|l| engine.state.in_flight_count(name) >= *l as usize) {
+    if let Some(limit) = remediation
+        .max_concurrent
+        .filter(|l| engine.state.in_flight_count(name) >= *l as usize)
+    {
         // Only now, on the rare path, list which events hold the slots.
         let running: Vec<String> = engine
             .state
@@ -133,21 +210,52 @@ pub(super) fn decide(engine: &mut Engine, alert: &Alert, r: usize, now: Timestam
             .filter(|e| e.remediation == name && e.state.in_flight())
             .map(|e| e.id.clone())
             .collect();
-        let proof = Proof::Concurrency { limit, events: running };
-        return Some(decision(Verdict::Defer, Some("concurrency"), Some(target), None, proof));
+        let proof = Proof::Concurrency {
+            limit,
+            events: running,
+        };
+        return Some(decision(
+            Verdict::Defer,
+            Some("concurrency"),
+            Some(target),
+            None,
+            proof,
+        ));
     }
 
     // 7. Fire.
     let proof = Proof::Fire {
-        matched: remediation.matchers.iter().map(ToString::to_string).collect(),
+        matched: remediation
+            .matchers
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         guards_checked: checked,
     };
     match remediation.mode {
-        Mode::Shadow => Some(decision(Verdict::Fire, Some("shadow"), Some(target), None, proof)),
-        Mode::Approve => Some(decision(Verdict::Defer, Some("awaiting_approval"), Some(target), None, proof)),
+        Mode::Shadow => Some(decision(
+            Verdict::Fire,
+            Some("shadow"),
+            Some(target),
+            None,
+            proof,
+        )),
+        Mode::Approve => Some(decision(
+            Verdict::Defer,
+            Some("awaiting_approval"),
+            Some(target),
+            None,
+            proof,
+        )),
         Mode::Auto => {
             let event = engine.new_event(name, &target, &alert.fingerprint, now);
-            Some(decision(Verdict::Fire, None, Some(target), Some(event), proof))
+            Some(decision(
+                Verdict::Fire,
+                None,
+                Some(target),
+                Some(event),
+                proof,
+            ))
         }
     }
 }

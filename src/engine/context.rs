@@ -15,7 +15,10 @@ pub fn alert_context(alert: &Alert, remediation: &str) -> Vec<(String, Value)> {
     ctx.push(("labels".to_owned(), map(&alert.labels)));
     ctx.push(("annotations".to_owned(), map(&alert.annotations)));
     ctx.push(("remediation".to_owned(), Value::from(remediation)));
-    ctx.push(("fingerprint".to_owned(), Value::from(alert.fingerprint.as_str())));
+    ctx.push((
+        "fingerprint".to_owned(),
+        Value::from(alert.fingerprint.as_str()),
+    ));
     ctx
 }
 
@@ -25,5 +28,7 @@ pub fn to_value(ctx: &[(String, Value)]) -> Value {
 }
 
 fn map(m: &std::collections::BTreeMap<String, String>) -> Value {
-    m.iter().map(|(k, v)| (k.as_str(), Value::from(v.as_str()))).collect()
+    m.iter()
+        .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
+        .collect()
 }

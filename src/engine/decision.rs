@@ -69,18 +69,43 @@ pub enum Proof {
     /// No remediation's `match` (and `when`) holds for the alert.
     NoMatch { labels: Vec<(String, String)> },
     /// An event of this remediation on this target is accepted or running.
-    InFlight { event: String, state: String, since: Timestamp },
+    InFlight {
+        event: String,
+        state: String,
+        since: Timestamp,
+    },
     /// The last success on this target is still warming up.
-    WarmingUp { event: String, succeeded_at: Timestamp, until: Timestamp },
+    WarmingUp {
+        event: String,
+        succeeded_at: Timestamp,
+        until: Timestamp,
+    },
     /// The budget of attempts inside its window is spent.
-    Budget { attempts: u32, within_secs: u64, events: Vec<String>, already_escalated: bool },
-    Paused { scope: String, reason: String, until: Option<Timestamp> },
+    Budget {
+        attempts: u32,
+        within_secs: u64,
+        events: Vec<String>,
+        already_escalated: bool,
+    },
+    Paused {
+        scope: String,
+        reason: String,
+        until: Option<Timestamp>,
+    },
     /// An `unless` guard held: which body, and the facts that made it true.
-    Guard { guard: String, body: String, bindings: Vec<(String, String)>, facts: Vec<FactProof> },
+    Guard {
+        guard: String,
+        body: String,
+        bindings: Vec<(String, String)>,
+        facts: Vec<FactProof>,
+    },
     /// `max_concurrent` events of the remediation are accepted or running.
     Concurrency { limit: u32, events: Vec<String> },
     /// Nothing stopped it: the matchers that held and the guards that did not.
-    Fire { matched: Vec<String>, guards_checked: Vec<String> },
+    Fire {
+        matched: Vec<String>,
+        guards_checked: Vec<String>,
+    },
     /// Deciding failed (a template could not render): nothing fires.
     Error { message: String },
 }

@@ -42,7 +42,11 @@ impl Facts {
             db: Database::new(rules.program.clone()),
             dirty: true,
             timed_at: None,
-            timed_used: TIMED.iter().copied().filter(|p| rules.referenced.contains(*p)).collect(),
+            timed_used: TIMED
+                .iter()
+                .copied()
+                .filter(|p| rules.referenced.contains(*p))
+                .collect(),
         }
     }
 
@@ -135,15 +139,23 @@ impl Facts {
         for e in &state.events {
             let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
             let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
-            if used("warming") && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u) {
+            if used("warming")
+                && e.state == EventState::Warming
+                && e.warm_until.is_some_and(|u| now < u)
+            {
                 facts.push(("warming", vec![r, t]));
             }
-            if used("succeeded") {
-                if let Some(at) = e.succeeded_at {
-                    facts.push(("succeeded", vec![r, t, secs(at)]));
-                }
+            if used("succeeded")
+                && let Some(at) = e.succeeded_at
+            {
+                facts.push(("succeeded", vec![r, t, secs(at)]));
             }
-            if used("failed") && matches!(e.state, EventState::Failed | EventState::TimedOut | EventState::Refused) {
+            if used("failed")
+                && matches!(
+                    e.state,
+                    EventState::Failed | EventState::TimedOut | EventState::Refused
+                )
+            {
                 facts.push(("failed", vec![r, t, secs(ended)]));
             }
         }
@@ -172,7 +184,13 @@ impl Facts {
     /// label the alert lacks is false.
     /// With `expand`, each fact of the proof carries its derivation tree; without,
     /// only the facts themselves (cheap: for decisions nobody will see).
-    pub fn guard(&mut self, guard: &Guard, alert: &Alert, rules: &RuleSet, expand: bool) -> Option<Proof> {
+    pub fn guard(
+        &mut self,
+        guard: &Guard,
+        alert: &Alert,
+        rules: &RuleSet,
+        expand: bool,
+    ) -> Option<Proof> {
         let mut params = Vec::with_capacity(guard.params.len());
         params.push(self.db.intern(&alert.fingerprint));
         for label in guard.params.iter().skip(1) {
@@ -192,7 +210,11 @@ impl Facts {
                 if expand {
                     self.fact_proof(&f.pred, &f.tuple, rules)
                 } else {
-                    FactProof { fact: self.db.fact_to_string(&f.pred, &f.tuple), rule: None, from: Vec::new() }
+                    FactProof {
+                        fact: self.db.fact_to_string(&f.pred, &f.tuple),
+                        rule: None,
+                        from: Vec::new(),
+                    }
                 }
             })
             .collect();
@@ -206,7 +228,10 @@ impl Facts {
 
     /// A number that changes whenever any of `predicates` changes.
     pub fn version_of(&self, predicates: &[String]) -> u64 {
-        predicates.iter().map(|p| self.db.version(p)).fold(0u64, u64::wrapping_add)
+        predicates
+            .iter()
+            .map(|p| self.db.version(p))
+            .fold(0u64, u64::wrapping_add)
     }
 
     /// A number that changes whenever anything a remediation's guards read
@@ -223,18 +248,26 @@ impl Facts {
 
     fn fact_proof(&self, pred: &str, tuple: &[Value], rules: &RuleSet) -> FactProof {
         match self.db.explain_to_depth(pred, tuple, PROOF_DEPTH) {
-            Some(d) => self.derivation_proof(&d, rules, 0),
-            None => FactProof { fact: self.db.fact_to_string(pred, tuple), rule: None, from: Vec::new() },
+            Some(d) => self.derivation_proof(&d, rules),
+            None => FactProof {
+                fact: self.db.fact_to_string(pred, tuple),
+                rule: None,
+                from: Vec::new(),
+            },
         }
     }
 
-    fn derivation_proof(&self, d: &Derivation, rules: &RuleSet, depth: usize) -> FactProof {
+    fn derivation_proof(&self, d: &Derivation, rules: &RuleSet) -> FactProof {
         let fact = self.db.fact_to_string(&d.pred, &d.tuple);
         let rule = match &d.origin {
             Origin::Rule { clause, .. } => rules.clauses.get(*clause).cloned(),
             Origin::Given | Origin::ProgramFact { .. } | Origin::Truncated => None,
         };
-        let from = d.children.iter().map(|c| self.derivation_proof(c, rules, depth + 1)).collect();
+        let from = d
+            .children
+            .iter()
+            .map(|c| self.derivation_proof(c, rules))
+            .collect();
         FactProof { fact, rule, from }
     }
 }

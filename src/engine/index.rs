@@ -36,7 +36,11 @@ impl RemediationIndex {
                             index.by_label.len() - 1
                         }
                     };
-                    index.by_label[pos].1.entry(value.to_owned()).or_default().push(i);
+                    index.by_label[pos]
+                        .1
+                        .entry(value.to_owned())
+                        .or_default()
+                        .push(i);
                 }
                 None => index.always.push(i),
             }

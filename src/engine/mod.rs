@@ -157,10 +157,10 @@ impl Engine {
             if now.duration_since(*seen) < DEDUPE_WINDOW {
                 break;
             }
-            if let Some((seen, key)) = self.recent_order.pop_front() {
-                if self.recent.get(&key) == Some(&seen) {
-                    self.recent.remove(&key);
-                }
+            if let Some((seen, key)) = self.recent_order.pop_front()
+                && self.recent.get(&key) == Some(&seen)
+            {
+                self.recent.remove(&key);
             }
         }
         let mut changed = false;
@@ -179,7 +179,8 @@ impl Engine {
             match alert.status {
                 AlertStatus::Firing => {
                     self.upsert_firing(alert, now);
-                    out.decisions.extend(self.decide_alert(&alert.fingerprint, now));
+                    out.decisions
+                        .extend(self.decide_alert(&alert.fingerprint, now));
                 }
                 AlertStatus::Resolved => {
                     out.append(self.resolve(alert, now));
@@ -190,7 +191,11 @@ impl Engine {
         if changed {
             // New or resolved alerts change only what guards read, unless an
             // event moved too (a resolve rescues it), which can free anything.
-            let scope = if out.transitions.is_empty() { Scope::Guards } else { Scope::All };
+            let scope = if out.transitions.is_empty() {
+                Scope::Guards
+            } else {
+                Scope::All
+            };
             out.append(self.reevaluate(now, scope));
         }
         out
@@ -251,8 +256,12 @@ impl Engine {
         let open: Vec<usize> = self.state.open_events().collect();
         for i in open {
             let event = &self.state.events[i];
-            if event.state == EventState::Warming && event.alerts.contains(&alert.fingerprint) && self.all_resolved(i) {
-                out.transitions.push(self.transition(i, EventState::Rescued, now));
+            if event.state == EventState::Warming
+                && event.alerts.contains(&alert.fingerprint)
+                && self.all_resolved(i)
+            {
+                out.transitions
+                    .push(self.transition(i, EventState::Rescued, now));
             }
         }
         out
@@ -271,10 +280,13 @@ impl Engine {
     pub fn accepted(&mut self, event: &str, remote_id: Option<String>, now: Timestamp) -> Output {
         let now = self.advance_to(now);
         let mut out = now.1;
-        let Some(i) = self.event_index(event) else { return out };
+        let Some(i) = self.event_index(event) else {
+            return out;
+        };
         if self.state.events[i].state == EventState::Pending {
             self.state.events[i].remote_id = remote_id;
-            out.transitions.push(self.transition(i, EventState::Accepted, now.0));
+            out.transitions
+                .push(self.transition(i, EventState::Accepted, now.0));
         }
         out
     }
@@ -282,9 +294,15 @@ impl Engine {
     /// The remediator reports the work is running.
     pub fn running(&mut self, event: &str, now: Timestamp) -> Output {
         let (now, mut out) = self.advance_to(now);
-        let Some(i) = self.event_index(event) else { return out };
-        if matches!(self.state.events[i].state, EventState::Pending | EventState::Accepted) {
-            out.transitions.push(self.transition(i, EventState::Running, now));
+        let Some(i) = self.event_index(event) else {
+            return out;
+        };
+        if matches!(
+            self.state.events[i].state,
+            EventState::Pending | EventState::Accepted
+        ) {
+            out.transitions
+                .push(self.transition(i, EventState::Running, now));
         }
         out
     }
@@ -293,7 +311,9 @@ impl Engine {
     /// rescued it.
     pub fn finished(&mut self, event: &str, outcome: Outcome, now: Timestamp) -> Output {
         let (now, mut out) = self.advance_to(now);
-        let Some(i) = self.event_index(event) else { return out };
+        let Some(i) = self.event_index(event) else {
+            return out;
+        };
         if !self.state.events[i].state.in_flight() {
             return out;
         }
@@ -305,9 +325,11 @@ impl Engine {
         out.transitions.push(self.transition(i, to, now));
         if to == EventState::Warming {
             let warmup = self.warmup_of(i);
-            self.state.set_warm_until(i, now, now.saturating_add(warmup).unwrap_or(now));
+            self.state
+                .set_warm_until(i, now, now.saturating_add(warmup).unwrap_or(now));
             if self.all_resolved(i) {
-                out.transitions.push(self.transition(i, EventState::Rescued, now));
+                out.transitions
+                    .push(self.transition(i, EventState::Rescued, now));
             }
         }
         out.append(self.reevaluate(now, Scope::All));
@@ -317,9 +339,12 @@ impl Engine {
     /// The remediator never accepted the call (refused, unreachable, 5xx after retries).
     pub fn refused(&mut self, event: &str, now: Timestamp) -> Output {
         let (now, mut out) = self.advance_to(now);
-        let Some(i) = self.event_index(event) else { return out };
+        let Some(i) = self.event_index(event) else {
+            return out;
+        };
         if self.state.events[i].state == EventState::Pending {
-            out.transitions.push(self.transition(i, EventState::Refused, now));
+            out.transitions
+                .push(self.transition(i, EventState::Refused, now));
             out.append(self.reevaluate(now, Scope::All));
         }
         out
@@ -327,7 +352,9 @@ impl Engine {
 
     pub fn pause(&mut self, pause: Pause, now: Timestamp) -> Output {
         let (now, mut out) = self.advance_to(now);
-        self.state.pauses.retain(|p| !(p.remediation == pause.remediation && p.target == pause.target));
+        self.state
+            .pauses
+            .retain(|p| !(p.remediation == pause.remediation && p.target == pause.target));
         self.state.pauses.push(pause);
         out.append(self.reevaluate(now, Scope::All));
         out
@@ -362,7 +389,8 @@ impl Engine {
             let at = self.clock(at);
             while let Some(timer) = self.state.next_warm_timer().filter(|(u, _)| *u <= at) {
                 // Still firing once the warm-up is over: the fix did not work.
-                out.transitions.push(self.transition(timer.1, EventState::NotRescued, at));
+                out.transitions
+                    .push(self.transition(timer.1, EventState::NotRescued, at));
                 if self.state.next_warm_timer() == Some(timer) {
                     break; // cannot happen: leaving Warming removes the timer
                 }
@@ -422,10 +450,16 @@ impl Engine {
         let pending: Vec<(String, usize, String)> = self
             .deferred
             .iter()
-            .filter(|(_, (reason, _))| scope == Scope::All || !NOT_GUARDS.contains(&reason.as_str()))
+            .filter(|(_, (reason, _))| {
+                scope == Scope::All || !NOT_GUARDS.contains(&reason.as_str())
+            })
             // Nothing a guard reads changed: it still holds.
             .filter(|((_, r), (_, version))| {
-                scope == Scope::All || rules.remediations.get(*r).is_none_or(|rem| self.facts.guards_version(rem) != *version)
+                scope == Scope::All
+                    || rules
+                        .remediations
+                        .get(*r)
+                        .is_none_or(|rem| self.facts.guards_version(rem) != *version)
             })
             .map(|((fp, r), (reason, _))| (fp.clone(), *r, reason.clone()))
             .collect();
@@ -441,7 +475,8 @@ impl Engine {
                 self.deferred.remove(&(fp, r));
                 continue;
             };
-            let same = decision.verdict == Verdict::Defer && decision.reason.as_deref() == Some(reason.as_str());
+            let same = decision.verdict == Verdict::Defer
+                && decision.reason.as_deref() == Some(reason.as_str());
             if !same {
                 self.expand_proof(&mut decision, &alert, r);
                 out.decisions.push(decision);
@@ -452,9 +487,15 @@ impl Engine {
 
     /// Gives a guard deferral decided without derivations its full proof.
     fn expand_proof(&mut self, decision: &mut Decision, alert: &Alert, r: usize) {
-        let Proof::Guard { guard, .. } = &decision.proof else { return };
+        let Proof::Guard { guard, .. } = &decision.proof else {
+            return;
+        };
         let rules = self.rules.clone();
-        let Some(g) = rules.remediations.get(r).and_then(|rem| rem.unless.iter().find(|g| &g.name == guard)) else {
+        let Some(g) = rules
+            .remediations
+            .get(r)
+            .and_then(|rem| rem.unless.iter().find(|g| &g.name == guard))
+        else {
             return;
         };
         if let Some(proof) = self.facts.guard(g, alert, &rules, true) {
@@ -472,7 +513,9 @@ impl Engine {
 
     /// Every applicable remediation's decision for one firing alert.
     fn decide_alert(&mut self, fp: &str, now: Timestamp) -> Vec<Decision> {
-        let Some(alert) = self.firing_alert(fp) else { return Vec::new() };
+        let Some(alert) = self.firing_alert(fp) else {
+            return Vec::new();
+        };
         let mut decisions = Vec::new();
         for r in self.index.candidates(&alert) {
             if let Some(d) = self.decide_one(&alert, r, now) {
@@ -489,7 +532,11 @@ impl Engine {
                 reason: Some("no_match".to_owned()),
                 event: None,
                 proof: Proof::NoMatch {
-                    labels: alert.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    labels: alert
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
                 },
             });
         }
@@ -502,7 +549,11 @@ impl Engine {
         let key = (alert.fingerprint.clone(), r);
         match (&decision.verdict, &decision.reason) {
             (Verdict::Defer, Some(reason)) => {
-                let version = self.rules.remediations.get(r).map_or(0, |rem| self.facts.guards_version(rem));
+                let version = self
+                    .rules
+                    .remediations
+                    .get(r)
+                    .map_or(0, |rem| self.facts.guards_version(rem));
                 self.deferred.insert(key, (reason.clone(), version));
             }
             _ => {
@@ -512,7 +563,13 @@ impl Engine {
         Some(decision)
     }
 
-    fn new_event(&mut self, remediation: &str, target: &str, alert: &str, now: Timestamp) -> String {
+    fn new_event(
+        &mut self,
+        remediation: &str,
+        target: &str,
+        alert: &str,
+        now: Timestamp,
+    ) -> String {
         let id = format!("ev-{}", self.next_event);
         self.next_event += 1;
         self.state.push_event(Event {

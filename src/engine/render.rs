@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::decision::{Decision, FactProof, Proof, Verdict};
 use super::Transition;
+use super::decision::{Decision, FactProof, Proof, Verdict};
 
 /// One decision: a headline, then the proof indented below it.
 ///
@@ -40,13 +40,29 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
             let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             let _ = writeln!(out, "  no remediation matches {{{}}}", labels.join(", "));
         }
-        Proof::InFlight { event, state, since } => {
+        Proof::InFlight {
+            event,
+            state,
+            since,
+        } => {
             let _ = writeln!(out, "  {event} is {state} on this target since {since}");
         }
-        Proof::WarmingUp { event, succeeded_at, until } => {
-            let _ = writeln!(out, "  {event} succeeded at {succeeded_at}; warming up until {until}");
+        Proof::WarmingUp {
+            event,
+            succeeded_at,
+            until,
+        } => {
+            let _ = writeln!(
+                out,
+                "  {event} succeeded at {succeeded_at}; warming up until {until}"
+            );
         }
-        Proof::Budget { attempts, within_secs, events, already_escalated } => {
+        Proof::Budget {
+            attempts,
+            within_secs,
+            events,
+            already_escalated,
+        } => {
             let _ = writeln!(
                 out,
                 "  {} attempt(s) in the last {}: {} (budget {attempts})",
@@ -58,11 +74,20 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
                 let _ = writeln!(out, "  already escalated in this window");
             }
         }
-        Proof::Paused { scope, reason, until } => {
+        Proof::Paused {
+            scope,
+            reason,
+            until,
+        } => {
             let until = until.map_or("until unpaused".to_owned(), |u| format!("until {u}"));
             let _ = writeln!(out, "  {scope} paused {until}: {reason}");
         }
-        Proof::Guard { guard, body, bindings, facts } => {
+        Proof::Guard {
+            guard,
+            body,
+            bindings,
+            facts,
+        } => {
             let _ = writeln!(out, "  guard {guard}: {}", body.trim());
             if !bindings.is_empty() {
                 let b: Vec<String> = bindings.iter().map(|(k, v)| format!("{k} = {v}")).collect();
@@ -73,9 +98,17 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
             }
         }
         Proof::Concurrency { limit, events } => {
-            let _ = writeln!(out, "  {} of max {limit} in flight: {}", events.len(), events.join(", "));
+            let _ = writeln!(
+                out,
+                "  {} of max {limit} in flight: {}",
+                events.len(),
+                events.join(", ")
+            );
         }
-        Proof::Fire { matched, guards_checked } => {
+        Proof::Fire {
+            matched,
+            guards_checked,
+        } => {
             let _ = writeln!(out, "  matched {}", matched.join(", "));
             if !guards_checked.is_empty() {
                 let _ = writeln!(out, "  guards not holding: {}", guards_checked.join(", "));
@@ -100,5 +133,8 @@ fn render_fact(f: &FactProof, depth: usize, lead: &str, out: &mut String) {
 
 pub fn render_transition(t: &Transition) -> String {
     let from = t.from.map_or(String::new(), |f| format!("{f} -> "));
-    format!("{} {} {}: {from}{}\n", t.event, t.remediation, t.target, t.to)
+    format!(
+        "{} {} {}: {from}{}\n",
+        t.event, t.remediation, t.target, t.to
+    )
 }

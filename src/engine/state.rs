@@ -61,7 +61,10 @@ impl EventState {
 
     /// Accepted or running (or about to be): what collapses re-fires.
     pub fn in_flight(self) -> bool {
-        matches!(self, EventState::Pending | EventState::Accepted | EventState::Running)
+        matches!(
+            self,
+            EventState::Pending | EventState::Accepted | EventState::Running
+        )
     }
 
     /// No further transition will happen.
@@ -166,7 +169,11 @@ impl State {
     }
 
     /// The events of one remediation on one target, oldest first.
-    pub fn events_on(&self, remediation: &str, target: &str) -> impl DoubleEndedIterator<Item = &Event> {
+    pub fn events_on(
+        &self,
+        remediation: &str,
+        target: &str,
+    ) -> impl DoubleEndedIterator<Item = &Event> {
         self.by_target
             .get(&(remediation.to_owned(), target.to_owned()))
             .into_iter()
@@ -175,7 +182,9 @@ impl State {
     }
 
     pub fn in_flight(&self, remediation: &str, target: &str) -> Option<&Event> {
-        self.events_on(remediation, target).rev().find(|e| e.state.in_flight())
+        self.events_on(remediation, target)
+            .rev()
+            .find(|e| e.state.in_flight())
     }
 
     /// How many events of `remediation` are in flight, on any target.
@@ -220,7 +229,12 @@ impl State {
     }
 
     /// Moves an event to `to`, recording when; returns the state it left.
-    pub fn set_event_state(&mut self, i: usize, to: EventState, at: Timestamp) -> Option<EventState> {
+    pub fn set_event_state(
+        &mut self,
+        i: usize,
+        to: EventState,
+        at: Timestamp,
+    ) -> Option<EventState> {
         let e = self.events.get_mut(i)?;
         let from = e.state;
         e.state = to;
@@ -236,10 +250,11 @@ impl State {
         if to.is_final() {
             self.open.remove(&i);
         }
-        if from == EventState::Warming && to != EventState::Warming {
-            if let Some(until) = e.warm_until {
-                self.warm_timers.remove(&(until, i));
-            }
+        if from == EventState::Warming
+            && to != EventState::Warming
+            && let Some(until) = e.warm_until
+        {
+            self.warm_timers.remove(&(until, i));
         }
         Some(from)
     }

@@ -90,7 +90,10 @@ impl<'de> Deserialize<'de> for BodyNode {
 
 impl BodyNode {
     /// Calls `f` on every template leaf with its location.
-    pub fn for_each_text<'a>(node: &'a Spanned<BodyNode>, f: &mut impl FnMut(&'a Spanned<BodyNode>, &'a str)) {
+    pub fn for_each_text<'a>(
+        node: &'a Spanned<BodyNode>,
+        f: &mut impl FnMut(&'a Spanned<BodyNode>, &'a str),
+    ) {
         match &node.value {
             BodyNode::Text(text) => f(node, text),
             BodyNode::List(items) => items.iter().for_each(|item| Self::for_each_text(item, f)),

@@ -34,9 +34,12 @@ impl<'a> Defs<'a> {
             remediations: Vec::new(),
         };
         for (src, file) in files {
-            defs.sources.extend(file.sources.iter().map(|(k, v)| (*src, k, v)));
-            defs.remediators.extend(file.remediators.iter().map(|(k, v)| (*src, k, v)));
-            defs.remediations.extend(file.remediations.iter().map(|(k, v)| (*src, k, v)));
+            defs.sources
+                .extend(file.sources.iter().map(|(k, v)| (*src, k, v)));
+            defs.remediators
+                .extend(file.remediators.iter().map(|(k, v)| (*src, k, v)));
+            defs.remediations
+                .extend(file.remediations.iter().map(|(k, v)| (*src, k, v)));
         }
         defs
     }
@@ -58,7 +61,11 @@ pub struct Compiler<'a> {
 type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
 
 impl<'a> Compiler<'a> {
-    pub fn new(sources: &'a SourceMap, program: Option<Compiled>, diags: &'a mut Vec<Diagnostic>) -> Self {
+    pub fn new(
+        sources: &'a SourceMap,
+        program: Option<Compiled>,
+        diags: &'a mut Vec<Diagnostic>,
+    ) -> Self {
         Compiler {
             sources,
             program,
@@ -146,12 +153,22 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub(super) fn template(&mut self, src: SourceId, value: &Spanned<String>, kind: TemplateKind) -> Option<TemplateId> {
+    pub(super) fn template(
+        &mut self,
+        src: SourceId,
+        value: &Spanned<String>,
+        kind: TemplateKind,
+    ) -> Option<TemplateId> {
         match self.templates.add(kind, &value.value) {
             Ok(id) => Some(id),
             Err(e) => {
                 let located = self.locate(src, value);
-                let span = located.span(e.start, e.end.max(e.start + 1).min(value.value.len().max(e.start + 1)));
+                let span = located.span(
+                    e.start,
+                    e.end
+                        .max(e.start + 1)
+                        .min(value.value.len().max(e.start + 1)),
+                );
                 self.error(
                     Diagnostic::error("invalid-template", e.message)
                         .label(span, "in this template")
@@ -162,7 +179,12 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub(super) fn jmespath(&mut self, src: SourceId, value: &Spanned<String>, what: &str) -> Option<Expr> {
+    pub(super) fn jmespath(
+        &mut self,
+        src: SourceId,
+        value: &Spanned<String>,
+        what: &str,
+    ) -> Option<Expr> {
         match jmespath::compile(&value.value) {
             Ok(expr) => Some(expr),
             Err(e) => {
@@ -181,7 +203,10 @@ impl<'a> Compiler<'a> {
                 self.error(
                     Diagnostic::error(
                         "invalid-jmespath",
-                        format!("invalid JMESPath in {what}: {}", lowercase_first(reason.trim_end_matches('.'))),
+                        format!(
+                            "invalid JMESPath in {what}: {}",
+                            lowercase_first(reason.trim_end_matches('.'))
+                        ),
                     )
                     .label(span, "here")
                     .help("see jmespath.org for the expression syntax"),
@@ -192,15 +217,29 @@ impl<'a> Compiler<'a> {
     }
 
     /// Reports that `name` does not name one of `defined`.
-    pub(super) fn unknown_name(&mut self, src: SourceId, value: &Spanned<String>, what: &str, defined: &[&str]) {
+    pub(super) fn unknown_name(
+        &mut self,
+        src: SourceId,
+        value: &Spanned<String>,
+        what: &str,
+        defined: &[&str],
+    ) {
         let span = self.value_span(src, value);
         self.error(
             Diagnostic::error(
-                if what == "escalation target" { "unknown-escalation" } else { "unknown-remediator" },
+                if what == "escalation target" {
+                    "unknown-escalation"
+                } else {
+                    "unknown-remediator"
+                },
                 format!("unknown {what} \"{}\"", value.value),
             )
             .label(span, "used here")
-            .help(crate::suggest::help(&value.value, "remediator", defined.iter().copied())),
+            .help(crate::suggest::help(
+                &value.value,
+                "remediator",
+                defined.iter().copied(),
+            )),
         );
     }
 

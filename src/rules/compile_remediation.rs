@@ -12,8 +12,8 @@ use super::body::BodyNode;
 use super::compile::{Compiler, Defs};
 use super::matcher::Matcher;
 use super::model::{Body, Budget, Guard, Remediation, Remediator};
-use super::template::{TemplateId, TemplateKind};
 use super::schema::RemediationDef;
+use super::template::{TemplateId, TemplateKind};
 
 /// Names every template may read besides labels (the engine supplies them).
 pub const CONTEXT_NAMES: &[&str] = &["labels", "annotations", "remediation", "fingerprint"];
@@ -41,7 +41,11 @@ impl Compiler<'_> {
         defs: &Defs<'_>,
     ) -> Option<Remediation> {
         let key_span = self.key_span(src, key);
-        let remediator_names: Vec<&str> = defs.remediators.iter().map(|(_, k, _)| k.value.as_str()).collect();
+        let remediator_names: Vec<&str> = defs
+            .remediators
+            .iter()
+            .map(|(_, k, _)| k.value.as_str())
+            .collect();
         let mut ok = true;
 
         let matchers = self.matchers(src, key, def);
@@ -54,7 +58,9 @@ impl Compiler<'_> {
             .collect();
 
         let target = match &def.target {
-            Some(t) => self.checked_template(src, t, TemplateKind::Text, Scope::Target, &guaranteed, &[]),
+            Some(t) => {
+                self.checked_template(src, t, TemplateKind::Text, Scope::Target, &guaranteed, &[])
+            }
             None => {
                 self.error(
                     Diagnostic::error("no-target", format!("remediation \"{}\" has no `target`", key.value))
@@ -74,7 +80,14 @@ impl Compiler<'_> {
         let mut vars = Vec::new();
         let mut var_names = Vec::new();
         for (name, value) in def.vars.iter() {
-            match self.checked_template(src, value, TemplateKind::Text, Scope::Vars, &guaranteed, &[]) {
+            match self.checked_template(
+                src,
+                value,
+                TemplateKind::Text,
+                Scope::Vars,
+                &guaranteed,
+                &[],
+            ) {
                 Some(id) => vars.push((name.value.clone(), id)),
                 None => ok = false,
             }
@@ -97,10 +110,10 @@ impl Compiler<'_> {
             self.check_remediator_templates(src, key, r, &guaranteed, &var_names);
         }
 
-        let when = match &def.when {
-            Some(w) => Some(self.guard(src, "when", w, &guaranteed)),
-            None => None,
-        };
+        let when = def
+            .when
+            .as_ref()
+            .map(|w| self.guard(src, "when", w, &guaranteed));
         let mut unless = Vec::new();
         for (name, body) in def.unless.iter() {
             match self.guard(src, &name.value, body, &guaranteed) {
@@ -115,9 +128,12 @@ impl Compiler<'_> {
             Some(m) if m.value == 0 => {
                 let span = self.whole_value_span(src, m);
                 self.error(
-                    Diagnostic::error("invalid-max-concurrent", "max_concurrent must be at least 1")
-                        .label(span, "0 would defer every alert forever")
-                        .help("to stop a remediation from firing, use `mode: shadow` or a pause"),
+                    Diagnostic::error(
+                        "invalid-max-concurrent",
+                        "max_concurrent must be at least 1",
+                    )
+                    .label(span, "0 would defer every alert forever")
+                    .help("to stop a remediation from firing, use `mode: shadow` or a pause"),
                 );
                 ok = false;
                 None
@@ -157,7 +173,12 @@ impl Compiler<'_> {
         .filter(|_| ok)
     }
 
-    fn matchers(&mut self, src: SourceId, key: &Spanned<String>, def: &RemediationDef) -> Option<Vec<Matcher>> {
+    fn matchers(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        def: &RemediationDef,
+    ) -> Option<Vec<Matcher>> {
         let key_span = self.key_span(src, key);
         let entries = match &def.match_ {
             Some(m) if !m.value.is_empty() => &m.value,
@@ -167,7 +188,9 @@ impl Compiler<'_> {
                 return None;
             }
             None => {
-                self.error(empty_match(&key.value).label(key_span, "this remediation has no `match`"));
+                self.error(
+                    empty_match(&key.value).label(key_span, "this remediation has no `match`"),
+                );
                 return None;
             }
         };
@@ -181,7 +204,9 @@ impl Compiler<'_> {
                     self.error(
                         Diagnostic::error("invalid-regex", e.message)
                             .label(span, "in this matcher")
-                            .help("matchers use RE2 syntax, anchored at both ends: =~critical|page"),
+                            .help(
+                                "matchers use RE2 syntax, anchored at both ends: =~critical|page",
+                            ),
                     );
                     failed = true;
                 }
@@ -205,7 +230,12 @@ impl Compiler<'_> {
         Some(matchers)
     }
 
-    fn budget(&mut self, src: SourceId, key: &Spanned<String>, def: &RemediationDef) -> Option<Budget> {
+    fn budget(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        def: &RemediationDef,
+    ) -> Option<Budget> {
         let Some(budget) = &def.budget else {
             let span = self.key_span(src, key);
             self.error(
@@ -224,14 +254,25 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let within = self.duration(src, Some(&budget.value.within), Duration::ZERO, "budget.within")?;
+        let within = self.duration(
+            src,
+            Some(&budget.value.within),
+            Duration::ZERO,
+            "budget.within",
+        )?;
         Some(Budget {
             attempts: budget.value.attempts.value,
             within,
         })
     }
 
-    fn reference(&mut self, src: SourceId, name: &Spanned<String>, what: &str, defined: &[&str]) -> Option<usize> {
+    fn reference(
+        &mut self,
+        src: SourceId,
+        name: &Spanned<String>,
+        what: &str,
+        defined: &[&str],
+    ) -> Option<usize> {
         let index = defined.iter().position(|d| *d == name.value);
         if index.is_none() {
             self.unknown_name(src, name, what, defined);
@@ -265,7 +306,8 @@ impl Compiler<'_> {
         for name in self.templates.variables(id) {
             let known = CONTEXT_NAMES.contains(&name.as_str())
                 || guaranteed.contains(&name)
-                || (matches!(scope, Scope::Vars | Scope::Body | Scope::StatusUrl) && name == "target")
+                || (matches!(scope, Scope::Vars | Scope::Body | Scope::StatusUrl)
+                    && name == "target")
                 || (matches!(scope, Scope::Body | Scope::StatusUrl) && vars.contains(&name))
                 || (matches!(scope, Scope::StatusUrl) && name == "id");
             if known {
@@ -275,7 +317,9 @@ impl Compiler<'_> {
                 self.error(
                     Diagnostic::error("target-uses-target", "the `target` template reads `target`")
                         .label(span, "target is not known until this renders")
-                        .help("build the target from labels, e.g. \"{{ service }}/{{ instance }}\""),
+                        .help(
+                            "build the target from labels, e.g. \"{{ service }}/{{ instance }}\"",
+                        ),
                 );
                 continue;
             }
@@ -317,7 +361,13 @@ impl Compiler<'_> {
         }
     }
 
-    fn body(&mut self, src: SourceId, node: &Spanned<BodyNode>, guaranteed: &BTreeSet<String>, vars: &[String]) -> Option<Body> {
+    fn body(
+        &mut self,
+        src: SourceId,
+        node: &Spanned<BodyNode>,
+        guaranteed: &BTreeSet<String>,
+        vars: &[String],
+    ) -> Option<Body> {
         Some(match &node.value {
             BodyNode::Null => Body::Null,
             BodyNode::Bool(b) => Body::Bool(*b),
@@ -325,10 +375,20 @@ impl Compiler<'_> {
             BodyNode::Float(f) => Body::Float(*f),
             BodyNode::Text(text) => {
                 let spanned = Spanned::new(text.clone(), node.referenced, node.defined);
-                Body::Text(self.checked_template(src, &spanned, TemplateKind::Text, Scope::Body, guaranteed, vars)?)
+                Body::Text(self.checked_template(
+                    src,
+                    &spanned,
+                    TemplateKind::Text,
+                    Scope::Body,
+                    guaranteed,
+                    vars,
+                )?)
             }
             BodyNode::List(items) => {
-                let built: Vec<Option<Body>> = items.iter().map(|i| self.body(src, i, guaranteed, vars)).collect();
+                let built: Vec<Option<Body>> = items
+                    .iter()
+                    .map(|i| self.body(src, i, guaranteed, vars))
+                    .collect();
                 Body::List(built.into_iter().collect::<Option<_>>()?)
             }
             BodyNode::Map(entries) => {
@@ -342,7 +402,13 @@ impl Compiler<'_> {
     }
 
     /// Parses and compiles a `when` or `unless` body. `None` after reporting an error.
-    fn guard(&mut self, src: SourceId, name: &str, value: &Spanned<String>, guaranteed: &BTreeSet<String>) -> Option<Guard> {
+    fn guard(
+        &mut self,
+        src: SourceId,
+        name: &str,
+        value: &Spanned<String>,
+        guaranteed: &BTreeSet<String>,
+    ) -> Option<Guard> {
         let located = self.locate(src, value);
         let (text, base) = match located.padded() {
             Some(padded) => (padded, located.start),
@@ -361,12 +427,12 @@ impl Compiler<'_> {
         let mut warnings = Vec::new();
         for literal in &body {
             visit_literal(literal, &mut |term| {
-                if let Term::Param(p, span) = term {
-                    if !params.contains(p) {
-                        params.push(p.clone());
-                        if !guaranteed.contains(p) {
-                            warnings.push(label_not_guaranteed(p, *span, "guard"));
-                        }
+                if let Term::Param(p, span) = term
+                    && !params.contains(p)
+                {
+                    params.push(p.clone());
+                    if !guaranteed.contains(p) {
+                        warnings.push(label_not_guaranteed(p, *span, "guard"));
                     }
                 }
             });
@@ -393,7 +459,8 @@ impl Compiler<'_> {
                 span: located.whole(),
             }),
             Err(errors) => {
-                self.diags.extend(errors.iter().map(super::compile::datalog_diagnostic));
+                self.diags
+                    .extend(errors.iter().map(super::compile::datalog_diagnostic));
                 None
             }
         }

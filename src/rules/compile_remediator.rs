@@ -20,7 +20,12 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const METHODS: &[&str] = &["POST", "PUT", "PATCH", "GET"];
 
 impl Compiler<'_> {
-    pub(super) fn remediator(&mut self, src: SourceId, key: &Spanned<String>, def: &RemediatorDef) -> Option<Remediator> {
+    pub(super) fn remediator(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        def: &RemediatorDef,
+    ) -> Option<Remediator> {
         let mut ok = true;
         let preset = match &def.preset {
             None => None,
@@ -29,9 +34,16 @@ impl Compiler<'_> {
                 None => {
                     let span = self.value_span(src, name);
                     self.error(
-                        Diagnostic::error("unknown-preset", format!("unknown remediator preset \"{}\"", name.value))
-                            .label(span, "preset")
-                            .help(crate::suggest::help(&name.value, "preset", preset::NAMES.iter().copied())),
+                        Diagnostic::error(
+                            "unknown-preset",
+                            format!("unknown remediator preset \"{}\"", name.value),
+                        )
+                        .label(span, "preset")
+                        .help(crate::suggest::help(
+                            &name.value,
+                            "preset",
+                            preset::NAMES.iter().copied(),
+                        )),
                     );
                     ok = false;
                     None
@@ -49,9 +61,12 @@ impl Compiler<'_> {
                 if !METHODS.contains(&upper.as_str()) {
                     let span = self.value_span(src, m);
                     self.error(
-                        Diagnostic::error("invalid-method", format!("unsupported HTTP method \"{}\"", m.value))
-                            .label(span, "method")
-                            .help(format!("use one of {}", METHODS.join(", "))),
+                        Diagnostic::error(
+                            "invalid-method",
+                            format!("unsupported HTTP method \"{}\"", m.value),
+                        )
+                        .label(span, "method")
+                        .help(format!("use one of {}", METHODS.join(", "))),
                     );
                     ok = false;
                 }
@@ -96,8 +111,20 @@ impl Compiler<'_> {
         def: &RemediatorDef,
         preset: Option<Preset>,
     ) -> Option<Option<Tracking>> {
-        let id = def.id.as_ref().map(|v| (Some(v), v.value.clone())).or_else(|| preset.and_then(Preset::id).map(|e| (None, e.to_owned())));
-        let status = def.status.as_ref().map(|v| (Some(v), v.value.clone())).or_else(|| preset.and_then(Preset::status).map(|e| (None, e.to_owned())));
+        let id = def
+            .id
+            .as_ref()
+            .map(|v| (Some(v), v.value.clone()))
+            .or_else(|| preset.and_then(Preset::id).map(|e| (None, e.to_owned())));
+        let status = def
+            .status
+            .as_ref()
+            .map(|v| (Some(v), v.value.clone()))
+            .or_else(|| {
+                preset
+                    .and_then(Preset::status)
+                    .map(|e| (None, e.to_owned()))
+            });
         let states = def
             .states
             .as_ref()
@@ -125,11 +152,18 @@ impl Compiler<'_> {
         let mut ok = self.refuse_secret_in_url(src, status_url, "status_url");
         let status_template = self.template(src, status_url, TemplateKind::Url);
         let span = self.value_span(src, status_url);
-        let (Some((id_written, id_expr)), Some((status_written, status_expr))) = (id, status) else {
+        let (Some((id_written, id_expr)), Some((status_written, status_expr))) = (id, status)
+        else {
             self.error(
-                Diagnostic::error("incomplete-tracking", format!("remediator \"{}\" has a `status_url` but no `id` or `status`", key.value))
-                    .label(span, "polled here")
-                    .help("set `id` and `status` (JMESPath), or a `preset` that provides them"),
+                Diagnostic::error(
+                    "incomplete-tracking",
+                    format!(
+                        "remediator \"{}\" has a `status_url` but no `id` or `status`",
+                        key.value
+                    ),
+                )
+                .label(span, "polled here")
+                .help("set `id` and `status` (JMESPath), or a `preset` that provides them"),
             );
             return None;
         };
@@ -137,15 +171,33 @@ impl Compiler<'_> {
         let status = self.tracking_expr(src, status_written, &status_expr, "`status`");
         if states.succeeded.is_empty() || states.failed.is_empty() {
             self.error(
-                Diagnostic::error("incomplete-states", format!("remediator \"{}\" does not say which states are success and failure", key.value))
-                    .label(span, "polled here")
-                    .help("add `states: {running: [...], succeeded: [...], failed: [...]}` or a `preset`"),
+                Diagnostic::error(
+                    "incomplete-states",
+                    format!(
+                        "remediator \"{}\" does not say which states are success and failure",
+                        key.value
+                    ),
+                )
+                .label(span, "polled here")
+                .help(
+                    "add `states: {running: [...], succeeded: [...], failed: [...]}` or a `preset`",
+                ),
             );
             ok = false;
         }
         let poll = def.poll.as_ref().map(|p| &p.value);
-        let every = self.duration(src, poll.and_then(|p| p.every.as_ref()), DEFAULT_POLL_EVERY, "poll.every");
-        let timeout = self.duration(src, poll.and_then(|p| p.timeout.as_ref()), DEFAULT_POLL_TIMEOUT, "poll.timeout");
+        let every = self.duration(
+            src,
+            poll.and_then(|p| p.every.as_ref()),
+            DEFAULT_POLL_EVERY,
+            "poll.every",
+        );
+        let timeout = self.duration(
+            src,
+            poll.and_then(|p| p.timeout.as_ref()),
+            DEFAULT_POLL_TIMEOUT,
+            "poll.timeout",
+        );
         if every == Some(Duration::ZERO) {
             if let Some(v) = poll.and_then(|p| p.every.as_ref()) {
                 let span = self.value_span(src, v);
@@ -168,7 +220,13 @@ impl Compiler<'_> {
         ok.then_some(Some(tracking))
     }
 
-    fn tracking_expr(&mut self, src: SourceId, written: Option<&Spanned<String>>, expr: &str, what: &str) -> Option<super::model::Expr> {
+    fn tracking_expr(
+        &mut self,
+        src: SourceId,
+        written: Option<&Spanned<String>>,
+        expr: &str,
+        what: &str,
+    ) -> Option<super::model::Expr> {
         match written {
             Some(v) => self.jmespath(src, v, what),
             // Preset expressions are ours and known to compile.

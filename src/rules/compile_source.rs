@@ -12,7 +12,12 @@ use super::schema::SourceDef;
 const KINDS: &[&str] = &["alertmanager", "grafana", "pagerduty", "jmespath"];
 
 impl Compiler<'_> {
-    pub(super) fn source(&mut self, src: SourceId, key: &Spanned<String>, def: &SourceDef) -> Option<Source> {
+    pub(super) fn source(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        def: &SourceDef,
+    ) -> Option<Source> {
         let kind = match def.kind.value.as_str() {
             "alertmanager" => SourceKind::Alertmanager,
             "grafana" => SourceKind::Grafana,
@@ -21,9 +26,16 @@ impl Compiler<'_> {
             other => {
                 let span = self.value_span(src, &def.kind);
                 self.error(
-                    Diagnostic::error("unknown-source-kind", format!("unknown source kind \"{other}\""))
-                        .label(span, "source kind")
-                        .help(crate::suggest::help(other, "source kind", KINDS.iter().copied())),
+                    Diagnostic::error(
+                        "unknown-source-kind",
+                        format!("unknown source kind \"{other}\""),
+                    )
+                    .label(span, "source kind")
+                    .help(crate::suggest::help(
+                        other,
+                        "source kind",
+                        KINDS.iter().copied(),
+                    )),
                 );
                 return None;
             }
@@ -56,13 +68,21 @@ impl Compiler<'_> {
                         format!("`{name}` is only for `kind: jmespath` sources"),
                     )
                     .label(span, "would be ignored")
-                    .help(format!("kind \"{}\" has a built-in mapping: remove `{name}`", def.kind.value)),
+                    .help(format!(
+                        "kind \"{}\" has a built-in mapping: remove `{name}`",
+                        def.kind.value
+                    )),
                 );
             }
         }
     }
 
-    fn jmes_mapping(&mut self, src: SourceId, key: &Spanned<String>, def: &SourceDef) -> Option<JmesMapping> {
+    fn jmes_mapping(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        def: &SourceDef,
+    ) -> Option<JmesMapping> {
         let mut missing = Vec::new();
         if def.alerts.is_none() {
             missing.push("alerts");
@@ -81,12 +101,13 @@ impl Compiler<'_> {
                 .help("a jmespath source needs `alerts` (the list of alerts) and `labels` (a map per alert)"),
             );
         }
-        let compile = |c: &mut Self, value: &Option<Spanned<String>>, what: &str| -> Result<Option<_>, ()> {
-            match value {
-                Some(v) => c.jmespath(src, v, what).map(Some).ok_or(()),
-                None => Ok(None),
-            }
-        };
+        let compile =
+            |c: &mut Self, value: &Option<Spanned<String>>, what: &str| -> Result<Option<_>, ()> {
+                match value {
+                    Some(v) => c.jmespath(src, v, what).map(Some).ok_or(()),
+                    None => Ok(None),
+                }
+            };
         let alerts = compile(self, &def.alerts, "`alerts`");
         let labels = compile(self, &def.labels, "`labels`");
         let annotations = compile(self, &def.annotations, "`annotations`");

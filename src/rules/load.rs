@@ -247,7 +247,10 @@ fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
         },
     };
     // An empty file (or one holding only comments) is an empty rule file.
-    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Ok(RuleFile::default());
     }
     serde_saphyr::from_str_with_options(text, options)
@@ -277,7 +280,10 @@ fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diag
             yaml_key_help(key, &message),
         )
     } else if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
-        let key = rest.split(", set DuplicateKeyPolicy").next().unwrap_or(rest);
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
         (
             "duplicate-key",
             format!("duplicate key `{key}`"),
@@ -302,7 +308,11 @@ fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diag
             },
         )
     } else {
-        ("yaml", message, "fix the YAML at the marked place".to_owned())
+        (
+            "yaml",
+            message,
+            "fix the YAML at the marked place".to_owned(),
+        )
     };
     let end = (offset + 1).min(text.len()).max(offset);
     Diagnostic::error(code, message)
@@ -348,7 +358,10 @@ fn offset_of_line_col(text: &str, line: u64, column: u64) -> Option<usize> {
     let column = usize::try_from(column).ok()?.saturating_sub(1);
     let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
     let rest = text.get(start..)?;
-    let within = rest.char_indices().nth(column).map_or(rest.len(), |(i, _)| i);
+    let within = rest
+        .char_indices()
+        .nth(column)
+        .map_or(rest.len(), |(i, _)| i);
     Some(start + within)
 }
 
@@ -370,7 +383,9 @@ fn check_duplicates(defs: &Defs<'_>, sources: &SourceMap, diags: &mut Vec<Diagno
                     format!("{what} \"{}\" is defined twice", key.value),
                 )
                 .label(here, "defined again here")
-                .help(format!("{what} names are global across the rules directory: rename one"));
+                .help(format!(
+                    "{what} names are global across the rules directory: rename one"
+                ));
                 if there.src == here.src {
                     d = d.label(there, "first defined here");
                 } else if let Some(path) = sources.path(there.src) {
@@ -403,15 +418,21 @@ fn warn_unused_predicates(
         let pred = clause.head.pred.as_str();
         if !reachable.contains(pred) && reported.insert(pred.to_owned()) {
             diags.push(
-                Diagnostic::warning("unused-predicate", format!("predicate \"{pred}\" is never used"))
-                    .label(clause.head.pred_span, "defined here")
-                    .help("no `when` or `unless` body reaches it: use it in a guard or delete it"),
+                Diagnostic::warning(
+                    "unused-predicate",
+                    format!("predicate \"{pred}\" is never used"),
+                )
+                .label(clause.head.pred_span, "defined here")
+                .help("no `when` or `unless` body reaches it: use it in a guard or delete it"),
             );
         }
     }
 }
 
-fn referenced_predicates(program: &datalog::Program, queries: &BTreeSet<String>) -> BTreeSet<String> {
+fn referenced_predicates(
+    program: &datalog::Program,
+    queries: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut out = queries.clone();
     for clause in &program.clauses {
         for literal in &clause.body {

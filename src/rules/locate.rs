@@ -178,7 +178,10 @@ mod tests {
         let padded = l.padded().unwrap_or_default();
         // Same length as the file text it covers, so parser offsets are file offsets.
         assert_eq!(padded.len(), file.find("b(X)").unwrap_or(0) + 4 - l.start);
-        assert_eq!(padded.split_whitespace().collect::<Vec<_>>(), ["a(X),", "b(X)"]);
+        assert_eq!(
+            padded.split_whitespace().collect::<Vec<_>>(),
+            ["a(X),", "b(X)"]
+        );
     }
 
     #[test]

@@ -45,13 +45,13 @@ impl Matcher {
         };
         let value = &written[prefix..];
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => {
-                Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
+            MatchOp::Regex | MatchOp::NotRegex => Some(
+                Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
                     message: format!("invalid regex {value:?}: {}", one_line(&e.to_string())),
                     start: prefix,
                     end: written.len(),
-                })?)
-            }
+                })?,
+            ),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher {
@@ -106,7 +106,12 @@ pub fn one_line(message: &str) -> String {
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with("error:"))
-        .map(|l| l.trim_start().trim_start_matches("error:").trim().to_owned())
+        .map(|l| {
+            l.trim_start()
+                .trim_start_matches("error:")
+                .trim()
+                .to_owned()
+        })
         .unwrap_or_else(|| message.lines().last().unwrap_or("").trim().to_owned())
 }
 
@@ -145,7 +150,9 @@ mod tests {
     #[test]
     fn bad_regex_points_past_the_operator() {
         let err = Matcher::parse("l", "=~(unclosed").err();
-        let err = err.as_ref().map(|e| (e.start, e.end, e.message.starts_with("invalid regex")));
+        let err = err
+            .as_ref()
+            .map(|e| (e.start, e.end, e.message.starts_with("invalid regex")));
         assert_eq!(err, Some((2, 11, true)));
     }
 }

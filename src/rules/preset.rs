@@ -58,12 +58,25 @@ impl Preset {
             Preset::Rundeck => States {
                 running: words(&["running", "scheduled", "queued"]),
                 succeeded: words(&["succeeded"]),
-                failed: words(&["failed", "aborted", "timedout", "failed-with-retry", "other"]),
+                failed: words(&[
+                    "failed",
+                    "aborted",
+                    "timedout",
+                    "failed-with-retry",
+                    "other",
+                ]),
             },
             Preset::StackStorm => States {
                 running: words(&[
-                    "requested", "scheduled", "delayed", "running", "pending", "pausing",
-                    "paused", "resuming", "canceling",
+                    "requested",
+                    "scheduled",
+                    "delayed",
+                    "running",
+                    "pending",
+                    "pausing",
+                    "paused",
+                    "resuming",
+                    "canceling",
                 ]),
                 succeeded: words(&["succeeded"]),
                 failed: words(&["failed", "timeout", "abandoned", "canceled"]),

@@ -75,8 +75,9 @@ impl SecretString {
                 Some(("env", _)) => {
                     return Err(SecretError {
                         message: format!("invalid environment variable name in \"${{{inner}}}\""),
-                        help: "names are letters, digits and underscores, e.g. ${env:RUNDECK_TOKEN}"
-                            .to_owned(),
+                        help:
+                            "names are letters, digits and underscores, e.g. ${env:RUNDECK_TOKEN}"
+                                .to_owned(),
                         start,
                         end,
                     });

@@ -98,10 +98,7 @@ impl Templates {
             .map_err(|e| {
                 let range = e.range().unwrap_or(0..source.len());
                 TemplateError {
-                    message: format!(
-                        "invalid template: {}",
-                        e.detail().unwrap_or("syntax error")
-                    ),
+                    message: format!("invalid template: {}", e.detail().unwrap_or("syntax error")),
                     start: range.start,
                     end: range.end.max(range.start),
                 }
@@ -159,10 +156,17 @@ mod tests {
     #[test]
     fn strict_undefined_is_an_error() {
         let mut t = Templates::new();
-        let id = t.add(TemplateKind::Text, "restart-{{ servce }}").unwrap_or_else(|e| panic!("{e:?}"));
+        let id = t
+            .add(TemplateKind::Text, "restart-{{ servce }}")
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(t.render(id, &context! { service => "api" }).is_err());
-        let ok = t.add(TemplateKind::Text, "restart-{{ service }}").unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(t.render(ok, &context! { service => "api" }), Ok("restart-api".to_owned()));
+        let ok = t
+            .add(TemplateKind::Text, "restart-{{ service }}")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            t.render(ok, &context! { service => "api" }),
+            Ok("restart-api".to_owned())
+        );
         assert_eq!(t.variables(ok).into_iter().collect::<Vec<_>>(), ["service"]);
     }
 

@@ -20,18 +20,34 @@ pub struct Failure {
     pub detail: String,
 }
 
-pub fn check(trace: &Trace, expect: &[Expectation], start: Timestamp, complete: bool) -> Vec<Failure> {
+pub fn check(
+    trace: &Trace,
+    expect: &[Expectation],
+    start: Timestamp,
+    complete: bool,
+) -> Vec<Failure> {
     let mut failures = Vec::new();
     for e in expect {
         if let Err(message) = validate(e) {
-            failures.push(Failure { message, detail: String::new() });
+            failures.push(Failure {
+                message,
+                detail: String::new(),
+            });
             continue;
         }
         let is_event = e.event.is_some() || e.state.is_some();
         let matches = if is_event {
-            trace.transitions.iter().filter(|t| event_matches(e, t, start)).count()
+            trace
+                .transitions
+                .iter()
+                .filter(|t| event_matches(e, t, start))
+                .count()
         } else {
-            trace.decisions.iter().filter(|d| decision_matches(e, d, start)).count()
+            trace
+                .decisions
+                .iter()
+                .filter(|d| decision_matches(e, d, start))
+                .count()
         };
         let ok = match e.count {
             Some(n) => matches == n,
@@ -56,9 +72,9 @@ pub fn check(trace: &Trace, expect: &[Expectation], start: Timestamp, complete: 
             if !matches!(d.verdict, Verdict::Fire | Verdict::Escalate) {
                 continue;
             }
-            let named = expect
-                .iter()
-                .any(|e| e.verdict.as_deref() == Some(d.verdict.as_str()) && decision_matches(e, d, start));
+            let named = expect.iter().any(|e| {
+                e.verdict.as_deref() == Some(d.verdict.as_str()) && decision_matches(e, d, start)
+            });
             if !named {
                 failures.push(Failure {
                     message: format!(
@@ -76,17 +92,19 @@ pub fn check(trace: &Trace, expect: &[Expectation], start: Timestamp, complete: 
 }
 
 fn validate(e: &Expectation) -> Result<(), String> {
-    if let Some(v) = &e.verdict {
-        if Verdict::parse(v).is_none() {
-            return Err(format!("unknown verdict {v:?}: use fire, collapse, defer, escalate or discard"));
-        }
+    if let Some(v) = &e.verdict
+        && Verdict::parse(v).is_none()
+    {
+        return Err(format!(
+            "unknown verdict {v:?}: use fire, collapse, defer, escalate or discard"
+        ));
     }
-    if let Some(s) = &e.state {
-        if crate::engine::EventState::parse(s).is_none() {
-            return Err(format!(
-                "unknown event state {s:?}: use accepted, running, succeeded, warming, rescued, not_rescued, failed, timed_out or refused"
-            ));
-        }
+    if let Some(s) = &e.state
+        && crate::engine::EventState::parse(s).is_none()
+    {
+        return Err(format!(
+            "unknown event state {s:?}: use accepted, running, succeeded, warming, rescued, not_rescued, failed, timed_out or refused"
+        ));
     }
     if let Some(at) = &e.at {
         duration::parse(at).map_err(|m| format!("expectation `at`: {m}"))?;
@@ -107,17 +125,25 @@ fn at_matches(at: &Option<String>, start: Timestamp, actual: Timestamp) -> bool 
 
 fn decision_matches(e: &Expectation, d: &Decision, start: Timestamp) -> bool {
     at_matches(&e.at, start, d.at)
-        && e.remediation.as_ref().is_none_or(|r| d.remediation.as_ref() == Some(r))
-        && e.target.as_ref().is_none_or(|t| d.target.as_ref() == Some(t))
+        && e.remediation
+            .as_ref()
+            .is_none_or(|r| d.remediation.as_ref() == Some(r))
+        && e.target
+            .as_ref()
+            .is_none_or(|t| d.target.as_ref() == Some(t))
         && e.verdict.as_ref().is_none_or(|v| d.verdict.as_str() == v)
-        && e.reason.as_ref().is_none_or(|r| d.reason.as_ref() == Some(r))
+        && e.reason
+            .as_ref()
+            .is_none_or(|r| d.reason.as_ref() == Some(r))
 }
 
 fn event_matches(e: &Expectation, t: &Transition, start: Timestamp) -> bool {
     at_matches(&e.at, start, t.at)
         && e.event.as_ref().is_none_or(|r| &t.remediation == r)
         && e.target.as_ref().is_none_or(|x| &t.target == x)
-        && e.state.as_ref().is_none_or(|s| crate::engine::EventState::parse(s) == Some(t.to))
+        && e.state
+            .as_ref()
+            .is_none_or(|s| crate::engine::EventState::parse(s) == Some(t.to))
 }
 
 fn describe(e: &Expectation) -> String {
@@ -142,14 +168,24 @@ fn closest_decisions(trace: &Trace, e: &Expectation, start: Timestamp) -> String
     let near: Vec<&Decision> = trace
         .decisions
         .iter()
-        .filter(|d| e.remediation.as_ref().is_none_or(|r| d.remediation.as_ref() == Some(r)))
+        .filter(|d| {
+            e.remediation
+                .as_ref()
+                .is_none_or(|r| d.remediation.as_ref() == Some(r))
+        })
         .filter(|d| at_matches(&e.at, start, d.at))
         .collect();
     if near.is_empty() {
         return "  nothing was decided for it".to_owned();
     }
     near.iter()
-        .map(|d| format!("  got at {}: {}", offset(start, d.at), indent(&render_decision(d))))
+        .map(|d| {
+            format!(
+                "  got at {}: {}",
+                offset(start, d.at),
+                indent(&render_decision(d))
+            )
+        })
         .collect::<Vec<_>>()
         .join("")
 }
@@ -159,7 +195,15 @@ fn closest_transitions(trace: &Trace, e: &Expectation, start: Timestamp) -> Stri
         .transitions
         .iter()
         .filter(|t| e.event.as_ref().is_none_or(|r| &t.remediation == r))
-        .map(|t| format!("  got at {}: {} {} -> {}\n", offset(start, t.at), t.event, t.target, t.to))
+        .map(|t| {
+            format!(
+                "  got at {}: {} {} -> {}\n",
+                offset(start, t.at),
+                t.event,
+                t.target,
+                t.to
+            )
+        })
         .collect();
     if near.is_empty() {
         "  no event of that remediation happened\n".to_owned()

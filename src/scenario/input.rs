@@ -10,8 +10,8 @@ use crate::engine::Pause;
 use crate::rules::{RuleSet, Source, SourceKind, duration};
 use crate::source::{self, Alert, AlertStatus};
 
-use super::schema::{self, AlertRef, FakeRemediator, PauseDef};
 use super::run::{Action, Fake, Step};
+use super::schema::{self, AlertRef, FakeRemediator, PauseDef};
 
 /// Where a timeline starts when nothing in it says: a fixed, arbitrary instant.
 pub const DEFAULT_START: Timestamp = Timestamp::constant(1_767_225_600, 0); // 2026-01-01T00:00:00Z
@@ -22,7 +22,10 @@ pub fn pick_source<'r>(rules: &'r RuleSet, name: Option<&str>) -> Result<&'r Sou
     if let Some(name) = name {
         return rules.source(name).ok_or_else(|| {
             let names: Vec<&str> = rules.sources.iter().map(|s| s.name.as_str()).collect();
-            format!("unknown source \"{name}\"; {}", crate::suggest::help(name, "source", names))
+            format!(
+                "unknown source \"{name}\"; {}",
+                crate::suggest::help(name, "source", names)
+            )
         });
     }
     if let [only] = rules.sources.as_slice() {
@@ -32,7 +35,9 @@ pub fn pick_source<'r>(rules: &'r RuleSet, name: Option<&str>) -> Result<&'r Sou
         .sources
         .iter()
         .find(|s| matches!(s.kind, SourceKind::Alertmanager))
-        .ok_or_else(|| "no source given and no alertmanager source defined: name one with `source:`".to_owned())
+        .ok_or_else(|| {
+            "no source given and no alertmanager source defined: name one with `source:`".to_owned()
+        })
 }
 
 /// Reads and maps a payload file.
@@ -60,20 +65,38 @@ pub fn labelled(labels: &BTreeMap<String, String>, at: Timestamp) -> Result<Aler
 }
 
 pub fn offset(text: &str, what: &str) -> Result<SignedDuration, String> {
-    let d = duration::parse(text).or_else(|e| if text.trim() == "0" { Ok(std::time::Duration::ZERO) } else { Err(e) });
+    let d = duration::parse(text).or_else(|e| {
+        if text.trim() == "0" {
+            Ok(std::time::Duration::ZERO)
+        } else {
+            Err(e)
+        }
+    });
     d.map_err(|e| format!("{what}: {e}"))
         .and_then(|d| SignedDuration::try_from(d).map_err(|_| format!("{what}: duration too long")))
 }
 
-pub fn fakes(defs: &BTreeMap<String, FakeRemediator>, rules: &RuleSet) -> Result<BTreeMap<String, Fake>, String> {
+pub fn fakes(
+    defs: &BTreeMap<String, FakeRemediator>,
+    rules: &RuleSet,
+) -> Result<BTreeMap<String, Fake>, String> {
     let mut out = BTreeMap::new();
     for (name, def) in defs {
         if !rules.remediators.iter().any(|r| &r.name == name) {
             let names: Vec<&str> = rules.remediators.iter().map(|r| r.name.as_str()).collect();
-            return Err(format!("unknown remediator \"{name}\" in `remediators`; {}", crate::suggest::help(name, "remediator", names)));
+            return Err(format!(
+                "unknown remediator \"{name}\" in `remediators`; {}",
+                crate::suggest::help(name, "remediator", names)
+            ));
         }
         let takes = offset(&def.takes, &format!("remediators.{name}.takes"))?;
-        out.insert(name.clone(), Fake { takes, then: def.then });
+        out.insert(
+            name.clone(),
+            Fake {
+                takes,
+                then: def.then,
+            },
+        );
     }
     Ok(out)
 }
@@ -86,7 +109,10 @@ pub fn pause(def: &PauseDef, now: Timestamp) -> Result<Pause, String> {
     Ok(Pause {
         remediation: def.remediation.clone(),
         target: def.target.clone(),
-        reason: def.reason.clone().unwrap_or_else(|| "paused in test".to_owned()),
+        reason: def
+            .reason
+            .clone()
+            .unwrap_or_else(|| "paused in test".to_owned()),
         until,
     })
 }
@@ -133,7 +159,9 @@ impl Resolver<'_> {
             }
             if let Some(p) = &s.resolve {
                 let alerts = payload(self.source, &self.path(p), now)?;
-                push(Action::Alerts(alerts.into_iter().map(|a| resolved(a, now)).collect()));
+                push(Action::Alerts(
+                    alerts.into_iter().map(|a| resolved(a, now)).collect(),
+                ));
                 any = true;
             }
             if let Some(l) = &s.labels {
@@ -149,7 +177,10 @@ impl Resolver<'_> {
                 any = true;
             }
             if let Some(p) = &s.unpause {
-                push(Action::Unpause { remediation: p.remediation.clone(), target: p.target.clone() });
+                push(Action::Unpause {
+                    remediation: p.remediation.clone(),
+                    target: p.target.clone(),
+                });
                 any = true;
             }
             if !any {

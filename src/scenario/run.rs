@@ -35,7 +35,10 @@ impl Default for Fake {
 pub enum Action {
     Alerts(Vec<Alert>),
     Pause(Pause),
-    Unpause { remediation: String, target: Option<String> },
+    Unpause {
+        remediation: String,
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +83,12 @@ impl Runner {
     }
 
     /// Sets up the state a test starts from: alerts already firing, pauses.
-    pub fn with_state(mut self, resolver: &Resolver<'_>, state: &StateDef, start: Timestamp) -> Result<Self, String> {
+    pub fn with_state(
+        mut self,
+        resolver: &Resolver<'_>,
+        state: &StateDef,
+        start: Timestamp,
+    ) -> Result<Self, String> {
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
             let out = self.engine.ingest(&alerts, start);
@@ -106,7 +114,10 @@ impl Runner {
             let out = match step.action {
                 Action::Alerts(alerts) => self.engine.ingest(&alerts, now),
                 Action::Pause(p) => self.engine.pause(p, now),
-                Action::Unpause { remediation, target } => self.engine.unpause(&remediation, target.as_deref(), now),
+                Action::Unpause {
+                    remediation,
+                    target,
+                } => self.engine.unpause(&remediation, target.as_deref(), now),
             };
             self.handle(out);
         }
@@ -153,7 +164,9 @@ impl Runner {
             for d in out.decisions {
                 self.trace.decisions.push(d.clone());
                 self.trace.log.push(Entry::Decision(d.clone()));
-                let (Verdict::Fire, Some(event), Some(remediation)) = (d.verdict, &d.event, &d.remediation) else {
+                let (Verdict::Fire, Some(event), Some(remediation)) =
+                    (d.verdict, &d.event, &d.remediation)
+                else {
                     continue;
                 };
                 let now = d.at;
@@ -162,7 +175,9 @@ impl Runner {
                     queue.push(self.engine.refused(event, now));
                     continue;
                 }
-                let mut accepted = self.engine.accepted(event, Some(format!("fake-{}", self.seq)), now);
+                let mut accepted =
+                    self.engine
+                        .accepted(event, Some(format!("fake-{}", self.seq)), now);
                 accepted.append(self.engine.running(event, now));
                 queue.push(accepted);
                 let outcome = match fake.then {

@@ -30,13 +30,18 @@ impl TestResult {
 
 /// Reads and parses a test file. Errors are for the user: they name the file.
 pub fn read(path: &Path) -> Result<TestFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let options = serde_saphyr::options! { strict_booleans: true };
     serde_saphyr::from_str_with_options::<TestFile>(&text, options).map_err(|e| {
         let rendered = e.render_with_options(serde_saphyr::render_options! {
             snippets: serde_saphyr::SnippetMode::Off,
         });
-        format!("{}: {}", path.display(), rendered.lines().next().unwrap_or("invalid test file"))
+        format!(
+            "{}: {}",
+            path.display(),
+            rendered.lines().next().unwrap_or("invalid test file")
+        )
     })
 }
 
@@ -47,22 +52,35 @@ pub fn run_file(rules: &Arc<RuleSet>, path: &Path, file: &TestFile) -> Vec<TestR
         .map(|case| {
             let failures = match run_case(rules, &base, case) {
                 Ok(f) => f,
-                Err(message) => vec![Failure { message, detail: String::new() }],
+                Err(message) => vec![Failure {
+                    message,
+                    detail: String::new(),
+                }],
             };
-            TestResult { file: path.to_path_buf(), name: case.name.clone(), failures }
+            TestResult {
+                file: path.to_path_buf(),
+                name: case.name.clone(),
+                failures,
+            }
         })
         .collect()
 }
 
 fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Failure>, String> {
     let source = input::pick_source(rules, case.source.as_deref())?;
-    let resolver = Resolver { base: base.to_path_buf(), rules, source };
+    let resolver = Resolver {
+        base: base.to_path_buf(),
+        rules,
+        source,
+    };
     if case.expect.is_empty() {
         return Err("the test expects nothing: add an `expect` list".to_owned());
     }
     match (&case.timeline, &case.alert, &case.labels) {
         (Some(timeline), None, None) => {
-            let first = timeline.iter().find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
+            let first = timeline
+                .iter()
+                .find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
             let start = resolver.start(first);
             let trace = timeline_trace(rules, &resolver, case, start)?;
             Ok(expect::check(&trace, &case.expect, start, true))
@@ -70,16 +88,28 @@ fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Fa
         (None, Some(_), None) | (None, None, Some(_)) => {
             let start = resolver.start(case.alert.as_deref());
             let decisions = single(rules, &resolver, case, start)?;
-            let trace = Trace { decisions, ..Trace::default() };
+            let trace = Trace {
+                decisions,
+                ..Trace::default()
+            };
             Ok(expect::check(&trace, &case.expect, start, false))
         }
-        (None, None, None) => Err("a test needs an `alert`, inline `labels`, or a `timeline`".to_owned()),
-        _ => Err("give either `alert`/`labels` (a single-alert test) or `timeline`, not both".to_owned()),
+        (None, None, None) => {
+            Err("a test needs an `alert`, inline `labels`, or a `timeline`".to_owned())
+        }
+        _ => Err(
+            "give either `alert`/`labels` (a single-alert test) or `timeline`, not both".to_owned(),
+        ),
     }
 }
 
 /// A single-alert test: set up the state, then decide the one alert.
-fn single(rules: &Arc<RuleSet>, resolver: &Resolver<'_>, case: &TestCase, start: jiff::Timestamp) -> Result<Vec<Decision>, String> {
+fn single(
+    rules: &Arc<RuleSet>,
+    resolver: &Resolver<'_>,
+    case: &TestCase,
+    start: jiff::Timestamp,
+) -> Result<Vec<Decision>, String> {
     let mut engine = Engine::new(rules.clone(), start);
     if let Some(state) = &case.state {
         for r in &state.alerts {
@@ -105,10 +135,19 @@ fn single(rules: &Arc<RuleSet>, resolver: &Resolver<'_>, case: &TestCase, start:
 }
 
 /// Runs a timeline test (or a scenario) to the last moment it mentions.
-pub fn timeline_trace(rules: &Arc<RuleSet>, resolver: &Resolver<'_>, case: &TestCase, start: jiff::Timestamp) -> Result<Trace, String> {
+pub fn timeline_trace(
+    rules: &Arc<RuleSet>,
+    resolver: &Resolver<'_>,
+    case: &TestCase,
+    start: jiff::Timestamp,
+) -> Result<Trace, String> {
     let timeline = case.timeline.as_deref().unwrap_or_default();
     let steps = resolver.steps(timeline, start)?;
-    let mut until = steps.iter().map(|s| s.at).max().unwrap_or(SignedDuration::ZERO);
+    let mut until = steps
+        .iter()
+        .map(|s| s.at)
+        .max()
+        .unwrap_or(SignedDuration::ZERO);
     for (i, e) in case.expect.iter().enumerate() {
         if let Some(at) = &e.at {
             until = until.max(input::offset(at, &format!("expect[{i}].at"))?);

@@ -49,7 +49,8 @@ impl Test {
     }
 
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
-        self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
     }
 
@@ -60,11 +61,17 @@ impl Test {
 
     pub fn run(self) -> Run {
         let mut cmd = assert_cmd::Command::cargo_bin("resgate").expect("binary");
-        cmd.current_dir(self.dir.path()).args(&self.args).env("NO_COLOR", "1");
+        cmd.current_dir(self.dir.path())
+            .args(&self.args)
+            .env("NO_COLOR", "1");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        let Output { status, stdout, stderr } = cmd.output().expect("run resgate");
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().expect("run resgate");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
