@@ -163,6 +163,65 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
     }
 }
 
+/// `resgate test`/`simulate` throughput: generated Alertmanager payloads of 100
+/// alerts each, mapped and decided against the shipped rules on one core.
+fn throughput(total: usize) -> (f64, f64) {
+    let loaded = rules::load_path(std::path::Path::new("rules"));
+    let Some(rules) = loaded.rules else {
+        panic!("shipped rules do not load")
+    };
+    let rules = Arc::new(rules);
+    let Some(source) = rules.source("alertmanager") else {
+        panic!("no alertmanager source")
+    };
+    let start: Timestamp = "2026-11-20T10:00:00Z"
+        .parse()
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let kinds = [
+        "ApiDown",
+        "ServiceDown",
+        "WorkersOverProvisioned",
+        "DiskFull",
+        "QueueBacklog",
+        "HighLatency",
+    ];
+    let mut payloads = Vec::new();
+    for p in 0..total / 100 {
+        let alerts: Vec<String> = (0..100)
+            .map(|i| {
+                let n = p * 100 + i;
+                let kind = kinds[n % kinds.len()];
+                format!(
+                    r#"{{"status":"firing","labels":{{"alertname":"{kind}","service":"svc-{}","instance":"i-{n}","severity":"critical","queue":"q{}"}},"annotations":{{"summary":"x"}},"startsAt":"2026-11-20T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"{n:016x}"}}"#,
+                    n % 500,
+                    n % 7
+                )
+            })
+            .collect();
+        payloads.push(format!(
+            r#"{{"version":"4","groupKey":"g{p}","status":"firing","receiver":"r","groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"","truncatedAlerts":0,"alerts":[{}]}}"#,
+            alerts.join(",")
+        ));
+    }
+    let mut engine = Engine::new(rules.clone(), start);
+    let mut decide_secs = 0.0;
+    let begin = Instant::now();
+    for (i, body) in payloads.iter().enumerate() {
+        let now = start
+            .saturating_add(SignedDuration::from_secs(i as i64))
+            .unwrap_or(start);
+        let alerts = match resgate::source::map_payload(source, body.as_bytes(), now) {
+            Ok(a) => a,
+            Err(e) => panic!("generated payload does not map: {e}"),
+        };
+        let t = Instant::now();
+        let _ = engine.ingest(&alerts, now);
+        decide_secs += t.elapsed().as_secs_f64();
+    }
+    let all = begin.elapsed().as_secs_f64();
+    (total as f64 / all, total as f64 / decide_secs)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (state, queried) = if quick { (200, 300) } else { (1_000, 2_000) };
@@ -187,6 +246,11 @@ fn main() {
         .copied()
         .filter(|n| only.is_none_or(|o| o == *n))
         .collect();
+    let total = if quick { 2_000 } else { 100_000 };
+    let (mapped, decided) = throughput(total);
+    println!(
+        "throughput over {total} alerts against rules/ (payloads of 100): {mapped:.0} alerts/s mapped+decided, {decided:.0} alerts/s decided"
+    );
     for n in sizes {
         let r = run(n, state, queried);
         println!(

@@ -56,6 +56,7 @@ pub struct Compiler<'a> {
     /// Set while compiling a remediation whose `match` failed: which labels it
     /// guarantees is unknown, so "not guaranteed" warnings would be noise.
     pub(super) labels_unknown: bool,
+    pub(super) regexes: super::matcher::RegexCache,
 }
 
 type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
@@ -73,6 +74,7 @@ impl<'a> Compiler<'a> {
             templates: Templates::new(),
             query_predicates: BTreeSet::new(),
             labels_unknown: false,
+            regexes: super::matcher::RegexCache::new(),
         }
     }
 

@@ -197,7 +197,7 @@ impl Compiler<'_> {
         let mut matchers = Vec::new();
         let mut failed = false;
         for (label, written) in entries.iter() {
-            match Matcher::parse(&label.value, &written.value) {
+            match Matcher::parse_cached(&label.value, &written.value, &mut self.regexes) {
                 Ok(m) => matchers.push(m),
                 Err(e) => {
                     let span = self.locate(src, written).span(e.start, e.end);

@@ -32,8 +32,20 @@ pub struct MatcherError {
     pub end: usize,
 }
 
+/// Compiled matcher regexes by pattern: a large rule set repeats the same few
+/// (`=~.+`, `=~critical|page`) thousands of times, and compiling is the slow part.
+pub type RegexCache = std::collections::HashMap<String, Regex>;
+
 impl Matcher {
     pub fn parse(label: &str, written: &str) -> Result<Matcher, MatcherError> {
+        Self::parse_cached(label, written, &mut RegexCache::new())
+    }
+
+    pub fn parse_cached(
+        label: &str,
+        written: &str,
+        cache: &mut RegexCache,
+    ) -> Result<Matcher, MatcherError> {
         let (op, prefix) = if written.starts_with("=~") {
             (MatchOp::Regex, 2)
         } else if written.starts_with("!~") {
