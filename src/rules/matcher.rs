@@ -57,13 +57,18 @@ impl Matcher {
         };
         let value = &written[prefix..];
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
-                    message: format!("invalid regex {value:?}: {}", one_line(&e.to_string())),
-                    start: prefix,
-                    end: written.len(),
-                })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => match cache.get(value) {
+                Some(re) => Some(re.clone()),
+                None => {
+                    let re = Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
+                        message: format!("invalid regex {value:?}: {}", one_line(&e.to_string())),
+                        start: prefix,
+                        end: written.len(),
+                    })?;
+                    cache.insert(value.to_owned(), re.clone());
+                    Some(re)
+                }
+            },
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Matcher {
