@@ -143,22 +143,7 @@ fn status(a: &Alert) -> &'static str {
 }
 
 fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
-    let text = std::fs::read_to_string(&args.input)
-        .map_err(|e| format!("cannot read {}: {e}", args.input.display()))?;
-    let file: ScenarioFile = serde_saphyr::from_str_with_options(
-        &text,
-        serde_saphyr::options! { strict_booleans: true },
-    )
-    .map_err(|e| {
-        let r = e.render_with_options(
-            serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off },
-        );
-        format!(
-            "{}: {}",
-            args.input.display(),
-            r.lines().next().unwrap_or("invalid scenario")
-        )
-    })?;
+    let file: ScenarioFile = rules::yaml::read(&args.input)?;
     let source_name = args.source.clone().or(file.source.clone());
     let source = input::pick_source(rules, source_name.as_deref())?;
     let base = args.input.parent().unwrap_or(Path::new(".")).to_path_buf();

@@ -27,7 +27,7 @@ pub struct Defs<'a> {
 }
 
 impl<'a> Defs<'a> {
-    pub fn collect(files: &'a [(SourceId, RuleFile)], _diags: &mut Vec<Diagnostic>) -> Self {
+    pub fn collect(files: &'a [(SourceId, RuleFile)]) -> Self {
         let mut defs = Defs {
             sources: Vec::new(),
             remediators: Vec::new(),

@@ -154,7 +154,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         }
     }
 
-    let defs = Defs::collect(&rule_files, &mut diags);
+    let defs = Defs::collect(&rule_files);
     check_duplicates(&defs, &sources, &mut diags);
 
     let builtins = Builtins::resgate();
@@ -235,17 +235,6 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
 }
 
 fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
-    let options = serde_saphyr::options! {
-        // `no`, `on`, `y` stay strings: a label value `no` must not become `false`.
-        strict_booleans: true,
-        // Large generated rule sets (10,000 remediations) exceed the default node
-        // budget; alias bombs stay bounded by the alias limits, and the file by
-        // MAX_FILE_BYTES.
-        budget: serde_saphyr::budget! {
-            max_nodes: 8_000_000,
-            max_events: 16_000_000,
-        },
-    };
     // An empty file (or one holding only comments) is an empty rule file.
     if text
         .lines()
@@ -253,15 +242,11 @@ fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
     {
         return Ok(RuleFile::default());
     }
-    serde_saphyr::from_str_with_options(text, options)
+    super::yaml::parse(text)
 }
 
 fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let options = serde_saphyr::render_options! {
-        snippets: serde_saphyr::SnippetMode::Off,
-    };
-    let rendered = err.render_with_options(options);
-    let message = yaml_message(&rendered);
+    let message = yaml_message(&super::yaml::error_line(err));
     let offset = err
         .location()
         .and_then(|l| {

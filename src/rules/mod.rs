@@ -19,6 +19,7 @@ pub mod preset;
 pub mod schema;
 pub mod secret;
 pub mod template;
+pub mod yaml;
 
 pub use compile_remediation::{CONTEXT_NAMES, DEFAULT_WARMUP};
 pub use load::{Loaded, MAX_FILE_BYTES, is_rule_file, load_path, load_texts};

@@ -30,19 +30,7 @@ impl TestResult {
 
 /// Reads and parses a test file. Errors are for the user: they name the file.
 pub fn read(path: &Path) -> Result<TestFile, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let options = serde_saphyr::options! { strict_booleans: true };
-    serde_saphyr::from_str_with_options::<TestFile>(&text, options).map_err(|e| {
-        let rendered = e.render_with_options(serde_saphyr::render_options! {
-            snippets: serde_saphyr::SnippetMode::Off,
-        });
-        format!(
-            "{}: {}",
-            path.display(),
-            rendered.lines().next().unwrap_or("invalid test file")
-        )
-    })
+    crate::rules::yaml::read(path)
 }
 
 pub fn run_file(rules: &Arc<RuleSet>, path: &Path, file: &TestFile) -> Vec<TestResult> {
