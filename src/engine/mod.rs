@@ -207,13 +207,13 @@ impl Engine {
                 let was_resolved = entry.resolved_at.take().is_some();
                 if entry.alert.annotations != alert.annotations || was_resolved {
                     self.facts.remove_alert(&entry.alert);
-                    entry.alert = alert.clone();
+                    entry.alert = Arc::new(alert.clone());
                     self.facts.add_alert(&entry.alert);
                 }
                 // A repeat notification keeps the first start; a re-fire after a
                 // resolve starts again.
                 if !was_resolved && entry.alert.starts_at > alert.starts_at {
-                    entry.alert.starts_at = alert.starts_at;
+                    Arc::make_mut(&mut entry.alert).starts_at = alert.starts_at;
                 }
                 entry.last_seen = now;
             }
@@ -222,7 +222,7 @@ impl Engine {
                 self.state.alerts.insert(
                     alert.fingerprint.clone(),
                     AlertEntry {
-                        alert: alert.clone(),
+                        alert: Arc::new(alert.clone()),
                         first_seen: now,
                         last_seen: now,
                         resolved_at: None,
@@ -239,14 +239,14 @@ impl Engine {
             .alerts
             .entry(alert.fingerprint.clone())
             .or_insert_with(|| AlertEntry {
-                alert: alert.clone(),
+                alert: Arc::new(alert.clone()),
                 first_seen: now,
                 last_seen: now,
                 resolved_at: None,
             });
         if entry.resolved_at.is_none() {
             self.facts.remove_alert(&entry.alert);
-            entry.alert.status = AlertStatus::Resolved;
+            Arc::make_mut(&mut entry.alert).status = AlertStatus::Resolved;
             entry.resolved_at = Some(now);
             entry.last_seen = now;
             self.facts.add_alert(&entry.alert);
@@ -503,7 +503,7 @@ impl Engine {
         }
     }
 
-    fn firing_alert(&self, fp: &str) -> Option<Alert> {
+    fn firing_alert(&self, fp: &str) -> Option<Arc<Alert>> {
         self.state
             .alerts
             .get(fp)

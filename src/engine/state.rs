@@ -88,7 +88,8 @@ impl std::fmt::Display for EventState {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertEntry {
-    pub alert: Alert,
+    /// Shared so that deciding an alert does not copy its label maps.
+    pub alert: std::sync::Arc<Alert>,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub resolved_at: Option<Timestamp>,
