@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod completions;
 pub mod lint;
 mod output;
+pub mod serve;
 pub mod simulate;
 pub mod test;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Test(test::Args),
     /// Show the decisions (with proofs) for a payload or a scenario timeline
     Simulate(simulate::Args),
+    /// Run the webhook daemon: decide, fire, poll, verify (journal in --data)
+    Serve(serve::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Lint(args) => lint::run(&args, &out),
         Command::Test(args) => test::run(&args, &out),
         Command::Simulate(args) => simulate::run(&args, &out),
+        Command::Serve(args) => serve::run(&args),
         Command::Completions(args) => completions::run(&args),
     }
 }

@@ -12,6 +12,7 @@ mod decision;
 mod facts;
 mod index;
 mod render;
+mod snapshot;
 mod state;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -23,9 +24,10 @@ use serde::Serialize;
 use crate::rules::RuleSet;
 use crate::source::{Alert, AlertStatus};
 
-pub use context::alert_context;
+pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
 pub use render::{render_decision, render_transition};
+pub use snapshot::Snapshot;
 pub use state::{AlertEntry, Event, EventState, Pause, State};
 
 use facts::Facts;
@@ -127,6 +129,10 @@ impl Engine {
             guards_seen: None,
             now: start,
         }
+    }
+
+    pub fn rules_arc(&self) -> Arc<RuleSet> {
+        self.rules.clone()
     }
 
     pub fn rules(&self) -> &RuleSet {

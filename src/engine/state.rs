@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::source::Alert;
 
 /// Where an event is in its lifecycle (DESIGN.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
     /// Fire decided; the call to the remediator is under way. Counts as in flight,
@@ -95,7 +95,7 @@ pub struct AlertEntry {
     pub resolved_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Event {
     pub id: String,
     pub remediation: String,
@@ -115,7 +115,7 @@ pub struct Event {
 }
 
 /// An operator's pause of a remediation, or of one target of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Pause {
     pub remediation: String,
     pub target: Option<String>,

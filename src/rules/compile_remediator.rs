@@ -11,7 +11,6 @@ use super::compile::Compiler;
 use super::model::{Remediator, States, Tracking};
 use super::preset::{self, Preset};
 use super::schema::RemediatorDef;
-use super::secret::SecretString;
 use super::template::TemplateKind;
 
 const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(15);
@@ -76,17 +75,9 @@ impl Compiler<'_> {
 
         let mut headers = Vec::new();
         for (name, value) in def.headers.iter() {
-            match SecretString::parse(&value.value) {
-                Ok(s) => headers.push((name.value.clone(), s)),
-                Err(e) => {
-                    let span = self.locate(src, value).span(e.start, e.end);
-                    self.error(
-                        Diagnostic::error("invalid-secret", e.message)
-                            .label(span, "in this header")
-                            .help(e.help),
-                    );
-                    ok = false;
-                }
+            match self.secret(src, value, "this header") {
+                Some(s) => headers.push((name.value.clone(), s)),
+                None => ok = false,
             }
         }
 

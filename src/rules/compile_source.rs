@@ -6,8 +6,9 @@ use crate::datalog::SourceId;
 use crate::diag::Diagnostic;
 
 use super::compile::Compiler;
-use super::model::{JmesMapping, Source, SourceKind};
-use super::schema::SourceDef;
+use super::model::{HmacScheme, JmesMapping, Source, SourceAuth, SourceKind};
+use super::schema::{AuthDef, SourceDef};
+use super::secret::SecretString;
 
 const KINDS: &[&str] = &["alertmanager", "grafana", "pagerduty", "jmespath"];
 
@@ -43,9 +44,84 @@ impl Compiler<'_> {
         if !matches!(kind, SourceKind::Jmespath(_)) {
             self.refuse_mapping_keys(src, def);
         }
+        let auth = match &def.auth {
+            None => None,
+            Some(a) => Some(self.source_auth(src, key, &kind, a)?),
+        };
         Some(Source {
             name: key.value.clone(),
             kind,
+            auth,
+        })
+    }
+
+    pub(super) fn secret(
+        &mut self,
+        src: SourceId,
+        value: &Spanned<String>,
+        what: &str,
+    ) -> Option<SecretString> {
+        match SecretString::parse(&value.value) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                let span = self.locate(src, value).span(e.start, e.end);
+                self.error(
+                    Diagnostic::error("invalid-secret", e.message)
+                        .label(span, format!("in {what}"))
+                        .help(e.help),
+                );
+                None
+            }
+        }
+    }
+
+    fn source_auth(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        kind: &SourceKind,
+        def: &AuthDef,
+    ) -> Option<SourceAuth> {
+        let given = usize::from(def.bearer.is_some())
+            + usize::from(def.basic.is_some())
+            + usize::from(def.hmac.is_some());
+        if given != 1 {
+            let span = self.key_span(src, key);
+            self.error(
+                Diagnostic::error(
+                    "invalid-auth",
+                    format!("source \"{}\" must name exactly one of `bearer`, `basic`, `hmac` under `auth`", key.value),
+                )
+                .label(span, "this source")
+                .help("e.g. auth: {bearer: \"${env:ALERTMANAGER_TOKEN}\"}"),
+            );
+            return None;
+        }
+        if let Some(token) = &def.bearer {
+            return self.secret(src, token, "the bearer token").map(SourceAuth::Bearer);
+        }
+        if let Some(basic) = &def.basic {
+            let password = self.secret(src, &basic.password, "the password")?;
+            return Some(SourceAuth::Basic {
+                username: basic.username.value.clone(),
+                password,
+            });
+        }
+        let hmac = def.hmac.as_ref()?;
+        let (scheme, default_header) = match kind {
+            SourceKind::PagerDuty => (HmacScheme::PagerDuty, "X-PagerDuty-Signature"),
+            SourceKind::Grafana => (HmacScheme::Hex, "X-Grafana-Alerting-Signature"),
+            _ => (HmacScheme::Hex, "X-Signature"),
+        };
+        let secret = self.secret(src, &hmac.secret, "the HMAC secret")?;
+        Some(SourceAuth::Hmac {
+            secret,
+            scheme,
+            header: hmac
+                .header
+                .as_ref()
+                .map_or(default_header.to_owned(), |h| h.value.clone()),
+            timestamp_header: hmac.timestamp_header.as_ref().map(|h| h.value.clone()),
         })
     }
 

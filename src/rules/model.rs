@@ -47,6 +47,33 @@ impl RuleSet {
 pub struct Source {
     pub name: String,
     pub kind: SourceKind,
+    pub auth: Option<SourceAuth>,
+}
+
+/// What a sender must show. Secrets are resolved when a request is checked,
+/// so a rotated `${file:...}` secret needs no reload.
+#[derive(Debug)]
+pub enum SourceAuth {
+    Bearer(SecretString),
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    Hmac {
+        secret: SecretString,
+        scheme: HmacScheme,
+        header: String,
+        timestamp_header: Option<String>,
+    },
+}
+
+/// How the signature header is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacScheme {
+    /// Hex HMAC-SHA256 of the body (or of `timestamp:body`), Grafana's way.
+    Hex,
+    /// PagerDuty v3: `v1=<hex>`, several comma-separated while a secret rotates.
+    PagerDuty,
 }
 
 #[derive(Debug)]

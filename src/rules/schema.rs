@@ -35,6 +35,36 @@ pub struct SourceDef {
     pub status: Option<Spanned<String>>,
     pub starts_at: Option<Spanned<String>>,
     pub fingerprint: Option<Spanned<String>>,
+    /// How senders prove who they are (serve checks it on every request).
+    pub auth: Option<AuthDef>,
+}
+
+/// Exactly one of the three.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthDef {
+    /// `Authorization: Bearer <token>`.
+    pub bearer: Option<Spanned<String>>,
+    pub basic: Option<BasicAuthDef>,
+    /// A signature of the body with a shared secret (Grafana, PagerDuty).
+    pub hmac: Option<HmacDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuthDef {
+    pub username: Spanned<String>,
+    pub password: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HmacDef {
+    pub secret: Spanned<String>,
+    /// The header carrying the signature; defaults per source kind.
+    pub header: Option<Spanned<String>>,
+    /// Grafana's optional timestamp header: signed as `timestamp:body`.
+    pub timestamp_header: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,103 @@
+//! `resgate serve`: run the webhook daemon until SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Exit;
+use crate::serve::{self, Options};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Rules directory (watched: changes that pass lint go live)
+    #[arg(long, default_value = "rules")]
+    pub rules: PathBuf,
+    /// Data directory: the journal `resgate.db` lives here
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Address to listen on (port 0: any free port, printed on start)
+    #[arg(long, default_value = "127.0.0.1:9095")]
+    pub listen: String,
+    /// HTTP worker threads [default: cores × 4]
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Largest webhook body accepted, in bytes
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_body: usize,
+    /// A client that sends nothing for this long is dropped
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub read_timeout: Duration,
+    /// A whole request body must arrive within this
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+    /// How long decided webhook bodies are kept in the journal
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// Repeats of the same alert inside this window are journaled once
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub dedupe_window: Duration,
+    /// Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key
+    #[arg(long, default_value_t = 3)]
+    pub call_attempts: u32,
+    /// First wait between those tries (doubles each time)
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub call_backoff: Duration,
+    /// Do not watch the rules directory
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Log lines as JSON
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+pub fn run(args: &Args) -> Exit {
+    init_logging(args.log_json);
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
+    });
+    let options = Options {
+        rules: args.rules.clone(),
+        data: args.data.clone(),
+        listen: args.listen.clone(),
+        workers,
+        max_body: args.max_body,
+        read_timeout: args.read_timeout,
+        body_timeout: args.body_timeout,
+        retention: args.retention,
+        dedupe_window: args.dedupe_window,
+        // Not a flag: a token on the command line would show in `ps`.
+        api_token: std::env::var("RESGATE_API_TOKEN").ok().filter(|t| !t.is_empty()),
+        call_attempts: args.call_attempts,
+        call_backoff: args.call_backoff,
+        watch: !args.no_watch,
+    };
+    let result = serve::run(options, |addr| {
+        // The first line on stdout, for scripts and tests that asked for port 0.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "resgate listening on http://{addr}");
+        let _ = stdout.flush();
+    });
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            match e {
+                serve::ServeError::Rules(_) => Exit::Failed,
+                _ => Exit::Usage,
+            }
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

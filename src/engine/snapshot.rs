@@ -1,0 +1,109 @@
+//! The engine's memory as plain data: what `serve` journals and restores after a
+//! restart, and what a rules reload carries over to the new rule set.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::state::{AlertEntry, Event, Pause, State};
+use super::{Engine, Output, Scope};
+use crate::rules::RuleSet;
+
+/// Everything a decision depends on besides the rules and the clock.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub alerts: Vec<AlertEntry>,
+    /// Every event kept (final ones too: budgets and warm-ups look back at them).
+    pub events: Vec<Event>,
+    pub pauses: Vec<Pause>,
+    pub escalated: Vec<(String, String, Timestamp)>,
+    /// (alert fingerprint, remediation name, reason) of the alerts waiting on a
+    /// deferral: they are decided again after the restore.
+    pub deferred: Vec<(String, String, String)>,
+    /// The number the next event ID gets (`ev-N`).
+    pub next_event: u64,
+}
+
+impl Engine {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            alerts: self.state.alerts.values().cloned().collect(),
+            events: self.state.events.clone(),
+            pauses: self.state.pauses.clone(),
+            escalated: self
+                .state
+                .escalated
+                .iter()
+                .map(|((r, t), at)| (r.clone(), t.clone(), *at))
+                .collect(),
+            deferred: self
+                .deferred
+                .iter()
+                .filter_map(|((fp, r), (reason, _))| {
+                    let name = self.rules.remediations.get(*r)?.name.clone();
+                    Some((fp.clone(), name, reason.clone()))
+                })
+                .collect(),
+            next_event: self.next_event,
+        }
+    }
+
+    /// An engine on `rules` that remembers `snapshot`. Deferred alerts are decided
+    /// again at `now`: the returned output holds those whose verdict changed
+    /// (a deploy ended while resgate was down, a renamed guard, ...).
+    ///
+    /// Deferrals of remediations the rules no longer have are dropped; events
+    /// of such remediations are kept (they still end, and are still reported).
+    pub fn restore(rules: Arc<RuleSet>, snapshot: Snapshot, now: Timestamp) -> (Engine, Output) {
+        let mut engine = Engine::new(rules.clone(), now);
+        let mut state = State::default();
+        for entry in snapshot.alerts {
+            engine.facts.add_alert(&entry.alert);
+            state.alerts.insert(entry.alert.fingerprint.clone(), entry);
+        }
+        for event in snapshot.events {
+            let warm = (event.state == super::EventState::Warming)
+                .then_some(event.succeeded_at.zip(event.warm_until))
+                .flatten();
+            let in_flight = event.state.in_flight();
+            let (r, t) = (event.remediation.clone(), event.target.clone());
+            let i = state.push_event(event);
+            if let Some((succeeded, until)) = warm {
+                state.set_warm_until(i, succeeded, until);
+            }
+            if in_flight {
+                engine.facts.set_in_flight(&r, &t, true);
+            }
+        }
+        state.pauses = snapshot.pauses;
+        state.escalated = snapshot
+            .escalated
+            .into_iter()
+            .map(|(r, t, at)| ((r, t), at))
+            .collect::<BTreeMap<_, _>>();
+        engine.state = state;
+        engine.facts.time_changed();
+        engine.next_event = snapshot.next_event.max(1);
+        for (fp, name, reason) in snapshot.deferred {
+            if let Some(r) = rules.remediations.iter().position(|x| x.name == name) {
+                // A version no guard can have: the first re-evaluation decides it again.
+                engine.deferred.insert((fp, r), (reason, u64::MAX));
+            }
+        }
+        let mut out = engine.advance(now);
+        out.append(engine.reevaluate(now, Scope::All));
+        (engine, out)
+    }
+
+    /// Swaps in new rules, keeping alerts, events, pauses and the dedupe window.
+    pub fn reload(&mut self, rules: Arc<RuleSet>, now: Timestamp) -> Output {
+        let recent = std::mem::take(&mut self.recent);
+        let recent_order = std::mem::take(&mut self.recent_order);
+        let (mut engine, out) = Engine::restore(rules, self.snapshot(), now);
+        engine.recent = recent;
+        engine.recent_order = recent_order;
+        *self = engine;
+        out
+    }
+}

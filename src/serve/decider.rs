@@ -1,0 +1,336 @@
+//! The decision thread: the one owner of the engine.
+//!
+//! It takes messages in order (alerts committed to the inbound queue, what
+//! trackers learned from remediators, pauses, reloads), runs the engine with
+//! the wall clock, journals everything the engine answered, and only then acts:
+//! starts a tracker for each fire, sends each escalation. Everything queued at
+//! once is decided as one step and journaled in one piece, so a burst costs one
+//! commit, not one per alert.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::Shared;
+use super::journal::{self, CallPhase, OpenCall, Pending, StepRecord};
+use super::tracker;
+use crate::engine::{Engine, Outcome, Pause, Verdict};
+use crate::rules::RuleSet;
+use crate::rules::schema::Mode;
+use crate::source::Alert;
+
+/// At most this many messages per step.
+const MAX_STEP: usize = 1024;
+/// Wake at least this often, to run timers and notice shutdown.
+const IDLE_WAKE: Duration = Duration::from_millis(500);
+
+pub enum Msg {
+    Inbound {
+        id: i64,
+        alerts: Vec<Alert>,
+    },
+    Accepted {
+        event: String,
+        remote_id: Option<String>,
+    },
+    Running {
+        event: String,
+    },
+    Finished {
+        event: String,
+        outcome: Outcome,
+    },
+    Refused {
+        event: String,
+    },
+    Pause {
+        pause: Pause,
+        reply: SyncSender<journal::Result<()>>,
+    },
+    Unpause {
+        remediation: String,
+        target: Option<String>,
+        reply: SyncSender<journal::Result<()>>,
+    },
+    Reload(Arc<RuleSet>),
+}
+
+pub struct Decider {
+    engine: Engine,
+    shared: Arc<Shared>,
+    /// Events by state, kept as transitions happen (for `/metrics`).
+    by_state: BTreeMap<String, u64>,
+}
+
+impl Decider {
+    /// Restores the engine from the journal and decides what the last run left
+    /// undecided. Returns the decider and the calls to resume.
+    pub fn restore(
+        shared: Arc<Shared>,
+        rules: Arc<RuleSet>,
+        conn: &rusqlite::Connection,
+    ) -> journal::Result<(Decider, Vec<OpenCall>, Vec<Pending>)> {
+        let snapshot = journal::load_snapshot(conn)?;
+        let mut by_state = BTreeMap::new();
+        for e in &snapshot.events {
+            *by_state.entry(e.state.as_str().to_owned()).or_default() += 1;
+        }
+        let now = Timestamp::now();
+        let (engine, output) = Engine::restore(rules, snapshot, now);
+        let mut decider = Decider {
+            engine,
+            shared,
+            by_state,
+        };
+        let mut step = StepRecord {
+            now: Some(now),
+            ..StepRecord::default()
+        };
+        step.add_output(&decider.engine, output);
+        decider.commit_and_act(step)?;
+        Ok((
+            decider,
+            journal::open_calls(conn)?,
+            journal::pending_inbound(conn)?,
+        ))
+    }
+
+    /// Resumes the calls a previous run left open, then decides the inbound
+    /// rows it left undecided, then serves messages until shutdown.
+    pub fn run(mut self, calls: Vec<OpenCall>, pending: Vec<Pending>, inbox: Receiver<Msg>) {
+        for call in calls {
+            self.resume(call);
+        }
+        for p in pending {
+            let mut step = StepRecord {
+                now: Some(p.received_at.max(self.engine.now())),
+                ..StepRecord::default()
+            };
+            self.apply(
+                Msg::Inbound {
+                    id: p.id,
+                    alerts: p.alerts,
+                },
+                &mut step,
+                Timestamp::now(),
+            );
+            if self.commit_and_act(step).is_err() {
+                return;
+            }
+        }
+        loop {
+            if self.shared.shutdown.is_set() {
+                break;
+            }
+            let now = Timestamp::now();
+            let wait = self
+                .engine
+                .next_timer()
+                .map(|t| Duration::try_from(t.duration_since(now)).unwrap_or(Duration::ZERO))
+                .unwrap_or(IDLE_WAKE)
+                .min(IDLE_WAKE);
+            let mut batch = Vec::new();
+            match inbox.recv_timeout(wait) {
+                Ok(msg) => batch.push(msg),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            while batch.len() < MAX_STEP {
+                match inbox.try_recv() {
+                    Ok(msg) => batch.push(msg),
+                    Err(_) => break,
+                }
+            }
+            let now = Timestamp::now();
+            let mut step = StepRecord {
+                now: Some(now),
+                ..StepRecord::default()
+            };
+            let timers = self.engine.advance(now);
+            step.add_output(&self.engine, timers);
+            let mut replies = Vec::new();
+            for msg in batch {
+                if let Some(reply) = self.apply(msg, &mut step, now) {
+                    replies.push(reply);
+                }
+            }
+            let committed = self.commit_and_act(step);
+            for reply in replies {
+                let _ = reply.send(committed.clone());
+            }
+        }
+    }
+
+    /// Feeds one message to the engine; returns the reply channel of a request
+    /// that waits for the step to be journaled.
+    fn apply(
+        &mut self,
+        msg: Msg,
+        step: &mut StepRecord,
+        now: Timestamp,
+    ) -> Option<SyncSender<journal::Result<()>>> {
+        let e = &mut self.engine;
+        let output = match msg {
+            Msg::Inbound { id, alerts } => {
+                step.inbound.push(id);
+                let out = e.ingest(&alerts, now);
+                step.add_alerts(e, alerts.iter().map(|a| a.fingerprint.as_str()));
+                out
+            }
+            Msg::Accepted { event, remote_id } => e.accepted(&event, remote_id, now),
+            Msg::Running { event } => e.running(&event, now),
+            Msg::Finished { event, outcome } => e.finished(&event, outcome, now),
+            Msg::Refused { event } => e.refused(&event, now),
+            Msg::Pause { pause, reply } => {
+                step.pauses_set.push(pause.clone());
+                let out = e.pause(pause, now);
+                step.add_output(e, out);
+                return Some(reply);
+            }
+            Msg::Unpause {
+                remediation,
+                target,
+                reply,
+            } => {
+                let out = e.unpause(&remediation, target.as_deref(), now);
+                step.pauses_deleted.push((remediation, target));
+                step.add_output(e, out);
+                return Some(reply);
+            }
+            Msg::Reload(rules) => e.reload(rules, now),
+        };
+        step.add_output(e, output);
+        None
+    }
+
+    /// Journals the step (retrying while the journal is down: nothing is acted
+    /// on before it is recorded), then starts what the step decided.
+    fn commit_and_act(&mut self, step: StepRecord) -> journal::Result<()> {
+        if step.is_empty() {
+            return Ok(());
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let record = step.clone();
+            let instance = self.shared.instance.clone();
+            match self
+                .shared
+                .writer
+                .submit(move |conn| journal::record_step(conn, &instance, &record))
+            {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot journal decisions; retrying before acting on them");
+                    if self.shared.shutdown.wait(backoff) {
+                        return Err(e);
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.act(&step);
+        Ok(())
+    }
+
+    fn act(&mut self, step: &StepRecord) {
+        let shared = self.shared.clone();
+        let metrics = &shared.metrics;
+        for d in &step.decisions {
+            metrics.decision(d.verdict.as_str(), d.remediation.as_deref());
+            tracing::info!(
+                alert = %d.alert,
+                remediation = d.remediation.as_deref().unwrap_or(""),
+                target = d.target.as_deref().unwrap_or(""),
+                verdict = %d.verdict,
+                reason = d.reason.as_deref().unwrap_or(""),
+                event = d.event.as_deref().unwrap_or(""),
+                "decision"
+            );
+            match d.verdict {
+                Verdict::Fire => {
+                    if let Some(event) = &d.event {
+                        *self.by_state.entry("pending".into()).or_default() += 1;
+                        self.start_tracker(event, CallPhase::Queued, None);
+                    }
+                }
+                Verdict::Escalate => self.escalate(d),
+                _ => {}
+            }
+        }
+        for t in &step.transitions {
+            metrics.transition(t.to.as_str());
+            tracing::info!(
+                event = %t.event,
+                remediation = %t.remediation,
+                target = %t.target,
+                from = t.from.map(|s| s.as_str()).unwrap_or(""),
+                to = %t.to,
+                "event"
+            );
+            if let Some(from) = t.from
+                && let Some(n) = self.by_state.get_mut(from.as_str())
+            {
+                *n = n.saturating_sub(1);
+            }
+            *self.by_state.entry(t.to.as_str().to_owned()).or_default() += 1;
+        }
+        metrics.set_events(self.by_state.clone());
+    }
+
+    fn resume(&mut self, call: OpenCall) {
+        self.start_tracker(&call.event, call.phase, call.status_url);
+    }
+
+    fn start_tracker(&mut self, event: &str, phase: CallPhase, status_url: Option<String>) {
+        let state = self.engine.state();
+        let Some(ev) = state.event(event).cloned() else {
+            return;
+        };
+        let alert = state.alerts.get(&ev.alert).map(|a| a.alert.clone());
+        let rules = self.engine.rules_arc();
+        let shared = self.shared.clone();
+        let job = tracker::Job {
+            event: ev,
+            alert,
+            phase,
+            status_url,
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("track-{event}"))
+            .spawn(move || tracker::track(&shared, &rules, job));
+        if let Err(e) = spawned {
+            tracing::error!(event, error = %e, "cannot start a tracker thread");
+        }
+    }
+
+    fn escalate(&self, d: &crate::engine::Decision) {
+        let rules = self.engine.rules_arc();
+        let Some(alert) = self
+            .engine
+            .state()
+            .alerts
+            .get(&d.alert)
+            .map(|a| a.alert.clone())
+        else {
+            return;
+        };
+        let Some(remediation) = d.remediation.as_deref().and_then(|r| rules.remediation(r))
+        else {
+            return;
+        };
+        if remediation.escalate.is_none() || remediation.mode == Mode::Shadow {
+            return;
+        }
+        let shared = self.shared.clone();
+        let decision = d.clone();
+        let spawned = std::thread::Builder::new()
+            .name("escalate".into())
+            .spawn(move || tracker::escalate(&shared, &rules, &alert, &decision));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start an escalation thread");
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! HTTP in: routes, limits, and the answers of DESIGN.md §5.
+//!
+//! tiny_http has no limits of its own, so they are here: every accepted socket
+//! inherits a receive timeout set on the listening socket (Linux copies socket
+//! options to accepted sockets), so a client that stops sending cannot hold a
+//! worker for longer than that; a whole body must also arrive within
+//! `body_timeout`; bodies over `max_body` are refused from their Content-Length
+//! before a byte is read, and cut off while reading when the length is not given.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+use super::decider::Msg;
+use super::{Shared, auth, journal};
+use crate::engine::Pause;
+use crate::source::map_payload;
+
+pub fn bind(listen: &str, read_timeout: Duration) -> Result<Server, String> {
+    let listener = TcpListener::bind(listen).map_err(|e| e.to_string())?;
+    for which in [
+        rustix::net::sockopt::Timeout::Recv,
+        rustix::net::sockopt::Timeout::Send,
+    ] {
+        rustix::net::sockopt::set_socket_timeout(&listener, which, Some(read_timeout))
+            .map_err(|e| format!("cannot set socket timeouts: {e}"))?;
+    }
+    Server::from_listener(listener, None).map_err(|e| e.to_string())
+}
+
+pub fn worker(server: &Server, shared: &Shared) {
+    while !shared.shutdown.is_set() {
+        match server.recv_timeout(Duration::from_millis(200)) {
+            Ok(Some(request)) => handle(request, shared),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "accept failed");
+            }
+        }
+    }
+}
+
+/// A finished answer: status and JSON (or text) body.
+struct Answer {
+    status: u16,
+    body: String,
+    content_type: &'static str,
+    extra: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    fn json(status: u16, body: Value) -> Answer {
+        Answer {
+            status,
+            body: body.to_string(),
+            content_type: "application/json",
+            extra: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Answer {
+        Answer::json(status, json!({"status": "error", "error": message.into()}))
+    }
+
+    fn text(status: u16, body: String, content_type: &'static str) -> Answer {
+        Answer {
+            status,
+            body,
+            content_type,
+            extra: Vec::new(),
+        }
+    }
+
+    fn with(mut self, name: &'static str, value: impl Into<String>) -> Answer {
+        self.extra.push((name, value.into()));
+        self
+    }
+}
+
+fn handle(mut request: Request, shared: &Shared) {
+    let url = request.url().to_owned();
+    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
+    let method = request.method().clone();
+    let answer = route(&mut request, shared, &method, path, query);
+    respond(request, answer);
+}
+
+fn respond(request: Request, answer: Answer) {
+    let mut response = Response::from_string(answer.body).with_status_code(answer.status);
+    if let Ok(h) = Header::from_bytes("Content-Type", answer.content_type) {
+        response.add_header(h);
+    }
+    for (name, value) in answer.extra {
+        if let Ok(h) = Header::from_bytes(name, value.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    if let Err(e) = request.respond(response) {
+        tracing::debug!(error = %e, "client went away before the answer");
+    }
+}
+
+fn route(request: &mut Request, shared: &Shared, method: &Method, path: &str, query: &str) -> Answer {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let allowed: &[Method] = match segments.as_slice() {
+        ["webhook", source] => {
+            if *method == Method::Post {
+                return ingest(request, shared, source);
+            }
+            &[Method::Post]
+        }
+        ["healthz"] if *method == Method::Get => {
+            return Answer::json(200, json!({"status": "ok"}));
+        }
+        ["readyz"] if *method == Method::Get => {
+            let ready = shared.ready.load(std::sync::atomic::Ordering::SeqCst)
+                && !shared.shutdown.is_set();
+            return if ready {
+                Answer::json(200, json!({"status": "ready"}))
+            } else {
+                Answer::error(503, "not ready")
+            };
+        }
+        ["metrics"] if *method == Method::Get => {
+            return Answer::text(
+                200,
+                shared.metrics.render(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            );
+        }
+        ["api", "v1", "events"] if *method == Method::Get => {
+            let limit = param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            return read(shared, |conn| {
+                Ok(json!({"events": journal::list_events(conn, limit)?}))
+            });
+        }
+        ["api", "v1", "events", id] if *method == Method::Get => {
+            let id = decode(id);
+            return match journal::open_reader(&shared.db_path)
+                .and_then(|conn| journal::event_detail(&conn, &id))
+            {
+                Ok(Some(event)) => Answer::json(200, event),
+                Ok(None) => Answer::error(404, format!("no event {id}")),
+                Err(e) => Answer::error(503, e.to_string()),
+            };
+        }
+        ["api", "v1", "decisions"] if *method == Method::Get => {
+            return decisions(shared, query);
+        }
+        ["api", "v1", "pauses"] => match *method {
+            Method::Get => {
+                return read(shared, |conn| Ok(json!({"pauses": journal::list_pauses(conn)?})));
+            }
+            Method::Post | Method::Delete => {
+                if let Some(refusal) = api_auth(request, shared) {
+                    return refusal;
+                }
+                return if *method == Method::Post {
+                    pause(request, shared)
+                } else {
+                    unpause(request, shared, query)
+                };
+            }
+            _ => &[Method::Get, Method::Post, Method::Delete],
+        },
+        ["healthz" | "readyz" | "metrics"]
+        | ["api", "v1", "events"]
+        | ["api", "v1", "events", _]
+        | ["api", "v1", "decisions"] => &[Method::Get],
+        _ => return Answer::error(404, format!("no route {path}")),
+    };
+    let allow: Vec<String> = allowed.iter().map(|m| m.to_string()).collect();
+    Answer::error(405, format!("{method} is not allowed on {path}")).with("Allow", allow.join(", "))
+}
+
+fn read(shared: &Shared, f: impl FnOnce(&rusqlite::Connection) -> journal::Result<Value>) -> Answer {
+    match journal::open_reader(&shared.db_path).and_then(|conn| f(&conn)) {
+        Ok(v) => Answer::json(200, v),
+        Err(e) => Answer::error(503, e.to_string()),
+    }
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().to_owned())
+}
+
+fn ingest(request: &mut Request, shared: &Shared, source_name: &str) -> Answer {
+    let received_at = Timestamp::now();
+    let rules = shared.rules();
+    let source_name = decode(source_name);
+    let Some(source) = rules.source(&source_name) else {
+        shared.metrics.ingest("", 404, 0);
+        return Answer::error(404, format!("unknown source \"{source_name}\""));
+    };
+    let answer = |code: u16, n: usize, a: Answer| {
+        shared.metrics.ingest(&source.name, code, n);
+        a
+    };
+    let body = match read_body(request, shared.options.max_body, shared.options.body_timeout) {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return answer(
+                413,
+                0,
+                Answer::error(413, format!("body larger than {} bytes", shared.options.max_body)),
+            );
+        }
+        Err(BodyError::Timeout) => {
+            return answer(408, 0, Answer::error(408, "body not received in time"));
+        }
+        Err(BodyError::Io(e)) => return answer(400, 0, Answer::error(400, format!("cannot read the body: {e}"))),
+    };
+    if let Some(auth) = &source.auth {
+        let lookup = |name: &str| header(request, name);
+        if let Err(refusal) = auth::check(auth, &lookup, &body, received_at.as_second(), &shared.secrets) {
+            let mut a = Answer::error(401, refusal.0);
+            if matches!(auth, crate::rules::SourceAuth::Bearer(_)) {
+                a = a.with("WWW-Authenticate", "Bearer");
+            } else if matches!(auth, crate::rules::SourceAuth::Basic { .. }) {
+                a = a.with("WWW-Authenticate", "Basic realm=\"resgate\"");
+            }
+            return answer(401, 0, a);
+        }
+    }
+    let alerts = match map_payload(source, &body, received_at) {
+        Ok(a) => a,
+        Err(e) => return answer(400, 0, Answer::error(400, e.to_string())),
+    };
+    let total = alerts.len();
+    let fresh = shared.dedupe.fresh(alerts);
+    if fresh.is_empty() {
+        return answer(
+            200,
+            0,
+            Answer::json(200, json!({"status": "success", "alerts": total, "journaled": 0})),
+        );
+    }
+    let name = source.name.clone();
+    let journaled = fresh.clone();
+    let committed = shared.writer.submit(move |conn| {
+        journal::insert_inbound(conn, received_at, &name, &body, &journaled)
+    });
+    match committed {
+        Ok(id) => {
+            shared.dedupe.record(&fresh);
+            let n = fresh.len();
+            // If the decision thread has stopped, the row stays undecided in the
+            // journal and the next start decides it.
+            let _ = shared.decider.send(Msg::Inbound { id, alerts: fresh });
+            answer(
+                200,
+                n,
+                Answer::json(200, json!({"status": "success", "alerts": total, "journaled": n})),
+            )
+        }
+        Err(e) => {
+            tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
+            answer(503, 0, Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"))
+        }
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Timeout,
+    Io(std::io::Error),
+}
+
+fn read_body(request: &mut Request, max: usize, deadline: Duration) -> Result<Vec<u8>, BodyError> {
+    if request.body_length().is_some_and(|n| n > max) {
+        return Err(BodyError::TooLarge);
+    }
+    let started = Instant::now();
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(4096).min(max));
+    let mut chunk = [0u8; 16 * 1024];
+    let reader = request.as_reader();
+    loop {
+        if started.elapsed() > deadline {
+            return Err(BodyError::Timeout);
+        }
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => {
+                if body.len() + n > max {
+                    return Err(BodyError::TooLarge);
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(BodyError::Timeout);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(BodyError::Io(e)),
+        }
+    }
+}
+
+fn decisions(shared: &Shared, query: &str) -> Answer {
+    let limit = param(query, "limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(1000u32)
+        .min(10_000);
+    if let Some(after) = param(query, "after") {
+        let Ok(after) = after.parse::<i64>() else {
+            return Answer::error(400, "`after` must be a decision sequence number");
+        };
+        return read(shared, |conn| {
+            Ok(json!({"decisions": journal::decisions_after(conn, after, limit)?}))
+        });
+    }
+    let since = match param(query, "since") {
+        None => Timestamp::UNIX_EPOCH,
+        Some(s) => match parse_since(&s) {
+            Some(t) => t,
+            None => {
+                return Answer::error(
+                    400,
+                    "`since` must be an RFC 3339 time (2026-01-02T03:04:05Z) or a duration ago (15m)",
+                );
+            }
+        },
+    };
+    read(shared, |conn| {
+        Ok(json!({"decisions": journal::decisions_since(conn, since, limit)?}))
+    })
+}
+
+fn parse_since(s: &str) -> Option<Timestamp> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Some(t);
+    }
+    let d = humantime::parse_duration(s).ok()?;
+    Timestamp::now()
+        .checked_sub(jiff::SignedDuration::try_from(d).ok()?)
+        .ok()
+}
+
+fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
+    let token = shared.options.api_token.as_deref()?;
+    let given = header(request, "authorization");
+    let ok = given
+        .as_deref()
+        .and_then(|g| g.trim().strip_prefix("Bearer "))
+        .is_some_and(|g| auth::constant_time_eq(g.trim().as_bytes(), token.as_bytes()));
+    (!ok).then(|| Answer::error(401, "this route needs the API token").with("WWW-Authenticate", "Bearer"))
+}
+
+fn json_body(request: &mut Request, shared: &Shared) -> Result<Value, Answer> {
+    let body = read_body(request, 64 * 1024, shared.options.body_timeout).map_err(|e| match e {
+        BodyError::TooLarge => Answer::error(413, "body too large"),
+        BodyError::Timeout => Answer::error(408, "body not received in time"),
+        BodyError::Io(e) => Answer::error(400, e.to_string()),
+    })?;
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&body).map_err(|e| Answer::error(400, format!("body is not JSON: {e}")))
+}
+
+fn pause(request: &mut Request, shared: &Shared) -> Answer {
+    let body = match json_body(request, shared) {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let Some(remediation) = text("remediation") else {
+        return Answer::error(400, "`remediation` is required");
+    };
+    if shared.rules().remediation(&remediation).is_none() {
+        return Answer::error(400, format!("unknown remediation \"{remediation}\""));
+    }
+    let Some(reason) = text("reason").filter(|r| !r.trim().is_empty()) else {
+        return Answer::error(400, "`reason` is required: say why, for the next person");
+    };
+    let now = Timestamp::now();
+    let until = match (text("for"), text("until")) {
+        (Some(d), None) => match humantime::parse_duration(&d)
+            .ok()
+            .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+            .and_then(|d| now.checked_add(d).ok())
+        {
+            Some(t) => Some(t),
+            None => return Answer::error(400, format!("`for` is not a duration: {d:?}")),
+        },
+        (None, Some(u)) => match u.parse::<Timestamp>() {
+            Ok(t) => Some(t),
+            Err(_) => return Answer::error(400, format!("`until` is not an RFC 3339 time: {u:?}")),
+        },
+        (None, None) => None,
+        (Some(_), Some(_)) => return Answer::error(400, "give `for` or `until`, not both"),
+    };
+    let p = Pause {
+        remediation,
+        target: text("target"),
+        reason,
+        until,
+    };
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    if shared
+        .decider
+        .send(Msg::Pause {
+            pause: p.clone(),
+            reply,
+        })
+        .is_err()
+    {
+        return Answer::error(503, "shutting down");
+    }
+    match answer.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => Answer::json(
+            201,
+            json!({"status": "success", "pause": {"remediation": p.remediation, "target": p.target,
+                "reason": p.reason, "until": p.until.map(|t| t.to_string())}}),
+        ),
+        Ok(Err(e)) => Answer::error(503, e.to_string()),
+        Err(_) => Answer::error(503, "the decision thread did not answer in time; retry"),
+    }
+}
+
+fn unpause(request: &mut Request, shared: &Shared, query: &str) -> Answer {
+    let body = match json_body(request, shared) {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    let get = |k: &str| {
+        param(query, k).or_else(|| body.get(k).and_then(Value::as_str).map(str::to_owned))
+    };
+    let Some(remediation) = get("remediation") else {
+        return Answer::error(400, "`remediation` is required");
+    };
+    let target = get("target");
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    if shared
+        .decider
+        .send(Msg::Unpause {
+            remediation,
+            target,
+            reply,
+        })
+        .is_err()
+    {
+        return Answer::error(503, "shutting down");
+    }
+    match answer.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => Answer::json(200, json!({"status": "success"})),
+        Ok(Err(e)) => Answer::error(503, e.to_string()),
+        Err(_) => Answer::error(503, "the decision thread did not answer in time; retry"),
+    }
+}
+
+fn param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k) == name).then(|| decode(v))
+    })
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}

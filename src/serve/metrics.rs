@@ -1,0 +1,228 @@
+//! `/metrics` in the Prometheus text format (version 0.0.4).
+//!
+//! Counters with labels live in small maps behind a mutex: a handful of series,
+//! touched once per request, so contention is not worth lock-free structures.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the commit latency histogram, in seconds.
+const COMMIT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (metric name, label string) → count.
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    /// Event state → how many events are in it now.
+    events: Mutex<BTreeMap<String, u64>>,
+    commit_buckets: [AtomicU64; 12],
+    commit_count: AtomicU64,
+    commit_micros: AtomicU64,
+    rules_loaded_at: AtomicU64,
+}
+
+impl Metrics {
+    fn add(&self, name: &'static str, labels: String, n: u64) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry((name, labels)).or_default() += n;
+        }
+    }
+
+    pub fn ingest(&self, source: &str, code: u16, alerts: usize) {
+        self.add(
+            "resgate_ingest_requests_total",
+            format!("source=\"{}\",code=\"{code}\"", escape(source)),
+            1,
+        );
+        if alerts > 0 {
+            self.add(
+                "resgate_ingest_alerts_total",
+                format!("source=\"{}\"", escape(source)),
+                alerts as u64,
+            );
+        }
+    }
+
+    pub fn decision(&self, verdict: &str, remediation: Option<&str>) {
+        self.add(
+            "resgate_decisions_total",
+            format!(
+                "verdict=\"{}\",remediation=\"{}\"",
+                escape(verdict),
+                escape(remediation.unwrap_or(""))
+            ),
+            1,
+        );
+    }
+
+    pub fn transition(&self, to: &str) {
+        self.add(
+            "resgate_event_transitions_total",
+            format!("to=\"{}\"", escape(to)),
+            1,
+        );
+    }
+
+    pub fn call(&self, result: &str) {
+        self.add(
+            "resgate_remediator_calls_total",
+            format!("result=\"{}\"", escape(result)),
+            1,
+        );
+    }
+
+    pub fn poll(&self, result: &str) {
+        self.add(
+            "resgate_remediator_polls_total",
+            format!("result=\"{}\"", escape(result)),
+            1,
+        );
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "refused" };
+        self.add(
+            "resgate_rules_reloads_total",
+            format!("result=\"{result}\""),
+            1,
+        );
+        if ok {
+            self.rules_loaded_at.store(
+                jiff::Timestamp::now().as_second().max(0) as u64,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    pub fn journal_error(&self) {
+        self.add("resgate_journal_errors_total", String::new(), 1);
+    }
+
+    pub fn commit_latency(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.commit_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.commit_count.fetch_add(1, Ordering::Relaxed);
+        self.commit_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// The decision thread publishes how many events are in each state.
+    pub fn set_events(&self, by_state: BTreeMap<String, u64>) {
+        if let Ok(mut e) = self.events.lock() {
+            *e = by_state;
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let help: &[(&str, &str, &str)] = &[
+            (
+                "resgate_ingest_requests_total",
+                "counter",
+                "Webhook requests by source and HTTP status.",
+            ),
+            (
+                "resgate_ingest_alerts_total",
+                "counter",
+                "Alerts journaled from webhooks, by source.",
+            ),
+            (
+                "resgate_decisions_total",
+                "counter",
+                "Decisions by verdict and remediation.",
+            ),
+            (
+                "resgate_event_transitions_total",
+                "counter",
+                "Event state changes by the state entered.",
+            ),
+            (
+                "resgate_remediator_calls_total",
+                "counter",
+                "Calls to remediators by result.",
+            ),
+            (
+                "resgate_remediator_polls_total",
+                "counter",
+                "Status polls of remediators by result.",
+            ),
+            (
+                "resgate_rules_reloads_total",
+                "counter",
+                "Rule reloads: ok, or refused because the new rules fail lint.",
+            ),
+            (
+                "resgate_journal_errors_total",
+                "counter",
+                "Journal transactions that failed (answered 503).",
+            ),
+        ];
+        let counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        for (name, kind, text) in help {
+            let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
+            for ((n, labels), v) in &counters {
+                if n == name {
+                    if labels.is_empty() {
+                        let _ = writeln!(out, "{name} {v}");
+                    } else {
+                        let _ = writeln!(out, "{name}{{{labels}}} {v}");
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP resgate_events Events by current state.\n# TYPE resgate_events gauge"
+        );
+        for (state, n) in self.events.lock().map(|e| e.clone()).unwrap_or_default() {
+            let _ = writeln!(out, "resgate_events{{state=\"{}\"}} {n}", escape(&state));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP resgate_journal_commit_seconds Time to commit one group of journal writes.\n# TYPE resgate_journal_commit_seconds histogram"
+        );
+        for (i, bound) in COMMIT_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "resgate_journal_commit_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.commit_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.commit_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "resgate_journal_commit_seconds_bucket{{le=\"+Inf\"}} {count}\nresgate_journal_commit_seconds_sum {}\nresgate_journal_commit_seconds_count {count}",
+            self.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "# HELP resgate_rules_loaded_timestamp_seconds When the live rules were loaded.\n# TYPE resgate_rules_loaded_timestamp_seconds gauge\nresgate_rules_loaded_timestamp_seconds {}",
+            self.rules_loaded_at.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Label values are user data (source and remediation names): escape them as
+/// the exposition format requires so that nothing can forge a series.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}

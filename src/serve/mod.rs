@@ -1,0 +1,280 @@
+//! `resgate serve`: the webhook daemon (DESIGN.md §5).
+//!
+//! Threads and who owns what:
+//! - HTTP workers (tiny_http, a fixed pool) authenticate, map and journal each
+//!   webhook, answer 2xx only once it is committed, then hand it to…
+//! - the decision thread ([`decider`]), the one owner of the engine, which
+//!   journals every decision before acting on it, and starts…
+//! - a tracker per fired event ([`tracker`]): the call, then status polls.
+//! - the journal writer ([`writer`]) commits for all of them, in groups.
+//! - the reload watcher ([`reload`]) swaps in rules that pass lint.
+
+pub mod auth;
+mod decider;
+mod dedupe;
+mod http;
+pub mod journal;
+pub mod metrics;
+mod reload;
+mod tracker;
+mod writer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
+
+use crate::remediate::{Client, ProcessSecrets, RetryPolicy};
+use crate::rules::RuleSet;
+
+pub use writer::Writer;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub rules: PathBuf,
+    pub data: PathBuf,
+    pub listen: String,
+    pub workers: usize,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body: usize,
+    /// A read that waits longer than this fails (slow clients).
+    pub read_timeout: Duration,
+    /// A whole request body must arrive within this.
+    pub body_timeout: Duration,
+    /// Decided inbound bodies are kept this long (for `explain`).
+    pub retention: Duration,
+    /// Window in which a repeated (groupKey, fingerprint, startsAt, status) is a duplicate.
+    pub dedupe_window: Duration,
+    /// Bearer token required by the API's write routes (pauses); none: open.
+    pub api_token: Option<String>,
+    /// Tries of a call that the remediator did not accept (connection refused, 5xx).
+    pub call_attempts: u32,
+    pub call_backoff: Duration,
+    pub watch: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the rules in {0} do not pass lint; run `resgate lint {0}`")]
+    Rules(String),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: String, message: String },
+}
+
+/// A flag with a wake-up: sleeping threads return as soon as shutdown starts.
+#[derive(Default)]
+pub struct Shutdown {
+    set: Mutex<bool>,
+    cv: Condvar,
+    flag: AtomicBool,
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        if let Ok(mut s) = self.set.lock() {
+            *s = true;
+        }
+        self.cv.notify_all();
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps up to `d`; true when shutdown started.
+    pub fn wait(&self, d: Duration) -> bool {
+        let Ok(guard) = self.set.lock() else {
+            return true;
+        };
+        match self.cv.wait_timeout_while(guard, d, |set| !*set) {
+            Ok((set, _)) => *set,
+            Err(_) => true,
+        }
+    }
+}
+
+/// What every thread shares.
+pub struct Shared {
+    pub writer: Writer,
+    pub metrics: Arc<metrics::Metrics>,
+    pub shutdown: Shutdown,
+    /// This journal's random ID: part of every Idempotency-Key.
+    pub instance: String,
+    pub client: Client,
+    pub secrets: ProcessSecrets,
+    pub retry: RetryPolicy,
+    pub decider: Sender<decider::Msg>,
+    /// The rules live now; replaced whole by a reload.
+    pub rules: RwLock<Arc<RuleSet>>,
+    pub db_path: PathBuf,
+    pub options: Options,
+    pub ready: AtomicBool,
+    dedupe: dedupe::Dedupe,
+}
+
+impl Shared {
+    pub fn rules(&self) -> Arc<RuleSet> {
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Loads the rules, opens the journal, restores the engine, and serves until
+/// SIGTERM/SIGINT. `on_listen` is told the bound address (the CLI prints it).
+pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let rules = reload::load(&options.rules)
+        .ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
+    std::fs::create_dir_all(&options.data).map_err(|source| ServeError::DataDir {
+        path: options.data.display().to_string(),
+        source,
+    })?;
+    let db_path = options.data.join(journal::FILE_NAME);
+    let conn = journal::open_writer(&db_path)?;
+    let instance = journal::instance_id(&conn)?;
+    let restore_conn = journal::open_reader(&db_path)?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    metrics.reload(true);
+    let (writer, writer_thread) = Writer::start(conn, metrics.clone());
+    let (to_decider, inbox) = std::sync::mpsc::channel();
+    let backoff = options.call_backoff;
+    let shared = Arc::new(Shared {
+        writer,
+        metrics,
+        shutdown: Shutdown::default(),
+        instance,
+        client: Client::new(),
+        secrets: ProcessSecrets,
+        retry: RetryPolicy {
+            attempts: options.call_attempts.max(1),
+            initial: backoff,
+            sleep: Box::new(std::thread::sleep),
+        },
+        decider: to_decider,
+        rules: RwLock::new(rules.clone()),
+        db_path,
+        dedupe: dedupe::Dedupe::new(options.dedupe_window),
+        options: options.clone(),
+        ready: AtomicBool::new(false),
+    });
+
+    let (decider, calls, pending) = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
+    drop(restore_conn);
+    if !calls.is_empty() || !pending.is_empty() {
+        tracing::info!(
+            open_calls = calls.len(),
+            undecided = pending.len(),
+            "resuming from the journal"
+        );
+    }
+    let decider_thread = std::thread::Builder::new()
+        .name("decider".into())
+        .spawn(move || decider.run(calls, pending, inbox))
+        .map_err(|e| ServeError::Listen {
+            addr: options.listen.clone(),
+            message: format!("cannot start the decision thread: {e}"),
+        })?;
+
+    let server = http::bind(&options.listen, options.read_timeout).map_err(|message| {
+        ServeError::Listen {
+            addr: options.listen.clone(),
+            message,
+        }
+    })?;
+    let server = Arc::new(server);
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+
+    {
+        let shared = shared.clone();
+        let server = server.clone();
+        let handler = move || {
+            tracing::info!("shutting down: no new requests; draining");
+            shared.shutdown.trigger();
+            server.unblock();
+        };
+        if let Err(e) = ctrlc::set_handler(handler) {
+            tracing::warn!(error = %e, "cannot install the SIGTERM/SIGINT handler");
+        }
+    }
+    let watcher = if options.watch {
+        reload::watch(shared.clone())
+    } else {
+        None
+    };
+    let pruner = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("prune".into())
+            .spawn(move || prune_loop(&shared))
+            .ok()
+    };
+
+    let workers: Vec<_> = (0..options.workers.max(1))
+        .filter_map(|i| {
+            let server = server.clone();
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name(format!("http-{i}"))
+                .spawn(move || http::worker(&server, &shared))
+                .ok()
+        })
+        .collect();
+    shared.ready.store(true, Ordering::SeqCst);
+    tracing::info!(%addr, workers = workers.len(), "resgate listening");
+    on_listen(addr);
+
+    for w in workers {
+        let _ = w.join();
+    }
+    // Workers have answered everything they took; nothing new is accepted.
+    shared.shutdown.trigger();
+    let _ = decider_thread.join();
+    drop(watcher);
+    if let Some(p) = pruner {
+        let _ = p.join();
+    }
+    drop(server);
+    // Trackers stop at their next wait; what they had not journaled is picked
+    // up from the journal by the next start. The writer ends with the last
+    // `Shared`, so do not wait for it beyond a short grace.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while Arc::strong_count(&shared) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if Arc::strong_count(&shared) == 1 {
+        drop(shared);
+        let _ = writer_thread.join();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn prune_loop(shared: &Shared) {
+    while !shared.shutdown.wait(Duration::from_secs(60)) {
+        let Ok(retention) = jiff::SignedDuration::try_from(shared.options.retention) else {
+            continue;
+        };
+        let Ok(before) = jiff::Timestamp::now().checked_sub(retention) else {
+            continue;
+        };
+        match shared.writer.submit(move |conn| journal::prune(conn, before)) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned decided inbound bodies"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! One thread per fired event: makes the call, then polls the remediator until
+//! the work ends, reporting each step to the decision thread.
+//!
+//! The call's progress is journaled around the network call (`sending` before,
+//! `answered` after), so a restart can tell a call that was never sent (send
+//! it) from one that may have reached the remediator (never send it again:
+//! without an ID to poll, wait out `poll.timeout` and report `timed_out`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::Shared;
+use super::decider::Msg;
+use super::journal::{self, CallPhase};
+use crate::engine::{Decision, Event, Outcome};
+use crate::remediate::{self, CallResult, PollResult};
+use crate::rules::{RemoteState, RuleSet};
+use crate::source::Alert;
+
+pub struct Job {
+    pub event: Event,
+    pub alert: Option<Arc<Alert>>,
+    pub phase: CallPhase,
+    pub status_url: Option<String>,
+}
+
+pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
+    let id = job.event.id.clone();
+    let report = |msg: Msg| {
+        let _ = shared.decider.send(msg);
+    };
+    let note = |detail: serde_json::Value| {
+        let event = id.clone();
+        let now = Timestamp::now();
+        if let Err(e) = shared
+            .writer
+            .submit(move |conn| journal::note_event(conn, &event, now, &detail))
+        {
+            tracing::warn!(event = %id, error = %e, "cannot journal an event note");
+        }
+    };
+    let set_call = |phase: CallPhase, status_url: Option<String>| {
+        let event = id.clone();
+        shared.writer.submit(move |conn| {
+            journal::set_call(conn, &event, phase, status_url.as_deref())
+        })
+    };
+
+    let Some(remediation) = rules.remediation(&job.event.remediation) else {
+        note(json!({"error": "the remediation is no longer in the rules; cannot follow the event"}));
+        report(Msg::Finished {
+            event: id.clone(),
+            outcome: Outcome::TimedOut,
+        });
+        return;
+    };
+    let Some(remediator) = rules.remediators.get(remediation.remediator) else {
+        return;
+    };
+    let deadline = remediator.tracking.as_ref().map_or(
+        job.event.fired_at,
+        |t| {
+            job.event
+                .fired_at
+                .saturating_add(SignedDuration::try_from(t.poll_timeout).unwrap_or(SignedDuration::MAX))
+                .unwrap_or(job.event.fired_at)
+        },
+    );
+
+    let mut status_url = job.status_url.clone();
+    match job.phase {
+        CallPhase::Queued => {
+            let Some(alert) = job.alert.as_deref() else {
+                note(json!({"error": "the alert of this event is not in the journal"}));
+                let _ = set_call(CallPhase::Answered, None);
+                report(Msg::Refused { event: id.clone() });
+                return;
+            };
+            let request = match remediate::render_call(
+                rules,
+                remediation,
+                alert,
+                &job.event.target,
+                &shared.secrets,
+            ) {
+                Ok(r) => r,
+                Err(e) => {
+                    note(json!({"call": "not sent", "error": e}));
+                    let _ = set_call(CallPhase::Answered, None);
+                    shared.metrics.call("not_sent");
+                    report(Msg::Refused { event: id.clone() });
+                    return;
+                }
+            };
+            // Durable before the first byte leaves: a crash after this point
+            // must never lead to a second call.
+            if let Err(e) = set_call(CallPhase::Sending, None) {
+                tracing::error!(event = %id, error = %e, "cannot journal the call; not sending it");
+                report(Msg::Refused { event: id.clone() });
+                return;
+            }
+            let key = journal::idempotency_key(&shared.instance, &id);
+            let result = shared.client.send_with_retries(
+                &request,
+                &key,
+                remediator.timeout,
+                remediator.tracking.as_ref(),
+                &shared.retry,
+            );
+            match result {
+                CallResult::Accepted { remote_id, note: why } => {
+                    shared.metrics.call("accepted");
+                    if let (Some(rid), Some(_)) = (&remote_id, &remediator.tracking) {
+                        match remediate::render_status_url(
+                            rules,
+                            remediation,
+                            alert,
+                            &job.event.target,
+                            rid,
+                        ) {
+                            Ok(url) => status_url = Some(url),
+                            Err(e) => note(json!({"error": format!("cannot render status_url: {e}")})),
+                        }
+                    }
+                    note(json!({"call": "accepted", "remote_id": remote_id, "note": why}));
+                    let _ = set_call(CallPhase::Answered, status_url.clone());
+                    report(Msg::Accepted {
+                        event: id.clone(),
+                        remote_id,
+                    });
+                    if remediator.tracking.is_none() {
+                        // A plain webhook: its 2xx is the whole story.
+                        report(Msg::Finished {
+                            event: id.clone(),
+                            outcome: Outcome::Succeeded,
+                        });
+                        return;
+                    }
+                }
+                CallResult::NotAccepted { retryable, reason } => {
+                    shared.metrics.call("refused");
+                    note(json!({"call": "refused", "retryable": retryable, "error": reason}));
+                    let _ = set_call(CallPhase::Answered, None);
+                    report(Msg::Refused { event: id.clone() });
+                    return;
+                }
+                CallResult::Unknown { reason } => {
+                    shared.metrics.call("unknown");
+                    note(json!({"call": "unknown", "error": reason,
+                        "then": "not sent again; waiting out poll.timeout"}));
+                }
+            }
+        }
+        CallPhase::Sending => {
+            note(json!({"call": "unknown",
+                "error": "resgate stopped while the call was being sent",
+                "then": "not sent again; waiting out poll.timeout"}));
+        }
+        CallPhase::Answered => {}
+    }
+
+    let (Some(url), Some(tracking)) = (status_url, remediator.tracking.as_ref()) else {
+        // Nothing to poll: the work may be running; keep the target blocked
+        // until it would have timed out, then say so.
+        wait_until(shared, deadline);
+        if !shared.shutdown.is_set() {
+            report(Msg::Finished {
+                event: id.clone(),
+                outcome: Outcome::TimedOut,
+            });
+        }
+        return;
+    };
+    let headers = match remediate::resolve_headers(remediator, &shared.secrets) {
+        Ok(h) => h,
+        Err(e) => {
+            note(json!({"error": e}));
+            Vec::new()
+        }
+    };
+    let mut running = false;
+    let mut last_word: Option<String> = None;
+    loop {
+        if shared.shutdown.wait(tracking.poll_every) {
+            return;
+        }
+        if Timestamp::now() >= deadline {
+            note(json!({"poll": "timed out", "after": crate::rules::duration::format(tracking.poll_timeout)}));
+            report(Msg::Finished {
+                event: id.clone(),
+                outcome: Outcome::TimedOut,
+            });
+            return;
+        }
+        let result = shared
+            .client
+            .poll(&url, &headers, remediator.timeout, tracking);
+        match result {
+            PollResult::State { state, word } => {
+                shared.metrics.poll("ok");
+                if last_word.as_deref() != Some(word.as_str()) {
+                    note(json!({"poll": word}));
+                    last_word = Some(word);
+                }
+                match state {
+                    RemoteState::Running => {
+                        if !running {
+                            running = true;
+                            report(Msg::Running { event: id.clone() });
+                        }
+                    }
+                    RemoteState::Succeeded => {
+                        report(Msg::Finished {
+                            event: id.clone(),
+                            outcome: Outcome::Succeeded,
+                        });
+                        return;
+                    }
+                    RemoteState::Failed => {
+                        report(Msg::Finished {
+                            event: id.clone(),
+                            outcome: Outcome::Failed,
+                        });
+                        return;
+                    }
+                }
+            }
+            PollResult::Unrecognised { word } => {
+                shared.metrics.poll("unrecognised");
+                if last_word.as_deref() != Some(word.as_str()) {
+                    note(json!({"poll": word, "error": "not a state word of this remediator"}));
+                    last_word = Some(word);
+                }
+            }
+            PollResult::Failed { reason } => {
+                shared.metrics.poll("error");
+                note(json!({"poll": "error", "error": reason}));
+            }
+        }
+    }
+}
+
+fn wait_until(shared: &Shared, deadline: Timestamp) {
+    loop {
+        let left = Duration::try_from(deadline.duration_since(Timestamp::now()))
+            .unwrap_or(Duration::ZERO);
+        if left.is_zero() || shared.shutdown.wait(left.min(Duration::from_secs(1))) {
+            return;
+        }
+    }
+}
+
+/// Sends one escalation. Its outcome is logged and counted; an escalation is
+/// never retried after a remediator accepted it.
+pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Decision) {
+    let Some(remediation) = decision
+        .remediation
+        .as_deref()
+        .and_then(|r| rules.remediation(r))
+    else {
+        return;
+    };
+    let Some(escalator) = remediation.escalate.and_then(|i| rules.remediators.get(i)) else {
+        return;
+    };
+    let request = match remediate::render_escalation(rules, remediation, alert, decision, &shared.secrets) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(remediation = %remediation.name, error = %e, "cannot render the escalation");
+            shared.metrics.call("escalation_not_sent");
+            return;
+        }
+    };
+    let key = format!(
+        "resgate-{}-escalate-{}-{}-{}",
+        shared.instance,
+        remediation.name,
+        decision.alert,
+        decision.at.as_millisecond()
+    );
+    let result = shared
+        .client
+        .send_with_retries(&request, &key, escalator.timeout, None, &shared.retry);
+    let (outcome, error) = match &result {
+        CallResult::Accepted { .. } => ("escalation_accepted", None),
+        CallResult::NotAccepted { reason, .. } => ("escalation_refused", Some(reason.as_str())),
+        CallResult::Unknown { reason } => ("escalation_unknown", Some(reason.as_str())),
+    };
+    shared.metrics.call(outcome);
+    tracing::warn!(
+        remediation = %remediation.name,
+        target = decision.target.as_deref().unwrap_or(""),
+        alert = %decision.alert,
+        outcome,
+        error = error.unwrap_or(""),
+        "escalation"
+    );
+}

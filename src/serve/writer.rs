@@ -1,0 +1,137 @@
+//! The one thread that writes the journal, with group commit.
+//!
+//! Every writer of the journal (HTTP workers putting bodies on the inbound
+//! queue, the decision thread recording decisions, trackers recording calls)
+//! submits a piece of work and blocks until it is durable. The writer takes
+//! everything queued at that moment, runs each piece in its own savepoint inside
+//! one transaction and commits once: one fsync for many requests, which is what
+//! lets `synchronous=FULL` keep up with many connections. A piece that fails
+//! rolls back alone; a failed commit fails them all (and the senders get 503).
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rusqlite::Connection;
+
+use super::journal::{JournalError, Result};
+use super::metrics::Metrics;
+
+/// One submitted piece of work and the way back to its submitter.
+trait Piece: Send {
+    fn run(&mut self, conn: &Connection) -> Result<()>;
+    /// Answers the submitter: the commit's result, or the piece's own error.
+    fn finish(self: Box<Self>, result: Result<()>);
+}
+
+struct Typed<T, F> {
+    work: Option<F>,
+    value: Option<T>,
+    reply: SyncSender<Result<T>>,
+}
+
+impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> Piece for Typed<T, F> {
+    fn run(&mut self, conn: &Connection) -> Result<()> {
+        let work = self.work.take().ok_or_else(stopped)?;
+        self.value = Some(work(conn)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, result: Result<()>) {
+        let Typed { value, reply, .. } = *self;
+        let answer = result.and_then(|()| value.ok_or_else(stopped));
+        let _ = reply.send(answer);
+    }
+}
+
+type Work = Box<dyn Piece>;
+
+/// At most this many pieces in one transaction: bounds the latency of the first.
+const MAX_GROUP: usize = 512;
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: SyncSender<Work>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`. It ends when every `Writer` is dropped.
+    pub fn start(conn: Connection, metrics: Arc<Metrics>) -> (Writer, JoinHandle<()>) {
+        let (queue, work) = sync_channel::<Work>(4096);
+        let handle = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || run(conn, work, &metrics))
+            .unwrap_or_else(|e| panic!("cannot start the journal writer thread: {e}"));
+        (Writer { queue }, handle)
+    }
+
+    /// Runs `work` in the next group and waits until it is committed.
+    pub fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = sync_channel::<Result<T>>(1);
+        let piece = Typed {
+            work: Some(work),
+            value: None,
+            reply,
+        };
+        self.queue.send(Box::new(piece)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> JournalError {
+    JournalError {
+        message: "the journal writer has stopped".into(),
+    }
+}
+
+fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
+    while let Ok(first) = work.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match work.try_recv() {
+                Ok(w) => group.push(w),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let e = JournalError::from(e);
+            metrics.journal_error();
+            for piece in group {
+                piece.finish(Err(e.clone()));
+            }
+            continue;
+        }
+        let mut ran: Vec<Work> = Vec::with_capacity(group.len());
+        for mut piece in group {
+            if let Err(e) = conn.execute_batch("SAVEPOINT piece") {
+                piece.finish(Err(e.into()));
+                continue;
+            }
+            match piece.run(&conn) {
+                Ok(()) => {
+                    let _ = conn.execute_batch("RELEASE piece");
+                    ran.push(piece);
+                }
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK TO piece; RELEASE piece");
+                    tracing::warn!(error = %e, "journal write refused");
+                    piece.finish(Err(e));
+                }
+            }
+        }
+        let result = conn.execute_batch("COMMIT").map_err(JournalError::from);
+        if result.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            metrics.journal_error();
+        }
+        metrics.commit_latency(started.elapsed());
+        for piece in ran {
+            piece.finish(result.clone());
+        }
+    }
+}
