@@ -24,9 +24,6 @@ pub struct Args {
     /// Largest webhook body accepted, in bytes
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body: usize,
-    /// A client that sends nothing for this long is dropped
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    pub read_timeout: Duration,
     /// A whole request body must arrive within this
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
@@ -61,7 +58,6 @@ pub fn run(args: &Args) -> Exit {
         listen: args.listen.clone(),
         workers,
         max_body: args.max_body,
-        read_timeout: args.read_timeout,
         body_timeout: args.body_timeout,
         retention: args.retention,
         dedupe_window: args.dedupe_window,

@@ -122,10 +122,8 @@ pub fn transport(error: &ureq::Error, connected: bool) -> CallResult {
 
 /// The event ID in a 2xx answer of a tracked remediator.
 pub fn remote_id(body: &[u8], id: &Expr) -> CallResult {
-    let accepted = |remote_id: Option<String>, note: Option<String>| CallResult::Accepted {
-        remote_id,
-        note,
-    };
+    let accepted =
+        |remote_id: Option<String>, note: Option<String>| CallResult::Accepted { remote_id, note };
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return accepted(None, Some("response is not JSON".to_owned()));
     };
@@ -214,8 +212,24 @@ mod tests {
 
     #[test]
     fn statuses_are_sorted_by_what_the_remediator_did() {
-        let retryable = |r: &CallResult| matches!(r, CallResult::NotAccepted { retryable: true, .. });
-        let final_no = |r: &CallResult| matches!(r, CallResult::NotAccepted { retryable: false, .. });
+        let retryable = |r: &CallResult| {
+            matches!(
+                r,
+                CallResult::NotAccepted {
+                    retryable: true,
+                    ..
+                }
+            )
+        };
+        let final_no = |r: &CallResult| {
+            matches!(
+                r,
+                CallResult::NotAccepted {
+                    retryable: false,
+                    ..
+                }
+            )
+        };
         let unknown = |r: &CallResult| matches!(r, CallResult::Unknown { .. });
         assert!(retryable(&status(503, "")));
         assert!(retryable(&status(500, "")));
@@ -242,16 +256,25 @@ mod tests {
         let refused = ureq::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         assert!(matches!(
             transport(&refused, false),
-            CallResult::NotAccepted { retryable: true, .. }
+            CallResult::NotAccepted {
+                retryable: true,
+                ..
+            }
         ));
         let timeout = ureq::Error::Timeout(ureq::Timeout::Connect);
         assert!(matches!(
             transport(&timeout, false),
-            CallResult::NotAccepted { retryable: true, .. }
+            CallResult::NotAccepted {
+                retryable: true,
+                ..
+            }
         ));
         assert!(matches!(
             transport(&ureq::Error::HostNotFound, false),
-            CallResult::NotAccepted { retryable: true, .. }
+            CallResult::NotAccepted {
+                retryable: true,
+                ..
+            }
         ));
         assert!(matches!(
             transport(&ureq::Error::BadUri("x".to_owned()), false),
@@ -265,9 +288,15 @@ mod tests {
     #[test]
     fn errors_after_the_connection_are_unknown() {
         let reset = ureq::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        assert!(matches!(transport(&reset, true), CallResult::Unknown { .. }));
+        assert!(matches!(
+            transport(&reset, true),
+            CallResult::Unknown { .. }
+        ));
         let timeout = ureq::Error::Timeout(ureq::Timeout::Global);
-        assert!(matches!(transport(&timeout, true), CallResult::Unknown { .. }));
+        assert!(matches!(
+            transport(&timeout, true),
+            CallResult::Unknown { .. }
+        ));
     }
 
     #[test]
@@ -294,7 +323,11 @@ mod tests {
         );
         let long = format!(r#"{{"id": "{}"}}"#, "x".repeat(MAX_WORD_BYTES + 1));
         assert!(got(&long).1.is_some_and(|n| n.contains("longer than")));
-        assert!(got(r#"{"id": "a\nb"}"#).1.is_some_and(|n| n.contains("control")));
+        assert!(
+            got(r#"{"id": "a\nb"}"#)
+                .1
+                .is_some_and(|n| n.contains("control"))
+        );
     }
 
     #[test]
@@ -302,7 +335,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(matches!(
             remote_id(deep.as_bytes(), &expr("id")),
-            CallResult::Accepted { remote_id: None, .. }
+            CallResult::Accepted {
+                remote_id: None,
+                ..
+            }
         ));
     }
 

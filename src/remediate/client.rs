@@ -51,11 +51,18 @@ pub enum CallResult {
 /// What a poll of the status URL came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollResult {
-    State { state: RemoteState, word: String },
+    State {
+        state: RemoteState,
+        word: String,
+    },
     /// A state word the remediator's `states` do not list.
-    Unrecognised { word: String },
+    Unrecognised {
+        word: String,
+    },
     /// No state word: transport error, non-2xx, not JSON, no status field.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// How often a call that was certainly not accepted is tried again.
@@ -185,32 +192,12 @@ impl Client {
         };
         let mut response = match result {
             Ok(response) => response,
-            Err(e) => {
-                return match classify::transport(&e, connected) {
-                    CallResult::NotAccepted { retryable, reason } => CallResult::NotAccepted {
-                        retryable,
-                        reason: redact(reason),
-                    },
-                    CallResult::Unknown { reason } => CallResult::Unknown {
-                        reason: redact(reason),
-                    },
-                    accepted => accepted,
-                };
-            }
+            Err(e) => return redact_result(classify::transport(&e, connected), &req.headers),
         };
         let code = response.status().as_u16();
         if !(200..300).contains(&code) {
             let snippet = read_prefix(response.body_mut(), ERROR_BODY_BYTES);
-            return match classify::status(code, &snippet) {
-                CallResult::NotAccepted { retryable, reason } => CallResult::NotAccepted {
-                    retryable,
-                    reason: redact(reason),
-                },
-                CallResult::Unknown { reason } => CallResult::Unknown {
-                    reason: redact(reason),
-                },
-                accepted => accepted,
-            };
+            return redact_result(classify::status(code, &snippet), &req.headers);
         }
         let Some(tracking) = tracking else {
             return CallResult::Accepted {
@@ -329,6 +316,23 @@ impl Client {
         let result = self.agent.run(request);
         let connected = CONNECTED.with(|c| c.replace(false));
         (result, connected)
+    }
+}
+
+/// Reasons may quote what a library or the remediator said about the request.
+fn redact_result(result: CallResult, headers: &[(String, String)]) -> CallResult {
+    match result {
+        CallResult::NotAccepted { retryable, reason } => CallResult::NotAccepted {
+            retryable,
+            reason: classify::redact(reason, headers),
+        },
+        CallResult::Unknown { reason } => CallResult::Unknown {
+            reason: classify::redact(reason, headers),
+        },
+        CallResult::Accepted { remote_id, note } => CallResult::Accepted {
+            remote_id,
+            note: note.map(|n| classify::redact(n, headers)),
+        },
     }
 }
 

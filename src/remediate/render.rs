@@ -201,7 +201,10 @@ fn describe(remediation: &Remediation, target: &str, alert: &Alert, decision: &D
         .labels
         .get("alertname")
         .map_or("the alert", String::as_str);
-    let explain = format!("`resgate explain {}` tells the whole story", alert.fingerprint);
+    let explain = format!(
+        "`resgate explain {}` tells the whole story",
+        alert.fingerprint
+    );
     match &decision.proof {
         Proof::Budget {
             attempts,
@@ -225,7 +228,10 @@ fn describe(remediation: &Remediation, target: &str, alert: &Alert, decision: &D
         _ => format!(
             "remediation {} on {target} escalated ({}), and {alertname} still fires; {explain}",
             remediation.name,
-            decision.reason.as_deref().unwrap_or(decision.verdict.as_str()),
+            decision
+                .reason
+                .as_deref()
+                .unwrap_or(decision.verdict.as_str()),
         ),
     }
 }

@@ -8,26 +8,20 @@
 //! before a byte is read, and cut off while reading when the length is not given.
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use super::decider::Msg;
+use super::body::BodyError;
 use super::{Shared, auth, journal};
 use crate::engine::Pause;
 use crate::source::map_payload;
 
-pub fn bind(listen: &str, read_timeout: Duration) -> Result<Server, String> {
+pub fn bind(listen: &str) -> Result<Server, String> {
     let listener = TcpListener::bind(listen).map_err(|e| e.to_string())?;
-    for which in [
-        rustix::net::sockopt::Timeout::Recv,
-        rustix::net::sockopt::Timeout::Send,
-    ] {
-        rustix::net::sockopt::set_socket_timeout(&listener, which, Some(read_timeout))
-            .map_err(|e| format!("cannot set socket timeouts: {e}"))?;
-    }
     Server::from_listener(listener, None).map_err(|e| e.to_string())
 }
 
@@ -80,12 +74,45 @@ impl Answer {
     }
 }
 
-fn handle(mut request: Request, shared: &Shared) {
+fn handle(request: Request, shared: &Shared) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
     let method = request.method().clone();
-    let answer = route(&mut request, shared, &method, path, query);
-    respond(request, answer);
+    let (request, answer) = route(request, shared, &method, path, query);
+    // `None`: a body reader took the request and answers it itself.
+    if let Some(request) = request {
+        respond(request, answer);
+    }
+}
+
+/// Routes that read a body take the request (see `body`); the rest only read the URL.
+fn route(
+    request: Request,
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    query: &str,
+) -> (Option<Request>, Answer) {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        (Method::Post, ["webhook", source]) => ingest(request, shared, source),
+        (Method::Post | Method::Delete, ["api", "v1", "pauses"]) => {
+            if let Some(refusal) = api_auth(&request, shared) {
+                return (Some(request), refusal);
+            }
+            let (request, body) = match json_body(request, shared) {
+                Ok(rb) => rb,
+                Err(refused) => return refused,
+            };
+            let answer = if *method == Method::Post {
+                pause(&body, shared)
+            } else {
+                unpause(&body, shared, query)
+            };
+            (Some(request), answer)
+        }
+        _ => (Some(request), route_url(shared, method, path, &segments, query)),
+    }
 }
 
 fn respond(request: Request, answer: Answer) {
@@ -103,15 +130,9 @@ fn respond(request: Request, answer: Answer) {
     }
 }
 
-fn route(request: &mut Request, shared: &Shared, method: &Method, path: &str, query: &str) -> Answer {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let allowed: &[Method] = match segments.as_slice() {
-        ["webhook", source] => {
-            if *method == Method::Post {
-                return ingest(request, shared, source);
-            }
-            &[Method::Post]
-        }
+fn route_url(shared: &Shared, method: &Method, path: &str, segments: &[&str], query: &str) -> Answer {
+    let allowed: &[Method] = match segments {
+        ["webhook", _] => &[Method::Post],
         ["healthz"] if *method == Method::Get => {
             return Answer::json(200, json!({"status": "ok"}));
         }
@@ -150,22 +171,10 @@ fn route(request: &mut Request, shared: &Shared, method: &Method, path: &str, qu
         ["api", "v1", "decisions"] if *method == Method::Get => {
             return decisions(shared, query);
         }
-        ["api", "v1", "pauses"] => match *method {
-            Method::Get => {
-                return read(shared, |conn| Ok(json!({"pauses": journal::list_pauses(conn)?})));
-            }
-            Method::Post | Method::Delete => {
-                if let Some(refusal) = api_auth(request, shared) {
-                    return refusal;
-                }
-                return if *method == Method::Post {
-                    pause(request, shared)
-                } else {
-                    unpause(request, shared, query)
-                };
-            }
-            _ => &[Method::Get, Method::Post, Method::Delete],
-        },
+        ["api", "v1", "pauses"] if *method == Method::Get => {
+            return read(shared, |conn| Ok(json!({"pauses": journal::list_pauses(conn)?})));
+        }
+        ["api", "v1", "pauses"] => &[Method::Get, Method::Post, Method::Delete],
         ["healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
@@ -191,32 +200,40 @@ fn header(request: &Request, name: &str) -> Option<String> {
         .map(|h| h.value.as_str().to_owned())
 }
 
-fn ingest(request: &mut Request, shared: &Shared, source_name: &str) -> Answer {
+fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Request>, Answer) {
     let received_at = Timestamp::now();
     let rules = shared.rules();
     let source_name = decode(source_name);
     let Some(source) = rules.source(&source_name) else {
         shared.metrics.ingest("", 404, 0);
-        return Answer::error(404, format!("unknown source \"{source_name}\""));
+        return (
+            Some(request),
+            Answer::error(404, format!("unknown source \"{source_name}\"")),
+        );
     };
-    let answer = |code: u16, n: usize, a: Answer| {
-        shared.metrics.ingest(&source.name, code, n);
-        a
-    };
-    let body = match read_body(request, shared.options.max_body, shared.options.body_timeout) {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return answer(
-                413,
-                0,
-                Answer::error(413, format!("body larger than {} bytes", shared.options.max_body)),
-            );
+    let max = shared.options.max_body;
+    let (request, body) = match shared.bodies.read(request, max, shared.options.body_timeout) {
+        Ok(rb) => rb,
+        Err((request, e)) => {
+            let answer = body_error(e, max);
+            shared.metrics.ingest(&source.name, answer.status, 0);
+            return (request, answer);
         }
-        Err(BodyError::Timeout) => {
-            return answer(408, 0, Answer::error(408, "body not received in time"));
-        }
-        Err(BodyError::Io(e)) => return answer(400, 0, Answer::error(400, format!("cannot read the body: {e}"))),
     };
+    let (answer, journaled) = accept(&request, shared, source, body, received_at);
+    shared.metrics.ingest(&source.name, answer.status, journaled);
+    (Some(request), answer)
+}
+
+/// Authenticates, maps and journals one body; the answer and how many alerts
+/// were journaled.
+fn accept(
+    request: &Request,
+    shared: &Shared,
+    source: &crate::rules::Source,
+    body: Vec<u8>,
+    received_at: Timestamp,
+) -> (Answer, usize) {
     if let Some(auth) = &source.auth {
         let lookup = |name: &str| header(request, name);
         if let Err(refusal) = auth::check(auth, &lookup, &body, received_at.as_second(), &shared.secrets) {
@@ -226,21 +243,18 @@ fn ingest(request: &mut Request, shared: &Shared, source_name: &str) -> Answer {
             } else if matches!(auth, crate::rules::SourceAuth::Basic { .. }) {
                 a = a.with("WWW-Authenticate", "Basic realm=\"resgate\"");
             }
-            return answer(401, 0, a);
+            return (a, 0);
         }
     }
     let alerts = match map_payload(source, &body, received_at) {
         Ok(a) => a,
-        Err(e) => return answer(400, 0, Answer::error(400, e.to_string())),
+        Err(e) => return (Answer::error(400, e.to_string()), 0),
     };
     let total = alerts.len();
     let fresh = shared.dedupe.fresh(alerts);
     if fresh.is_empty() {
-        return answer(
-            200,
-            0,
-            Answer::json(200, json!({"status": "success", "alerts": total, "journaled": 0})),
-        );
+        let ok = json!({"status": "success", "alerts": total, "journaled": 0});
+        return (Answer::json(200, ok), 0);
     }
     let name = source.name.clone();
     let journaled = fresh.clone();
@@ -254,56 +268,25 @@ fn ingest(request: &mut Request, shared: &Shared, source_name: &str) -> Answer {
             // If the decision thread has stopped, the row stays undecided in the
             // journal and the next start decides it.
             let _ = shared.decider.send(Msg::Inbound { id, alerts: fresh });
-            answer(
-                200,
-                n,
-                Answer::json(200, json!({"status": "success", "alerts": total, "journaled": n})),
-            )
+            let ok = json!({"status": "success", "alerts": total, "journaled": n});
+            (Answer::json(200, ok), n)
         }
         Err(e) => {
             tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
-            answer(503, 0, Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"))
+            (
+                Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"),
+                0,
+            )
         }
     }
 }
 
-enum BodyError {
-    TooLarge,
-    Timeout,
-    Io(std::io::Error),
-}
-
-fn read_body(request: &mut Request, max: usize, deadline: Duration) -> Result<Vec<u8>, BodyError> {
-    if request.body_length().is_some_and(|n| n > max) {
-        return Err(BodyError::TooLarge);
-    }
-    let started = Instant::now();
-    let mut body = Vec::with_capacity(request.body_length().unwrap_or(4096).min(max));
-    let mut chunk = [0u8; 16 * 1024];
-    let reader = request.as_reader();
-    loop {
-        if started.elapsed() > deadline {
-            return Err(BodyError::Timeout);
-        }
-        match reader.read(&mut chunk) {
-            Ok(0) => return Ok(body),
-            Ok(n) => {
-                if body.len() + n > max {
-                    return Err(BodyError::TooLarge);
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(BodyError::Timeout);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(BodyError::Io(e)),
-        }
+fn body_error(e: BodyError, max: usize) -> Answer {
+    match e {
+        BodyError::TooLarge => Answer::error(413, format!("body larger than {max} bytes")),
+        BodyError::Timeout => Answer::error(408, "body not received in time"),
+        BodyError::Busy => Answer::error(503, "too many slow requests; retry").with("Retry-After", "5"),
+        BodyError::Io(e) => Answer::error(400, format!("cannot read the body: {e}")),
     }
 }
 
@@ -357,23 +340,21 @@ fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
     (!ok).then(|| Answer::error(401, "this route needs the API token").with("WWW-Authenticate", "Bearer"))
 }
 
-fn json_body(request: &mut Request, shared: &Shared) -> Result<Value, Answer> {
-    let body = read_body(request, 64 * 1024, shared.options.body_timeout).map_err(|e| match e {
-        BodyError::TooLarge => Answer::error(413, "body too large"),
-        BodyError::Timeout => Answer::error(408, "body not received in time"),
-        BodyError::Io(e) => Answer::error(400, e.to_string()),
-    })?;
+fn json_body(request: Request, shared: &Shared) -> Result<(Request, Value), (Option<Request>, Answer)> {
+    let (request, body) = shared
+        .bodies
+        .read(request, 64 * 1024, shared.options.body_timeout)
+        .map_err(|(request, e)| (request, body_error(e, 64 * 1024)))?;
     if body.is_empty() {
-        return Ok(Value::Null);
+        return Ok((request, Value::Null));
     }
-    serde_json::from_slice(&body).map_err(|e| Answer::error(400, format!("body is not JSON: {e}")))
+    match serde_json::from_slice(&body) {
+        Ok(v) => Ok((request, v)),
+        Err(e) => Err((Some(request), Answer::error(400, format!("body is not JSON: {e}")))),
+    }
 }
 
-fn pause(request: &mut Request, shared: &Shared) -> Answer {
-    let body = match json_body(request, shared) {
-        Ok(b) => b,
-        Err(a) => return a,
-    };
+fn pause(body: &Value, shared: &Shared) -> Answer {
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
     let Some(remediation) = text("remediation") else {
         return Answer::error(400, "`remediation` is required");
@@ -429,11 +410,7 @@ fn pause(request: &mut Request, shared: &Shared) -> Answer {
     }
 }
 
-fn unpause(request: &mut Request, shared: &Shared, query: &str) -> Answer {
-    let body = match json_body(request, shared) {
-        Ok(b) => b,
-        Err(a) => return a,
-    };
+fn unpause(body: &Value, shared: &Shared, query: &str) -> Answer {
     let get = |k: &str| {
         param(query, k).or_else(|| body.get(k).and_then(Value::as_str).map(str::to_owned))
     };

@@ -10,6 +10,7 @@
 //! - the reload watcher ([`reload`]) swaps in rules that pass lint.
 
 pub mod auth;
+mod body;
 mod decider;
 mod dedupe;
 mod http;
@@ -39,8 +40,6 @@ pub struct Options {
     pub workers: usize,
     /// Request bodies larger than this are refused with 413.
     pub max_body: usize,
-    /// A read that waits longer than this fails (slow clients).
-    pub read_timeout: Duration,
     /// A whole request body must arrive within this.
     pub body_timeout: Duration,
     /// Decided inbound bodies are kept this long (for `explain`).
@@ -120,6 +119,7 @@ pub struct Shared {
     pub options: Options,
     pub ready: AtomicBool,
     dedupe: dedupe::Dedupe,
+    bodies: body::Readers,
 }
 
 impl Shared {
@@ -167,6 +167,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         dedupe: dedupe::Dedupe::new(options.dedupe_window),
         options: options.clone(),
         ready: AtomicBool::new(false),
+        bodies: body::Readers::new(),
     });
 
     let (decider, calls, pending) = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
@@ -186,7 +187,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
             message: format!("cannot start the decision thread: {e}"),
         })?;
 
-    let server = http::bind(&options.listen, options.read_timeout).map_err(|message| {
+    let server = http::bind(&options.listen).map_err(|message| {
         ServeError::Listen {
             addr: options.listen.clone(),
             message,
@@ -199,12 +200,18 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
 
     {
-        let shared = shared.clone();
-        let server = server.clone();
+        // Weak: the handler lives as long as the process and must not keep the
+        // writer (owned through `Shared`) alive past shutdown.
+        let shared = Arc::downgrade(&shared);
+        let server = Arc::downgrade(&server);
         let handler = move || {
             tracing::info!("shutting down: no new requests; draining");
-            shared.shutdown.trigger();
-            server.unblock();
+            if let Some(shared) = shared.upgrade() {
+                shared.shutdown.trigger();
+            }
+            if let Some(server) = server.upgrade() {
+                server.unblock();
+            }
         };
         if let Err(e) = ctrlc::set_handler(handler) {
             tracing::warn!(error = %e, "cannot install the SIGTERM/SIGINT handler");

@@ -294,11 +294,19 @@ fn handle(shared: &Arc<Shared>, mut request: tiny_http::Request) {
         headers: request
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_owned(), h.value.as_str().to_owned()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
             .collect(),
         body,
     };
-    let path = call.path.split_once('?').map_or(call.path.as_str(), |(p, _)| p);
+    let path = call
+        .path
+        .split_once('?')
+        .map_or(call.path.as_str(), |(p, _)| p);
     let job = path
         .strip_prefix("/api/45/job/")
         .and_then(|rest| rest.strip_suffix("/run"))
@@ -381,7 +389,8 @@ fn status(shared: &Shared, id: &str) -> (Reply, Option<Duration>) {
 }
 
 fn respond(request: tiny_http::Request, answer: Reply) {
-    let mut response = tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
+    let mut response =
+        tiny_http::Response::from_string(answer.body).with_status_code(answer.status);
     if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", "application/json") {
         response = response.with_header(header);
     }

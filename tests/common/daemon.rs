@@ -1,0 +1,242 @@
+//! `resgate serve` as a child process on loopback, and a raw HTTP/1.1 client
+//! that can also misbehave (slow bodies, lying lengths) for the hostile tests.
+//!
+//! Waiting here is on real processes, bounded by deadlines; no test asserts
+//! anything about speed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Daemon {
+    child: Option<Child>,
+    pub addr: String,
+    pub data: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `resgate serve` and waits for its "listening" line.
+    pub fn start(rules: &Path, data: &Path, extra: &[&str]) -> Daemon {
+        Self::start_env(rules, data, extra, &[])
+    }
+
+    pub fn start_env(rules: &Path, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        std::fs::create_dir_all(data).expect("data dir");
+        let stderr = data.join(format!(
+            "stderr-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_resgate"));
+        cmd.arg("serve")
+            .arg("--rules")
+            .arg(rules)
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0", "--workers", "4"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start resgate serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let addr = line
+            .trim()
+            .strip_prefix("resgate listening on http://")
+            .map(str::to_owned);
+        let Some(addr) = addr.filter(|_| read.is_ok()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "resgate serve did not start; first line {line:?}; stderr:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            );
+        };
+        Daemon {
+            child: Some(child),
+            addr,
+            data: data.to_owned(),
+            stderr,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        request(&self.addr, method, path, headers, body)
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> (u16, String) {
+        self.request("POST", path, &[("Content-Type", "application/json")], body)
+    }
+
+    pub fn get_json(&self, path: &str) -> Value {
+        let (status, body) = self.request("GET", path, &[], b"");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+
+    pub fn decisions(&self) -> Vec<Value> {
+        self.get_json("/api/v1/decisions")["decisions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.get_json("/api/v1/events")["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Polls `check` every 50 ms until it holds or `timeout` passes.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut check: impl FnMut(&Daemon) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if check(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "timed out waiting for {what}\nevents: {:#?}\ndecisions: {:#?}\nlogs:\n{}",
+            self.events(),
+            self.decisions(),
+            self.logs()
+        );
+    }
+
+    /// SIGKILL: the crash a power cut or the OOM killer causes.
+    pub fn kill9(mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    pub fn terminate(mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("resgate serve did not exit within 20 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and body.
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut has_length = false;
+    for (k, v) in headers {
+        has_length |= k.eq_ignore_ascii_case("content-length");
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_length {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write head");
+    // The server may answer (413) and close before reading a large body.
+    let _ = stream.write_all(body);
+    read_response(&mut stream)
+}
+
+pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// An Alertmanager webhook body with one alert.
+pub fn alertmanager_payload(status: &str, labels: &[(&str, &str)], starts_at: &str) -> Vec<u8> {
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    let ends_at = if status == "resolved" {
+        "2030-01-01T00:00:00Z"
+    } else {
+        "0001-01-01T00:00:00Z"
+    };
+    serde_json::json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"ApiDown\"}",
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "resgate",
+        "groupLabels": {},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example:9093",
+        "alerts": [{
+            "status": status,
+            "labels": labels,
+            "annotations": {"summary": "test"},
+            "startsAt": starts_at,
+            "endsAt": ends_at,
+            "generatorURL": "http://prometheus.example/graph",
+            "fingerprint": ""
+        }]
+    })
+    .to_string()
+    .into_bytes()
+}

@@ -1,0 +1,350 @@
+//! `resgate serve` against a real journal file in a temp dir, real HTTP on
+//! loopback and a Rundeck-like fake remediator.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use common::daemon::{Daemon, alertmanager_payload, read_response};
+use common::fake_remediator::{Behaviour, FakeRemediator};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const API_DOWN: &[(&str, &str)] = &[
+    ("alertname", "ApiDown"),
+    ("severity", "critical"),
+    ("service", "api"),
+    ("instance", "api-1:8080"),
+];
+
+fn write_rules(dir: &Path, fake: &FakeRemediator, source_extra: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let url = fake.url();
+    std::fs::write(
+        dir.join("sources.yaml"),
+        format!(
+            r#"sources:
+  alertmanager: {{kind: alertmanager{source_extra}}}
+remediators:
+  rundeck:
+    preset: rundeck
+    url: "{url}/api/45/job/{{{{ job }}}}/run"
+    status_url: "{url}/api/45/execution/{{{{ id }}}}"
+    poll: {{every: 100ms, timeout: 1m}}
+    timeout: 5s
+  pager:
+    preset: webhook
+    url: "{url}/api/v2/alerts"
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("restart.yaml"),
+        r#"remediations:
+  restart-api:
+    match: {alertname: ApiDown, service: "=~.+", instance: "=~.+"}
+    target: "{{ service }}/{{ instance }}"
+    remediator: rundeck
+    vars: {job: "restart-{{ service }}"}
+    body: {argString: "-host {{ instance }}"}
+    warmup: 1s
+    budget: {attempts: 3, within: 1h}
+    escalate: pager
+"#,
+    )
+    .unwrap();
+}
+
+fn verdicts(d: &Daemon, verdict: &str) -> usize {
+    d.decisions()
+        .iter()
+        .filter(|x| x["verdict"] == verdict)
+        .count()
+}
+
+fn event_state(d: &Daemon) -> Option<String> {
+    d.events()
+        .first()
+        .and_then(|e| e["state"].as_str().map(str::to_owned))
+}
+
+#[test]
+fn fires_once_collapses_repeats_polls_and_is_rescued() {
+    let fake = FakeRemediator::start(Behaviour {
+        running_polls: 5,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    write_rules(&dir.path().join("rules"), &fake, "");
+    let d = Daemon::start(&dir.path().join("rules"), &dir.path().join("data"), &[]);
+
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("the event to run", WAIT, |d| {
+        event_state(d).as_deref() == Some("running")
+    });
+    // Alertmanager's repeat notification while the job runs: a new startsAt
+    // is not a duplicate, and must collapse, not fire.
+    let repeat = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &repeat).0, 200, "duplicate is still 2xx");
+    let other_start = alertmanager_payload("firing", API_DOWN, "2026-11-25T09:59:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &other_start).0, 200);
+    d.wait_for("a collapse", WAIT, |d| verdicts(d, "collapse") >= 1);
+    d.wait_for("success", WAIT, |d| {
+        event_state(d).as_deref() == Some("warming")
+    });
+    let resolved = alertmanager_payload("resolved", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &resolved).0, 200);
+    d.wait_for("rescued", WAIT, |d| {
+        event_state(d).as_deref() == Some("rescued")
+    });
+
+    assert_eq!(verdicts(&d, "fire"), 1);
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 1, "one call to the remediator: {calls:#?}");
+    assert_eq!(calls[0].path, "/api/45/job/restart-api/run");
+    let key = calls[0].header("Idempotency-Key").expect("Idempotency-Key");
+    assert!(key.starts_with("resgate-") && key.ends_with("-ev-1"), "{key}");
+    let body: Value = serde_json::from_str(&calls[0].body).unwrap();
+    assert_eq!(body["argString"], "-host api-1:8080");
+
+    let event = d.get_json("/api/v1/events/ev-1");
+    assert_eq!(event["remote_id"], "1");
+    let states: Vec<&str> = event["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["state"].as_str())
+        .collect();
+    assert_eq!(
+        states,
+        ["pending", "accepted", "running", "warming", "rescued"]
+    );
+    assert!(
+        event["decisions"].as_array().unwrap().len() >= 2,
+        "the event lists its fire and its collapses"
+    );
+    let metrics = d.request("GET", "/metrics", &[], b"").1;
+    assert!(metrics.contains("resgate_decisions_total{verdict=\"fire\",remediation=\"restart-api\"} 1"), "{metrics}");
+    assert!(metrics.contains("resgate_events{state=\"rescued\"} 1"), "{metrics}");
+    assert!(d.terminate().success(), "SIGTERM exits 0");
+}
+
+#[test]
+fn kill_during_running_event_resumes_polling_and_never_fires_twice() {
+    let fake = FakeRemediator::start(Behaviour {
+        running_polls: 1_000_000,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let data = dir.path().join("data");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &data, &[]);
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("the event to run", WAIT, |d| {
+        event_state(d).as_deref() == Some("running")
+    });
+    d.kill9();
+
+    // While resgate is down the job finishes.
+    fake.set_behaviour(Behaviour {
+        running_polls: 0,
+        ..Behaviour::default()
+    });
+    let polls_before = fake.polls();
+    let d = Daemon::start(&rules, &data, &[]);
+    // The same alert again after the restart: the engine remembers the event.
+    let again = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:05:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &again).0, 200);
+    d.wait_for("polling to resume and see success", WAIT, |d| {
+        event_state(d).as_deref() == Some("warming")
+            || event_state(d).as_deref() == Some("not_rescued")
+    });
+    assert!(fake.polls() > polls_before, "polling resumed after the restart");
+    assert_eq!(fake.calls().len(), 1, "the restart did not call the remediator again");
+    assert_eq!(verdicts(&d, "fire"), 1);
+}
+
+#[test]
+fn bad_requests_get_their_status_and_nothing_is_journaled() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, ", auth: {bearer: \"${env:AM_TOKEN}\"}");
+    let d = Daemon::start_env(
+        &rules,
+        &dir.path().join("data"),
+        &["--max-body", "4096", "--body-timeout", "1s"],
+        &[("AM_TOKEN", "s3cret")],
+    );
+    let good = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    let auth = ("Authorization", "Bearer s3cret");
+
+    let cases: Vec<(&str, u16, (u16, String))> = vec![
+        ("no token", 401, d.post("/webhook/alertmanager", &good)),
+        (
+            "wrong token",
+            401,
+            d.request("POST", "/webhook/alertmanager", &[("Authorization", "Bearer s3creT")], &good),
+        ),
+        (
+            "not JSON",
+            400,
+            d.request("POST", "/webhook/alertmanager", &[auth], b"{\"alerts\": [}"),
+        ),
+        (
+            "wrong shape",
+            400,
+            d.request("POST", "/webhook/alertmanager", &[auth], b"{\"alerts\": 3}"),
+        ),
+        (
+            "invalid UTF-8",
+            400,
+            d.request("POST", "/webhook/alertmanager", &[auth], b"{\"alerts\": [\"\xff\"]}"),
+        ),
+        (
+            "too large by Content-Length",
+            413,
+            d.request("POST", "/webhook/alertmanager", &[auth], &vec![b' '; 10_000]),
+        ),
+        (
+            "unknown source",
+            404,
+            d.request("POST", "/webhook/grafana", &[auth], &good),
+        ),
+        ("wrong method", 405, d.request("GET", "/webhook/alertmanager", &[auth], b"")),
+        ("unknown route", 404, d.request("GET", "/../etc/passwd", &[], b"")),
+    ];
+    for (what, want, (got, body)) in &cases {
+        assert_eq!(got, want, "{what}: {body}");
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{what}: JSON reason: {body}"));
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: {body}");
+        assert!(!body.contains("s3cret"), "{what}: the secret leaked: {body}");
+    }
+
+    // Slow bodies: more stalled clients than workers (4) must not stop a good
+    // client from being served.
+    let stalled: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut c = TcpStream::connect(&d.addr).unwrap();
+            write!(
+                c,
+                "POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 1000\r\n\r\n{{\"alerts\": ["
+            )
+            .unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(d.request("GET", "/healthz", &[], b"").0, 200, "served while 8 bodies stall");
+    // A body that ends after the body timeout is answered 408, not journaled.
+    // (Workers take the 8 in two waves of 4, each giving up after 1 s.)
+    std::thread::sleep(Duration::from_millis(2500));
+    for mut c in stalled {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c.write_all(&[b' '; 988]).unwrap();
+        let (status, body) = read_response(&mut c);
+        assert_eq!(status, 408, "late body: {body}");
+    }
+
+    assert!(d.decisions().is_empty(), "nothing was decided");
+    let conn = rusqlite::Connection::open(dir.path().join("data/resgate.db")).unwrap();
+    let inbound: i64 = conn
+        .query_row("SELECT count(*) FROM inbound", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(inbound, 0, "nothing was journaled");
+
+    // And the good request still works.
+    let (status, body) = d.request("POST", "/webhook/alertmanager", &[auth], &good);
+    assert_eq!(status, 200, "{body}");
+    assert!(!d.logs().contains("s3cret"), "the secret is not in the logs");
+}
+
+#[test]
+fn a_locked_journal_answers_503_and_recovers() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    let lock = rusqlite::Connection::open(dir.path().join("data/resgate.db")).unwrap();
+    lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    let (status, body) = d.post("/webhook/alertmanager", &firing);
+    assert_eq!(status, 503, "{body}");
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    let (status, body) = d.post("/webhook/alertmanager", &firing);
+    assert_eq!(status, 200, "{body}");
+    d.wait_for("the fire", WAIT, |d| verdicts(d, "fire") == 1);
+}
+
+#[test]
+fn pauses_defer_until_removed_and_reload_refuses_broken_rules() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+
+    let (status, body) = d.request(
+        "POST",
+        "/api/v1/pauses",
+        &[],
+        br#"{"remediation": "restart-api", "reason": "maintenance", "for": "1h"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = d.request("POST", "/api/v1/pauses", &[], br#"{"remediation": "nope", "reason": "x"}"#);
+    assert_eq!(status, 400);
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("a paused deferral", WAIT, |d| {
+        d.decisions().iter().any(|x| x["reason"] == "paused")
+    });
+    assert_eq!(d.get_json("/api/v1/pauses")["pauses"].as_array().unwrap().len(), 1);
+
+    // A broken rule file is refused; the old rules stay live.
+    std::fs::write(rules.join("broken.yaml"), "remediations:\n  x: {match: {a: b}, remediator: nowhere}\n").unwrap();
+    d.wait_for("the refused reload", WAIT, |d| {
+        d.request("GET", "/metrics", &[], b"")
+            .1
+            .contains("resgate_rules_reloads_total{result=\"refused\"}")
+    });
+    std::fs::remove_file(rules.join("broken.yaml")).unwrap();
+
+    let (status, body) = d.request("DELETE", "/api/v1/pauses?remediation=restart-api", &[], b"");
+    assert_eq!(status, 200, "{body}");
+    d.wait_for("the fire once the pause is gone", WAIT, |d| verdicts(d, "fire") == 1);
+    d.wait_for("the call", WAIT, |_| !fake.calls().is_empty());
+    assert_eq!(fake.calls().len(), 1);
+}
+
+#[test]
+fn a_refusing_remediator_is_retried_with_the_same_key_then_the_event_is_refused() {
+    let fake = FakeRemediator::start(Behaviour {
+        fail_first: 2,
+        fail_status: 503,
+        running_polls: 0,
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &["--call-backoff", "10ms"]);
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("success after retries", WAIT, |d| {
+        event_state(d).as_deref() == Some("warming")
+    });
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 3, "two 503s then accepted");
+    let keys: Vec<_> = calls.iter().map(|c| c.header("Idempotency-Key").map(str::to_owned)).collect();
+    assert!(keys.iter().all(|k| k.is_some() && *k == keys[0]), "{keys:?}");
+}
