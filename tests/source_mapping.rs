@@ -31,6 +31,7 @@ fn source(name: &str, kind: SourceKind) -> Source {
     Source {
         name: name.to_owned(),
         kind,
+        auth: None,
     }
 }
 

@@ -71,6 +71,7 @@ fn sources() -> Vec<Source> {
         .map(|kind| Source {
             name: "fuzz".to_owned(),
             kind,
+            auth: None,
         })
         .collect()
 }

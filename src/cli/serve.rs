@@ -49,9 +49,9 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Exit {
     init_logging(args.log_json);
-    let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
-    });
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() * 4));
     let options = Options {
         rules: args.rules.clone(),
         data: args.data.clone(),
@@ -62,7 +62,9 @@ pub fn run(args: &Args) -> Exit {
         retention: args.retention,
         dedupe_window: args.dedupe_window,
         // Not a flag: a token on the command line would show in `ps`.
-        api_token: std::env::var("RESGATE_API_TOKEN").ok().filter(|t| !t.is_empty()),
+        api_token: std::env::var("RESGATE_API_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
         call_attempts: args.call_attempts,
         call_backoff: args.call_backoff,
         watch: !args.no_watch,

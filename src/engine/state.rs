@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::source::Alert;
 
 /// Where an event is in its lifecycle (DESIGN.md §3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
     /// Fire decided; the call to the remediator is under way. Counts as in flight,

@@ -98,7 +98,9 @@ impl Compiler<'_> {
             return None;
         }
         if let Some(token) = &def.bearer {
-            return self.secret(src, token, "the bearer token").map(SourceAuth::Bearer);
+            return self
+                .secret(src, token, "the bearer token")
+                .map(SourceAuth::Bearer);
         }
         if let Some(basic) = &def.basic {
             let password = self.secret(src, &basic.password, "the password")?;

@@ -43,7 +43,8 @@ pub fn check(
         SourceAuth::Basic { username, password } => {
             let expected = format!("{username}:{}", resolve(password)?);
             let given = header("authorization").ok_or(Refusal("missing Authorization header"))?;
-            let encoded = strip_scheme(&given, "basic").ok_or(Refusal("expected Basic credentials"))?;
+            let encoded =
+                strip_scheme(&given, "basic").ok_or(Refusal("expected Basic credentials"))?;
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .map_err(|_| Refusal("malformed Basic credentials"))?;

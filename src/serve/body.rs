@@ -8,7 +8,9 @@
 //! 408 itself whenever the slow client's body finally ends. Readers are kept
 //! in a pool (a reader that is idle waits for the next body), so the fast path
 //! spawns no thread; the pool grows to at most `MAX_READERS` stuck readers,
-//! beyond which requests are answered 503 at once.
+//! beyond which requests are answered 503 at once. (Bodies of up to 1 KiB never
+//! reach this: tiny_http reads them on its connection thread before handing
+//! the request over.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
@@ -133,10 +135,9 @@ fn serve_job(job: Job) {
     let result = read_all(&mut request, max);
     if let Err(std::sync::mpsc::SendError((request, _))) = reply.send((request, result)) {
         // The worker gave up waiting: the body came too late.
-        let response = Response::from_string(
-            r#"{"status":"error","error":"body not received in time"}"#,
-        )
-        .with_status_code(408);
+        let response =
+            Response::from_string(r#"{"status":"error","error":"body not received in time"}"#)
+                .with_status_code(408);
         let _ = request.respond(response);
     }
 }

@@ -317,8 +317,7 @@ impl Decider {
         else {
             return;
         };
-        let Some(remediation) = d.remediation.as_deref().and_then(|r| rules.remediation(r))
-        else {
+        let Some(remediation) = d.remediation.as_deref().and_then(|r| rules.remediation(r)) else {
             return;
         };
         if remediation.escalate.is_none() || remediation.mode == Mode::Shadow {

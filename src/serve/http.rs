@@ -14,8 +14,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::decider::Msg;
 use super::body::BodyError;
+use super::decider::Msg;
 use super::{Shared, auth, journal};
 use crate::engine::Pause;
 use crate::source::map_payload;
@@ -111,7 +111,10 @@ fn route(
             };
             (Some(request), answer)
         }
-        _ => (Some(request), route_url(shared, method, path, &segments, query)),
+        _ => (
+            Some(request),
+            route_url(shared, method, path, &segments, query),
+        ),
     }
 }
 
@@ -130,15 +133,21 @@ fn respond(request: Request, answer: Answer) {
     }
 }
 
-fn route_url(shared: &Shared, method: &Method, path: &str, segments: &[&str], query: &str) -> Answer {
+fn route_url(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    segments: &[&str],
+    query: &str,
+) -> Answer {
     let allowed: &[Method] = match segments {
         ["webhook", _] => &[Method::Post],
         ["healthz"] if *method == Method::Get => {
             return Answer::json(200, json!({"status": "ok"}));
         }
         ["readyz"] if *method == Method::Get => {
-            let ready = shared.ready.load(std::sync::atomic::Ordering::SeqCst)
-                && !shared.shutdown.is_set();
+            let ready =
+                shared.ready.load(std::sync::atomic::Ordering::SeqCst) && !shared.shutdown.is_set();
             return if ready {
                 Answer::json(200, json!({"status": "ready"}))
             } else {
@@ -153,7 +162,9 @@ fn route_url(shared: &Shared, method: &Method, path: &str, segments: &[&str], qu
             );
         }
         ["api", "v1", "events"] if *method == Method::Get => {
-            let limit = param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            let limit = param(query, "limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(100);
             return read(shared, |conn| {
                 Ok(json!({"events": journal::list_events(conn, limit)?}))
             });
@@ -172,7 +183,9 @@ fn route_url(shared: &Shared, method: &Method, path: &str, segments: &[&str], qu
             return decisions(shared, query);
         }
         ["api", "v1", "pauses"] if *method == Method::Get => {
-            return read(shared, |conn| Ok(json!({"pauses": journal::list_pauses(conn)?})));
+            return read(shared, |conn| {
+                Ok(json!({"pauses": journal::list_pauses(conn)?}))
+            });
         }
         ["api", "v1", "pauses"] => &[Method::Get, Method::Post, Method::Delete],
         ["healthz" | "readyz" | "metrics"]
@@ -185,7 +198,10 @@ fn route_url(shared: &Shared, method: &Method, path: &str, segments: &[&str], qu
     Answer::error(405, format!("{method} is not allowed on {path}")).with("Allow", allow.join(", "))
 }
 
-fn read(shared: &Shared, f: impl FnOnce(&rusqlite::Connection) -> journal::Result<Value>) -> Answer {
+fn read(
+    shared: &Shared,
+    f: impl FnOnce(&rusqlite::Connection) -> journal::Result<Value>,
+) -> Answer {
     match journal::open_reader(&shared.db_path).and_then(|conn| f(&conn)) {
         Ok(v) => Answer::json(200, v),
         Err(e) => Answer::error(503, e.to_string()),
@@ -212,7 +228,10 @@ fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Reque
         );
     };
     let max = shared.options.max_body;
-    let (request, body) = match shared.bodies.read(request, max, shared.options.body_timeout) {
+    let (request, body) = match shared
+        .bodies
+        .read(request, max, shared.options.body_timeout)
+    {
         Ok(rb) => rb,
         Err((request, e)) => {
             let answer = body_error(e, max);
@@ -221,7 +240,9 @@ fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Reque
         }
     };
     let (answer, journaled) = accept(&request, shared, source, body, received_at);
-    shared.metrics.ingest(&source.name, answer.status, journaled);
+    shared
+        .metrics
+        .ingest(&source.name, answer.status, journaled);
     (Some(request), answer)
 }
 
@@ -236,7 +257,13 @@ fn accept(
 ) -> (Answer, usize) {
     if let Some(auth) = &source.auth {
         let lookup = |name: &str| header(request, name);
-        if let Err(refusal) = auth::check(auth, &lookup, &body, received_at.as_second(), &shared.secrets) {
+        if let Err(refusal) = auth::check(
+            auth,
+            &lookup,
+            &body,
+            received_at.as_second(),
+            &shared.secrets,
+        ) {
             let mut a = Answer::error(401, refusal.0);
             if matches!(auth, crate::rules::SourceAuth::Bearer(_)) {
                 a = a.with("WWW-Authenticate", "Bearer");
@@ -258,9 +285,9 @@ fn accept(
     }
     let name = source.name.clone();
     let journaled = fresh.clone();
-    let committed = shared.writer.submit(move |conn| {
-        journal::insert_inbound(conn, received_at, &name, &body, &journaled)
-    });
+    let committed = shared
+        .writer
+        .submit(move |conn| journal::insert_inbound(conn, received_at, &name, &body, &journaled));
     match committed {
         Ok(id) => {
             shared.dedupe.record(&fresh);
@@ -285,7 +312,9 @@ fn body_error(e: BodyError, max: usize) -> Answer {
     match e {
         BodyError::TooLarge => Answer::error(413, format!("body larger than {max} bytes")),
         BodyError::Timeout => Answer::error(408, "body not received in time"),
-        BodyError::Busy => Answer::error(503, "too many slow requests; retry").with("Retry-After", "5"),
+        BodyError::Busy => {
+            Answer::error(503, "too many slow requests; retry").with("Retry-After", "5")
+        }
         BodyError::Io(e) => Answer::error(400, format!("cannot read the body: {e}")),
     }
 }
@@ -337,10 +366,15 @@ fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
         .as_deref()
         .and_then(|g| g.trim().strip_prefix("Bearer "))
         .is_some_and(|g| auth::constant_time_eq(g.trim().as_bytes(), token.as_bytes()));
-    (!ok).then(|| Answer::error(401, "this route needs the API token").with("WWW-Authenticate", "Bearer"))
+    (!ok).then(|| {
+        Answer::error(401, "this route needs the API token").with("WWW-Authenticate", "Bearer")
+    })
 }
 
-fn json_body(request: Request, shared: &Shared) -> Result<(Request, Value), (Option<Request>, Answer)> {
+fn json_body(
+    request: Request,
+    shared: &Shared,
+) -> Result<(Request, Value), (Option<Request>, Answer)> {
     let (request, body) = shared
         .bodies
         .read(request, 64 * 1024, shared.options.body_timeout)
@@ -350,7 +384,10 @@ fn json_body(request: Request, shared: &Shared) -> Result<(Request, Value), (Opt
     }
     match serde_json::from_slice(&body) {
         Ok(v) => Ok((request, v)),
-        Err(e) => Err((Some(request), Answer::error(400, format!("body is not JSON: {e}")))),
+        Err(e) => Err((
+            Some(request),
+            Answer::error(400, format!("body is not JSON: {e}")),
+        )),
     }
 }
 

@@ -127,9 +127,11 @@ fn new_instance_id() -> String {
 }
 
 pub fn instance_id(conn: &Connection) -> Result<String> {
-    Ok(conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-        r.get(0)
-    })?)
+    Ok(
+        conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Fixed width (microseconds, `Z`) so that text order is time order in SQL.
@@ -468,8 +470,7 @@ pub fn pending_inbound(conn: &Connection) -> Result<Vec<Pending>> {
 /// The engine's memory as the journal recorded it.
 pub fn load_snapshot(conn: &Connection) -> Result<Snapshot> {
     let mut snap = Snapshot::default();
-    let mut stmt =
-        conn.prepare("SELECT alert, first_seen, last_seen, resolved_at FROM alerts")?;
+    let mut stmt = conn.prepare("SELECT alert, first_seen, last_seen, resolved_at FROM alerts")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -640,8 +641,7 @@ pub fn event_detail(conn: &Connection, id: &str) -> Result<Option<Value>> {
     else {
         return Ok(None);
     };
-    let mut stmt =
-        conn.prepare("SELECT * FROM decisions WHERE event = ?1 ORDER BY seq")?;
+    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE event = ?1 ORDER BY seq")?;
     let decisions: Vec<Value> = stmt
         .query_map([id], decision_json)?
         .collect::<rusqlite::Result<_>>()?;
@@ -683,16 +683,14 @@ fn decision_json(r: &rusqlite::Row) -> rusqlite::Result<Value> {
 
 /// Decisions after sequence number `after`, oldest first.
 pub fn decisions_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt =
-        conn.prepare("SELECT * FROM decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
     let rows = stmt.query_map(params![after, limit], decision_json)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Decisions at or after `since`, oldest first.
 pub fn decisions_since(conn: &Connection, since: Timestamp, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt =
-        conn.prepare("SELECT * FROM decisions WHERE at >= ?1 ORDER BY seq LIMIT ?2")?;
+    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE at >= ?1 ORDER BY seq LIMIT ?2")?;
     let rows = stmt.query_map(params![ts(since), limit], decision_json)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

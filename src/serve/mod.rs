@@ -170,7 +170,8 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         bodies: body::Readers::new(),
     });
 
-    let (decider, calls, pending) = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
+    let (decider, calls, pending) =
+        decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
     drop(restore_conn);
     if !calls.is_empty() || !pending.is_empty() {
         tracing::info!(
@@ -187,11 +188,9 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
             message: format!("cannot start the decision thread: {e}"),
         })?;
 
-    let server = http::bind(&options.listen).map_err(|message| {
-        ServeError::Listen {
-            addr: options.listen.clone(),
-            message,
-        }
+    let server = http::bind(&options.listen).map_err(|message| ServeError::Listen {
+        addr: options.listen.clone(),
+        message,
     })?;
     let server = Arc::new(server);
     let addr = server
@@ -278,7 +277,10 @@ fn prune_loop(shared: &Shared) {
         let Ok(before) = jiff::Timestamp::now().checked_sub(retention) else {
             continue;
         };
-        match shared.writer.submit(move |conn| journal::prune(conn, before)) {
+        match shared
+            .writer
+            .submit(move |conn| journal::prune(conn, before))
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned decided inbound bodies"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),

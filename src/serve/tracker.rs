@@ -44,13 +44,15 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     };
     let set_call = |phase: CallPhase, status_url: Option<String>| {
         let event = id.clone();
-        shared.writer.submit(move |conn| {
-            journal::set_call(conn, &event, phase, status_url.as_deref())
-        })
+        shared
+            .writer
+            .submit(move |conn| journal::set_call(conn, &event, phase, status_url.as_deref()))
     };
 
     let Some(remediation) = rules.remediation(&job.event.remediation) else {
-        note(json!({"error": "the remediation is no longer in the rules; cannot follow the event"}));
+        note(
+            json!({"error": "the remediation is no longer in the rules; cannot follow the event"}),
+        );
         report(Msg::Finished {
             event: id.clone(),
             outcome: Outcome::TimedOut,
@@ -60,15 +62,17 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     let Some(remediator) = rules.remediators.get(remediation.remediator) else {
         return;
     };
-    let deadline = remediator.tracking.as_ref().map_or(
-        job.event.fired_at,
-        |t| {
+    let deadline = remediator
+        .tracking
+        .as_ref()
+        .map_or(job.event.fired_at, |t| {
             job.event
                 .fired_at
-                .saturating_add(SignedDuration::try_from(t.poll_timeout).unwrap_or(SignedDuration::MAX))
+                .saturating_add(
+                    SignedDuration::try_from(t.poll_timeout).unwrap_or(SignedDuration::MAX),
+                )
                 .unwrap_or(job.event.fired_at)
-        },
-    );
+        });
 
     let mut status_url = job.status_url.clone();
     match job.phase {
@@ -111,7 +115,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 &shared.retry,
             );
             match result {
-                CallResult::Accepted { remote_id, note: why } => {
+                CallResult::Accepted {
+                    remote_id,
+                    note: why,
+                } => {
                     shared.metrics.call("accepted");
                     if let (Some(rid), Some(_)) = (&remote_id, &remediator.tracking) {
                         match remediate::render_status_url(
@@ -122,7 +129,9 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                             rid,
                         ) {
                             Ok(url) => status_url = Some(url),
-                            Err(e) => note(json!({"error": format!("cannot render status_url: {e}")})),
+                            Err(e) => {
+                                note(json!({"error": format!("cannot render status_url: {e}")}))
+                            }
                         }
                     }
                     note(json!({"call": "accepted", "remote_id": remote_id, "note": why}));
@@ -188,7 +197,9 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             return;
         }
         if Timestamp::now() >= deadline {
-            note(json!({"poll": "timed out", "after": crate::rules::duration::format(tracking.poll_timeout)}));
+            note(
+                json!({"poll": "timed out", "after": crate::rules::duration::format(tracking.poll_timeout)}),
+            );
             report(Msg::Finished {
                 event: id.clone(),
                 outcome: Outcome::TimedOut,
@@ -245,8 +256,8 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
 
 fn wait_until(shared: &Shared, deadline: Timestamp) {
     loop {
-        let left = Duration::try_from(deadline.duration_since(Timestamp::now()))
-            .unwrap_or(Duration::ZERO);
+        let left =
+            Duration::try_from(deadline.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO);
         if left.is_zero() || shared.shutdown.wait(left.min(Duration::from_secs(1))) {
             return;
         }
@@ -266,7 +277,13 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
     let Some(escalator) = remediation.escalate.and_then(|i| rules.remediators.get(i)) else {
         return;
     };
-    let request = match remediate::render_escalation(rules, remediation, alert, decision, &shared.secrets) {
+    let request = match remediate::render_escalation(
+        rules,
+        remediation,
+        alert,
+        decision,
+        &shared.secrets,
+    ) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(remediation = %remediation.name, error = %e, "cannot render the escalation");
@@ -281,9 +298,10 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
         decision.alert,
         decision.at.as_millisecond()
     );
-    let result = shared
-        .client
-        .send_with_retries(&request, &key, escalator.timeout, None, &shared.retry);
+    let result =
+        shared
+            .client
+            .send_with_retries(&request, &key, escalator.timeout, None, &shared.retry);
     let (outcome, error) = match &result {
         CallResult::Accepted { .. } => ("escalation_accepted", None),
         CallResult::NotAccepted { reason, .. } => ("escalation_refused", Some(reason.as_str())),
