@@ -28,6 +28,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check a rules directory: YAML schema, Datalog, templates, references')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Run *.test.yaml files against the rules')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -55,6 +56,23 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'resgate;serve' {
+            [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'Rules directory (watched: changes that pass lint go live)')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Data directory: the journal `resgate.db` lives here')
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0: any free port, printed on start)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'HTTP worker threads [default: cores × 4]')
+            [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest webhook body accepted, in bytes')
+            [CompletionResult]::new('--body-timeout', '--body-timeout', [CompletionResultType]::ParameterName, 'A whole request body must arrive within this')
+            [CompletionResult]::new('--retention', '--retention', [CompletionResultType]::ParameterName, 'How long decided webhook bodies are kept in the journal')
+            [CompletionResult]::new('--dedupe-window', '--dedupe-window', [CompletionResultType]::ParameterName, 'Repeats of the same alert inside this window are journaled once')
+            [CompletionResult]::new('--call-attempts', '--call-attempts', [CompletionResultType]::ParameterName, 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key')
+            [CompletionResult]::new('--call-backoff', '--call-backoff', [CompletionResultType]::ParameterName, 'First wait between those tries (doubles each time)')
+            [CompletionResult]::new('--no-watch', '--no-watch', [CompletionResultType]::ParameterName, 'Do not watch the rules directory')
+            [CompletionResult]::new('--log-json', '--log-json', [CompletionResultType]::ParameterName, 'Log lines as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'resgate;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -64,6 +82,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check a rules directory: YAML schema, Datalog, templates, references')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Run *.test.yaml files against the rules')
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -75,6 +94,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;help;simulate' {
+            break
+        }
+        'resgate;help;serve' {
             break
         }
         'resgate;help;completions' {

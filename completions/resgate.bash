@@ -25,6 +25,9 @@ _resgate() {
             resgate,lint)
                 cmd="resgate__subcmd__lint"
                 ;;
+            resgate,serve)
+                cmd="resgate__subcmd__serve"
+                ;;
             resgate,simulate)
                 cmd="resgate__subcmd__simulate"
                 ;;
@@ -40,6 +43,9 @@ _resgate() {
             resgate__subcmd__help,lint)
                 cmd="resgate__subcmd__help__subcmd__lint"
                 ;;
+            resgate__subcmd__help,serve)
+                cmd="resgate__subcmd__help__subcmd__serve"
+                ;;
             resgate__subcmd__help,simulate)
                 cmd="resgate__subcmd__help__subcmd__simulate"
                 ;;
@@ -53,7 +59,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate completions help"
+            opts="-h -V --help --version lint test simulate serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -81,7 +87,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate completions help"
+            opts="lint test simulate serve completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -136,6 +142,20 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help__subcmd__simulate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -177,6 +197,60 @@ _resgate() {
                     ;;
                 --deny)
                     COMPREPLY=($(compgen -W "warnings" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__serve)
+            opts="-h --rules --data --listen --workers --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --no-watch --log-json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retention)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedupe-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --call-attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --call-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

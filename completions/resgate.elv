@@ -25,6 +25,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
             cand test 'Run *.test.yaml files against the rules'
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
+            cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -48,6 +49,22 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;serve'= {
+            cand --rules 'Rules directory (watched: changes that pass lint go live)'
+            cand --data 'Data directory: the journal `resgate.db` lives here'
+            cand --listen 'Address to listen on (port 0: any free port, printed on start)'
+            cand --workers 'HTTP worker threads [default: cores × 4]'
+            cand --max-body 'Largest webhook body accepted, in bytes'
+            cand --body-timeout 'A whole request body must arrive within this'
+            cand --retention 'How long decided webhook bodies are kept in the journal'
+            cand --dedupe-window 'Repeats of the same alert inside this window are journaled once'
+            cand --call-attempts 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key'
+            cand --call-backoff 'First wait between those tries (doubles each time)'
+            cand --no-watch 'Do not watch the rules directory'
+            cand --log-json 'Log lines as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -56,6 +73,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
             cand test 'Run *.test.yaml files against the rules'
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
+            cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -64,6 +82,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;test'= {
         }
         &'resgate;help;simulate'= {
+        }
+        &'resgate;help;serve'= {
         }
         &'resgate;help;completions'= {
         }

@@ -29,6 +29,7 @@ complete -c resgate -n "__fish_resgate_needs_command" -s V -l version -d 'Print 
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "test" -d 'Run *.test.yaml files against the rules'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON on stdout' -r -f -a "text\t''
@@ -45,9 +46,23 @@ complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Deci
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l format -r -f -a "text\t''
 json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l rules -d 'Rules directory (watched: changes that pass lint go live)' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l data -d 'Data directory: the journal `resgate.db` lives here' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l listen -d 'Address to listen on (port 0: any free port, printed on start)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l workers -d 'HTTP worker threads [default: cores × 4]' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-body -d 'Largest webhook body accepted, in bytes' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l body-timeout -d 'A whole request body must arrive within this' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies are kept in the journal' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l dedupe-window -d 'Repeats of the same alert inside this window are journaled once' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-attempts -d 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -d 'First wait between those tries (doubles each time)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l no-watch -d 'Do not watch the rules directory'
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l log-json -d 'Log lines as JSON'
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "completions" -d 'Print shell completions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -109,6 +109,8 @@ pub struct Engine {
     /// The version of everything any guard reads, at the last re-evaluation:
     /// unchanged means no guard deferral can have changed.
     guards_seen: Option<u64>,
+    /// Repeats of (group, fingerprint, startsAt, status) inside this are ignored.
+    dedupe_window: SignedDuration,
     now: Timestamp,
 }
 
@@ -127,8 +129,15 @@ impl Engine {
             recent: HashMap::new(),
             recent_order: VecDeque::new(),
             guards_seen: None,
+            dedupe_window: DEDUPE_WINDOW,
             now: start,
         }
+    }
+
+    /// Changes the window in which a repeated notification is a duplicate
+    /// (`serve --dedupe-window`).
+    pub fn set_dedupe_window(&mut self, window: SignedDuration) {
+        self.dedupe_window = window;
     }
 
     pub fn rules_arc(&self) -> Arc<RuleSet> {
@@ -160,7 +169,7 @@ impl Engine {
         let mut out = self.advance(now);
         let now = self.clock(now);
         while let Some((seen, _)) = self.recent_order.front() {
-            if now.duration_since(*seen) < DEDUPE_WINDOW {
+            if now.duration_since(*seen) < self.dedupe_window {
                 break;
             }
             if let Some((seen, key)) = self.recent_order.pop_front()

@@ -103,6 +103,7 @@ impl Engine {
         let (mut engine, out) = Engine::restore(rules, self.snapshot(), now);
         engine.recent = recent;
         engine.recent_order = recent_order;
+        engine.dedupe_window = self.dedupe_window;
         *self = engine;
         out
     }

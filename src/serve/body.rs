@@ -57,6 +57,9 @@ impl Readers {
 
     /// Reads `request`'s body (at most `max` bytes) within `deadline`.
     /// `Err((None, _))`: the worker gave up; the reader will answer the client.
+    // Both arms carry the request by value (it must go back to be answered);
+    // boxing the error would only add an allocation.
+    #[allow(clippy::result_large_err)]
     pub fn read(
         &self,
         request: Request,

@@ -79,7 +79,10 @@ impl Decider {
             *by_state.entry(e.state.as_str().to_owned()).or_default() += 1;
         }
         let now = Timestamp::now();
-        let (engine, output) = Engine::restore(rules, snapshot, now);
+        let (mut engine, output) = Engine::restore(rules, snapshot, now);
+        if let Ok(window) = jiff::SignedDuration::try_from(shared.options.dedupe_window) {
+            engine.set_dedupe_window(window);
+        }
         let mut decider = Decider {
             engine,
             shared,

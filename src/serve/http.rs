@@ -371,6 +371,7 @@ fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
     })
 }
 
+#[allow(clippy::result_large_err)] // as `body::Readers::read`
 fn json_body(
     request: Request,
     shared: &Shared,
