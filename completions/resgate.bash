@@ -19,6 +19,9 @@ _resgate() {
             resgate,completions)
                 cmd="resgate__subcmd__completions"
                 ;;
+            resgate,events)
+                cmd="resgate__subcmd__events"
+                ;;
             resgate,help)
                 cmd="resgate__subcmd__help"
                 ;;
@@ -36,6 +39,9 @@ _resgate() {
                 ;;
             resgate__subcmd__help,completions)
                 cmd="resgate__subcmd__help__subcmd__completions"
+                ;;
+            resgate__subcmd__help,events)
+                cmd="resgate__subcmd__help__subcmd__events"
                 ;;
             resgate__subcmd__help,help)
                 cmd="resgate__subcmd__help__subcmd__help"
@@ -59,7 +65,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve completions help"
+            opts="-h -V --help --version lint test simulate serve events completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,8 +92,34 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__events)
+            opts="-h --data --limit --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve completions help"
+            opts="lint test simulate serve events completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,6 +133,20 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

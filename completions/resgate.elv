@@ -26,6 +26,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand test 'Run *.test.yaml files against the rules'
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+            cand events 'List the events in a serve journal, or tell one event''s story'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -65,6 +66,13 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;events'= {
+            cand --data 'The data directory `resgate serve --data` writes'
+            cand --limit 'How many events to list, newest first'
+            cand --format 'format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -74,6 +82,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand test 'Run *.test.yaml files against the rules'
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+            cand events 'List the events in a serve journal, or tell one event''s story'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -84,6 +93,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;simulate'= {
         }
         &'resgate;help;serve'= {
+        }
+        &'resgate;help;events'= {
         }
         &'resgate;help;completions'= {
         }

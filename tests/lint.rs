@@ -72,6 +72,7 @@ cases!(
     unknown_source_kind,
     builtin_redefined,
     bad_mode,
+    invalid_auth,
 );
 
 #[test]

@@ -146,6 +146,35 @@ fn fires_once_collapses_repeats_polls_and_is_rescued() {
         "{metrics}"
     );
     assert!(d.terminate().success(), "SIGTERM exits 0");
+
+    // The same story from the journal on disk, without the daemon.
+    let data = dir.path().join("data");
+    let events = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["events", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&events.stdout);
+    assert!(events.status.success(), "{table}");
+    assert!(table.starts_with("ID  "), "{table}");
+    assert!(
+        table.contains("ev-1  rescued  restart-api  api/api-1:8080"),
+        "{table}"
+    );
+    let one = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["events", "ev-1", "--format", "json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let one: Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(one["state"], "rescued");
+    assert_eq!(one["decisions"][0]["verdict"], "fire");
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["events", "ev-9", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
 }
 
 #[test]

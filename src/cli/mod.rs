@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod completions;
+pub mod events;
 pub mod lint;
 mod output;
 pub mod serve;
@@ -36,6 +37,8 @@ pub enum Command {
     Simulate(simulate::Args),
     /// Run the webhook daemon: decide, fire, poll, verify (journal in --data)
     Serve(serve::Args),
+    /// List the events in a serve journal, or tell one event's story
+    Events(events::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Test(args) => test::run(&args, &out),
         Command::Simulate(args) => simulate::run(&args, &out),
         Command::Serve(args) => serve::run(&args),
+        Command::Events(args) => events::run(&args),
         Command::Completions(args) => completions::run(&args),
     }
 }

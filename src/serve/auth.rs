@@ -137,3 +137,149 @@ pub fn sign_hex(secret: &str, timestamp: Option<&str>, body: &[u8]) -> String {
     mac.update(body);
     hex(&mac.finalize().into_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::secret::SecretString;
+
+    struct Env;
+    impl SecretSource for Env {
+        fn env(&self, name: &str) -> Option<String> {
+            (name == "TOKEN").then(|| "t0ken".to_owned())
+        }
+        fn read_file(&self, _: &str) -> std::io::Result<String> {
+            Err(std::io::Error::other("no files here"))
+        }
+    }
+
+    fn secret(s: &str) -> SecretString {
+        SecretString::parse(s).unwrap()
+    }
+
+    fn run(
+        auth: &SourceAuth,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), Refusal> {
+        let lookup = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| (*v).to_owned())
+        };
+        check(auth, &lookup, body, now, &Env)
+    }
+
+    #[test]
+    fn bearer_tokens_compare_exactly() {
+        let auth = SourceAuth::Bearer(secret("${env:TOKEN}"));
+        assert!(run(&auth, &[("Authorization", "Bearer t0ken")], b"", 0).is_ok());
+        assert!(run(&auth, &[("authorization", "bearer t0ken")], b"", 0).is_ok());
+        assert_eq!(
+            run(&auth, &[("Authorization", "Bearer t0ke")], b"", 0),
+            Err(Refusal("wrong bearer token"))
+        );
+        assert_eq!(
+            run(&auth, &[("Authorization", "Basic t0ken")], b"", 0),
+            Err(Refusal("expected a Bearer token"))
+        );
+        assert_eq!(
+            run(&auth, &[], b"", 0),
+            Err(Refusal("missing Authorization header"))
+        );
+        let unset = SourceAuth::Bearer(secret("${env:NOPE}"));
+        let refused = run(&unset, &[("Authorization", "Bearer ")], b"", 0).unwrap_err();
+        assert!(
+            !refused.0.contains("NOPE"),
+            "the reason does not name server secrets"
+        );
+    }
+
+    #[test]
+    fn basic_auth_decodes_and_compares() {
+        let auth = SourceAuth::Basic {
+            username: "am".into(),
+            password: secret("${env:TOKEN}"),
+        };
+        // base64("am:t0ken")
+        assert!(run(&auth, &[("Authorization", "Basic YW06dDBrZW4=")], b"", 0).is_ok());
+        assert!(run(&auth, &[("Authorization", "Basic YW06dDBrZW5=")], b"", 0).is_err());
+        assert_eq!(
+            run(&auth, &[("Authorization", "Basic !!!")], b"", 0),
+            Err(Refusal("malformed Basic credentials"))
+        );
+    }
+
+    #[test]
+    fn grafana_signatures_with_and_without_timestamp() {
+        let body = br#"{"alerts": []}"#;
+        let plain = SourceAuth::Hmac {
+            secret: secret("${env:TOKEN}"),
+            scheme: HmacScheme::Hex,
+            header: "X-Grafana-Alerting-Signature".into(),
+            timestamp_header: None,
+        };
+        let sig = sign_hex("t0ken", None, body);
+        assert!(run(&plain, &[("X-Grafana-Alerting-Signature", &sig)], body, 0).is_ok());
+        assert_eq!(
+            run(
+                &plain,
+                &[("X-Grafana-Alerting-Signature", &sig)],
+                b"{\"alerts\": [1]}",
+                0
+            ),
+            Err(Refusal("bad signature")),
+            "a changed body fails"
+        );
+        let stamped = SourceAuth::Hmac {
+            secret: secret("${env:TOKEN}"),
+            scheme: HmacScheme::Hex,
+            header: "X-Grafana-Alerting-Signature".into(),
+            timestamp_header: Some("X-Grafana-Alerting-Timestamp".into()),
+        };
+        let sig = sign_hex("t0ken", Some("1000"), body);
+        let headers = [
+            ("X-Grafana-Alerting-Signature", sig.as_str()),
+            ("X-Grafana-Alerting-Timestamp", "1000"),
+        ];
+        assert!(run(&stamped, &headers, body, 1100).is_ok());
+        assert_eq!(
+            run(&stamped, &headers, body, 1000 + 301),
+            Err(Refusal("signature timestamp too old or in the future")),
+            "a replay after 5 minutes fails"
+        );
+        let forged = [
+            ("X-Grafana-Alerting-Signature", sig.as_str()),
+            ("X-Grafana-Alerting-Timestamp", "1200"),
+        ];
+        assert_eq!(
+            run(&stamped, &forged, body, 1200),
+            Err(Refusal("bad signature")),
+            "the timestamp is signed"
+        );
+    }
+
+    #[test]
+    fn pagerduty_accepts_any_listed_v1_signature() {
+        let body = br#"{"event": {}}"#;
+        let auth = SourceAuth::Hmac {
+            secret: secret("${env:TOKEN}"),
+            scheme: HmacScheme::PagerDuty,
+            header: "X-PagerDuty-Signature".into(),
+            timestamp_header: None,
+        };
+        let good = format!("v1=deadbeef, v1={}", sign_hex("t0ken", None, body));
+        assert!(run(&auth, &[("X-PagerDuty-Signature", &good)], body, 0).is_ok());
+        let bad = format!("v0={}", sign_hex("t0ken", None, body));
+        assert!(run(&auth, &[("X-PagerDuty-Signature", &bad)], body, 0).is_err());
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

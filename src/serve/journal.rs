@@ -711,3 +711,69 @@ pub fn list_pauses(conn: &Connection) -> Result<Vec<Value>> {
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_registered_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
+    }
+
+    #[test]
+    fn timestamps_sort_as_text_in_time_order() {
+        let a: Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
+        let b: Timestamp = "2026-11-25T10:00:00.5Z".parse().unwrap();
+        let c: Timestamp = "2026-11-25T10:00:01Z".parse().unwrap();
+        let (ta, tb, tc) = (ts(a), ts(b), ts(c));
+        assert_eq!(ta, "2026-11-25T10:00:00.000000Z");
+        assert!(ta < tb && tb < tc);
+        assert_eq!(parse_ts(&tb).unwrap(), b);
+    }
+
+    #[test]
+    fn a_new_journal_migrates_and_reopens_without_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let conn = open_writer(&path).unwrap();
+        let instance = instance_id(&conn).unwrap();
+        drop(conn);
+        let conn = open_writer(&path).unwrap();
+        assert_eq!(
+            instance_id(&conn).unwrap(),
+            instance,
+            "the instance ID is kept"
+        );
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        conn.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1))
+            .unwrap();
+        drop(conn);
+        let err = open_writer(&path).unwrap_err();
+        assert!(
+            err.message.contains("newer than this resgate knows"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_journal_restores_an_empty_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(&dir.path().join(FILE_NAME)).unwrap();
+        let snap = load_snapshot(&conn).unwrap();
+        assert!(snap.events.is_empty() && snap.alerts.is_empty());
+        assert_eq!(snap.next_event, 1);
+        assert!(pending_inbound(&conn).unwrap().is_empty());
+    }
+}

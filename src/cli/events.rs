@@ -1,0 +1,156 @@
+//! `resgate events [ID]`: the events in a serve journal, read from disk (no
+//! daemon needed, safe while it runs: the journal is opened read-only).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::{Exit, Format};
+use crate::serve::journal;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One event (its decisions with proofs, and its story); all events when omitted
+    pub id: Option<String>,
+    /// The data directory `resgate serve --data` writes
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// How many events to list, newest first
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: &Args) -> Exit {
+    let path = args.data.join(journal::FILE_NAME);
+    let conn = match journal::open_reader(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate"
+            );
+            return Exit::Usage;
+        }
+    };
+    let result = match &args.id {
+        None => journal::list_events(&conn, args.limit).map(|events| {
+            if args.format == Format::Json {
+                serde_json::json!({ "events": events }).to_string()
+            } else {
+                events_table(&events)
+            }
+        }),
+        Some(id) => match journal::event_detail(&conn, id) {
+            Ok(Some(event)) => Ok(if args.format == Format::Json {
+                event.to_string()
+            } else {
+                event_story(&event)
+            }),
+            Ok(None) => {
+                eprintln!("error: no event {id} in {}", path.display());
+                return Exit::Failed;
+            }
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Usage
+        }
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+fn events_table(events: &[Value]) -> String {
+    if events.is_empty() {
+        return "no events".to_owned();
+    }
+    let rows: Vec<[String; 6]> = events
+        .iter()
+        .map(|e| {
+            [
+                s(&e["id"]).to_owned(),
+                s(&e["state"]).to_owned(),
+                s(&e["remediation"]).to_owned(),
+                s(&e["target"]).to_owned(),
+                s(&e["fired_at"]).to_owned(),
+                s(&e["remote_id"]).to_owned(),
+            ]
+        })
+        .collect();
+    let header = ["ID", "STATE", "REMEDIATION", "TARGET", "FIRED", "REMOTE ID"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&header);
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        out.push_str(&line(&cells));
+    }
+    out
+}
+
+fn event_story(e: &Value) -> String {
+    let mut out = format!(
+        "{} {} {} on {}\n  fired {}  remote id {}  call {}\n",
+        s(&e["id"]),
+        s(&e["state"]),
+        s(&e["remediation"]),
+        s(&e["target"]),
+        s(&e["fired_at"]),
+        s(&e["remote_id"]),
+        s(&e["call"]),
+    );
+    out.push_str("decisions:\n");
+    for d in e["decisions"].as_array().into_iter().flatten() {
+        let reason = d["reason"]
+            .as_str()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {}  {}{}  alert {}\n    proof: {}\n",
+            s(&d["at"]),
+            s(&d["verdict"]),
+            reason,
+            s(&d["alert"]),
+            d["proof"]
+        ));
+    }
+    out.push_str("story:\n");
+    for c in e["changes"].as_array().into_iter().flatten() {
+        match (c["from"].as_str(), c["to"].as_str()) {
+            (from, Some(to)) => out.push_str(&format!(
+                "  {}  {} -> {}\n",
+                s(&c["at"]),
+                from.unwrap_or("-"),
+                to
+            )),
+            _ => out.push_str(&format!("  {}  {}\n", s(&c["at"]), c["detail"])),
+        }
+    }
+    out
+}
