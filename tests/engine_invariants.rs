@@ -70,6 +70,10 @@ enum Op {
     Finish(usize, u8),
     Refuse(usize),
     Wait(u32),
+    /// serve restarts: the engine is rebuilt from its snapshot (as the journal
+    /// records it), or forgets old resolved alerts.
+    Restart,
+    Forget,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -79,6 +83,8 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0usize..8, 0u8..3).prop_map(|(i, o)| Op::Finish(i, o)),
         1 => (0usize..8).prop_map(Op::Refuse),
         3 => (1u32..1800).prop_map(Op::Wait),
+        1 => Just(Op::Restart),
+        1 => Just(Op::Forget),
     ]
 }
 
@@ -143,6 +149,24 @@ proptest! {
                         Some(id) => engine.refused(id, now),
                         None => engine.advance(now),
                     }
+                }
+                Op::Restart => {
+                    let snapshot = engine.snapshot();
+                    let next = snapshot.next_event;
+                    let (restored, out) = Engine::restore(rules.clone(), snapshot, now);
+                    engine = restored;
+                    prop_assert_eq!(engine.snapshot().next_event, next, "event numbers continue");
+                    out
+                }
+                Op::Forget => {
+                    let before = engine.state().alerts.len();
+                    let gone = engine.forget_resolved(now);
+                    prop_assert_eq!(engine.state().alerts.len(), before - gone.len());
+                    for fp in &gone {
+                        prop_assert!(engine.state().events.iter().filter(|e| !e.state.is_final()).all(|e| !e.alerts.contains(fp)),
+                            "forgot {} while an open event waits on it", fp);
+                    }
+                    engine.advance(now)
                 }
                 Op::Wait(secs) => {
                     now = now.saturating_add(SignedDuration::from_secs(i64::from(secs))).expect("time");

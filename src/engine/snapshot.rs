@@ -96,6 +96,37 @@ impl Engine {
         (engine, out)
     }
 
+    /// Forgets alerts resolved before `before` that no open event still waits
+    /// on; returns their fingerprints. Without this a long-running serve keeps
+    /// every alert it ever saw. (Budgets and warm-ups look at events, which are
+    /// kept; a forgotten alert that fires again is simply new.)
+    pub fn forget_resolved(&mut self, before: Timestamp) -> Vec<String> {
+        let waited_on: std::collections::HashSet<&str> = self
+            .state
+            .open_events()
+            .filter_map(|i| self.state.events.get(i))
+            .flat_map(|e| e.alerts.iter().map(String::as_str))
+            .collect();
+        let old: Vec<String> = self
+            .state
+            .alerts
+            .iter()
+            .filter(|(fp, e)| {
+                e.resolved_at.is_some_and(|t| t < before) && !waited_on.contains(fp.as_str())
+            })
+            .map(|(fp, _)| fp.clone())
+            .collect();
+        for fp in &old {
+            if let Some(entry) = self.state.alerts.remove(fp) {
+                self.facts.remove_alert(&entry.alert);
+            }
+        }
+        if !old.is_empty() {
+            self.facts.time_changed();
+        }
+        old
+    }
+
     /// Swaps in new rules, keeping alerts, events, pauses and the dedupe window.
     pub fn reload(&mut self, rules: Arc<RuleSet>, now: Timestamp) -> Output {
         let recent = std::mem::take(&mut self.recent);

@@ -26,6 +26,10 @@ use crate::source::Alert;
 const MAX_STEP: usize = 1024;
 /// Wake at least this often, to run timers and notice shutdown.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
+/// Resolved alerts are forgotten this long after they resolved.
+const FORGET_RESOLVED_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+/// How often the decision thread looks for alerts to forget.
+const FORGET_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 pub enum Msg {
     Inbound {
@@ -63,6 +67,7 @@ pub struct Decider {
     shared: Arc<Shared>,
     /// Events by state, kept as transitions happen (for `/metrics`).
     by_state: BTreeMap<String, u64>,
+    last_forget: Timestamp,
 }
 
 impl Decider {
@@ -87,6 +92,7 @@ impl Decider {
             engine,
             shared,
             by_state,
+            last_forget: now,
         };
         let mut step = StepRecord {
             now: Some(now),
@@ -154,6 +160,12 @@ impl Decider {
             };
             let timers = self.engine.advance(now);
             step.add_output(&self.engine, timers);
+            if now.duration_since(self.last_forget) >= FORGET_EVERY {
+                self.last_forget = now;
+                if let Ok(before) = now.checked_sub(FORGET_RESOLVED_AFTER) {
+                    step.alerts_forgotten = self.engine.forget_resolved(before);
+                }
+            }
             let mut replies = Vec::new();
             for msg in batch {
                 if let Some(reply) = self.apply(msg, &mut step, now) {

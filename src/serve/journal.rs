@@ -186,6 +186,8 @@ pub struct StepRecord {
     pub alerts: Vec<AlertEntry>,
     pub pauses_set: Vec<Pause>,
     pub pauses_deleted: Vec<(String, Option<String>)>,
+    /// Resolved alerts the engine forgot.
+    pub alerts_forgotten: Vec<String>,
     pub now: Option<Timestamp>,
 }
 
@@ -196,6 +198,7 @@ impl StepRecord {
             && self.transitions.is_empty()
             && self.pauses_set.is_empty()
             && self.pauses_deleted.is_empty()
+            && self.alerts_forgotten.is_empty()
     }
 
     /// Gathers the events and alerts `output` touched from the engine.
@@ -276,6 +279,10 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
     }
     for (r, t) in &step.pauses_deleted {
         delete_pause(conn, r, t.as_deref())?;
+    }
+    for fp in &step.alerts_forgotten {
+        conn.prepare_cached("DELETE FROM alerts WHERE fingerprint = ?1")?
+            .execute([fp])?;
     }
     for id in &step.inbound {
         conn.prepare_cached("UPDATE inbound SET done_at = ?2 WHERE id = ?1")?
