@@ -165,6 +165,7 @@ meta() { "${PROBE[@]}" meta "$META" "$1" "$2"; }
 meta duration "$DURATION"
 meta threads "$THREADS"
 meta workers "${WORKERS:-default ($(nproc) cores x 4 = $(($(nproc) * 4)))}"
+meta note_tree "resgate: $BIN, tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' + uncommitted changes in src/')"
 meta note_fs "journal on $(df -T "$TMP" | awk 'NR==2 {print $2}') ($TMP), $(nproc) cores, $(uname -r)"
 
 RUN_ID=0

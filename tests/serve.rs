@@ -465,3 +465,109 @@ fn a_refusing_remediator_is_retried_with_the_same_key_then_the_event_is_refused(
         "{keys:?}"
     );
 }
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_is_refused() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let data = dir.path().join("data");
+    write_rules(&rules, &fake, "");
+    let _first = Daemon::start(&rules, &data, &[]);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+        .arg(&rules)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another resgate serve is using"), "{err}");
+}
+
+#[test]
+fn a_deferral_freed_while_down_fires_once_after_the_restart() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let data = dir.path().join("data");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &data, &[]);
+    let (status, body) = d.request(
+        "POST",
+        "/api/v1/pauses",
+        &[],
+        br#"{"remediation": "restart-api", "reason": "short maintenance", "for": "1s"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("the paused deferral", WAIT, |d| {
+        d.decisions().iter().any(|x| x["reason"] == "paused")
+    });
+    assert!(d.terminate().success());
+    // The pause ends while resgate is down (a bounded wait on the real clock:
+    // the daemon's clock is the wall clock).
+    std::thread::sleep(Duration::from_millis(1200));
+    let d = Daemon::start(&rules, &data, &[]);
+    d.wait_for("the freed fire", WAIT, |d| verdicts(d, "fire") == 1);
+    d.wait_for("success", WAIT, |d| {
+        event_state(d).as_deref() == Some("warming")
+    });
+    assert_eq!(fake.calls().len(), 1, "one call, not one per tracker");
+}
+
+#[test]
+fn an_untracked_call_cut_off_by_a_crash_is_never_sent_again() {
+    let fake = FakeRemediator::start(Behaviour {
+        hang: Some(Duration::from_secs(20)),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let data = dir.path().join("data");
+    write_rules(&rules, &fake, "");
+    // A plain webhook remediator: nothing to poll.
+    let restart = std::fs::read_to_string(rules.join("restart.yaml")).unwrap();
+    std::fs::write(
+        rules.join("restart.yaml"),
+        restart.replace("remediator: rundeck", "remediator: hook"),
+    )
+    .unwrap();
+    let sources = std::fs::read_to_string(rules.join("sources.yaml")).unwrap();
+    std::fs::write(
+        rules.join("sources.yaml"),
+        sources.replace(
+            "  pager:\n",
+            &format!("  hook:\n    preset: webhook\n    url: \"{}/api/45/job/{{{{ job }}}}/run\"\n    timeout: 30s\n  pager:\n", fake.url()),
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&rules, &data, &[]);
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("the call to arrive", WAIT, |_| !fake.calls().is_empty());
+    d.kill9();
+
+    let d = Daemon::start(&rules, &data, &[]);
+    let again = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:05:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &again).0, 200);
+    d.wait_for("the repeat to collapse", WAIT, |d| {
+        verdicts(d, "collapse") >= 1
+    });
+    assert_eq!(
+        event_state(&d).as_deref(),
+        Some("pending"),
+        "still blocking its target"
+    );
+    let event = d.get_json("/api/v1/events/ev-1");
+    assert!(
+        event["changes"]
+            .to_string()
+            .contains("resgate stopped while the call was being sent"),
+        "{event}"
+    );
+    assert_eq!(verdicts(&d, "fire"), 1);
+    assert_eq!(fake.calls().len(), 1, "never sent twice");
+}

@@ -7,7 +7,7 @@
 //! once is decided as one step and journaled in one piece, so a burst costs one
 //! commit, not one per alert.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::Shared;
-use super::journal::{self, CallPhase, OpenCall, Pending, StepRecord};
+use super::journal::{self, CallPhase, StepRecord};
 use super::tracker;
 use crate::engine::{Engine, Outcome, Pause, Verdict};
 use crate::rules::RuleSet;
@@ -68,23 +68,39 @@ pub struct Decider {
     /// Events by state, kept as transitions happen (for `/metrics`).
     by_state: BTreeMap<String, u64>,
     last_forget: Timestamp,
+    /// Events with a tracker thread: never two trackers (two calls) for one.
+    tracked: HashSet<String>,
 }
 
 impl Decider {
-    /// Restores the engine from the journal and decides what the last run left
-    /// undecided. Returns the decider and the calls to resume.
+    /// Restores the engine from the journal as it was at the last recorded
+    /// step, resumes the calls that were open, and decides what was accepted
+    /// but not decided, each at the time it arrived. Then the caller runs it.
     pub fn restore(
         shared: Arc<Shared>,
         rules: Arc<RuleSet>,
         conn: &rusqlite::Connection,
-    ) -> journal::Result<(Decider, Vec<OpenCall>, Vec<Pending>)> {
+    ) -> journal::Result<Decider> {
+        // Read everything first: acting on the restore may start new calls,
+        // which must not be mistaken for calls to resume.
         let snapshot = journal::load_snapshot(conn)?;
+        let calls = journal::open_calls(conn)?;
+        let pending = journal::pending_inbound(conn)?;
+        let now = Timestamp::now();
+        let at = journal::clock(conn)?.unwrap_or(now).min(now);
+        if !calls.is_empty() || !pending.is_empty() {
+            tracing::info!(
+                open_calls = calls.len(),
+                undecided = pending.len(),
+                since = %at,
+                "resuming from the journal"
+            );
+        }
         let mut by_state = BTreeMap::new();
         for e in &snapshot.events {
             *by_state.entry(e.state.as_str().to_owned()).or_default() += 1;
         }
-        let now = Timestamp::now();
-        let (mut engine, output) = Engine::restore(rules, snapshot, now);
+        let (mut engine, output) = Engine::restore(rules, snapshot, at);
         if let Ok(window) = jiff::SignedDuration::try_from(shared.options.dedupe_window) {
             engine.set_dedupe_window(window);
         }
@@ -93,47 +109,41 @@ impl Decider {
             shared,
             by_state,
             last_forget: now,
+            tracked: HashSet::new(),
         };
+        for call in calls {
+            decider.start_tracker(&call.event, call.phase, call.status_url, call.remote_id);
+        }
         let mut step = StepRecord {
-            now: Some(now),
+            now: Some(at),
             ..StepRecord::default()
         };
         step.add_output(&decider.engine, output);
         decider.commit_and_act(step)?;
-        Ok((
-            decider,
-            journal::open_calls(conn)?,
-            journal::pending_inbound(conn)?,
-        ))
-    }
-
-    /// Resumes the calls a previous run left open, then decides the inbound
-    /// rows it left undecided, then serves messages until shutdown.
-    pub fn run(mut self, calls: Vec<OpenCall>, pending: Vec<Pending>, inbox: Receiver<Msg>) {
-        for call in calls {
-            self.resume(call);
-        }
         for p in pending {
+            let at = p.received_at.max(decider.engine.now()).min(now);
             let mut step = StepRecord {
-                now: Some(p.received_at.max(self.engine.now())),
+                now: Some(at),
                 ..StepRecord::default()
             };
-            self.apply(
+            decider.apply(
                 Msg::Inbound {
                     id: p.id,
                     alerts: p.alerts,
                 },
                 &mut step,
-                Timestamp::now(),
+                at,
             );
-            if self.commit_and_act(step).is_err() {
-                return;
-            }
+            decider.commit_and_act(step)?;
         }
+        Ok(decider)
+    }
+
+    /// Serves messages until shutdown, then decides what is still queued.
+    pub fn run(mut self, inbox: Receiver<Msg>) {
         loop {
-            if self.shared.shutdown.is_set() {
-                break;
-            }
+            self.shared.beat();
+            let stopping = self.shared.shutdown.is_set();
             let now = Timestamp::now();
             let wait = self
                 .engine
@@ -142,10 +152,12 @@ impl Decider {
                 .unwrap_or(IDLE_WAKE)
                 .min(IDLE_WAKE);
             let mut batch = Vec::new();
-            match inbox.recv_timeout(wait) {
-                Ok(msg) => batch.push(msg),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            if !stopping {
+                match inbox.recv_timeout(wait) {
+                    Ok(msg) => batch.push(msg),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
             }
             while batch.len() < MAX_STEP {
                 match inbox.try_recv() {
@@ -153,6 +165,7 @@ impl Decider {
                     Err(_) => break,
                 }
             }
+            let drained = stopping && batch.is_empty();
             let now = Timestamp::now();
             let mut step = StepRecord {
                 now: Some(now),
@@ -176,6 +189,9 @@ impl Decider {
             for reply in replies {
                 let _ = reply.send(committed.clone());
             }
+            if drained || (stopping && committed.is_err()) {
+                break;
+            }
         }
     }
 
@@ -193,7 +209,8 @@ impl Decider {
                 step.inbound.push(id);
                 let out = e.ingest(&alerts, now);
                 step.add_alerts(e, alerts.iter().map(|a| a.fingerprint.as_str()));
-                out
+                step.add_output_from(e, out, Some(id));
+                return None;
             }
             Msg::Accepted { event, remote_id } => e.accepted(&event, remote_id, now),
             Msg::Running { event } => e.running(&event, now),
@@ -268,7 +285,7 @@ impl Decider {
                 Verdict::Fire => {
                     if let Some(event) = &d.event {
                         *self.by_state.entry("pending".into()).or_default() += 1;
-                        self.start_tracker(event, CallPhase::Queued, None);
+                        self.start_tracker(event, CallPhase::Queued, None, None);
                     }
                 }
                 Verdict::Escalate => self.escalate(d),
@@ -291,15 +308,23 @@ impl Decider {
                 *n = n.saturating_sub(1);
             }
             *self.by_state.entry(t.to.as_str().to_owned()).or_default() += 1;
+            if !t.to.in_flight() {
+                self.tracked.remove(&t.event);
+            }
         }
         metrics.set_events(self.by_state.clone());
     }
 
-    fn resume(&mut self, call: OpenCall) {
-        self.start_tracker(&call.event, call.phase, call.status_url);
-    }
-
-    fn start_tracker(&mut self, event: &str, phase: CallPhase, status_url: Option<String>) {
+    fn start_tracker(
+        &mut self,
+        event: &str,
+        phase: CallPhase,
+        status_url: Option<String>,
+        remote_id: Option<String>,
+    ) {
+        if !self.tracked.insert(event.to_owned()) {
+            return;
+        }
         let state = self.engine.state();
         let Some(ev) = state.event(event).cloned() else {
             return;
@@ -312,11 +337,13 @@ impl Decider {
             alert,
             phase,
             status_url,
+            remote_id,
         };
         let spawned = std::thread::Builder::new()
             .name(format!("track-{event}"))
             .spawn(move || tracker::track(&shared, &rules, job));
         if let Err(e) = spawned {
+            self.tracked.remove(event);
             tracing::error!(event, error = %e, "cannot start a tracker thread");
         }
     }

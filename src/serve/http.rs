@@ -1,11 +1,11 @@
 //! HTTP in: routes, limits, and the answers of DESIGN.md §5.
 //!
-//! tiny_http has no limits of its own, so they are here: every accepted socket
-//! inherits a receive timeout set on the listening socket (Linux copies socket
-//! options to accepted sockets), so a client that stops sending cannot hold a
-//! worker for longer than that; a whole body must also arrive within
-//! `body_timeout`; bodies over `max_body` are refused from their Content-Length
-//! before a byte is read, and cut off while reading when the length is not given.
+//! tiny_http has no limits of its own, so they are here: bodies over
+//! `max_body` are refused from their Content-Length before a byte is read, and
+//! cut off while reading when the length is not given; bodies are read off the
+//! worker threads (see `body`) so a slow client cannot keep a worker longer
+//! than `body_timeout`; bearer and basic credentials are checked before the
+//! body is read at all.
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use super::body::BodyError;
 use super::decider::Msg;
 use super::{Shared, auth, journal};
 use crate::engine::Pause;
+use crate::rules::SourceAuth;
 use crate::source::map_payload;
 
 pub fn bind(listen: &str) -> Result<Server, String> {
@@ -148,10 +149,18 @@ fn route_url(
         ["readyz"] if *method == Method::Get => {
             let ready =
                 shared.ready.load(std::sync::atomic::Ordering::SeqCst) && !shared.shutdown.is_set();
-            return if ready {
-                Answer::json(200, json!({"status": "ready"}))
-            } else {
+            let stalled = shared.decider_stalled_for();
+            return if !ready {
                 Answer::error(503, "not ready")
+            } else if stalled > 10 {
+                Answer::error(
+                    503,
+                    format!(
+                        "the decision thread has not moved for {stalled} s (journal unavailable?)"
+                    ),
+                )
+            } else {
+                Answer::json(200, json!({"status": "ready"}))
             };
         }
         ["metrics"] if *method == Method::Get => {
@@ -164,7 +173,8 @@ fn route_url(
         ["api", "v1", "events"] if *method == Method::Get => {
             let limit = param(query, "limit")
                 .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
+                .unwrap_or(100u32)
+                .min(10_000);
             return read(shared, |conn| {
                 Ok(json!({"events": journal::list_events(conn, limit)?}))
             });
@@ -184,7 +194,7 @@ fn route_url(
         }
         ["api", "v1", "pauses"] if *method == Method::Get => {
             return read(shared, |conn| {
-                Ok(json!({"pauses": journal::list_pauses(conn)?}))
+                Ok(json!({"pauses": journal::list_pauses(conn, Timestamp::now())?}))
             });
         }
         ["api", "v1", "pauses"] => &[Method::Get, Method::Post, Method::Delete],
@@ -227,6 +237,21 @@ fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Reque
             Answer::error(404, format!("unknown source \"{source_name}\"")),
         );
     };
+    // Credentials in headers are checked before the body is read: a stranger
+    // cannot make resgate read (or wait for) a megabyte.
+    if let Some(auth) = source
+        .auth
+        .as_ref()
+        .filter(|a| !matches!(a, SourceAuth::Hmac { .. }))
+    {
+        let lookup = |name: &str| header(&request, name);
+        if let Err(refusal) =
+            auth::check(auth, &lookup, b"", received_at.as_second(), &shared.secrets)
+        {
+            shared.metrics.ingest(&source.name, 401, 0);
+            return (Some(request), unauthorized(auth, refusal));
+        }
+    }
     let max = shared.options.max_body;
     let (request, body) = match shared
         .bodies
@@ -255,7 +280,7 @@ fn accept(
     body: Vec<u8>,
     received_at: Timestamp,
 ) -> (Answer, usize) {
-    if let Some(auth) = &source.auth {
+    if let Some(auth @ SourceAuth::Hmac { .. }) = &source.auth {
         let lookup = |name: &str| header(request, name);
         if let Err(refusal) = auth::check(
             auth,
@@ -264,13 +289,7 @@ fn accept(
             received_at.as_second(),
             &shared.secrets,
         ) {
-            let mut a = Answer::error(401, refusal.0);
-            if matches!(auth, crate::rules::SourceAuth::Bearer(_)) {
-                a = a.with("WWW-Authenticate", "Bearer");
-            } else if matches!(auth, crate::rules::SourceAuth::Basic { .. }) {
-                a = a.with("WWW-Authenticate", "Basic realm=\"resgate\"");
-            }
-            return (a, 0);
+            return (unauthorized(auth, refusal), 0);
         }
     }
     let alerts = match map_payload(source, &body, received_at) {
@@ -285,16 +304,24 @@ fn accept(
     }
     let name = source.name.clone();
     let journaled = fresh.clone();
-    let committed = shared
-        .writer
-        .submit(move |conn| journal::insert_inbound(conn, received_at, &name, &body, &journaled));
+    let for_decider = fresh.clone();
+    let decider = shared.decider.clone();
+    // Handed over on the writer thread, in ID order. If the decision thread has
+    // stopped, the row stays undecided in the journal and the next start decides it.
+    let hand_over: Box<dyn FnOnce(&i64) + Send> = Box::new(move |id: &i64| {
+        let _ = decider.send(Msg::Inbound {
+            id: *id,
+            alerts: for_decider,
+        });
+    });
+    let committed = shared.writer.submit_then(
+        move |conn| journal::insert_inbound(conn, received_at, &name, &body, &journaled),
+        Some(hand_over),
+    );
     match committed {
-        Ok(id) => {
+        Ok(_) => {
             shared.dedupe.record(&fresh);
             let n = fresh.len();
-            // If the decision thread has stopped, the row stays undecided in the
-            // journal and the next start decides it.
-            let _ = shared.decider.send(Msg::Inbound { id, alerts: fresh });
             let ok = json!({"status": "success", "alerts": total, "journaled": n});
             (Answer::json(200, ok), n)
         }
@@ -305,6 +332,15 @@ fn accept(
                 0,
             )
         }
+    }
+}
+
+fn unauthorized(auth: &SourceAuth, refusal: auth::Refusal) -> Answer {
+    let a = Answer::error(401, refusal.0);
+    match auth {
+        SourceAuth::Bearer(_) => a.with("WWW-Authenticate", "Bearer"),
+        SourceAuth::Basic { .. } => a.with("WWW-Authenticate", "Basic realm=\"resgate\""),
+        SourceAuth::Hmac { .. } => a,
     }
 }
 
@@ -444,8 +480,17 @@ fn pause(body: &Value, shared: &Shared) -> Answer {
                 "reason": p.reason, "until": p.until.map(|t| t.to_string())}}),
         ),
         Ok(Err(e)) => Answer::error(503, e.to_string()),
-        Err(_) => Answer::error(503, "the decision thread did not answer in time; retry"),
+        Err(_) => queued(),
     }
+}
+
+/// The request is queued for the decision thread, which applies it as soon as
+/// the journal takes it: not refused, so never answered 5xx.
+fn queued() -> Answer {
+    Answer::json(
+        202,
+        json!({"status": "queued", "note": "the journal is slow or unavailable; this applies once it is written"}),
+    )
 }
 
 fn unpause(body: &Value, shared: &Shared, query: &str) -> Answer {
@@ -471,7 +516,7 @@ fn unpause(body: &Value, shared: &Shared, query: &str) -> Answer {
     match answer.recv_timeout(Duration::from_secs(10)) {
         Ok(Ok(())) => Answer::json(200, json!({"status": "success"})),
         Ok(Err(e)) => Answer::error(503, e.to_string()),
-        Err(_) => Answer::error(503, "the decision thread did not answer in time; retry"),
+        Err(_) => queued(),
     }
 }
 

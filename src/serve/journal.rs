@@ -126,6 +126,17 @@ fn new_instance_id() -> String {
     format!("{:016x}", h.finish())
 }
 
+/// The engine's clock at the last recorded step: a restart resumes there, so
+/// that what was accepted before the crash is decided at the time it arrived.
+pub fn clock(conn: &Connection) -> Result<Option<Timestamp>> {
+    let value: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    parse_opt_ts(value)
+}
+
 pub fn instance_id(conn: &Connection) -> Result<String> {
     Ok(
         conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
@@ -179,6 +190,8 @@ pub struct StepRecord {
     /// The inbound rows this step consumed.
     pub inbound: Vec<i64>,
     pub decisions: Vec<Decision>,
+    /// The inbound row each decision came from (same order as `decisions`).
+    pub decided_from: Vec<Option<i64>>,
     pub transitions: Vec<crate::engine::Transition>,
     /// Every event the step created or touched, as it is now.
     pub events: Vec<Event>,
@@ -203,6 +216,11 @@ impl StepRecord {
 
     /// Gathers the events and alerts `output` touched from the engine.
     pub fn add_output(&mut self, engine: &Engine, output: Output) {
+        self.add_output_from(engine, output, None);
+    }
+
+    /// As `add_output`, for the decisions of inbound row `inbound`.
+    pub fn add_output_from(&mut self, engine: &Engine, output: Output, inbound: Option<i64>) {
         let state = engine.state();
         let mut ids: Vec<&str> = output
             .decisions
@@ -218,6 +236,8 @@ impl StepRecord {
                 self.events.push(e.clone());
             }
         }
+        self.decided_from
+            .extend(std::iter::repeat_n(inbound, output.decisions.len()));
         self.decisions.extend(output.decisions);
         self.transitions.extend(output.transitions);
     }
@@ -238,9 +258,13 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
     let now = step.now.unwrap_or_else(Timestamp::now);
     for entry in &step.alerts {
         upsert_alert(conn, entry)?;
+        if entry.resolved_at.is_some() {
+            conn.prepare_cached("DELETE FROM deferrals WHERE alert = ?1")?
+                .execute([&entry.alert.fingerprint])?;
+        }
     }
-    for d in &step.decisions {
-        insert_decision(conn, step.inbound.last().copied(), d)?;
+    for (i, d) in step.decisions.iter().enumerate() {
+        insert_decision(conn, step.decided_from.get(i).copied().flatten(), d)?;
         let Some(r) = &d.remediation else { continue };
         if d.verdict == crate::engine::Verdict::Defer {
             conn.prepare_cached(
@@ -280,6 +304,14 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
     for (r, t) in &step.pauses_deleted {
         delete_pause(conn, r, t.as_deref())?;
     }
+    // The engine drops pauses when they expire; so does the journal.
+    conn.prepare_cached("DELETE FROM pauses WHERE until IS NOT NULL AND until <= ?1")?
+        .execute([ts(now)])?;
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('clock', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([ts(now)])?;
     for fp in &step.alerts_forgotten {
         conn.prepare_cached("DELETE FROM alerts WHERE fingerprint = ?1")?
             .execute([fp])?;
@@ -371,9 +403,14 @@ fn upsert_event(conn: &Connection, e: &Event, instance: &str, now: Timestamp) ->
 /// Where an event's call stands (see the `call` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallPhase {
+    /// Decided; nothing sent yet. A restart sends it.
     Queued,
+    /// May have reached the remediator. A restart never sends it again.
     Sending,
-    Answered,
+    /// The remediator answered 2xx (the remote ID, if any, is in `remote_id`).
+    Accepted,
+    /// The remediator certainly did not take it.
+    Refused,
 }
 
 impl CallPhase {
@@ -381,15 +418,18 @@ impl CallPhase {
         match self {
             CallPhase::Queued => "queued",
             CallPhase::Sending => "sending",
-            CallPhase::Answered => "answered",
+            CallPhase::Accepted => "accepted",
+            CallPhase::Refused => "refused",
         }
     }
 
     fn parse(s: &str) -> CallPhase {
         match s {
             "queued" => CallPhase::Queued,
-            "sending" => CallPhase::Sending,
-            _ => CallPhase::Answered,
+            "accepted" => CallPhase::Accepted,
+            "refused" => CallPhase::Refused,
+            // Unknown words are treated as the phase that never re-sends.
+            _ => CallPhase::Sending,
         }
     }
 }
@@ -399,11 +439,13 @@ pub fn set_call(
     event: &str,
     phase: CallPhase,
     status_url: Option<&str>,
+    remote_id: Option<&str>,
 ) -> Result<()> {
     conn.prepare_cached(
-        "UPDATE events SET call = ?2, status_url = coalesce(?3, status_url) WHERE id = ?1",
+        "UPDATE events SET call = ?2, status_url = coalesce(?3, status_url),
+           remote_id = coalesce(?4, remote_id) WHERE id = ?1",
     )?
-    .execute(params![event, phase.as_str(), status_url])?;
+    .execute(params![event, phase.as_str(), status_url, remote_id])?;
     Ok(())
 }
 
@@ -589,11 +631,12 @@ pub struct OpenCall {
     pub event: String,
     pub phase: CallPhase,
     pub status_url: Option<String>,
+    pub remote_id: Option<String>,
 }
 
 pub fn open_calls(conn: &Connection) -> Result<Vec<OpenCall>> {
     let mut stmt = conn.prepare(
-        "SELECT id, call, status_url FROM events
+        "SELECT id, call, status_url, remote_id FROM events
          WHERE state IN ('pending', 'accepted', 'running') ORDER BY seq",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -601,6 +644,7 @@ pub fn open_calls(conn: &Connection) -> Result<Vec<OpenCall>> {
             event: r.get(0)?,
             phase: CallPhase::parse(&r.get::<_, String>(1)?),
             status_url: r.get(2)?,
+            remote_id: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -702,11 +746,13 @@ pub fn decisions_since(conn: &Connection, since: Timestamp, limit: u32) -> Resul
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn list_pauses(conn: &Connection) -> Result<Vec<Value>> {
+/// Pauses in force at `now` (expired ones may not be deleted yet).
+pub fn list_pauses(conn: &Connection, now: Timestamp) -> Result<Vec<Value>> {
     let mut stmt = conn.prepare(
-        "SELECT remediation, target, reason, until, created_at FROM pauses ORDER BY remediation, target",
+        "SELECT remediation, target, reason, until, created_at FROM pauses
+         WHERE until IS NULL OR until > ?1 ORDER BY remediation, target",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([ts(now)], |r| {
         let target: String = r.get(1)?;
         Ok(json!({
             "remediation": r.get::<_, String>(0)?,

@@ -65,6 +65,8 @@ pub enum ServeError {
         path: String,
         source: std::io::Error,
     },
+    #[error("another resgate serve is using {0}; one data directory serves one daemon")]
+    Locked(String),
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: String, message: String },
 }
@@ -118,11 +120,24 @@ pub struct Shared {
     pub db_path: PathBuf,
     pub options: Options,
     pub ready: AtomicBool,
+    /// When the decision thread last went round its loop (Unix seconds):
+    /// `/readyz` fails when it is stuck (e.g. the journal refuses its writes).
+    decider_beat: std::sync::atomic::AtomicI64,
     dedupe: dedupe::Dedupe,
     bodies: body::Readers,
 }
 
 impl Shared {
+    fn beat(&self) {
+        self.decider_beat
+            .store(jiff::Timestamp::now().as_second(), Ordering::Relaxed);
+    }
+
+    /// Seconds since the decision thread last went round its loop.
+    pub fn decider_stalled_for(&self) -> i64 {
+        jiff::Timestamp::now().as_second() - self.decider_beat.load(Ordering::Relaxed)
+    }
+
     pub fn rules(&self) -> Arc<RuleSet> {
         match self.rules.read() {
             Ok(r) => r.clone(),
@@ -140,6 +155,16 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         path: options.data.display().to_string(),
         source,
     })?;
+    // One daemon per journal: two would both decide and fire, with colliding
+    // event numbers. The lock is the OS's (flock), so a crash releases it.
+    let lock_path = options.data.join("resgate.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|source| ServeError::DataDir {
+        path: lock_path.display().to_string(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(ServeError::Locked(options.data.display().to_string()));
+    }
     let db_path = options.data.join(journal::FILE_NAME);
     let conn = journal::open_writer(&db_path)?;
     let instance = journal::instance_id(&conn)?;
@@ -167,22 +192,15 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         dedupe: dedupe::Dedupe::new(options.dedupe_window),
         options: options.clone(),
         ready: AtomicBool::new(false),
+        decider_beat: std::sync::atomic::AtomicI64::new(jiff::Timestamp::now().as_second()),
         bodies: body::Readers::new(),
     });
 
-    let (decider, calls, pending) =
-        decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
+    let decider = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
     drop(restore_conn);
-    if !calls.is_empty() || !pending.is_empty() {
-        tracing::info!(
-            open_calls = calls.len(),
-            undecided = pending.len(),
-            "resuming from the journal"
-        );
-    }
     let decider_thread = std::thread::Builder::new()
         .name("decider".into())
-        .spawn(move || decider.run(calls, pending, inbox))
+        .spawn(move || decider.run(inbox))
         .map_err(|e| ServeError::Listen {
             addr: options.listen.clone(),
             message: format!("cannot start the decision thread: {e}"),
@@ -265,6 +283,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         drop(shared);
         let _ = writer_thread.join();
     }
+    drop(lock);
     tracing::info!("stopped");
     Ok(())
 }

@@ -25,7 +25,14 @@ pub struct Job {
     pub alert: Option<Arc<Alert>>,
     pub phase: CallPhase,
     pub status_url: Option<String>,
+    /// Known when a restart resumes an accepted call.
+    pub remote_id: Option<String>,
 }
+
+/// How long an event whose call may or may not have reached an untracked
+/// remediator (a plain webhook) keeps its target blocked: with nothing to
+/// poll, wait as long as a tracked job would be given by default.
+const UNTRACKED_HOLD: Duration = Duration::from_secs(30 * 60);
 
 pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     let id = job.event.id.clone();
@@ -42,11 +49,17 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             tracing::warn!(event = %id, error = %e, "cannot journal an event note");
         }
     };
-    let set_call = |phase: CallPhase, status_url: Option<String>| {
+    let set_call = |phase: CallPhase, status_url: Option<String>, remote_id: Option<String>| {
         let event = id.clone();
-        shared
-            .writer
-            .submit(move |conn| journal::set_call(conn, &event, phase, status_url.as_deref()))
+        shared.writer.submit(move |conn| {
+            journal::set_call(
+                conn,
+                &event,
+                phase,
+                status_url.as_deref(),
+                remote_id.as_deref(),
+            )
+        })
     };
 
     let Some(remediation) = rules.remediation(&job.event.remediation) else {
@@ -62,24 +75,28 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     let Some(remediator) = rules.remediators.get(remediation.remediator) else {
         return;
     };
-    let deadline = remediator
+    let hold = remediator
         .tracking
         .as_ref()
-        .map_or(job.event.fired_at, |t| {
-            job.event
-                .fired_at
-                .saturating_add(
-                    SignedDuration::try_from(t.poll_timeout).unwrap_or(SignedDuration::MAX),
-                )
-                .unwrap_or(job.event.fired_at)
+        .map_or(UNTRACKED_HOLD, |t| t.poll_timeout);
+    let deadline = job
+        .event
+        .fired_at
+        .saturating_add(SignedDuration::try_from(hold).unwrap_or(SignedDuration::MAX))
+        .unwrap_or(job.event.fired_at);
+    let finish = |outcome: Outcome| {
+        report(Msg::Finished {
+            event: id.clone(),
+            outcome,
         });
+    };
 
     let mut status_url = job.status_url.clone();
     match job.phase {
         CallPhase::Queued => {
             let Some(alert) = job.alert.as_deref() else {
                 note(json!({"error": "the alert of this event is not in the journal"}));
-                let _ = set_call(CallPhase::Answered, None);
+                let _ = set_call(CallPhase::Refused, None, None);
                 report(Msg::Refused { event: id.clone() });
                 return;
             };
@@ -93,7 +110,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 Ok(r) => r,
                 Err(e) => {
                     note(json!({"call": "not sent", "error": e}));
-                    let _ = set_call(CallPhase::Answered, None);
+                    let _ = set_call(CallPhase::Refused, None, None);
                     shared.metrics.call("not_sent");
                     report(Msg::Refused { event: id.clone() });
                     return;
@@ -101,7 +118,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             };
             // Durable before the first byte leaves: a crash after this point
             // must never lead to a second call.
-            if let Err(e) = set_call(CallPhase::Sending, None) {
+            if let Err(e) = set_call(CallPhase::Sending, None, None) {
                 tracing::error!(event = %id, error = %e, "cannot journal the call; not sending it");
                 report(Msg::Refused { event: id.clone() });
                 return;
@@ -135,40 +152,51 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                         }
                     }
                     note(json!({"call": "accepted", "remote_id": remote_id, "note": why}));
-                    let _ = set_call(CallPhase::Answered, status_url.clone());
+                    let _ = set_call(CallPhase::Accepted, status_url.clone(), remote_id.clone());
                     report(Msg::Accepted {
                         event: id.clone(),
                         remote_id,
                     });
                     if remediator.tracking.is_none() {
                         // A plain webhook: its 2xx is the whole story.
-                        report(Msg::Finished {
-                            event: id.clone(),
-                            outcome: Outcome::Succeeded,
-                        });
+                        finish(Outcome::Succeeded);
                         return;
                     }
                 }
                 CallResult::NotAccepted { retryable, reason } => {
                     shared.metrics.call("refused");
                     note(json!({"call": "refused", "retryable": retryable, "error": reason}));
-                    let _ = set_call(CallPhase::Answered, None);
+                    let _ = set_call(CallPhase::Refused, None, None);
                     report(Msg::Refused { event: id.clone() });
                     return;
                 }
                 CallResult::Unknown { reason } => {
                     shared.metrics.call("unknown");
                     note(json!({"call": "unknown", "error": reason,
-                        "then": "not sent again; waiting out poll.timeout"}));
+                        "then": "not sent again; the target stays blocked until the event times out"}));
                 }
             }
         }
         CallPhase::Sending => {
             note(json!({"call": "unknown",
                 "error": "resgate stopped while the call was being sent",
-                "then": "not sent again; waiting out poll.timeout"}));
+                "then": "not sent again; the target stays blocked until the event times out"}));
         }
-        CallPhase::Answered => {}
+        // The answer was journaled but maybe not what followed it.
+        CallPhase::Accepted => {
+            report(Msg::Accepted {
+                event: id.clone(),
+                remote_id: job.remote_id.clone(),
+            });
+            if remediator.tracking.is_none() {
+                finish(Outcome::Succeeded);
+                return;
+            }
+        }
+        CallPhase::Refused => {
+            report(Msg::Refused { event: id.clone() });
+            return;
+        }
     }
 
     let (Some(url), Some(tracking)) = (status_url, remediator.tracking.as_ref()) else {
@@ -176,10 +204,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
         // until it would have timed out, then say so.
         wait_until(shared, deadline);
         if !shared.shutdown.is_set() {
-            report(Msg::Finished {
-                event: id.clone(),
-                outcome: Outcome::TimedOut,
-            });
+            finish(Outcome::TimedOut);
         }
         return;
     };

@@ -25,10 +25,13 @@ trait Piece: Send {
     fn finish(self: Box<Self>, result: Result<()>);
 }
 
+type OnCommit<T> = Box<dyn FnOnce(&T) + Send>;
+
 struct Typed<T, F> {
     work: Option<F>,
     value: Option<T>,
     reply: SyncSender<Result<T>>,
+    on_commit: Option<OnCommit<T>>,
 }
 
 impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> Piece for Typed<T, F> {
@@ -39,8 +42,16 @@ impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> Piece for Typed<T, F> 
     }
 
     fn finish(self: Box<Self>, result: Result<()>) {
-        let Typed { value, reply, .. } = *self;
+        let Typed {
+            value,
+            reply,
+            on_commit,
+            ..
+        } = *self;
         let answer = result.and_then(|()| value.ok_or_else(stopped));
+        if let (Ok(v), Some(hook)) = (&answer, on_commit) {
+            hook(v);
+        }
         let _ = reply.send(answer);
     }
 }
@@ -71,11 +82,23 @@ impl Writer {
         &self,
         work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.submit_then(work, None)
+    }
+
+    /// As [`Writer::submit`], and once committed runs `on_commit` on the writer
+    /// thread, in commit order: the decision thread learns of inbound rows in
+    /// the order of their IDs, whatever order the workers wake up in.
+    pub fn submit_then<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        on_commit: Option<OnCommit<T>>,
+    ) -> Result<T> {
         let (reply, answer) = sync_channel::<Result<T>>(1);
         let piece = Typed {
             work: Some(work),
             value: None,
             reply,
+            on_commit,
         };
         self.queue.send(Box::new(piece)).map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
@@ -107,7 +130,12 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
             continue;
         }
         let mut ran: Vec<Work> = Vec::with_capacity(group.len());
+        let mut lost: Option<JournalError> = None;
         for mut piece in group {
+            if let Some(e) = &lost {
+                piece.finish(Err(e.clone()));
+                continue;
+            }
             if let Err(e) = conn.execute_batch("SAVEPOINT piece") {
                 piece.finish(Err(e.into()));
                 continue;
@@ -118,11 +146,26 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
                     ran.push(piece);
                 }
                 Err(e) => {
+                    if conn.is_autocommit() {
+                        // SQLite rolled the whole transaction back (disk full,
+                        // I/O error): nothing of this group is durable.
+                        tracing::error!(error = %e, "journal transaction lost");
+                        metrics.journal_error();
+                        piece.finish(Err(e.clone()));
+                        for p in ran.drain(..) {
+                            p.finish(Err(e.clone()));
+                        }
+                        lost = Some(e);
+                        continue;
+                    }
                     let _ = conn.execute_batch("ROLLBACK TO piece; RELEASE piece");
                     tracing::warn!(error = %e, "journal write refused");
                     piece.finish(Err(e));
                 }
             }
+        }
+        if lost.is_some() {
+            continue;
         }
         let result = conn.execute_batch("COMMIT").map_err(JournalError::from);
         if result.is_err() {
