@@ -571,3 +571,43 @@ fn an_untracked_call_cut_off_by_a_crash_is_never_sent_again() {
     assert_eq!(verdicts(&d, "fire"), 1);
     assert_eq!(fake.calls().len(), 1, "never sent twice");
 }
+
+#[test]
+fn a_failing_fix_is_tried_three_times_then_escalated_once() {
+    let fake = FakeRemediator::start(Behaviour {
+        final_status: "failed".to_owned(),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    let failed = |d: &Daemon| d.events().iter().filter(|e| e["state"] == "failed").count();
+    for (i, start) in ["10:00", "10:01", "10:02", "10:03", "10:04"]
+        .iter()
+        .enumerate()
+    {
+        let body = alertmanager_payload("firing", API_DOWN, &format!("2026-11-25T{start}:00Z"));
+        assert_eq!(d.post("/webhook/alertmanager", &body).0, 200);
+        if i < 3 {
+            d.wait_for("the attempt to fail", WAIT, |d| failed(d) == i + 1);
+        }
+    }
+    d.wait_for("the escalation to be delivered", WAIT, |_| {
+        !fake.escalations().is_empty()
+    });
+    d.wait_for("the last repeat to be decided", WAIT, |d| {
+        verdicts(d, "discard") >= 1
+    });
+    assert_eq!(verdicts(&d, "fire"), 3);
+    assert_eq!(verdicts(&d, "escalate"), 1);
+    assert_eq!(fake.calls().len(), 3);
+    let page: Value = serde_json::from_str(&fake.escalations()[0].body).unwrap();
+    assert_eq!(page[0]["labels"]["alertname"], "ResgateEscalation");
+    assert_eq!(page[0]["labels"]["remediation"], "restart-api");
+    let conn = rusqlite::Connection::open(dir.path().join("data/resgate.db")).unwrap();
+    let sent: String = conn
+        .query_row("SELECT sent FROM escalations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sent, "accepted");
+}

@@ -1,10 +1,10 @@
 //! What the engine answers: a verdict per (alert, remediation), with its proof.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The five verdicts of DESIGN.md §3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Fire,
@@ -45,7 +45,7 @@ impl std::fmt::Display for Verdict {
 
 /// One decision: for one alert and (except for a discard of an alert nothing
 /// matches) one remediation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub at: Timestamp,
     /// The alert's fingerprint.
@@ -63,7 +63,7 @@ pub struct Decision {
 }
 
 /// Why the cascade stopped where it did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Proof {
     /// No remediation's `match` (and `when`) holds for the alert.
@@ -111,13 +111,13 @@ pub enum Proof {
 }
 
 /// A fact used by a proof, with how it was derived if it is not a built-in one.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactProof {
     /// `deploying("api")`.
     pub fact: String,
     /// For derived facts: the rule that derived it (as written) and the facts it used.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from: Vec<FactProof>,
 }

@@ -85,6 +85,7 @@ impl Decider {
         // which must not be mistaken for calls to resume.
         let snapshot = journal::load_snapshot(conn)?;
         let calls = journal::open_calls(conn)?;
+        let unsent = journal::unsent_escalations(conn)?;
         let pending = journal::pending_inbound(conn)?;
         let now = Timestamp::now();
         let at = journal::clock(conn)?.unwrap_or(now).min(now);
@@ -113,6 +114,9 @@ impl Decider {
         };
         for call in calls {
             decider.start_tracker(&call.event, call.phase, call.status_url, call.remote_id);
+        }
+        for d in &unsent {
+            decider.escalate(d);
         }
         let mut step = StepRecord {
             now: Some(at),

@@ -16,10 +16,16 @@ use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pau
 use crate::source::Alert;
 
 /// The migrations, in order. A test checks this list against `migrations/`.
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "001-journal.sql",
-    include_str!("../../migrations/001-journal.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001-journal.sql",
+        include_str!("../../migrations/001-journal.sql"),
+    ),
+    (
+        "002-escalation-delivery.sql",
+        include_str!("../../migrations/002-escalation-delivery.sql"),
+    ),
+];
 
 pub const FILE_NAME: &str = "resgate.db";
 
@@ -278,10 +284,17 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
         }
         if d.verdict == crate::engine::Verdict::Escalate {
             conn.prepare_cached(
-                "INSERT INTO escalations (remediation, target, at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (remediation, target) DO UPDATE SET at = excluded.at",
+                "INSERT INTO escalations (remediation, target, at, decision, sent)
+                 VALUES (?1, ?2, ?3, ?4, NULL)
+                 ON CONFLICT (remediation, target) DO UPDATE SET at = excluded.at,
+                   decision = excluded.decision, sent = NULL",
             )?
-            .execute(params![r, d.target.as_deref().unwrap_or(""), ts(d.at)])?;
+            .execute(params![
+                r,
+                d.target.as_deref().unwrap_or(""),
+                ts(d.at),
+                serde_json::to_string(d)?
+            ])?;
         }
     }
     for t in &step.transitions {
@@ -454,6 +467,33 @@ pub fn note_event(conn: &Connection, event: &str, at: Timestamp, detail: &Value)
     conn.prepare_cached("INSERT INTO event_changes (event, at, detail) VALUES (?1, ?2, ?3)")?
         .execute(params![event, ts(at), detail.to_string()])?;
     Ok(())
+}
+
+/// Records how the escalation remediator answered.
+pub fn escalation_sent(
+    conn: &Connection,
+    remediation: &str,
+    target: &str,
+    at: Timestamp,
+    outcome: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE escalations SET sent = ?4 WHERE remediation = ?1 AND target = ?2 AND at = ?3",
+    )?
+    .execute(params![remediation, target, ts(at), outcome])?;
+    Ok(())
+}
+
+/// Escalations decided but never answered: a restart sends them again.
+pub fn unsent_escalations(conn: &Connection) -> Result<Vec<Decision>> {
+    let mut stmt = conn
+        .prepare("SELECT decision FROM escalations WHERE sent IS NULL AND decision IS NOT NULL")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?)?);
+    }
+    Ok(out)
 }
 
 pub fn upsert_pause(conn: &Connection, p: &Pause, now: Timestamp) -> Result<()> {

@@ -333,6 +333,18 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
         CallResult::Unknown { reason } => ("escalation_unknown", Some(reason.as_str())),
     };
     shared.metrics.call(outcome);
+    let (r, t, at) = (
+        remediation.name.clone(),
+        decision.target.clone().unwrap_or_default(),
+        decision.at,
+    );
+    let answer = outcome.trim_start_matches("escalation_").to_owned();
+    if let Err(e) = shared
+        .writer
+        .submit(move |conn| journal::escalation_sent(conn, &r, &t, at, &answer))
+    {
+        tracing::warn!(error = %e, "cannot journal the escalation's answer; a restart sends it again");
+    }
     tracing::warn!(
         remediation = %remediation.name,
         target = decision.target.as_deref().unwrap_or(""),
