@@ -5,15 +5,20 @@
 //! give up (it treats the accept timeout as fatal). So a body is read on a
 //! separate reader thread while the worker waits at most `body_timeout`; a
 //! worker that gives up goes back to serving others, and the reader answers
-//! 408 itself whenever the slow client's body finally ends. Readers are kept
-//! in a pool (a reader that is idle waits for the next body), so the fast path
-//! spawns no thread; the pool grows to at most `MAX_READERS` stuck readers,
-//! beyond which requests are answered 503 at once. (Bodies of up to 1 KiB never
-//! reach this: tiny_http reads them on its connection thread before handing
-//! the request over.)
+//! 408 itself whenever the slow client's body finally ends.
+//!
+//! Readers are pooled: a job goes to an idle reader when there is one, else a
+//! new reader is started, so the pool grows to the number of bodies being read
+//! at once (about the number of workers, plus stalled clients) and the fast
+//! path spawns no thread. At most `MAX_READERS` readers exist; when all are
+//! busy, the job waits in the queue and the worker gives up after its timeout.
+//! (Bodies of up to 1 KiB never reach this: tiny_http reads them on its
+//! connection thread before handing the request over.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SendError, Sender, SyncSender, channel, sync_channel,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,23 +40,27 @@ pub enum BodyError {
 struct Job {
     request: Request,
     max: usize,
+    /// Whether the sender took an idle reader off the count for it.
+    claimed: bool,
     reply: SyncSender<(Request, Result<Vec<u8>, BodyError>)>,
 }
 
 pub struct Readers {
-    /// Rendezvous channel: a send succeeds only if a reader is waiting.
-    jobs: SyncSender<Job>,
+    jobs: Sender<Job>,
     queue: Arc<Mutex<Receiver<Job>>>,
+    /// Readers alive, and of those, waiting for a job.
     readers: Arc<AtomicUsize>,
+    idle: Arc<AtomicUsize>,
 }
 
 impl Readers {
     pub fn new() -> Readers {
-        let (jobs, queue) = sync_channel(0);
+        let (jobs, queue) = channel();
         Readers {
             jobs,
             queue: Arc::new(Mutex::new(queue)),
             readers: Arc::new(AtomicUsize::new(0)),
+            idle: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -73,19 +82,22 @@ impl Readers {
             return Ok((request, Vec::new()));
         }
         let (reply, answer) = sync_channel(1);
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         let job = Job {
             request,
             max,
+            claimed,
             reply,
         };
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
-                if self.readers.load(Ordering::SeqCst) >= MAX_READERS {
-                    return Err((Some(job.request), BodyError::Busy));
-                }
-                self.spawn(job);
+        if claimed || self.readers.load(Ordering::SeqCst) >= MAX_READERS {
+            if let Err(SendError(job)) = self.jobs.send(job) {
+                return Err((Some(job.request), BodyError::Busy));
             }
+        } else {
+            self.spawn(job);
         }
         match answer.recv_timeout(deadline) {
             Ok((request, Ok(body))) => Ok((request, body)),
@@ -99,20 +111,48 @@ impl Readers {
     fn spawn(&self, first: Job) {
         let queue = self.queue.clone();
         let readers = self.readers.clone();
+        let idle = self.idle.clone();
         readers.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name("body-reader".into())
             .stack_size(128 * 1024)
             .spawn(move || {
                 serve_job(first);
+                let mut counted = false;
                 loop {
+                    // Counted idle before waiting, so a worker that claims this
+                    // reader finds its job picked up.
+                    if !counted {
+                        idle.fetch_add(1, Ordering::SeqCst);
+                    }
+                    counted = false;
                     let next = match queue.lock() {
                         Ok(q) => q.recv_timeout(IDLE_EXIT),
                         Err(_) => break,
                     };
                     match next {
-                        Ok(job) => serve_job(job),
+                        Ok(job) => {
+                            if !job.claimed {
+                                // Queued while every reader was busy: this
+                                // reader is no longer idle.
+                                let _ = idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                });
+                            }
+                            serve_job(job);
+                        }
                         Err(RecvTimeoutError::Timeout) => {
+                            let released = idle
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            if !released {
+                                // A worker claimed this reader as it timed out:
+                                // its job is on the way, and it is already off the count.
+                                counted = true;
+                                continue;
+                            }
                             if readers.load(Ordering::SeqCst) > KEEP_IDLE {
                                 break;
                             }
@@ -134,6 +174,7 @@ fn serve_job(job: Job) {
         mut request,
         max,
         reply,
+        ..
     } = job;
     let result = read_all(&mut request, max);
     if let Err(std::sync::mpsc::SendError((request, _))) = reply.send((request, result)) {

@@ -249,6 +249,8 @@ impl Decider {
             return Ok(());
         }
         let mut backoff = Duration::from_millis(50);
+        // Shared, not cloned, between attempts: a step can hold thousands of alerts.
+        let step = Arc::new(step);
         loop {
             let record = step.clone();
             let instance = self.shared.instance.clone();

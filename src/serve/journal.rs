@@ -5,6 +5,7 @@
 //! Functions here take a `&Connection` and do one thing each; the writer thread
 //! groups them into transactions, readers open their own connections.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -200,9 +201,9 @@ pub struct StepRecord {
     pub decided_from: Vec<Option<i64>>,
     pub transitions: Vec<crate::engine::Transition>,
     /// Every event the step created or touched, as it is now.
-    pub events: Vec<Event>,
+    pub events: BTreeMap<String, Event>,
     /// Every alert the step may have changed, as it is now.
-    pub alerts: Vec<AlertEntry>,
+    pub alerts: BTreeMap<String, AlertEntry>,
     pub pauses_set: Vec<Pause>,
     pub pauses_deleted: Vec<(String, Option<String>)>,
     /// Resolved alerts the engine forgot.
@@ -238,8 +239,7 @@ impl StepRecord {
         ids.dedup();
         for id in ids {
             if let Some(e) = state.event(id) {
-                self.events.retain(|x| x.id != e.id);
-                self.events.push(e.clone());
+                self.events.insert(e.id.clone(), e.clone());
             }
         }
         self.decided_from
@@ -251,8 +251,7 @@ impl StepRecord {
     pub fn add_alerts<'a>(&mut self, engine: &Engine, fingerprints: impl Iterator<Item = &'a str>) {
         for fp in fingerprints {
             if let Some(entry) = engine.state().alerts.get(fp) {
-                self.alerts.retain(|a| a.alert.fingerprint != fp);
-                self.alerts.push(entry.clone());
+                self.alerts.insert(fp.to_owned(), entry.clone());
             }
         }
     }
@@ -262,7 +261,7 @@ impl StepRecord {
 /// touched, the alerts' state, pauses, and marks the inbound rows done.
 pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Result<()> {
     let now = step.now.unwrap_or_else(Timestamp::now);
-    for entry in &step.alerts {
+    for entry in step.alerts.values() {
         upsert_alert(conn, entry)?;
         if entry.resolved_at.is_some() {
             conn.prepare_cached("DELETE FROM deferrals WHERE alert = ?1")?
@@ -308,7 +307,7 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
             t.to.as_str()
         ])?;
     }
-    for e in &step.events {
+    for e in step.events.values() {
         upsert_event(conn, e, instance, now)?;
     }
     for p in &step.pauses_set {
