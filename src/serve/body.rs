@@ -135,9 +135,10 @@ impl Readers {
                             if !job.claimed {
                                 // Queued while every reader was busy: this
                                 // reader is no longer idle.
-                                let _ = idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                                    n.checked_sub(1)
-                                });
+                                let _ =
+                                    idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                        n.checked_sub(1)
+                                    });
                             }
                             serve_job(job);
                         }
