@@ -145,6 +145,14 @@ fn fires_once_collapses_repeats_polls_and_is_rescued() {
         metrics.contains("resgate_events{state=\"rescued\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("resgate_inbound_undecided 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("resgate_decider_idle_seconds "),
+        "{metrics}"
+    );
     assert!(d.terminate().success(), "SIGTERM exits 0");
 
     // The same story from the journal on disk, without the daemon.

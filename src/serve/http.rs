@@ -164,11 +164,9 @@ fn route_url(
             };
         }
         ["metrics"] if *method == Method::Get => {
-            return Answer::text(
-                200,
-                shared.metrics.render(),
-                "text/plain; version=0.0.4; charset=utf-8",
-            );
+            let mut text = shared.metrics.render();
+            text.push_str(&liveness(shared));
+            return Answer::text(200, text, "text/plain; version=0.0.4; charset=utf-8");
         }
         ["api", "v1", "events"] if *method == Method::Get => {
             let limit = param(query, "limit")
@@ -206,6 +204,29 @@ fn route_url(
     };
     let allow: Vec<String> = allowed.iter().map(|m| m.to_string()).collect();
     Answer::error(405, format!("{method} is not allowed on {path}")).with("Allow", allow.join(", "))
+}
+
+/// What an alert on resgate itself needs: is the decision thread moving, and
+/// is anything acknowledged waiting to be decided (and for how long)?
+fn liveness(shared: &Shared) -> String {
+    let mut out = format!(
+        "# HELP resgate_decider_idle_seconds Seconds since the decision thread last went round its loop.\n\
+         # TYPE resgate_decider_idle_seconds gauge\nresgate_decider_idle_seconds {}\n",
+        shared.decider_stalled_for().max(0)
+    );
+    if let Ok(conn) = journal::open_reader(&shared.db_path)
+        && let Ok((count, oldest)) = journal::undecided(&conn)
+    {
+        let age = oldest.map_or(0, |t| Timestamp::now().as_second() - t.as_second());
+        out.push_str(&format!(
+            "# HELP resgate_inbound_undecided Webhooks journaled but not decided yet.\n\
+             # TYPE resgate_inbound_undecided gauge\nresgate_inbound_undecided {count}\n\
+             # HELP resgate_inbound_undecided_age_seconds Age of the oldest undecided webhook.\n\
+             # TYPE resgate_inbound_undecided_age_seconds gauge\nresgate_inbound_undecided_age_seconds {}\n",
+            age.max(0)
+        ));
+    }
+    out
 }
 
 fn read(

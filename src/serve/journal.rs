@@ -555,6 +555,16 @@ pub fn pending_inbound(conn: &Connection) -> Result<Vec<Pending>> {
     Ok(out)
 }
 
+/// How many inbound rows are not decided yet, and when the oldest arrived.
+pub fn undecided(conn: &Connection) -> Result<(i64, Option<Timestamp>)> {
+    let (count, oldest): (i64, Option<String>) = conn.query_row(
+        "SELECT count(*), min(received_at) FROM inbound WHERE done_at IS NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((count, parse_opt_ts(oldest)?))
+}
+
 /// The engine's memory as the journal recorded it.
 pub fn load_snapshot(conn: &Connection) -> Result<Snapshot> {
     let mut snap = Snapshot::default();
