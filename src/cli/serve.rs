@@ -18,9 +18,15 @@ pub struct Args {
     /// Address to listen on (port 0: any free port, printed on start)
     #[arg(long, default_value = "127.0.0.1:9095")]
     pub listen: String,
-    /// HTTP worker threads [default: cores × 4]
-    #[arg(long)]
-    pub workers: Option<usize>,
+    /// Open connections at most (a thread each); more are answered 503
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// A kept-alive connection idle this long is closed
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// The request line and headers must arrive within this
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub head_timeout: Duration,
     /// Largest webhook body accepted, in bytes
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_body: usize,
@@ -49,14 +55,13 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Exit {
     init_logging(args.log_json);
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(4, |n| n.get() * 4));
     let options = Options {
         rules: args.rules.clone(),
         data: args.data.clone(),
         listen: args.listen.clone(),
-        workers,
+        max_connections: args.max_connections,
+        idle_timeout: args.idle_timeout,
+        head_timeout: args.head_timeout,
         max_body: args.max_body,
         body_timeout: args.body_timeout,
         retention: args.retention,

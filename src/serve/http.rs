@@ -7,36 +7,18 @@
 //! than `body_timeout`; bearer and basic credentials are checked before the
 //! body is read at all.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
+use super::httpd::{Incoming, Reply};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use tiny_http::{Header, Method, Request, Response, Server};
 
-use super::body::BodyError;
 use super::decider::Msg;
+use super::httpd::BodyError;
 use super::{Shared, auth, journal};
 use crate::engine::Pause;
 use crate::rules::SourceAuth;
 use crate::source::map_payload;
-
-pub fn bind(listen: &str) -> Result<Server, String> {
-    let listener = TcpListener::bind(listen).map_err(|e| e.to_string())?;
-    Server::from_listener(listener, None).map_err(|e| e.to_string())
-}
-
-pub fn worker(server: &Server, shared: &Shared) {
-    while !shared.shutdown.is_set() {
-        match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(request)) => handle(request, shared),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "accept failed");
-            }
-        }
-    }
-}
 
 /// A finished answer: status and JSON (or text) body.
 struct Answer {
@@ -75,78 +57,49 @@ impl Answer {
     }
 }
 
-fn handle(request: Request, shared: &Shared) {
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
-    let method = request.method().clone();
-    let (request, answer) = route(request, shared, &method, path, query);
-    // `None`: a body reader took the request and answers it itself.
-    if let Some(request) = request {
-        respond(request, answer);
+/// Answers one request (called on its connection's thread).
+pub fn handle(request: &mut Incoming, shared: &Shared) -> Reply {
+    let answer = route(request, shared);
+    Reply {
+        status: answer.status,
+        content_type: answer.content_type,
+        body: answer.body,
+        headers: answer.extra,
     }
 }
 
-/// Routes that read a body take the request (see `body`); the rest only read the URL.
-fn route(
-    request: Request,
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: &str,
-) -> (Option<Request>, Answer) {
+fn route(request: &mut Incoming, shared: &Shared) -> Answer {
+    let path = request.path.clone();
+    let query = request.query.clone();
+    let method = request.method.clone();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (method, segments.as_slice()) {
-        (Method::Post, ["webhook", source]) => ingest(request, shared, source),
-        (Method::Post | Method::Delete, ["api", "v1", "pauses"]) => {
-            if let Some(refusal) = api_auth(&request, shared) {
-                return (Some(request), refusal);
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["webhook", source]) => ingest(request, shared, source),
+        ("POST" | "DELETE", ["api", "v1", "pauses"]) => {
+            if let Some(refusal) = api_auth(request, shared) {
+                return refusal;
             }
-            let (request, body) = match json_body(request, shared) {
-                Ok(rb) => rb,
+            let body = match json_body(request) {
+                Ok(b) => b,
                 Err(refused) => return refused,
             };
-            let answer = if *method == Method::Post {
+            if method == "POST" {
                 pause(&body, shared)
             } else {
-                unpause(&body, shared, query)
-            };
-            (Some(request), answer)
+                unpause(&body, shared, &query)
+            }
         }
-        _ => (
-            Some(request),
-            route_url(shared, method, path, &segments, query),
-        ),
+        _ => route_url(shared, &method, &path, &segments, &query),
     }
 }
 
-fn respond(request: Request, answer: Answer) {
-    let mut response = Response::from_string(answer.body).with_status_code(answer.status);
-    if let Ok(h) = Header::from_bytes("Content-Type", answer.content_type) {
-        response.add_header(h);
-    }
-    for (name, value) in answer.extra {
-        if let Ok(h) = Header::from_bytes(name, value.as_bytes()) {
-            response.add_header(h);
-        }
-    }
-    if let Err(e) = request.respond(response) {
-        tracing::debug!(error = %e, "client went away before the answer");
-    }
-}
-
-fn route_url(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    segments: &[&str],
-    query: &str,
-) -> Answer {
-    let allowed: &[Method] = match segments {
-        ["webhook", _] => &[Method::Post],
-        ["healthz"] if *method == Method::Get => {
+fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query: &str) -> Answer {
+    let allowed: &[&str] = match segments {
+        ["webhook", _] => &["POST"],
+        ["healthz"] if method == "GET" => {
             return Answer::json(200, json!({"status": "ok"}));
         }
-        ["readyz"] if *method == Method::Get => {
+        ["readyz"] if method == "GET" => {
             let ready =
                 shared.ready.load(std::sync::atomic::Ordering::SeqCst) && !shared.shutdown.is_set();
             let stalled = shared.decider_stalled_for();
@@ -163,12 +116,12 @@ fn route_url(
                 Answer::json(200, json!({"status": "ready"}))
             };
         }
-        ["metrics"] if *method == Method::Get => {
+        ["metrics"] if method == "GET" => {
             let mut text = shared.metrics.render();
             text.push_str(&liveness(shared));
             return Answer::text(200, text, "text/plain; version=0.0.4; charset=utf-8");
         }
-        ["api", "v1", "events"] if *method == Method::Get => {
+        ["api", "v1", "events"] if method == "GET" => {
             let limit = param(query, "limit")
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(100u32)
@@ -177,7 +130,7 @@ fn route_url(
                 Ok(json!({"events": journal::list_events(conn, limit)?}))
             });
         }
-        ["api", "v1", "events", id] if *method == Method::Get => {
+        ["api", "v1", "events", id] if method == "GET" => {
             let id = decode(id);
             return match journal::open_reader(&shared.db_path)
                 .and_then(|conn| journal::event_detail(&conn, &id))
@@ -187,23 +140,23 @@ fn route_url(
                 Err(e) => Answer::error(503, e.to_string()),
             };
         }
-        ["api", "v1", "decisions"] if *method == Method::Get => {
+        ["api", "v1", "decisions"] if method == "GET" => {
             return decisions(shared, query);
         }
-        ["api", "v1", "pauses"] if *method == Method::Get => {
+        ["api", "v1", "pauses"] if method == "GET" => {
             return read(shared, |conn| {
                 Ok(json!({"pauses": journal::list_pauses(conn, Timestamp::now())?}))
             });
         }
-        ["api", "v1", "pauses"] => &[Method::Get, Method::Post, Method::Delete],
+        ["api", "v1", "pauses"] => &["GET", "POST", "DELETE"],
         ["healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
-        | ["api", "v1", "decisions"] => &[Method::Get],
+        | ["api", "v1", "decisions"] => &["GET"],
         _ => return Answer::error(404, format!("no route {path}")),
     };
-    let allow: Vec<String> = allowed.iter().map(|m| m.to_string()).collect();
-    Answer::error(405, format!("{method} is not allowed on {path}")).with("Allow", allow.join(", "))
+    Answer::error(405, format!("{method} is not allowed on {path}"))
+        .with("Allow", allowed.join(", "))
 }
 
 /// What an alert on resgate itself needs: is the decision thread moving, and
@@ -239,24 +192,13 @@ fn read(
     }
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().to_owned())
-}
-
-fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Request>, Answer) {
+fn ingest(request: &mut Incoming, shared: &Shared, source_name: &str) -> Answer {
     let received_at = Timestamp::now();
     let rules = shared.rules();
     let source_name = decode(source_name);
     let Some(source) = rules.source(&source_name) else {
         shared.metrics.ingest("", 404, 0);
-        return (
-            Some(request),
-            Answer::error(404, format!("unknown source \"{source_name}\"")),
-        );
+        return Answer::error(404, format!("unknown source \"{source_name}\""));
     };
     // Credentials in headers are checked before the body is read: a stranger
     // cannot make resgate read (or wait for) a megabyte.
@@ -265,44 +207,41 @@ fn ingest(request: Request, shared: &Shared, source_name: &str) -> (Option<Reque
         .as_ref()
         .filter(|a| !matches!(a, SourceAuth::Hmac { .. }))
     {
-        let lookup = |name: &str| header(&request, name);
+        let lookup = |name: &str| request.header(name).map(str::to_owned);
         if let Err(refusal) =
             auth::check(auth, &lookup, b"", received_at.as_second(), &shared.secrets)
         {
             shared.metrics.ingest(&source.name, 401, 0);
-            return (Some(request), unauthorized(auth, refusal));
+            return unauthorized(auth, refusal);
         }
     }
     let max = shared.options.max_body;
-    let (request, body) = match shared
-        .bodies
-        .read(request, max, shared.options.body_timeout)
-    {
-        Ok(rb) => rb,
-        Err((request, e)) => {
+    let body = match request.body(max) {
+        Ok(b) => b,
+        Err(e) => {
             let answer = body_error(e, max);
             shared.metrics.ingest(&source.name, answer.status, 0);
-            return (request, answer);
+            return answer;
         }
     };
-    let (answer, journaled) = accept(&request, shared, source, body, received_at);
+    let (answer, journaled) = accept(request, shared, source, body, received_at);
     shared
         .metrics
         .ingest(&source.name, answer.status, journaled);
-    (Some(request), answer)
+    answer
 }
 
 /// Authenticates, maps and journals one body; the answer and how many alerts
 /// were journaled.
 fn accept(
-    request: &Request,
+    request: &Incoming,
     shared: &Shared,
     source: &crate::rules::Source,
     body: Vec<u8>,
     received_at: Timestamp,
 ) -> (Answer, usize) {
     if let Some(auth @ SourceAuth::Hmac { .. }) = &source.auth {
-        let lookup = |name: &str| header(request, name);
+        let lookup = |name: &str| request.header(name).map(str::to_owned);
         if let Err(refusal) = auth::check(
             auth,
             &lookup,
@@ -369,9 +308,6 @@ fn body_error(e: BodyError, max: usize) -> Answer {
     match e {
         BodyError::TooLarge => Answer::error(413, format!("body larger than {max} bytes")),
         BodyError::Timeout => Answer::error(408, "body not received in time"),
-        BodyError::Busy => {
-            Answer::error(503, "too many slow requests; retry").with("Retry-After", "5")
-        }
         BodyError::Io(e) => Answer::error(400, format!("cannot read the body: {e}")),
     }
 }
@@ -416,9 +352,9 @@ fn parse_since(s: &str) -> Option<Timestamp> {
         .ok()
 }
 
-fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
+fn api_auth(request: &Incoming, shared: &Shared) -> Option<Answer> {
     let token = shared.options.api_token.as_deref()?;
-    let given = header(request, "authorization");
+    let given = request.header("authorization");
     let ok = given
         .as_deref()
         .and_then(|g| g.trim().strip_prefix("Bearer "))
@@ -428,25 +364,14 @@ fn api_auth(request: &Request, shared: &Shared) -> Option<Answer> {
     })
 }
 
-#[allow(clippy::result_large_err)] // as `body::Readers::read`
-fn json_body(
-    request: Request,
-    shared: &Shared,
-) -> Result<(Request, Value), (Option<Request>, Answer)> {
-    let (request, body) = shared
-        .bodies
-        .read(request, 64 * 1024, shared.options.body_timeout)
-        .map_err(|(request, e)| (request, body_error(e, 64 * 1024)))?;
+fn json_body(request: &mut Incoming) -> Result<Value, Answer> {
+    let body = request
+        .body(64 * 1024)
+        .map_err(|e| body_error(e, 64 * 1024))?;
     if body.is_empty() {
-        return Ok((request, Value::Null));
+        return Ok(Value::Null);
     }
-    match serde_json::from_slice(&body) {
-        Ok(v) => Ok((request, v)),
-        Err(e) => Err((
-            Some(request),
-            Answer::error(400, format!("body is not JSON: {e}")),
-        )),
-    }
+    serde_json::from_slice(&body).map_err(|e| Answer::error(400, format!("body is not JSON: {e}")))
 }
 
 fn pause(body: &Value, shared: &Shared) -> Answer {

@@ -1,7 +1,7 @@
 //! `resgate serve`: the webhook daemon (DESIGN.md §5).
 //!
 //! Threads and who owns what:
-//! - HTTP workers (tiny_http, a fixed pool) authenticate, map and journal each
+//! - HTTP connection threads ([`httpd`], capped) authenticate, map and journal each
 //!   webhook, answer 2xx only once it is committed, then hand it to…
 //! - the decision thread ([`decider`]), the one owner of the engine, which
 //!   journals every decision before acting on it, and starts…
@@ -10,10 +10,10 @@
 //! - the reload watcher ([`reload`]) swaps in rules that pass lint.
 
 pub mod auth;
-mod body;
 mod decider;
 mod dedupe;
 mod http;
+mod httpd;
 pub mod journal;
 pub mod metrics;
 mod reload;
@@ -37,7 +37,12 @@ pub struct Options {
     pub rules: PathBuf,
     pub data: PathBuf,
     pub listen: String,
-    pub workers: usize,
+    /// Open connections at most (one thread each); beyond, 503 at once.
+    pub max_connections: usize,
+    /// A kept-alive connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// The request line and headers must arrive within this.
+    pub head_timeout: Duration,
     /// Request bodies larger than this are refused with 413.
     pub max_body: usize,
     /// A whole request body must arrive within this.
@@ -124,7 +129,6 @@ pub struct Shared {
     /// `/readyz` fails when it is stuck (e.g. the journal refuses its writes).
     decider_beat: std::sync::atomic::AtomicI64,
     dedupe: dedupe::Dedupe,
-    bodies: body::Readers,
 }
 
 impl Shared {
@@ -193,7 +197,6 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         options: options.clone(),
         ready: AtomicBool::new(false),
         decider_beat: std::sync::atomic::AtomicI64::new(jiff::Timestamp::now().as_second()),
-        bodies: body::Readers::new(),
     });
 
     let decider = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
@@ -206,15 +209,12 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
             message: format!("cannot start the decision thread: {e}"),
         })?;
 
-    let server = http::bind(&options.listen).map_err(|message| ServeError::Listen {
+    let server = httpd::Server::bind(&options.listen).map_err(|e| ServeError::Listen {
         addr: options.listen.clone(),
-        message,
+        message: e.to_string(),
     })?;
     let server = Arc::new(server);
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let addr = server.addr();
 
     {
         // Weak: the handler lives as long as the process and must not keep the
@@ -227,7 +227,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
                 shared.shutdown.trigger();
             }
             if let Some(server) = server.upgrade() {
-                server.unblock();
+                server.stop();
             }
         };
         if let Err(e) = ctrlc::set_handler(handler) {
@@ -247,23 +247,23 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
             .ok()
     };
 
-    let workers: Vec<_> = (0..options.workers.max(1))
-        .filter_map(|i| {
-            let server = server.clone();
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("http-{i}"))
-                .spawn(move || http::worker(&server, &shared))
-                .ok()
-        })
-        .collect();
     shared.ready.store(true, Ordering::SeqCst);
-    tracing::info!(%addr, workers = workers.len(), "resgate listening");
+    tracing::info!(%addr, max_connections = options.max_connections, "resgate listening");
     on_listen(addr);
 
-    for w in workers {
-        let _ = w.join();
-    }
+    let limits = httpd::Limits {
+        max_head: 16 * 1024,
+        idle_timeout: options.idle_timeout,
+        head_timeout: options.head_timeout,
+        body_timeout: options.body_timeout,
+        max_connections: options.max_connections,
+    };
+    let handler: Arc<httpd::Handler> = {
+        let shared = shared.clone();
+        Arc::new(move |request: &mut httpd::Incoming| http::handle(request, &shared))
+    };
+    // Returns once stopped and the requests in progress are answered.
+    server.run(&limits, handler);
     // Workers have answered everything they took; nothing new is accepted.
     shared.shutdown.trigger();
     let _ = decider_thread.join();

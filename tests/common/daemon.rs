@@ -39,7 +39,7 @@ impl Daemon {
             .arg(rules)
             .arg("--data")
             .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--workers", "4"])
+            .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"));

@@ -1,0 +1,466 @@
+//! A small HTTP/1.1 server with the limits a webhook receiver needs, because
+//! tiny_http has none and hides its sockets: every connection has a read
+//! timeout (idle between requests, and for the request head), the head is at
+//! most `max_head` bytes, a body must arrive within `body_timeout`, bodies are
+//! read only when the handler asks (after it checked credentials and the
+//! Content-Length), and at most `max_connections` connections are open.
+//!
+//! One thread per connection, up to that cap: a blocking design that is easy to
+//! follow, and what a webhook receiver with tens of senders needs. Only
+//! `Content-Length` bodies are taken (senders of webhooks set it); chunked
+//! bodies are refused with 411.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_head: usize,
+    /// Between requests on a kept-alive connection.
+    pub idle_timeout: Duration,
+    /// For the request line and headers, from their first byte.
+    pub head_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// One request, its body still on the wire until [`Incoming::body`] is called.
+pub struct Incoming<'a> {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    headers: Vec<(String, String)>,
+    content_length: usize,
+    expect_continue: bool,
+    body_read: bool,
+    stream: &'a mut BufReader<TcpStream>,
+    body_timeout: Duration,
+}
+
+pub enum BodyError {
+    TooLarge,
+    Timeout,
+    Io(std::io::Error),
+}
+
+impl Incoming<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads the body (at most `max` bytes, within the body timeout).
+    pub fn body(&mut self, max: usize) -> Result<Vec<u8>, BodyError> {
+        if self.content_length > max {
+            return Err(BodyError::TooLarge);
+        }
+        self.body_read = true;
+        if self.content_length == 0 {
+            return Ok(Vec::new());
+        }
+        if self.expect_continue {
+            self.stream
+                .get_mut()
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .map_err(BodyError::Io)?;
+        }
+        let deadline = Instant::now() + self.body_timeout;
+        let mut body = vec![0u8; self.content_length];
+        let mut filled = 0;
+        while filled < body.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(BodyError::Timeout);
+            }
+            self.stream
+                .get_ref()
+                .set_read_timeout(Some(left))
+                .map_err(BodyError::Io)?;
+            match self.stream.read(&mut body[filled..]) {
+                Ok(0) => {
+                    return Err(BodyError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+                }
+                Ok(n) => filled += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(BodyError::Timeout);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(BodyError::Io(e)),
+            }
+        }
+        Ok(body)
+    }
+}
+
+/// A finished answer.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+pub type Handler = dyn Fn(&mut Incoming) -> Reply + Send + Sync;
+
+/// The listening side: accept loop and connection threads.
+pub struct Server {
+    listener: TcpListener,
+    addr: SocketAddr,
+    stopping: Arc<AtomicBool>,
+    /// Requests being handled right now (shutdown waits for them).
+    busy: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub fn bind(addr: &str) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            addr,
+            stopping: Arc::new(AtomicBool::new(false)),
+            busy: Arc::new(AtomicUsize::new(0)),
+            open: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting; `run` returns once the requests in progress are answered.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+
+    /// Accepts until [`Server::stop`], then waits (bounded) for requests in progress.
+    pub fn run(&self, limits: &Limits, handler: Arc<Handler>) {
+        for stream in self.listener.incoming() {
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            if self.open.load(Ordering::SeqCst) >= limits.max_connections {
+                refuse_busy(stream);
+                continue;
+            }
+            self.open.fetch_add(1, Ordering::SeqCst);
+            let (limits, handler) = (limits.clone(), handler.clone());
+            let (stopping, busy, open) =
+                (self.stopping.clone(), self.busy.clone(), self.open.clone());
+            let spawned = std::thread::Builder::new()
+                .name("http-conn".into())
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    connection(stream, &limits, &*handler, &stopping, &busy);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            if spawned.is_err() {
+                self.open.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn refuse_busy(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let body = r#"{"status":"error","error":"too many connections; retry"}"#;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Why a request head could not be read.
+enum HeadError {
+    /// The connection ended or idled out between requests: close quietly.
+    Gone,
+    TooLarge,
+    Timeout,
+    Malformed(&'static str),
+}
+
+fn connection(
+    stream: TcpStream,
+    limits: &Limits,
+    handler: &Handler,
+    stopping: &AtomicBool,
+    busy: &AtomicUsize,
+) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(limits.body_timeout));
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    let mut writer = writer;
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    loop {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let head = match read_head(&mut reader, limits) {
+            Ok(h) => h,
+            Err(HeadError::Gone) => return,
+            Err(HeadError::TooLarge) => {
+                let _ = write_reply(&mut writer, &error(431, "request head too large"), true);
+                return;
+            }
+            Err(HeadError::Timeout) => {
+                let _ = write_reply(
+                    &mut writer,
+                    &error(408, "request head not received in time"),
+                    true,
+                );
+                return;
+            }
+            Err(HeadError::Malformed(why)) => {
+                let _ = write_reply(&mut writer, &error(400, why), true);
+                return;
+            }
+        };
+        busy.fetch_add(1, Ordering::SeqCst);
+        let (reply, close) = answer(head, &mut reader, limits, handler);
+        let written = write_reply(
+            &mut writer,
+            &reply,
+            close || stopping.load(Ordering::SeqCst),
+        );
+        busy.fetch_sub(1, Ordering::SeqCst);
+        if close || written.is_err() {
+            return;
+        }
+    }
+}
+
+struct Head {
+    method: String,
+    target: String,
+    keep_alive: bool,
+    headers: Vec<(String, String)>,
+}
+
+/// Runs the handler; the reply and whether the connection must close after it.
+fn answer(
+    head: Head,
+    reader: &mut BufReader<TcpStream>,
+    limits: &Limits,
+    handler: &Handler,
+) -> (Reply, bool) {
+    let find = |name: &str| {
+        head.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    if find("transfer-encoding").is_some() {
+        return (error(411, "send the body with a Content-Length"), true);
+    }
+    let content_length = match find("content-length").map(|v| v.parse::<usize>()) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return (error(400, "invalid Content-Length"), true),
+    };
+    let expect_continue = find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let (path, query) = match head.target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (head.target.clone(), String::new()),
+    };
+    let mut incoming = Incoming {
+        method: head.method,
+        path,
+        query,
+        headers: head.headers,
+        content_length,
+        expect_continue,
+        body_read: false,
+        stream: reader,
+        body_timeout: limits.body_timeout,
+    };
+    let reply = handler(&mut incoming);
+    // A body left on the wire (refused before reading) cannot be skipped safely.
+    let close = !head.keep_alive || (!incoming.body_read && content_length > 0);
+    (reply, close)
+}
+
+fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head, HeadError> {
+    let timed_out = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )
+    };
+    // Wait for the first byte of the next request with the idle timeout.
+    let _ = reader.get_ref().set_read_timeout(Some(limits.idle_timeout));
+    match reader.fill_buf() {
+        Ok([]) => return Err(HeadError::Gone),
+        Ok(_) => {}
+        Err(_) => return Err(HeadError::Gone),
+    }
+    let deadline = Instant::now() + limits.head_timeout;
+    let mut head: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(HeadError::Timeout);
+        }
+        let _ = reader.get_ref().set_read_timeout(Some(left));
+        let available = match reader.fill_buf() {
+            Ok([]) => return Err(HeadError::Gone),
+            Ok(b) => b,
+            Err(e) if timed_out(&e) => return Err(HeadError::Timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(HeadError::Gone),
+        };
+        // Look for the blank line, also across the previous chunk's end.
+        let start = head.len().saturating_sub(3);
+        let take = available
+            .len()
+            .min(limits.max_head + 1 - head.len().min(limits.max_head));
+        head.extend_from_slice(&available[..take]);
+        if let Some(end) = find_blank_line(&head[start..]).map(|e| start + e) {
+            let used = take - (head.len() - end);
+            reader.consume(used);
+            head.truncate(end);
+            return parse_head(&head);
+        }
+        reader.consume(take);
+        if head.len() > limits.max_head {
+            return Err(HeadError::TooLarge);
+        }
+    }
+}
+
+/// The index just past the first `\r\n\r\n`.
+fn find_blank_line(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+fn parse_head(bytes: &[u8]) -> Result<Head, HeadError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(HeadError::Malformed("malformed request line"));
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(HeadError::Malformed("malformed method"));
+    }
+    if !target.starts_with('/') {
+        return Err(HeadError::Malformed("the request target must be a path"));
+    }
+    let mut keep_alive = match version {
+        "HTTP/1.1" => true,
+        "HTTP/1.0" => false,
+        _ => return Err(HeadError::Malformed("unsupported HTTP version")),
+    };
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(HeadError::Malformed("malformed header line"));
+        };
+        if name.is_empty()
+            || name
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(HeadError::Malformed("malformed header name"));
+        }
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("connection") {
+            if value.eq_ignore_ascii_case("close") {
+                keep_alive = false;
+            } else if value.eq_ignore_ascii_case("keep-alive") {
+                keep_alive = true;
+            }
+        }
+        headers.push((name.to_owned(), value.to_owned()));
+        if headers.len() > 100 {
+            return Err(HeadError::Malformed("too many headers"));
+        }
+    }
+    Ok(Head {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        keep_alive,
+        headers,
+    })
+}
+
+pub fn error(status: u16, message: &str) -> Reply {
+    Reply {
+        status,
+        content_type: "application/json",
+        body: serde_json::json!({"status": "error", "error": message}).to_string(),
+        headers: Vec::new(),
+    }
+}
+
+fn write_reply(w: &mut TcpStream, reply: &Reply, close: bool) -> std::io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+        reply.status,
+        reason(reply.status),
+        reply.content_type,
+        reply.body.len()
+    );
+    for (k, v) in &reply.headers {
+        // Header values are ours, but never let one split the response.
+        if !v.contains(['\r', '\n']) {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    if close {
+        out.push_str("Connection: close\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&reply.body);
+    // One write: no small segments for Nagle to hold back.
+    w.write_all(out.as_bytes())?;
+    w.flush()
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
