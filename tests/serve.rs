@@ -619,3 +619,44 @@ fn a_failing_fix_is_tried_three_times_then_escalated_once() {
         .unwrap();
     assert_eq!(sent, "accepted");
 }
+
+#[test]
+fn protocol_limits_are_enforced_on_the_socket() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(
+        &rules,
+        &dir.path().join("data"),
+        &["--head-timeout", "1s", "--max-connections", "8"],
+    );
+    let raw = |bytes: &[u8]| {
+        let mut c = TcpStream::connect(&d.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = c.write_all(bytes);
+        read_response(&mut c)
+    };
+    // A head over 16 KiB.
+    let mut big = b"GET /healthz HTTP/1.1\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 20_000));
+    big.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(raw(&big).0, 431);
+    // Chunked bodies are refused: webhook senders give a length.
+    let chunked = b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(raw(chunked).0, 411);
+    assert_eq!(raw(b"NOT A REQUEST\r\n\r\n").0, 400);
+    // A head that never ends: 408 after the head timeout, not a pinned thread.
+    assert_eq!(raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").0, 408);
+    // More idle connections than the cap: the extra ones are told to retry.
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(&d.addr).unwrap())
+        .collect();
+    d.wait_for("the cap to be reached", WAIT, |d| {
+        raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").0 == 503
+    });
+    drop(idle);
+    d.wait_for("room again", WAIT, |d| {
+        d.request("GET", "/healthz", &[], b"").0 == 200
+    });
+}

@@ -356,7 +356,6 @@ fn api_auth(request: &Incoming, shared: &Shared) -> Option<Answer> {
     let token = shared.options.api_token.as_deref()?;
     let given = request.header("authorization");
     let ok = given
-        .as_deref()
         .and_then(|g| g.trim().strip_prefix("Bearer "))
         .is_some_and(|g| auth::constant_time_eq(g.trim().as_bytes(), token.as_bytes()));
     (!ok).then(|| {
