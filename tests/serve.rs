@@ -652,7 +652,7 @@ fn protocol_limits_are_enforced_on_the_socket() {
     let idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(&d.addr).unwrap())
         .collect();
-    d.wait_for("the cap to be reached", WAIT, |d| {
+    d.wait_for("the cap to be reached", WAIT, |_| {
         raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").0 == 503
     });
     drop(idle);
