@@ -21,12 +21,13 @@
 #   QUICK=1              2 s runs            DURATION   seconds per run [10]
 #   CONNS                ["1 16 64"]         BATCH      alerts per batch webhook [50]
 #   BATCH_CONNS          [64]                THREADS    wrk threads [2]
-#   WORKERS              resgate --workers for the main runs [resgate's default]
+#   WORKERS              resgate --max-connections for the main runs [1024]
 #   WORKERS_SWEEP        ["8 32"]; empty: skip the sweep
 #   POOL                 0: every alert new; N: N fingerprints per wrk thread re-sent
 #                        with new startsAt (a bounded set of alerts) [0]
 #   CEILING              nginx | python | none [nginx]; python is a weak ceiling
 #   DRAIN_TIMEOUT        seconds to wait for the decider after a run [120]
+#   STOP_TIMEOUT         seconds a SIGTERM may take before SIGKILL [30]
 #   KEEP=1               keep the temp dir (journals, logs, raw wrk output)
 #   RESGATE_BIN          a resgate binary to measure instead of building this tree
 # Needs: cargo, python3, wrk (installed from Debian if missing), nginx (idem).
@@ -36,7 +37,7 @@ ROOT=$PWD
 
 ENV_GIVEN=
 for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL CEILING \
-    DRAIN_TIMEOUT KEEP RESGATE_BIN; do
+    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN; do
     if [[ -n ${!v+x} ]]; then ENV_GIVEN+="$v=$(printf '%q' "${!v}") "; fi
 done
 QUICK=${QUICK:-0}
@@ -46,11 +47,12 @@ BATCH=${BATCH:-50}
 BATCH_CONNS=${BATCH_CONNS:-64}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-}
-WORKERS_SWEEP=${WORKERS_SWEEP-"8 32"}
+WORKERS_SWEEP=${WORKERS_SWEEP-}
 POOL=${POOL:-0}
 CEILING=${CEILING:-nginx}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 KEEP=${KEEP:-0}
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 
 PROBE=(python3 "$ROOT/benches/http/probe.py")
 LUA=$ROOT/benches/http/alertmanager.lua
@@ -70,17 +72,19 @@ alive() { # a pid that exists and is not a zombie
     [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
 }
 
-stop_pid() { # TERM, up to 15 s, then KILL; prints the seconds it took
-    local pid=$1 t0 i
+stop_pid() { # TERM, up to STOP_TIMEOUT s, then KILL; prints how long it took
+    local pid=$1 t0 i killed=
     t0=$(date +%s.%N)
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do alive "$pid" || break; sleep 0.1; done
+    for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do alive "$pid" || break; sleep 0.1; done
     if alive "$pid"; then
-        say "  pid $pid did not stop in 15 s after SIGTERM: SIGKILL"
+        say "  pid $pid did not stop in $STOP_TIMEOUT s after SIGTERM: SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
+        killed=" (did not exit: SIGKILL)"
     fi
     wait "$pid" 2>/dev/null || true
-    python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)"
+    python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f} s' + sys.argv[3])" \
+        "$t0" "$(date +%s.%N)" "$killed"
 }
 
 cleanup() {
@@ -164,7 +168,7 @@ META=$TMP/meta.jsonl
 meta() { "${PROBE[@]}" meta "$META" "$1" "$2"; }
 meta duration "$DURATION"
 meta threads "$THREADS"
-meta workers "${WORKERS:-default ($(nproc) cores x 4 = $(($(nproc) * 4)))}"
+meta workers "${WORKERS:-default (--max-connections 1024)}"
 meta note_tree "resgate: $BIN, tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' + uncommitted changes in src/')"
 meta note_fs "journal on $(df -T "$TMP" | awk 'NR==2 {print $2}') ($TMP), $(nproc) cores, $(uname -r)"
 
@@ -175,7 +179,7 @@ start_resgate() { # DIR [WORKERS]
     local dir=$1 workers=${2:-} line= i
     mkdir -p "$dir"
     "$BIN" serve --rules "$TMP/rules" --data "$dir/data" --listen 127.0.0.1:0 \
-        ${workers:+--workers "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
+        ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
     RPID=$!
     PIDS+=("$RPID")
     for ((i = 0; i < 300; i++)); do
@@ -214,7 +218,7 @@ for c in $CONNS; do
 done
 phase "main ${BATCH}x$BATCH_CONNS" resgate "$RPID" "$BATCH_CONNS" "$BATCH" "$MAIN_DB" "$WORKERS"
 STOP_S=$(stop_pid "$RPID")
-meta note_stop "resgate stopped on SIGTERM in ${STOP_S} s; its stderr: $(wc -l <"$TMP/main/stderr") lines, $(du -k "$TMP/main/stderr" | cut -f1) KiB ($(grep -c ' WARN \| ERROR ' "$TMP/main/stderr" || true) WARN/ERROR)"
+meta note_stop "resgate stopped on SIGTERM in ${STOP_S}; its stderr: $(wc -l <"$TMP/main/stderr") lines, $(du -k "$TMP/main/stderr" | cut -f1) KiB ($(grep -c ' WARN \| ERROR ' "$TMP/main/stderr" || true) WARN/ERROR)"
 meta note_db "journal size after the runs: $(du -ck "$TMP/main/data" | tail -1 | cut -f1) KiB ($TMP/main/data)"
 meta journal "$("${PROBE[@]}" journal "$MAIN_DB")"
 
@@ -289,7 +293,7 @@ for w in $WORKERS_SWEEP; do
     start_resgate "$TMP/workers-$w" "$w"
     sleep 1
     phase "workers $w" resgate "$RPID" 64 1 "$TMP/workers-$w/data/resgate.db" "$w"
-    stop_pid "$RPID" >/dev/null
+    meta "note_stop_$w" "resgate --workers $w stopped on SIGTERM in $(stop_pid "$RPID")"
 done
 
 # ------------------------------------------------------------------ report

@@ -253,7 +253,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --workers --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,7 +271,15 @@ _resgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --workers)
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --head-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -50,7 +50,9 @@ complete -c resgate -n "__fish_resgate_using_subcommand simulate" -s h -l help -
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l rules -d 'Rules directory (watched: changes that pass lint go live)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l data -d 'Data directory: the journal `resgate.db` lives here' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l listen -d 'Address to listen on (port 0: any free port, printed on start)' -r
-complete -c resgate -n "__fish_resgate_using_subcommand serve" -l workers -d 'HTTP worker threads [default: cores × 4]' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-connections -d 'Open connections at most (a thread each); more are answered 503' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l idle-timeout -d 'A kept-alive connection idle this long is closed' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l head-timeout -d 'The request line and headers must arrive within this' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-body -d 'Largest webhook body accepted, in bytes' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l body-timeout -d 'A whole request body must arrive within this' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies are kept in the journal' -r

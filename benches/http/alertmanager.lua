@@ -76,9 +76,9 @@ end
 function done(summary, latency, requests)
    local e = summary.errors
    io.write(string.format(
-      "WRKSTAT requests=%d duration_us=%d bytes=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d " ..
+      "WRKSTAT requests=%d duration_us=%d bytes=%d mean_us=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d " ..
       "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d batch=%d\n",
-      summary.requests, summary.duration, summary.bytes,
+      summary.requests, summary.duration, summary.bytes, latency.mean,
       latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
       e.connect, e.read, e.write, e.status, e.timeout, batch))
 end

@@ -230,7 +230,7 @@ def parse_wrk(text):
     m = re.search(r"^WRKSTAT (.*)$", text, re.M)
     if not m:
         return None
-    stats = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    stats = {k: int(float(v)) for k, v in (kv.split("=") for kv in m.group(1).split())}
     n = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", text)
     stats["non2xx"] = int(n.group(1)) if n else 0
     return stats
@@ -380,6 +380,22 @@ def cpu_cell(r):
     return f"**{100 * total / wall:.0f}**: {parts}"
 
 
+def others(r):
+    """CPU (% of one core) used by neither resgate nor wrk: kernel softirq work for
+    the loopback traffic, and anything else running on the machine (a disturbance)."""
+    busy = r["machine"]["busy_pct"] * r["machine"]["cores"]
+    mine = 100 * (sum(r["threads_cpu_s"].values()) + r["wrk_cpu_s"]) / r["wall"]
+    return max(0.0, busy - mine)
+
+
+def inflight(r):
+    """Requests in flight on average (Little's law: answers/s x mean latency)."""
+    w = r["wrk"] if r else None
+    if not w or "mean_us" not in w:
+        return "?"
+    return f"{w['requests'] / (w['duration_us'] / 1e6) * w['mean_us'] / 1e6:.1f}"
+
+
 def cmd_report(a):
     recs = [json.loads(l) for l in open(a.file) if l.strip()]
     meta = {}
@@ -400,10 +416,12 @@ def cmd_report(a):
           f"(-t1 at 1 connection), {meta.get('duration')} s per run; ceiling: "
           f"{ceil_name or 'none'}{' (WEAK)' if ceil_name == 'python' else ''}. "
           "req/s counts 2xx answers only; p50/p99 are wrk's over all answers "
-          "(they include any fast 503s).\n")
+          "(they include any fast 503s). in flight: requests being served on average "
+          "(Little's law: answers/s × mean latency).\n")
     print("| payload | conns | resgate 2xx req/s | alerts/s | p50 ms | p99 ms | non-2xx "
-          "(resgate's counts) | sock err | ceiling req/s | ceiling p50 / p99 ms | resgate/ceiling |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+          "(resgate's counts) | sock err | ceiling req/s | ceiling p50 / p99 ms | in flight: resgate / ceiling "
+          "| resgate/ceiling |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in main:
         w = r["wrk"]
         c = ceil.get(key(r))
@@ -412,19 +430,21 @@ def cmd_report(a):
         print(f"| {payload(r)} | {r['conns']} | {ok_rps(r):,.0f} | {ok_rps(r) * r['batch']:,.0f} | "
               f"{ms(w['p50_us'])} | {ms(w['p99_us'])} | {non2} | {sock_errors(w)} | "
               + (f"{cr:,.0f} | {ms(c['wrk']['p50_us'])} / {ms(c['wrk']['p99_us'])} | "
-                 f"{ok_rps(r) / cr:.1%} |" if cr else "– | – | – |"))
+                 f"{inflight(r)} / {inflight(c)} | {ok_rps(r) / cr:.1%} |" if cr
+                 else f"– | – | {inflight(r)} / – | – |"))
 
     print("\n### Where the time goes (the resgate runs above)\n")
     print("CPU: % of one core over the run, per thread group (http = the --workers "
           "threads, unnamed = tiny_http's own threads, body-reader = the body reader pool). "
-          "machine busy: % of all cores, wrk included. commits: every journal transaction "
+          "other processes: CPU the machine spent outside resgate and wrk (softirq for loopback, "
+          "and any other load: a large figure means a disturbed run). commits: every journal transaction "
           "(ingest and decisions) from resgate_journal_commit_seconds. backlog: webhooks "
           "journaled but not yet decided when wrk stopped, and how long the decider took "
           "to catch up.\n")
-    print("| payload | conns | resgate CPU % by thread | wrk CPU % | machine busy % | iowait % "
+    print("| payload | conns | in flight | resgate CPU % by thread | wrk CPU % | other processes CPU % | iowait % "
           "| commits/s | 2xx webhooks/commit | mean commit ms | backlog | drain s "
           "| threads after | RSS before → after MiB |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in main:
         wall = r["wall"]
         m = r.get("metrics", {})
@@ -432,10 +452,14 @@ def cmd_report(a):
         csum = m.get("resgate_journal_commit_seconds_sum", 0)
         reqs = r["inbound_delta"]
         drain = f"{r['drain_s']:.1f}"
+        left = r.get("backlog_after_drain", 0)
+        if left:
+            drain = f"**not drained**: {left} left after {r['drain_s']:.0f}"
         if r["backlog_at_end"] and r["drain_s"] > 0.5:
-            drain += f" (≈{r['backlog_at_end'] * r['batch'] / r['drain_s']:,.0f} alerts/s)"
-        print(f"| {payload(r)} | {r['conns']} | {cpu_cell(r)} | "
-              f"{100 * r['wrk_cpu_s'] / wall:.0f} | {r['machine']['busy_pct']:.0f} | "
+            done = r["backlog_at_end"] - left
+            drain += f" (≈{done * r['batch'] / r['drain_s']:,.0f} alerts/s)"
+        print(f"| {payload(r)} | {r['conns']} | {inflight(r)} | {cpu_cell(r)} | "
+              f"{100 * r['wrk_cpu_s'] / wall:.0f} | {others(r):.0f} | "
               f"{r['machine']['iowait_pct']:.0f} | {commits / wall:,.0f} | "
               f"{reqs / commits if commits else 0:.1f} | "
               f"{1000 * csum / commits if commits else 0:.2f} | {r['backlog_at_end']} | "

@@ -1,11 +1,9 @@
 //! HTTP in: routes, limits, and the answers of DESIGN.md §5.
 //!
-//! tiny_http has no limits of its own, so they are here: bodies over
-//! `max_body` are refused from their Content-Length before a byte is read, and
-//! cut off while reading when the length is not given; bodies are read off the
-//! worker threads (see `body`) so a slow client cannot keep a worker longer
-//! than `body_timeout`; bearer and basic credentials are checked before the
-//! body is read at all.
+//! Limits live in `httpd` (socket timeouts, head size, connection cap); here:
+//! bodies over `max_body` are refused from their Content-Length before a byte
+//! is read, and bearer and basic credentials are checked before the body is
+//! read at all.
 
 use std::time::Duration;
 
