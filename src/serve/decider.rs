@@ -250,14 +250,17 @@ impl Decider {
         }
         let mut backoff = Duration::from_millis(50);
         // Shared, not cloned, between attempts: a step can hold thousands of alerts.
+        // Its JSON is made here, not on the one writer thread every request waits on.
+        let prepared = Arc::new(step.prepare()?);
         let step = Arc::new(step);
         loop {
             let record = step.clone();
+            let json = prepared.clone();
             let instance = self.shared.instance.clone();
             match self
                 .shared
                 .writer
-                .submit(move |conn| journal::record_step(conn, &instance, &record))
+                .submit(move |conn| journal::record_step(conn, &instance, &record, &json))
             {
                 Ok(()) => break,
                 Err(e) => {

@@ -261,7 +261,16 @@ fn accept(
         return (Answer::json(200, ok), 0);
     }
     let name = source.name.clone();
-    let journaled = fresh.clone();
+    // Serialized here, on the request's own thread, not on the writer's.
+    let journaled = match serde_json::to_string(&fresh) {
+        Ok(j) => j,
+        Err(e) => {
+            return (
+                Answer::error(503, format!("cannot encode the alerts: {e}")),
+                0,
+            );
+        }
+    };
     let for_decider = fresh.clone();
     let decider = shared.decider.clone();
     // Handed over on the writer thread, in ID order. If the decision thread has

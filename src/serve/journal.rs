@@ -175,17 +175,12 @@ pub fn insert_inbound(
     received_at: Timestamp,
     source: &str,
     body: &[u8],
-    alerts: &[Alert],
+    alerts_json: &str,
 ) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO inbound (received_at, source, body, alerts) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![
-        ts(received_at),
-        source,
-        body,
-        serde_json::to_string(alerts)?
-    ])?;
+    .execute(params![ts(received_at), source, body, alerts_json])?;
     Ok(conn.last_insert_rowid())
 }
 
@@ -257,19 +252,62 @@ impl StepRecord {
     }
 }
 
+/// The JSON a step's rows carry, made on the decision thread so that the one
+/// writer thread only runs SQL.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    alerts: Vec<String>,
+    proofs: Vec<String>,
+    /// The whole decision, for escalations (what a re-sent page says).
+    escalations: Vec<Option<String>>,
+    /// (alerts, history) per event.
+    events: Vec<(String, String)>,
+}
+
+impl StepRecord {
+    pub fn prepare(&self) -> Result<Prepared> {
+        let mut p = Prepared::default();
+        for entry in self.alerts.values() {
+            p.alerts.push(serde_json::to_string(&*entry.alert)?);
+        }
+        for d in &self.decisions {
+            p.proofs.push(serde_json::to_string(&d.proof)?);
+            p.escalations
+                .push(if d.verdict == crate::engine::Verdict::Escalate {
+                    Some(serde_json::to_string(d)?)
+                } else {
+                    None
+                });
+        }
+        for e in self.events.values() {
+            p.events.push((
+                serde_json::to_string(&e.alerts)?,
+                serde_json::to_string(&e.history)?,
+            ));
+        }
+        Ok(p)
+    }
+}
+
 /// Records a step of the engine: its decisions, the events they created or
 /// touched, the alerts' state, pauses, and marks the inbound rows done.
-pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Result<()> {
+pub fn record_step(
+    conn: &Connection,
+    instance: &str,
+    step: &StepRecord,
+    prepared: &Prepared,
+) -> Result<()> {
     let now = step.now.unwrap_or_else(Timestamp::now);
-    for entry in step.alerts.values() {
-        upsert_alert(conn, entry)?;
+    for (entry, json) in step.alerts.values().zip(&prepared.alerts) {
+        upsert_alert(conn, entry, json)?;
         if entry.resolved_at.is_some() {
             conn.prepare_cached("DELETE FROM deferrals WHERE alert = ?1")?
                 .execute([&entry.alert.fingerprint])?;
         }
     }
     for (i, d) in step.decisions.iter().enumerate() {
-        insert_decision(conn, step.decided_from.get(i).copied().flatten(), d)?;
+        let proof = prepared.proofs.get(i).map_or("null", String::as_str);
+        insert_decision(conn, step.decided_from.get(i).copied().flatten(), d, proof)?;
         let Some(r) = &d.remediation else { continue };
         if d.verdict == crate::engine::Verdict::Defer {
             conn.prepare_cached(
@@ -292,7 +330,7 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
                 r,
                 d.target.as_deref().unwrap_or(""),
                 ts(d.at),
-                serde_json::to_string(d)?
+                prepared.escalations.get(i).cloned().flatten()
             ])?;
         }
     }
@@ -307,8 +345,11 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
             t.to.as_str()
         ])?;
     }
-    for e in step.events.values() {
-        upsert_event(conn, e, instance, now)?;
+    for (i, e) in step.events.values().enumerate() {
+        let (alerts, history) = prepared.events.get(i).ok_or_else(|| JournalError {
+            message: "a step's event was not prepared".into(),
+        })?;
+        upsert_event(conn, e, instance, now, alerts, history)?;
     }
     for p in &step.pauses_set {
         upsert_pause(conn, p, now)?;
@@ -335,7 +376,7 @@ pub fn record_step(conn: &Connection, instance: &str, step: &StepRecord) -> Resu
     Ok(())
 }
 
-fn upsert_alert(conn: &Connection, entry: &AlertEntry) -> Result<()> {
+fn upsert_alert(conn: &Connection, entry: &AlertEntry, json: &str) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
@@ -344,7 +385,7 @@ fn upsert_alert(conn: &Connection, entry: &AlertEntry) -> Result<()> {
     )?
     .execute(params![
         entry.alert.fingerprint,
-        serde_json::to_string(&*entry.alert)?,
+        json,
         ts(entry.first_seen),
         ts(entry.last_seen),
         entry.resolved_at.map(ts)
@@ -352,7 +393,12 @@ fn upsert_alert(conn: &Connection, entry: &AlertEntry) -> Result<()> {
     Ok(())
 }
 
-fn insert_decision(conn: &Connection, inbound: Option<i64>, d: &Decision) -> Result<()> {
+fn insert_decision(
+    conn: &Connection,
+    inbound: Option<i64>,
+    d: &Decision,
+    proof: &str,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -366,7 +412,7 @@ fn insert_decision(conn: &Connection, inbound: Option<i64>, d: &Decision) -> Res
         d.verdict.as_str(),
         d.reason,
         d.event,
-        serde_json::to_string(&d.proof)?
+        proof
     ])?;
     Ok(())
 }
@@ -383,7 +429,14 @@ fn event_seq(id: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn upsert_event(conn: &Connection, e: &Event, instance: &str, now: Timestamp) -> Result<()> {
+fn upsert_event(
+    conn: &Connection,
+    e: &Event,
+    instance: &str,
+    now: Timestamp,
+    alerts: &str,
+    history: &str,
+) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO events (id, seq, remediation, target, alert, alerts, state, remote_id,
             fired_at, succeeded_at, warm_until, updated_at, history, call, idempotency_key)
@@ -399,14 +452,14 @@ fn upsert_event(conn: &Connection, e: &Event, instance: &str, now: Timestamp) ->
         e.remediation,
         e.target,
         e.alert,
-        serde_json::to_string(&e.alerts)?,
+        alerts,
         e.state.as_str(),
         e.remote_id,
         ts(e.fired_at),
         e.succeeded_at.map(ts),
         e.warm_until.map(ts),
         ts(now),
-        serde_json::to_string(&e.history)?,
+        history,
         idempotency_key(instance, &e.id),
     ])?;
     Ok(())
