@@ -13,7 +13,7 @@
 # 127.0.0.1:9 as a second guard: nothing leaves loopback.
 #
 # Runs: 1 alert per webhook at 1, 16 and 64 connections, 50 alerts per webhook
-# at 64 connections, the same against nginx, then --workers 8 and 32 at 64
+# at 64 connections, the same against nginx, then (WORKERS_SWEEP) --max-connections N at 64
 # connections on fresh journals. After each run it waits for the decision
 # thread to catch up (bounded), so runs do not overlap.
 #
@@ -22,7 +22,7 @@
 #   CONNS                ["1 16 64"]         BATCH      alerts per batch webhook [50]
 #   BATCH_CONNS          [64]                THREADS    wrk threads [2]
 #   WORKERS              resgate --max-connections for the main runs [1024]
-#   WORKERS_SWEEP        ["8 32"]; empty: skip the sweep
+#   WORKERS_SWEEP        --max-connections values to try at 64 connections [none]
 #   POOL                 0: every alert new; N: N fingerprints per wrk thread re-sent
 #                        with new startsAt (a bounded set of alerts) [0]
 #   CEILING              nginx | python | none [nginx]; python is a weak ceiling
@@ -170,6 +170,7 @@ meta duration "$DURATION"
 meta threads "$THREADS"
 meta workers "${WORKERS:-default (--max-connections 1024)}"
 meta note_tree "resgate: $BIN, tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' + uncommitted changes in src/')"
+meta note_load "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (see 'other processes CPU %' for disturbance during each run)"
 meta note_fs "journal on $(df -T "$TMP" | awk 'NR==2 {print $2}') ($TMP), $(nproc) cores, $(uname -r)"
 
 RUN_ID=0
@@ -193,7 +194,7 @@ start_resgate() { # DIR [WORKERS]
     [[ $line == "resgate listening on http://127.0.0.1:"* ]] ||
         { cat "$dir/stderr" >&2; die "resgate did not say where it listens: '$line'"; }
     URL=${line#resgate listening on }
-    say "resgate pid $RPID on $URL${workers:+ (--workers $workers)}"
+    say "resgate pid $RPID on $URL${workers:+ (--max-connections $workers)}"
 }
 
 phase() { # LABEL TARGET PID CONNS BATCH [DB] [WORKERS]
@@ -287,13 +288,13 @@ if [[ -n $CPID ]]; then
     stop_pid "$CPID" >/dev/null
 fi
 
-# ------------------------------------------------------------ workers sweep
+# ------------------------------------------- --max-connections sweep
 for w in $WORKERS_SWEEP; do
-    say "== resgate --workers $w, 64 connections, fresh journal"
+    say "== resgate --max-connections $w, 64 connections, fresh journal"
     start_resgate "$TMP/workers-$w" "$w"
     sleep 1
     phase "workers $w" resgate "$RPID" 64 1 "$TMP/workers-$w/data/resgate.db" "$w"
-    meta "note_stop_$w" "resgate --workers $w stopped on SIGTERM in $(stop_pid "$RPID")"
+    meta "note_stop_$w" "resgate --max-connections $w stopped on SIGTERM in $(stop_pid "$RPID")"
 done
 
 # ------------------------------------------------------------------ report

@@ -412,7 +412,7 @@ def cmd_report(a):
     ceil_name = next((r["target"] for r in recs if r["target"] != "resgate"), None)
 
     print("\n### Throughput and latency: resgate vs a no-op ceiling\n")
-    print(f"resgate --workers {meta.get('workers', '?')}; wrk -t{meta.get('threads', 2)} "
+    print(f"resgate --max-connections {meta.get('workers', '?')}; wrk -t{meta.get('threads', 2)} "
           f"(-t1 at 1 connection), {meta.get('duration')} s per run; ceiling: "
           f"{ceil_name or 'none'}{' (WEAK)' if ceil_name == 'python' else ''}. "
           "req/s counts 2xx answers only; p50/p99 are wrk's over all answers "
@@ -434,8 +434,9 @@ def cmd_report(a):
                  else f"– | – | {inflight(r)} / – | – |"))
 
     print("\n### Where the time goes (the resgate runs above)\n")
-    print("CPU: % of one core over the run, per thread group (http = the --workers "
-          "threads, unnamed = tiny_http's own threads, body-reader = the body reader pool). "
+    print("CPU: % of one core over the run, per thread group (http-conn: resgate's "
+          "thread per connection; journal-writer: the group commit; decider: the decision "
+          "thread; main/unnamed: threads without a name of their own). "
           "other processes: CPU the machine spent outside resgate and wrk (softirq for loopback, "
           "and any other load: a large figure means a disturbed run). commits: every journal transaction "
           "(ingest and decisions) from resgate_journal_commit_seconds. backlog: webhooks "
@@ -468,9 +469,9 @@ def cmd_report(a):
 
     sweep = [r for r in recs if r["target"] == "resgate" and r["label"].startswith("workers")]
     if sweep:
-        print("\n### --workers at 64 connections, 1 alert per webhook (a fresh resgate and "
+        print("\n### --max-connections at 64 connections, 1 alert per webhook (a fresh resgate and "
               "journal each)\n")
-        print("| --workers | 2xx req/s | p50 ms | p99 ms | non-2xx | resgate CPU % by thread "
+        print("| --max-connections | 2xx req/s | p50 ms | p99 ms | non-2xx | resgate CPU % by thread "
               "| threads after | 2xx webhooks/commit | RSS after MiB |")
         print("|---:|---:|---:|---:|---|---|---:|---:|---:|")
         for r in sweep:
