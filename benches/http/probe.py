@@ -100,7 +100,35 @@ def thread_ticks(pid):
             else:
                 g = thread_group(comm)
             groups[g] = groups.get(g, 0) + ticks
+    # The processes' own totals include threads that have exited since (a
+    # connection's thread ends with its connection): the rest is theirs.
+    total = 0
+    for p in [pid] + children(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    groups["_process"] = total
     return groups
+
+
+def all_ticks():
+    """CPU ticks of every process on the machine: {pid: (comm, ticks)}."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        fields = s[s.rindex(")") + 2 :].split()
+        out[int(d)] = (s[s.index("(") + 1 : s.rindex(")")], int(fields[11]) + int(fields[12]))
+    return out
 
 
 def cpu_stat():
@@ -112,6 +140,7 @@ def cpu_stat():
         "idle": idle,
         "iowait": iowait,
         "softirq": softirq + irq,
+        "steal": steal,
     }
 
 
@@ -270,6 +299,7 @@ def cmd_phase(a):
     th = threading.Thread(target=sampler, daemon=True)
 
     t0 = thread_ticks(a.pid)
+    p0 = all_ticks()
     s0 = cpu_stat()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.monotonic()
@@ -285,6 +315,7 @@ def cmd_phase(a):
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     s1 = cpu_stat()
     t1 = thread_ticks(a.pid)
+    p1 = all_ticks()
     stop.set()
     th.join()
 
@@ -292,15 +323,31 @@ def cmd_phase(a):
     rec["wrk"] = parse_wrk(out)
     rec["wrk_text"] = out
     rec["wrk_cpu_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    process = (t1.pop("_process") - t0.pop("_process")) / CLK_TCK
     rec["threads_cpu_s"] = {g: (t1.get(g, 0) - t0.get(g, 0)) / CLK_TCK
                             for g in set(t0) | set(t1) if t1.get(g, 0) - t0.get(g, 0) > 0}
+    # A thread that ended during the run took its per-thread figures with it.
+    gone = process - sum(rec["threads_cpu_s"].values())
+    if gone > 0.01:
+        rec["threads_cpu_s"]["(exited threads)"] = gone
     tot = s1["total"] - s0["total"] or 1
     rec["machine"] = {
         "busy_pct": 100.0 * (tot - (s1["idle"] - s0["idle"]) - (s1["iowait"] - s0["iowait"])) / tot,
         "iowait_pct": 100.0 * (s1["iowait"] - s0["iowait"]) / tot,
         "irq_pct": 100.0 * (s1["softirq"] - s0["softirq"]) / tot,
+        "steal_pct": 100.0 * (s1["steal"] - s0["steal"]) / tot,
         "cores": os.cpu_count(),
     }
+    # Who else used the CPU (a disturbed run shows here): by process name.
+    mine = {a.pid, os.getpid()} | set(children(a.pid))
+    others = {}
+    for pid, (comm, ticks) in p1.items():
+        if pid in mine or comm == "wrk":
+            continue
+        d = ticks - p0.get(pid, (comm, 0))[1]
+        if d > 0:
+            others[comm] = others.get(comm, 0) + d / CLK_TCK
+    rec["others_cpu_s"] = dict(sorted(others.items(), key=lambda kv: -kv[1])[:4])
     rec["rss_after"] = rss_tree(a.pid)
     rec["rss_peak_sampled"] = max(peak[0], rec["rss_after"])
     st = proc_status(a.pid)
@@ -388,6 +435,15 @@ def others(r):
     return max(0.0, busy - mine)
 
 
+def others_cell(r):
+    items = [(n, 100 * v / r["wall"]) for n, v in r.get("others_cpu_s", {}).items()]
+    m = r["machine"]
+    items += [("irq+softirq", m.get("irq_pct", 0) * m["cores"]),
+              ("steal", m.get("steal_pct", 0) * m["cores"])]
+    top = ", ".join(f"{n} {v:.0f}" for n, v in sorted(items, key=lambda kv: -kv[1]) if v >= 2)
+    return f"{others(r):.0f}" + (f" ({top})" if top else "")
+
+
 def inflight(r):
     """Requests in flight on average (Little's law: answers/s x mean latency)."""
     w = r["wrk"] if r else None
@@ -436,7 +492,8 @@ def cmd_report(a):
     print("\n### Where the time goes (the resgate runs above)\n")
     print("CPU: % of one core over the run, per thread group (http-conn: resgate's "
           "thread per connection; journal-writer: the group commit; decider: the decision "
-          "thread; main/unnamed: threads without a name of their own). "
+          "thread; main/unnamed: threads without a name of their own; (exited threads): "
+          "threads that ended before the run's end, i.e. connection threads). "
           "other processes: CPU the machine spent outside resgate and wrk (softirq for loopback, "
           "and any other load: a large figure means a disturbed run). commits: every journal transaction "
           "(ingest and decisions) from resgate_journal_commit_seconds. backlog: webhooks "
@@ -460,7 +517,7 @@ def cmd_report(a):
             done = r["backlog_at_end"] - left
             drain += f" (≈{done * r['batch'] / r['drain_s']:,.0f} alerts/s)"
         print(f"| {payload(r)} | {r['conns']} | {inflight(r)} | {cpu_cell(r)} | "
-              f"{100 * r['wrk_cpu_s'] / wall:.0f} | {others(r):.0f} | "
+              f"{100 * r['wrk_cpu_s'] / wall:.0f} | {others_cell(r)} | "
               f"{r['machine']['iowait_pct']:.0f} | {commits / wall:,.0f} | "
               f"{reqs / commits if commits else 0:.1f} | "
               f"{1000 * csum / commits if commits else 0:.2f} | {r['backlog_at_end']} | "
