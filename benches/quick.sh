@@ -6,3 +6,4 @@ cd "$(dirname "$0")/.."
 cargo bench --locked --bench datalog -- --quick --noplot
 cargo bench --locked --bench rules -- --quick --noplot
 cargo bench --locked --bench engine -- --quick
+cargo bench --locked --bench timeline -- --quick --noplot

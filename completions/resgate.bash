@@ -25,6 +25,9 @@ _resgate() {
             resgate,help)
                 cmd="resgate__subcmd__help"
                 ;;
+            resgate,init)
+                cmd="resgate__subcmd__init"
+                ;;
             resgate,lint)
                 cmd="resgate__subcmd__lint"
                 ;;
@@ -46,6 +49,9 @@ _resgate() {
             resgate__subcmd__help,help)
                 cmd="resgate__subcmd__help__subcmd__help"
                 ;;
+            resgate__subcmd__help,init)
+                cmd="resgate__subcmd__help__subcmd__init"
+                ;;
             resgate__subcmd__help,lint)
                 cmd="resgate__subcmd__help__subcmd__lint"
                 ;;
@@ -65,7 +71,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events completions help"
+            opts="-h -V --help --version lint test simulate serve events init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -119,7 +125,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events completions help"
+            opts="lint test simulate serve events init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,6 +167,20 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -219,6 +239,20 @@ _resgate() {
         resgate__subcmd__help__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__init)
+            opts="-h --force --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -315,7 +349,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__simulate)
-            opts="-h --rules --source --at --format --help"
+            opts="-h --rules --source --at --format --svg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -335,6 +369,10 @@ _resgate() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -47,6 +48,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --source 'Which `sources:` entry maps the payload (default: the alertmanager one)'
             cand --at 'Decide as of this time (RFC 3339; default: the payload''s latest startsAt)'
             cand --format 'format'
+            cand --svg 'Also draw a scenario''s timeline as an SVG picture into this file'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -75,6 +77,11 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;init'= {
+            cand --force 'Overwrite starter files that already exist, and write next to other rule files'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -85,6 +92,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -97,6 +105,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;serve'= {
         }
         &'resgate;help;events'= {
+        }
+        &'resgate;help;init'= {
         }
         &'resgate;help;completions'= {
         }

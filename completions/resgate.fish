@@ -31,6 +31,7 @@ complete -c resgate -n "__fish_resgate_needs_command" -f -a "test" -d 'Run *.tes
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "init" -d 'Write a starter rules directory whose tests pass'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON on stdout' -r -f -a "text\t''
@@ -46,6 +47,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l source -d '
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Decide as of this time (RFC 3339; default: the payload\'s latest startsAt)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l format -r -f -a "text\t''
 json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l svg -d 'Also draw a scenario\'s timeline as an SVG picture into this file' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l rules -d 'Rules directory (watched: changes that pass lint go live)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l data -d 'Data directory: the journal `resgate.db` lives here' -r -F
@@ -67,11 +69,14 @@ complete -c resgate -n "__fish_resgate_using_subcommand events" -l limit -d 'How
 complete -c resgate -n "__fish_resgate_using_subcommand events" -l format -r -f -a "text\t''
 json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand events" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand init" -l force -d 'Overwrite starter files that already exist, and write next to other rule files'
+complete -c resgate -n "__fish_resgate_using_subcommand init" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "completions" -d 'Print shell completions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -12,3 +12,4 @@ pub mod scenario;
 pub mod serve;
 pub mod source;
 pub mod suggest;
+pub mod timeline;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod completions;
 pub mod events;
+pub mod init;
 pub mod lint;
 mod output;
 pub mod serve;
@@ -39,6 +40,8 @@ pub enum Command {
     Serve(serve::Args),
     /// List the events in a serve journal, or tell one event's story
     Events(events::Args),
+    /// Write a starter rules directory whose tests pass
+    Init(init::Args),
     /// Print shell completions
     Completions(completions::Args),
 }
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(&args, &out),
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Init(args) => init::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
     }
 }

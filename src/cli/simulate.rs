@@ -1,6 +1,6 @@
 //! `resgate simulate PAYLOAD.json|SCENARIO.yaml`: what the rules decide, and why.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -8,10 +8,10 @@ use serde::Serialize;
 use crate::engine::{Decision, Engine, render_decision, render_transition};
 use crate::rules::{self, RuleSet};
 use crate::scenario::expect::offset;
-use crate::scenario::input::{self, Resolver};
-use crate::scenario::schema::{ScenarioFile, TestCase};
-use crate::scenario::{Entry, test};
+use crate::scenario::input;
+use crate::scenario::{Entry, simulate};
 use crate::source::Alert;
+use crate::timeline::{self, Timeline};
 
 use super::{Exit, Format, Output};
 
@@ -30,11 +30,23 @@ pub struct Args {
     pub at: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also draw a scenario's timeline as an SVG picture into this file
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, out: &Output) -> Exit {
     if !args.input.is_file() {
         eprintln!("error: cannot read {}: no such file", args.input.display());
+        return Exit::Usage;
+    }
+    let is_json = args.input.extension().is_some_and(|e| e == "json");
+    if let (true, Some(svg)) = (is_json, &args.svg) {
+        eprintln!(
+            "error: --svg {} draws a scenario timeline, but {} is a payload; give a SCENARIO.yaml or drop --svg",
+            svg.display(),
+            args.input.display()
+        );
         return Exit::Usage;
     }
     let loaded = rules::load_path(&args.rules);
@@ -48,7 +60,6 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         };
     };
     let ruleset = Arc::new(ruleset);
-    let is_json = args.input.extension().is_some_and(|e| e == "json");
     let result = if is_json {
         payload(args, &ruleset)
     } else {
@@ -143,32 +154,13 @@ fn status(a: &Alert) -> &'static str {
 }
 
 fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
-    let file: ScenarioFile = rules::yaml::read(&args.input)?;
-    let source_name = args.source.clone().or(file.source.clone());
-    let source = input::pick_source(rules, source_name.as_deref())?;
-    let base = args.input.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let resolver = Resolver {
-        base,
-        rules,
-        source,
-    };
-    let case = TestCase {
-        name: file.name.clone().unwrap_or_default(),
-        source: source_name,
-        state: file.state,
-        alert: None,
-        labels: None,
-        remediators: file.remediators,
-        timeline: Some(file.timeline),
-        expect: Vec::new(),
-    };
-    let first = case
-        .timeline
-        .iter()
-        .flatten()
-        .find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
-    let start = resolver.start(first);
-    let trace = test::timeline_trace(rules, &resolver, &case, start)?;
+    let run = simulate::run(rules, &args.input, args.source.as_deref())?;
+    if let Some(path) = &args.svg {
+        let picture = timeline::svg::render(&Timeline::from_run(&run));
+        std::fs::write(path, picture)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let (start, trace) = (run.start, &run.trace);
     match args.format {
         Format::Json => {
             #[derive(Serialize)]
@@ -205,7 +197,7 @@ fn scenario(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
             );
         }
         Format::Text => {
-            if let Some(name) = &file.name {
+            if let Some(name) = &run.name {
                 println!("{name}");
             }
             println!("start {start}");

@@ -7,6 +7,7 @@ pub mod expect;
 pub mod input;
 pub mod run;
 pub mod schema;
+pub mod simulate;
 pub mod test;
 
-pub use run::{Action, Entry, Fake, Runner, Step, Trace};
+pub use run::{Action, Entry, Fake, Notification, Runner, Step, Trace};

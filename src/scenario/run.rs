@@ -52,8 +52,21 @@ pub struct Step {
 pub struct Trace {
     pub decisions: Vec<Decision>,
     pub transitions: Vec<Transition>,
+    /// Every alert delivered to the engine (state first, then the timeline's
+    /// payloads), with the moment it arrived: what the sender said, before
+    /// dedupe. Timeline pictures draw firing spans and notification ticks from it.
+    pub notifications: Vec<Notification>,
+    /// Where the virtual clock stopped; `None` until a timeline has run.
+    pub end: Option<Timestamp>,
     /// Decisions and transitions interleaved as they happened (for printing).
     pub log: Vec<Entry>,
+}
+
+/// One alert as delivered at one moment (firing or resolved).
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub at: Timestamp,
+    pub alert: Alert,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +104,7 @@ impl Runner {
     ) -> Result<Self, String> {
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
+            self.notified(&alerts, start);
             let out = self.engine.ingest(&alerts, start);
             self.handle(out);
         }
@@ -112,7 +126,10 @@ impl Runner {
             let now = start.saturating_add(step.at).unwrap_or(start);
             self.run_until(now);
             let out = match step.action {
-                Action::Alerts(alerts) => self.engine.ingest(&alerts, now),
+                Action::Alerts(alerts) => {
+                    self.notified(&alerts, now);
+                    self.engine.ingest(&alerts, now)
+                }
                 Action::Pause(p) => self.engine.pause(p, now),
                 Action::Unpause {
                     remediation,
@@ -125,7 +142,17 @@ impl Runner {
         self.run_until(end);
         let out = self.engine.advance(end);
         self.handle(out);
+        self.trace.end = Some(end);
         self.trace
+    }
+
+    fn notified(&mut self, alerts: &[Alert], at: Timestamp) {
+        self.trace
+            .notifications
+            .extend(alerts.iter().map(|a| Notification {
+                at,
+                alert: a.clone(),
+            }));
     }
 
     /// Lets time run to `now`: the fake remediators' results and the engine's own
