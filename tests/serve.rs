@@ -5,60 +5,13 @@ mod common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::path::Path;
 use std::time::Duration;
 
-use common::daemon::{Daemon, alertmanager_payload, read_response};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, read_response, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-const API_DOWN: &[(&str, &str)] = &[
-    ("alertname", "ApiDown"),
-    ("severity", "critical"),
-    ("service", "api"),
-    ("instance", "api-1:8080"),
-];
-
-fn write_rules(dir: &Path, fake: &FakeRemediator, source_extra: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    let url = fake.url();
-    std::fs::write(
-        dir.join("sources.yaml"),
-        format!(
-            r#"sources:
-  alertmanager: {{kind: alertmanager{source_extra}}}
-remediators:
-  rundeck:
-    preset: rundeck
-    url: "{url}/api/45/job/{{{{ job }}}}/run"
-    status_url: "{url}/api/45/execution/{{{{ id }}}}"
-    poll: {{every: 100ms, timeout: 1m}}
-    timeout: 5s
-  pager:
-    preset: webhook
-    url: "{url}/api/v2/alerts"
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("restart.yaml"),
-        r#"remediations:
-  restart-api:
-    match: {alertname: ApiDown, service: "=~.+", instance: "=~.+"}
-    target: "{{ service }}/{{ instance }}"
-    remediator: rundeck
-    vars: {job: "restart-{{ service }}"}
-    body: {argString: "-host {{ instance }}"}
-    warmup: 1s
-    budget: {attempts: 3, within: 1h}
-    escalate: pager
-"#,
-    )
-    .unwrap();
-}
 
 fn verdicts(d: &Daemon, verdict: &str) -> usize {
     d.decisions()

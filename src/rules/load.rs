@@ -127,12 +127,34 @@ fn read_limited(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// Loads rule files given as (path, text): the whole loader without the file system.
+/// See [`RuleSet::version`]. Lengths go into the hash so that moving text
+/// from the end of one file to the start of the next changes the version.
+fn version_of(files: &[(PathBuf, String)]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for (path, text) in files {
+        let name = path
+            .file_name()
+            .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy());
+        hash.update((name.len() as u64).to_le_bytes());
+        hash.update(name.as_bytes());
+        hash.update((text.len() as u64).to_le_bytes());
+        hash.update(text.as_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
     let mut sources = SourceMap::default();
     let mut diags = Vec::new();
     let mut program = datalog::Program::default();
     let mut rule_files: Vec<(SourceId, RuleFile)> = Vec::new();
     let mut datalog_failed = false;
+    let version = version_of(&files);
 
     for (path, text) in files {
         let is_datalog = path.extension().is_some_and(|e| e == "dl");
@@ -211,6 +233,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
                 .flat_map(|g| g.reads.iter().cloned())
                 .collect();
             Some(RuleSet {
+                version,
                 guard_reads: guard_reads.into_iter().collect(),
                 sources: sources_,
                 remediators,

@@ -31,6 +31,10 @@ pub struct RuleSet {
     pub clauses: Vec<String>,
     /// Every predicate some guard reads directly, once each.
     pub guard_reads: Vec<String>,
+    /// The rules' version: the first 12 hex digits of a SHA-256 over each
+    /// file's name and text, in load order. Same files, same version, wherever
+    /// the directory lives; the status page and logs name it.
+    pub version: String,
 }
 
 impl RuleSet {

@@ -13,10 +13,13 @@ use serde_json::{Value, json};
 
 use super::decider::Msg;
 use super::httpd::BodyError;
-use super::{Shared, auth, journal};
+use super::journal::history;
+use super::{Shared, auth, journal, status};
 use crate::engine::Pause;
 use crate::rules::SourceAuth;
+use crate::scenario::Entry;
 use crate::source::map_payload;
+use crate::timeline::{self, Timeline};
 
 /// A finished answer: status and JSON (or text) body.
 struct Answer {
@@ -94,6 +97,7 @@ fn route(request: &mut Incoming, shared: &Shared) -> Answer {
 fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query: &str) -> Answer {
     let allowed: &[&str] = match segments {
         ["webhook", _] => &["POST"],
+        [""] if method == "GET" => return status_page(shared, query),
         ["healthz"] if method == "GET" => {
             return Answer::json(200, json!({"status": "ok"}));
         }
@@ -147,7 +151,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
             });
         }
         ["api", "v1", "pauses"] => &["GET", "POST", "DELETE"],
-        ["healthz" | "readyz" | "metrics"]
+        ["" | "healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
         | ["api", "v1", "decisions"] => &["GET"],
@@ -178,6 +182,72 @@ fn liveness(shared: &Shared) -> String {
         ));
     }
     out
+}
+
+/// Hours of history the status page's timeline shows by default, and at most.
+const STATUS_HOURS: (u32, u32) = (6, 7 * 24);
+/// Rows the status page lists and draws at most.
+const STATUS_DECISIONS: u32 = 200;
+const STATUS_PICTURE_DECISIONS: u32 = 5_000;
+
+/// The read-only status page (`GET /`, `?hours=N`).
+fn status_page(shared: &Shared, query: &str) -> Answer {
+    let hours = param(query, "hours")
+        .and_then(|h| h.parse::<u32>().ok())
+        .unwrap_or(STATUS_HOURS.0)
+        .clamp(1, STATUS_HOURS.1);
+    let now = Timestamp::now();
+    let since = now
+        .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let gathered = journal::open_reader(&shared.db_path).and_then(|conn| {
+        Ok((
+            history::open_events(&conn)?,
+            history::latest_decisions(&conn, STATUS_DECISIONS)?,
+            journal::list_pauses(&conn, now)?,
+            history::window(&conn, since, now, STATUS_PICTURE_DECISIONS)?,
+        ))
+    });
+    let (in_flight, decisions, pauses, window) = match gathered {
+        Ok(g) => g,
+        Err(e) => return Answer::error(503, e.to_string()),
+    };
+    // The picture starts at the first thing that happened in the window (to
+    // the second), so that a burst of the last minutes is not a sliver at the
+    // right edge of six empty hours.
+    let first = window
+        .trace
+        .log
+        .iter()
+        .map(|e| match e {
+            Entry::Decision(d) => d.at,
+            Entry::Transition(t) => t.at,
+        })
+        .chain(window.trace.notifications.iter().map(|n| n.at))
+        .min();
+    let picture = first.map(|first| {
+        let start = Timestamp::from_second(first.max(since).as_second()).unwrap_or(first);
+        timeline::svg::render(&Timeline::from_trace(&window.trace, start))
+    });
+    let rules = shared.rules_record();
+    let html = status::render(&status::StatusPage {
+        now,
+        instance: &shared.instance,
+        rules: &rules,
+        hours,
+        in_flight: &in_flight,
+        decisions: &decisions,
+        pauses: &pauses,
+        timeline: picture.as_deref(),
+        truncated: window.truncated,
+    });
+    Answer::text(200, html, "text/html; charset=utf-8")
+        // No script may run on this page, whatever a label smuggles in.
+        .with(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+        )
+        .with("Cache-Control", "no-store")
 }
 
 fn read(

@@ -5,6 +5,8 @@
 //! Functions here take a `&Connection` and do one thing each; the writer thread
 //! groups them into transactions, readers open their own connections.
 
+pub mod history;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -17,6 +17,7 @@ mod httpd;
 pub mod journal;
 pub mod metrics;
 mod reload;
+pub mod status;
 mod tracker;
 mod writer;
 
@@ -109,6 +110,27 @@ impl Shutdown {
     }
 }
 
+/// What the status page says about the rules.
+#[derive(Debug, Clone)]
+pub struct RulesRecord {
+    /// [`RuleSet::version`] of the rules live now.
+    pub version: String,
+    /// When they went live.
+    pub loaded_at: jiff::Timestamp,
+    /// The last reload that lint refused, if any came after `loaded_at`.
+    pub last_refused: Option<jiff::Timestamp>,
+}
+
+impl RulesRecord {
+    fn new(rules: &RuleSet) -> RulesRecord {
+        RulesRecord {
+            version: rules.version.clone(),
+            loaded_at: jiff::Timestamp::now(),
+            last_refused: None,
+        }
+    }
+}
+
 /// What every thread shares.
 pub struct Shared {
     pub writer: Writer,
@@ -122,6 +144,7 @@ pub struct Shared {
     pub decider: Sender<decider::Msg>,
     /// The rules live now; replaced whole by a reload.
     pub rules: RwLock<Arc<RuleSet>>,
+    pub rules_record: Mutex<RulesRecord>,
     pub db_path: PathBuf,
     pub options: Options,
     pub ready: AtomicBool,
@@ -140,6 +163,20 @@ impl Shared {
     /// Seconds since the decision thread last went round its loop.
     pub fn decider_stalled_for(&self) -> i64 {
         jiff::Timestamp::now().as_second() - self.decider_beat.load(Ordering::Relaxed)
+    }
+
+    pub fn rules_record(&self) -> RulesRecord {
+        match self.rules_record.lock() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_rules_record(&self, change: impl FnOnce(&mut RulesRecord)) {
+        match self.rules_record.lock() {
+            Ok(mut r) => change(&mut r),
+            Err(poisoned) => change(&mut poisoned.into_inner()),
+        }
     }
 
     pub fn rules(&self) -> Arc<RuleSet> {
@@ -192,6 +229,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         },
         decider: to_decider,
         rules: RwLock::new(rules.clone()),
+        rules_record: Mutex::new(RulesRecord::new(&rules)),
         db_path,
         dedupe: dedupe::Dedupe::new(options.dedupe_window),
         options: options.clone(),

@@ -61,6 +61,7 @@ pub fn watch(shared: Arc<Shared>) -> Option<Watcher> {
 pub fn reload(shared: &Shared) -> bool {
     let Some(new) = load(&shared.options.rules) else {
         shared.metrics.reload(false);
+        shared.set_rules_record(|r| r.last_refused = Some(jiff::Timestamp::now()));
         tracing::error!(
             dir = %shared.options.rules.display(),
             "new rules refused (they fail lint); the previous rules stay live"
@@ -71,6 +72,7 @@ pub fn reload(shared: &Shared) -> bool {
         Ok(mut live) => *live = new.clone(),
         Err(poisoned) => *poisoned.into_inner() = new.clone(),
     }
+    shared.set_rules_record(|r| *r = super::RulesRecord::new(&new));
     let _ = shared.decider.send(Msg::Reload(new));
     shared.metrics.reload(true);
     tracing::info!(dir = %shared.options.rules.display(), "rules reloaded");

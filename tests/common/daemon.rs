@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::fake_remediator::FakeRemediator;
+
 pub struct Daemon {
     child: Option<Child>,
     pub addr: String,
@@ -239,4 +241,54 @@ pub fn alertmanager_payload(status: &str, labels: &[(&str, &str)], starts_at: &s
     })
     .to_string()
     .into_bytes()
+}
+
+/// The labels of the alert the restart rules of [`write_rules`] act on.
+pub const API_DOWN: &[(&str, &str)] = &[
+    ("alertname", "ApiDown"),
+    ("severity", "critical"),
+    ("service", "api"),
+    ("instance", "api-1:8080"),
+];
+
+/// A rules directory with an Alertmanager source, a Rundeck-like remediator
+/// and a pager (both on `fake`), and one remediation restarting `ApiDown`'s
+/// instance. `source_extra` is appended inside the source's mapping.
+pub fn write_rules(dir: &Path, fake: &FakeRemediator, source_extra: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let url = fake.url();
+    std::fs::write(
+        dir.join("sources.yaml"),
+        format!(
+            r#"sources:
+  alertmanager: {{kind: alertmanager{source_extra}}}
+remediators:
+  rundeck:
+    preset: rundeck
+    url: "{url}/api/45/job/{{{{ job }}}}/run"
+    status_url: "{url}/api/45/execution/{{{{ id }}}}"
+    poll: {{every: 100ms, timeout: 1m}}
+    timeout: 5s
+  pager:
+    preset: webhook
+    url: "{url}/api/v2/alerts"
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("restart.yaml"),
+        r#"remediations:
+  restart-api:
+    match: {alertname: ApiDown, service: "=~.+", instance: "=~.+"}
+    target: "{{ service }}/{{ instance }}"
+    remediator: rundeck
+    vars: {job: "restart-{{ service }}"}
+    body: {argString: "-host {{ instance }}"}
+    warmup: 1s
+    budget: {attempts: 3, within: 1h}
+    escalate: pager
+"#,
+    )
+    .unwrap();
 }

@@ -2,6 +2,7 @@
 //! directory, run the real `resgate` binary there, check the exit code and output.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod fake_remediator;
 

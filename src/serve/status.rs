@@ -1,0 +1,362 @@
+//! The read-only status page at `/`: plain server-rendered HTML, no script.
+//!
+//! [`render`] is pure: the route gathers a [`StatusPage`] from the journal and
+//! this module only writes it. Every value that reaches the page goes through
+//! [`escape`]: labels, targets, reasons and pause reasons are other people's
+//! input. The page refreshes itself with a `<meta>` tag, so it needs no
+//! JavaScript, and the route forbids scripts with a Content-Security-Policy.
+
+use std::fmt::{self, Write};
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::timeline::svg::escape;
+
+/// Everything the page shows, read from the journal and the daemon's state.
+pub struct StatusPage<'a> {
+    pub now: Timestamp,
+    pub instance: &'a str,
+    pub rules: &'a super::RulesRecord,
+    /// The window the timeline covers, in hours.
+    pub hours: u32,
+    /// Events not in a final state (journal JSON of `/api/v1/events`).
+    pub in_flight: &'a [Value],
+    /// The newest decisions first (journal JSON of `/api/v1/decisions`).
+    pub decisions: &'a [Value],
+    /// Pauses in force.
+    pub pauses: &'a [Value],
+    /// The timeline picture of the window; `None` when nothing happened in it.
+    pub timeline: Option<&'a str>,
+    /// The window held more decisions than the picture draws.
+    pub truncated: bool,
+}
+
+/// Seconds between automatic reloads of the page.
+pub const REFRESH_SECS: u32 = 30;
+
+pub fn render(page: &StatusPage) -> String {
+    let mut out = String::with_capacity(16 * 1024 + page.timeline.map_or(0, str::len));
+    // Writing to a String cannot fail.
+    let _ = write_page(&mut out, page);
+    out
+}
+
+fn write_page(out: &mut String, page: &StatusPage) -> fmt::Result {
+    write!(
+        out,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{REFRESH_SECS}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>resgate status</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<header>
+<h1>resgate</h1>
+<p class="meta">instance <code>{instance}</code> · at {now} · rules <code id="rules-version">{version}</code> loaded {loaded}{refused}</p>
+</header>
+"#,
+        instance = escape(page.instance),
+        now = time(page.now),
+        version = escape(&page.rules.version),
+        loaded = time(page.rules.loaded_at),
+        refused = match page.rules.last_refused {
+            Some(at) => format!(
+                r#" · <span class="warn">last reload refused at {} (the rules fail lint; the version above is still live)</span>"#,
+                time(at)
+            ),
+            None => String::new(),
+        },
+    )?;
+
+    write_in_flight(out, page.in_flight)?;
+    write_timeline(out, page)?;
+    write_decisions(out, page.decisions)?;
+    write_pauses(out, page.pauses)?;
+    out.push_str("</body>\n</html>\n");
+    Ok(())
+}
+
+fn write_in_flight(out: &mut String, events: &[Value]) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="in-flight"><h2>In flight ({})</h2>"#,
+        events.len()
+    )?;
+    if events.is_empty() {
+        out.push_str("<p class=\"empty\">No event is pending, running or warming up.</p>\n");
+    } else {
+        out.push_str(
+            "<table><thead><tr><th>event</th><th>remediation</th><th>target</th><th>state</th>\
+             <th>remote ID</th><th>fired</th><th>last change</th></tr></thead><tbody>\n",
+        );
+        for e in events {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"state {state}\">{state}</span></td>\
+                 <td>{}</td><td>{}</td><td>{}</td></tr>",
+                event_link(text(e, "id")),
+                escape(text(e, "remediation")),
+                escape(text(e, "target")),
+                escape(text(e, "remote_id")),
+                stored_time(e, "fired_at"),
+                stored_time(e, "updated_at"),
+                state = escape(text(e, "state")),
+            )?;
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+fn write_timeline(out: &mut String, page: &StatusPage) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="timeline"><h2>Timeline, last {} h</h2>"#,
+        page.hours
+    )?;
+    match page.timeline {
+        Some(svg) => {
+            if page.truncated {
+                out.push_str(
+                    "<p class=\"warn\">Too many decisions in this window: the picture starts \
+                     at the oldest one it could draw. Ask for fewer hours with <code>?hours=</code>.</p>\n",
+                );
+            }
+            // The picture is as wide as it needs; the box scrolls, rows never squeeze.
+            writeln!(out, "<div class=\"picture\">{svg}</div>")?;
+        }
+        None => out.push_str("<p class=\"empty\">Nothing was decided in this window.</p>\n"),
+    }
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+fn write_decisions(out: &mut String, decisions: &[Value]) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="decisions"><h2>Recent decisions ({})</h2>"#,
+        decisions.len()
+    )?;
+    if decisions.is_empty() {
+        out.push_str("<p class=\"empty\">No decision yet.</p>\n");
+    } else {
+        out.push_str(
+            "<table><thead><tr><th>at</th><th>verdict</th><th>reason</th><th>remediation</th>\
+             <th>target</th><th>alert</th><th>event</th></tr></thead><tbody>\n",
+        );
+        for d in decisions {
+            writeln!(
+                out,
+                "<tr><td>{}</td><td><span class=\"verdict {verdict}\">{verdict}</span></td><td>{}</td>\
+                 <td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                stored_time(d, "at"),
+                escape(text(d, "reason")),
+                escape(text(d, "remediation")),
+                escape(text(d, "target")),
+                escape(text(d, "alert")),
+                event_link(text(d, "event")),
+                verdict = escape(text(d, "verdict")),
+            )?;
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+fn write_pauses(out: &mut String, pauses: &[Value]) -> fmt::Result {
+    writeln!(
+        out,
+        r#"<section id="pauses"><h2>Pauses ({})</h2>"#,
+        pauses.len()
+    )?;
+    if pauses.is_empty() {
+        out.push_str("<p class=\"empty\">Nothing is paused.</p>\n");
+    } else {
+        out.push_str(
+            "<table><thead><tr><th>remediation</th><th>target</th><th>reason</th><th>until</th>\
+             <th>since</th></tr></thead><tbody>\n",
+        );
+        for p in pauses {
+            let target = match text(p, "target") {
+                "" => "<em>every target</em>".to_owned(),
+                t => escape(t).into_owned(),
+            };
+            let until = match text(p, "until") {
+                "" => "<em>until unpaused</em>".to_owned(),
+                _ => stored_time(p, "until"),
+            };
+            writeln!(
+                out,
+                "<tr><td>{}</td><td>{target}</td><td>{}</td><td>{until}</td><td>{}</td></tr>",
+                escape(text(p, "remediation")),
+                escape(text(p, "reason")),
+                stored_time(p, "created_at"),
+            )?;
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</section>\n");
+    Ok(())
+}
+
+/// A string field of a journal row, or "" when absent or null.
+fn text<'a>(row: &'a Value, key: &str) -> &'a str {
+    row.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `2026-11-25 10:00:00 UTC`, in a `<time>` element carrying the exact instant.
+fn time(t: Timestamp) -> String {
+    format!(
+        r#"<time datetime="{t:.0}">{}</time>"#,
+        t.strftime("%Y-%m-%d %H:%M:%S UTC")
+    )
+}
+
+/// A journal timestamp as [`time`]; text that does not parse is shown as is.
+fn stored_time(row: &Value, key: &str) -> String {
+    let raw = text(row, key);
+    match raw.parse::<Timestamp>() {
+        Ok(t) => time(t),
+        Err(_) => escape(raw).into_owned(),
+    }
+}
+
+/// An event ID linking to its JSON in the API (empty for no event).
+fn event_link(id: &str) -> String {
+    if id.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"<a href="/api/v1/events/{}">{}</a>"#,
+        escape(&percent_encode(id)),
+        escape(id)
+    )
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fff; }
+h1 { margin: 0; font-size: 1.6em; }
+h2 { font-size: 1.15em; margin: 1.5em 0 .5em; }
+.meta { color: #555; margin: .3em 0 0; }
+.warn { color: #8a4b00; }
+.empty { color: #666; font-style: italic; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .25em .6em; border-bottom: 1px solid #ddd; vertical-align: top;
+         overflow-wrap: anywhere; }
+th { background: #f4f4f4; }
+code { font-size: .95em; }
+.picture { overflow: auto; max-height: 70vh; border: 1px solid #ddd; }
+.verdict, .state { padding: 0 .4em; border-radius: 3px; border: 1px solid currentColor; }
+.verdict.fire { color: #b34700; } .verdict.collapse { color: #005a8c; }
+.verdict.defer { color: #6b5a00; } .verdict.escalate { color: #9c2f6b; }
+.verdict.discard { color: #555; }
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::RulesRecord;
+    use serde_json::json;
+
+    fn rules() -> RulesRecord {
+        RulesRecord {
+            version: "0123456789ab".into(),
+            loaded_at: "2026-11-25T10:00:00Z".parse().unwrap(),
+            last_refused: None,
+        }
+    }
+
+    fn page<'a>(
+        rules: &'a RulesRecord,
+        in_flight: &'a [Value],
+        decisions: &'a [Value],
+        pauses: &'a [Value],
+    ) -> StatusPage<'a> {
+        StatusPage {
+            now: "2026-11-25T10:30:00Z".parse().unwrap(),
+            instance: "abc",
+            rules,
+            hours: 6,
+            in_flight,
+            decisions,
+            pauses,
+            timeline: None,
+            truncated: false,
+        }
+    }
+
+    #[test]
+    fn sender_text_is_escaped_everywhere() {
+        let hostile = r#"<script>alert("x")</script>&'"#;
+        let rules = rules();
+        let events = [
+            json!({"id": "ev-1\"><b>", "remediation": hostile, "target": hostile,
+            "state": "running", "remote_id": hostile, "fired_at": hostile, "updated_at": "2026-11-25T10:01:00Z"}),
+        ];
+        let decisions = [
+            json!({"at": "2026-11-25T10:00:00Z", "verdict": "defer", "reason": hostile,
+            "remediation": hostile, "target": hostile, "alert": hostile, "event": hostile}),
+        ];
+        let pauses = [
+            json!({"remediation": hostile, "target": hostile, "reason": hostile,
+            "until": null, "created_at": "2026-11-25T09:00:00Z"}),
+        ];
+        let html = render(&page(&rules, &events, &decisions, &pauses));
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<b>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&apos;"));
+        assert!(
+            html.contains(r#"href="/api/v1/events/ev-1%22%3E%3Cb%3E""#),
+            "an ID in a link is percent-encoded: {html}"
+        );
+    }
+
+    #[test]
+    fn empty_sections_say_so_and_a_refused_reload_is_shown() {
+        let mut rules = rules();
+        rules.last_refused = Some("2026-11-25T10:20:00Z".parse().unwrap());
+        let html = render(&page(&rules, &[], &[], &[]));
+        for expected in [
+            "In flight (0)",
+            "No event is pending",
+            "Nothing was decided in this window.",
+            "No decision yet.",
+            "Nothing is paused.",
+            "last reload refused at <time datetime=\"2026-11-25T10:20:00Z\">2026-11-25 10:20:00 UTC</time>",
+            "<code id=\"rules-version\">0123456789ab</code>",
+        ] {
+            assert!(html.contains(expected), "missing {expected:?} in {html}");
+        }
+    }
+
+    #[test]
+    fn a_pause_on_every_target_without_end_reads_so() {
+        let rules = rules();
+        let pauses = [
+            json!({"remediation": "restart-api", "target": null, "reason": "maintenance",
+            "until": null, "created_at": "2026-11-25T09:00:00Z"}),
+        ];
+        let html = render(&page(&rules, &[], &[], &pauses));
+        assert!(html.contains("<td>restart-api</td><td><em>every target</em></td><td>maintenance</td><td><em>until unpaused</em></td>"), "{html}");
+    }
+}
