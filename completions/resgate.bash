@@ -22,6 +22,9 @@ _resgate() {
             resgate,events)
                 cmd="resgate__subcmd__events"
                 ;;
+            resgate,explain)
+                cmd="resgate__subcmd__explain"
+                ;;
             resgate,help)
                 cmd="resgate__subcmd__help"
                 ;;
@@ -45,6 +48,9 @@ _resgate() {
                 ;;
             resgate__subcmd__help,events)
                 cmd="resgate__subcmd__help__subcmd__events"
+                ;;
+            resgate__subcmd__help,explain)
+                cmd="resgate__subcmd__help__subcmd__explain"
                 ;;
             resgate__subcmd__help,help)
                 cmd="resgate__subcmd__help__subcmd__help"
@@ -71,7 +77,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events init completions help"
+            opts="-h -V --help --version lint test simulate serve events explain init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,8 +130,34 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__explain)
+            opts="-h --data --format --no-payload --svg --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events init completions help"
+            opts="lint test simulate serve events explain init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,6 +185,20 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__explain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

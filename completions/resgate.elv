@@ -27,6 +27,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -77,6 +78,14 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;explain'= {
+            cand --data 'The data directory `resgate serve --data` writes'
+            cand --format 'format'
+            cand --svg 'Also draw the story''s timeline as an SVG picture into this file'
+            cand --no-payload 'Leave the webhook bodies out of the text'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;init'= {
             cand --force 'Overwrite starter files that already exist, and write next to other rule files'
             cand -h 'Print help'
@@ -92,6 +101,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -105,6 +115,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;serve'= {
         }
         &'resgate;help;events'= {
+        }
+        &'resgate;help;explain'= {
         }
         &'resgate;help;init'= {
         }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod completions;
 pub mod events;
+pub mod explain;
 pub mod init;
 pub mod lint;
 mod output;
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(serve::Args),
     /// List the events in a serve journal, or tell one event's story
     Events(events::Args),
+    /// Tell the whole story of an event or an alert from a serve journal
+    Explain(explain::Args),
     /// Write a starter rules directory whose tests pass
     Init(init::Args),
     /// Print shell completions
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(&args, &out),
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Init(args) => init::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
     }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::decider::Msg;
 use super::httpd::BodyError;
-use super::journal::history;
+use super::journal::{history, story};
 use super::{Shared, auth, journal, status};
 use crate::engine::Pause;
 use crate::rules::SourceAuth;
@@ -142,6 +142,24 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
                 Err(e) => Answer::error(503, e.to_string()),
             };
         }
+        ["api", "v1", "events", id, "explain"] if method == "GET" => {
+            let id = decode(id);
+            let story = journal::open_reader(&shared.db_path).and_then(|conn| {
+                if story::is_event(&conn, &id)? {
+                    story::story(&conn, &id)
+                } else {
+                    Ok(None)
+                }
+            });
+            return match story {
+                Ok(Some(story)) => match serde_json::to_value(&story) {
+                    Ok(v) => Answer::json(200, v),
+                    Err(e) => Answer::error(503, format!("cannot encode the story: {e}")),
+                },
+                Ok(None) => Answer::error(404, format!("no event {id}")),
+                Err(e) => Answer::error(503, e.to_string()),
+            };
+        }
         ["api", "v1", "decisions"] if method == "GET" => {
             return decisions(shared, query);
         }
@@ -154,6 +172,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         ["" | "healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
+        | ["api", "v1", "events", _, "explain"]
         | ["api", "v1", "decisions"] => &["GET"],
         _ => return Answer::error(404, format!("no route {path}")),
     };

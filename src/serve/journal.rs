@@ -6,6 +6,7 @@
 //! groups them into transactions, readers open their own connections.
 
 pub mod history;
+pub mod story;
 
 use std::collections::BTreeMap;
 use std::path::Path;
