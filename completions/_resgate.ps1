@@ -31,6 +31,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
+            [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
+            [CompletionResult]::new('pauses', 'pauses', [CompletionResultType]::ParameterValue, 'List the pauses in force in the running daemon')
+            [CompletionResult]::new('unpause', 'unpause', [CompletionResultType]::ParameterValue, 'Remove a pause through the running daemon')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter rules directory whose tests pass')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -96,6 +99,31 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'resgate;pause' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: shown in every deferral it causes, for the next person on call')
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'How long (`2h`, `30m`); without `--for` or `--until` the pause lasts until removed')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Until when (RFC 3339)')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The daemon''s address (`resgate serve --listen`)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The API token the daemon was started with')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'resgate;pauses' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The daemon''s address (`resgate serve --listen`)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The API token the daemon was started with')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'resgate;unpause' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The daemon''s address (`resgate serve --listen`)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The API token the daemon was started with')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'resgate;init' {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite starter files that already exist, and write next to other rule files')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -114,6 +142,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
+            [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
+            [CompletionResult]::new('pauses', 'pauses', [CompletionResultType]::ParameterValue, 'List the pauses in force in the running daemon')
+            [CompletionResult]::new('unpause', 'unpause', [CompletionResultType]::ParameterValue, 'Remove a pause through the running daemon')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter rules directory whose tests pass')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -135,6 +166,15 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;help;explain' {
+            break
+        }
+        'resgate;help;pause' {
+            break
+        }
+        'resgate;help;pauses' {
+            break
+        }
+        'resgate;help;unpause' {
             break
         }
         'resgate;help;init' {

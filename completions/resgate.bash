@@ -34,6 +34,12 @@ _resgate() {
             resgate,lint)
                 cmd="resgate__subcmd__lint"
                 ;;
+            resgate,pause)
+                cmd="resgate__subcmd__pause"
+                ;;
+            resgate,pauses)
+                cmd="resgate__subcmd__pauses"
+                ;;
             resgate,serve)
                 cmd="resgate__subcmd__serve"
                 ;;
@@ -42,6 +48,9 @@ _resgate() {
                 ;;
             resgate,test)
                 cmd="resgate__subcmd__test"
+                ;;
+            resgate,unpause)
+                cmd="resgate__subcmd__unpause"
                 ;;
             resgate__subcmd__help,completions)
                 cmd="resgate__subcmd__help__subcmd__completions"
@@ -61,6 +70,12 @@ _resgate() {
             resgate__subcmd__help,lint)
                 cmd="resgate__subcmd__help__subcmd__lint"
                 ;;
+            resgate__subcmd__help,pause)
+                cmd="resgate__subcmd__help__subcmd__pause"
+                ;;
+            resgate__subcmd__help,pauses)
+                cmd="resgate__subcmd__help__subcmd__pauses"
+                ;;
             resgate__subcmd__help,serve)
                 cmd="resgate__subcmd__help__subcmd__serve"
                 ;;
@@ -70,6 +85,9 @@ _resgate() {
             resgate__subcmd__help,test)
                 cmd="resgate__subcmd__help__subcmd__test"
                 ;;
+            resgate__subcmd__help,unpause)
+                cmd="resgate__subcmd__help__subcmd__unpause"
+                ;;
             *)
                 ;;
         esac
@@ -77,7 +95,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events explain init completions help"
+            opts="-h -V --help --version lint test simulate serve events explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +175,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events explain init completions help"
+            opts="lint test simulate serve events explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +272,34 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__help__subcmd__pause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__pauses)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -296,6 +342,20 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__help__subcmd__unpause)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__init)
             opts="-h --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -323,6 +383,66 @@ _resgate() {
                     ;;
                 --deny)
                     COMPREPLY=($(compgen -W "warnings" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__pause)
+            opts="-h --reason --for --until --server --token --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__pauses)
+            opts="-h --format --server --token --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -441,6 +561,28 @@ _resgate() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__unpause)
+            opts="-h --server --token --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

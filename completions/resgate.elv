@@ -28,6 +28,9 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
+            cand pause 'Pause a remediation (or one target of it) through the running daemon'
+            cand pauses 'List the pauses in force in the running daemon'
+            cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -86,6 +89,28 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;pause'= {
+            cand --reason 'Why: shown in every deferral it causes, for the next person on call'
+            cand --for 'How long (`2h`, `30m`); without `--for` or `--until` the pause lasts until removed'
+            cand --until 'Until when (RFC 3339)'
+            cand --server 'The daemon''s address (`resgate serve --listen`)'
+            cand --token 'The API token the daemon was started with'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;pauses'= {
+            cand --format 'format'
+            cand --server 'The daemon''s address (`resgate serve --listen`)'
+            cand --token 'The API token the daemon was started with'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;unpause'= {
+            cand --server 'The daemon''s address (`resgate serve --listen`)'
+            cand --token 'The API token the daemon was started with'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;init'= {
             cand --force 'Overwrite starter files that already exist, and write next to other rule files'
             cand -h 'Print help'
@@ -102,6 +127,9 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
+            cand pause 'Pause a remediation (or one target of it) through the running daemon'
+            cand pauses 'List the pauses in force in the running daemon'
+            cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -117,6 +145,12 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;events'= {
         }
         &'resgate;help;explain'= {
+        }
+        &'resgate;help;pause'= {
+        }
+        &'resgate;help;pauses'= {
+        }
+        &'resgate;help;unpause'= {
         }
         &'resgate;help;init'= {
         }

@@ -32,6 +32,9 @@ complete -c resgate -n "__fish_resgate_needs_command" -f -a "simulate" -d 'Show 
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "pauses" -d 'List the pauses in force in the running daemon'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "unpause" -d 'Remove a pause through the running daemon'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "init" -d 'Write a starter rules directory whose tests pass'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -76,15 +79,32 @@ json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l svg -d 'Also draw the story\'s timeline as an SVG picture into this file' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l no-payload -d 'Leave the webhook bodies out of the text'
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -l reason -d 'Why: shown in every deferral it causes, for the next person on call' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -l for -d 'How long (`2h`, `30m`); without `--for` or `--until` the pause lasts until removed' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -l until -d 'Until when (RFC 3339)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -l server -d 'The daemon\'s address (`resgate serve --listen`)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -l token -d 'The API token the daemon was started with' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand pauses" -l format -r -f -a "text\t''
+json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand pauses" -l server -d 'The daemon\'s address (`resgate serve --listen`)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pauses" -l token -d 'The API token the daemon was started with' -r
+complete -c resgate -n "__fish_resgate_using_subcommand pauses" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand unpause" -l server -d 'The daemon\'s address (`resgate serve --listen`)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand unpause" -l token -d 'The API token the daemon was started with' -r
+complete -c resgate -n "__fish_resgate_using_subcommand unpause" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand init" -l force -d 'Overwrite starter files that already exist, and write next to other rule files'
 complete -c resgate -n "__fish_resgate_using_subcommand init" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "completions" -d 'Print shell completions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "pauses" -d 'List the pauses in force in the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "unpause" -d 'Remove a pause through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -9,6 +9,7 @@ pub mod explain;
 pub mod init;
 pub mod lint;
 mod output;
+pub mod pause;
 pub mod serve;
 pub mod simulate;
 pub mod test;
@@ -43,6 +44,12 @@ pub enum Command {
     Events(events::Args),
     /// Tell the whole story of an event or an alert from a serve journal
     Explain(explain::Args),
+    /// Pause a remediation (or one target of it) through the running daemon
+    Pause(pause::PauseArgs),
+    /// List the pauses in force in the running daemon
+    Pauses(pause::ListArgs),
+    /// Remove a pause through the running daemon
+    Unpause(pause::UnpauseArgs),
     /// Write a starter rules directory whose tests pass
     Init(init::Args),
     /// Print shell completions
@@ -83,6 +90,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Pause(args) => pause::pause(&args),
+        Command::Pauses(args) => pause::list(&args),
+        Command::Unpause(args) => pause::unpause(&args),
         Command::Init(args) => init::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
     }
