@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
+            [CompletionResult]::new('backtest', 'backtest', [CompletionResultType]::ParameterValue, 'Replay a serve journal through other rules and diff the decisions')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
             [CompletionResult]::new('pauses', 'pauses', [CompletionResultType]::ParameterValue, 'List the pauses in force in the running daemon')
@@ -90,6 +91,18 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'resgate;backtest' {
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'The data directory of `resgate serve` (or its resgate.db)')
+            [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'The rules to replay through (e.g. the pull request''s rules directory)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)')
+            [CompletionResult]::new('--assume-takes', '--assume-takes', [CompletionResultType]::ParameterName, 'How long a fire takes when the journal has no event of its remediation')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also draw the replayed timeline as an SVG picture into this file')
+            [CompletionResult]::new('--fail-on-change', '--fail-on-change', [CompletionResultType]::ParameterName, 'Exit 1 when any decision would change')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'resgate;explain' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The data directory `resgate serve --data` writes')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
@@ -141,6 +154,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
+            [CompletionResult]::new('backtest', 'backtest', [CompletionResultType]::ParameterValue, 'Replay a serve journal through other rules and diff the decisions')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
             [CompletionResult]::new('pauses', 'pauses', [CompletionResultType]::ParameterValue, 'List the pauses in force in the running daemon')
@@ -163,6 +177,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;help;events' {
+            break
+        }
+        'resgate;help;backtest' {
             break
         }
         'resgate;help;explain' {

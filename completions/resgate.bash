@@ -16,6 +16,9 @@ _resgate() {
             ",$1")
                 cmd="resgate"
                 ;;
+            resgate,backtest)
+                cmd="resgate__subcmd__backtest"
+                ;;
             resgate,completions)
                 cmd="resgate__subcmd__completions"
                 ;;
@@ -51,6 +54,9 @@ _resgate() {
                 ;;
             resgate,unpause)
                 cmd="resgate__subcmd__unpause"
+                ;;
+            resgate__subcmd__help,backtest)
+                cmd="resgate__subcmd__help__subcmd__backtest"
                 ;;
             resgate__subcmd__help,completions)
                 cmd="resgate__subcmd__help__subcmd__completions"
@@ -95,12 +101,50 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events explain pause pauses unpause init completions help"
+            opts="-h -V --help --version lint test simulate serve events backtest explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__backtest)
+            opts="-h --journal --rules --since --fail-on-change --assume-takes --format --svg --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --assume-takes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -175,8 +219,22 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events explain pause pauses unpause init completions help"
+            opts="lint test simulate serve events backtest explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__backtest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -27,6 +27,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand backtest 'Replay a serve journal through other rules and diff the decisions'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand pause 'Pause a remediation (or one target of it) through the running daemon'
             cand pauses 'List the pauses in force in the running daemon'
@@ -81,6 +82,17 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;backtest'= {
+            cand --journal 'The data directory of `resgate serve` (or its resgate.db)'
+            cand --rules 'The rules to replay through (e.g. the pull request''s rules directory)'
+            cand --since 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)'
+            cand --assume-takes 'How long a fire takes when the journal has no event of its remediation'
+            cand --format 'format'
+            cand --svg 'Also draw the replayed timeline as an SVG picture into this file'
+            cand --fail-on-change 'Exit 1 when any decision would change'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;explain'= {
             cand --data 'The data directory `resgate serve --data` writes'
             cand --format 'format'
@@ -126,6 +138,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand backtest 'Replay a serve journal through other rules and diff the decisions'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand pause 'Pause a remediation (or one target of it) through the running daemon'
             cand pauses 'List the pauses in force in the running daemon'
@@ -143,6 +156,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;serve'= {
         }
         &'resgate;help;events'= {
+        }
+        &'resgate;help;backtest'= {
         }
         &'resgate;help;explain'= {
         }

@@ -31,6 +31,7 @@ complete -c resgate -n "__fish_resgate_needs_command" -f -a "test" -d 'Run *.tes
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "backtest" -d 'Replay a serve journal through other rules and diff the decisions'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "pauses" -d 'List the pauses in force in the running daemon'
@@ -73,6 +74,15 @@ complete -c resgate -n "__fish_resgate_using_subcommand events" -l limit -d 'How
 complete -c resgate -n "__fish_resgate_using_subcommand events" -l format -r -f -a "text\t''
 json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand events" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l journal -d 'The data directory of `resgate serve` (or its resgate.db)' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l rules -d 'The rules to replay through (e.g. the pull request\'s rules directory)' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l since -d 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l assume-takes -d 'How long a fire takes when the journal has no event of its remediation' -r
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l format -r -f -a "text\t''
+json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l svg -d 'Also draw the replayed timeline as an SVG picture into this file' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l fail-on-change -d 'Exit 1 when any decision would change'
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l data -d 'The data directory `resgate serve --data` writes' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l format -r -f -a "text\t''
 json\t''"
@@ -96,15 +106,16 @@ complete -c resgate -n "__fish_resgate_using_subcommand unpause" -s h -l help -d
 complete -c resgate -n "__fish_resgate_using_subcommand init" -l force -d 'Overwrite starter files that already exist, and write next to other rule files'
 complete -c resgate -n "__fish_resgate_using_subcommand init" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "pauses" -d 'List the pauses in force in the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "unpause" -d 'Remove a pause through the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "completions" -d 'Print shell completions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events explain pause pauses unpause init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "backtest" -d 'Replay a serve journal through other rules and diff the decisions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "pauses" -d 'List the pauses in force in the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "unpause" -d 'Remove a pause through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events backtest explain pause pauses unpause init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -2,6 +2,7 @@
 //! for an alert, and prove why. See DESIGN.md for the contract.
 #![forbid(unsafe_code)]
 
+pub mod backtest;
 pub mod cli;
 pub mod datalog;
 pub mod diag;

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod backtest;
 pub mod completions;
 pub mod events;
 pub mod explain;
@@ -42,6 +43,8 @@ pub enum Command {
     Serve(serve::Args),
     /// List the events in a serve journal, or tell one event's story
     Events(events::Args),
+    /// Replay a serve journal through other rules and diff the decisions
+    Backtest(backtest::Args),
     /// Tell the whole story of an event or an alert from a serve journal
     Explain(explain::Args),
     /// Pause a remediation (or one target of it) through the running daemon
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(&args, &out),
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Backtest(args) => backtest::run(&args, &out),
         Command::Explain(args) => explain::run(&args),
         Command::Pause(args) => pause::pause(&args),
         Command::Pauses(args) => pause::list(&args),

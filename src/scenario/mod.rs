@@ -10,4 +10,4 @@ pub mod schema;
 pub mod simulate;
 pub mod test;
 
-pub use run::{Action, Entry, Fake, Notification, Runner, Step, Trace};
+pub use run::{Action, Entry, Fake, Notification, Runner, Script, Step, Trace};

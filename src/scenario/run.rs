@@ -75,9 +75,15 @@ pub enum Entry {
     Transition(Transition),
 }
 
+/// Picks the fake for one fire from its remediation, target and moment
+/// (backtests play each fire as the journal recorded it).
+pub type Script = Box<dyn Fn(&str, &str, Timestamp) -> Fake>;
+
 pub struct Runner {
     engine: Engine,
     fakes: BTreeMap<String, Fake>,
+    /// When set, decides every fire's fake instead of `fakes`.
+    script: Option<Script>,
     /// (when, sequence, event, outcome): sequence keeps same-time order stable.
     scheduled: Vec<(Timestamp, u64, String, Outcome)>,
     seq: u64,
@@ -89,6 +95,7 @@ impl Runner {
         Runner {
             engine: Engine::new(rules, start),
             fakes,
+            script: None,
             scheduled: Vec::new(),
             seq: 0,
             trace: Trace::default(),
@@ -113,6 +120,12 @@ impl Runner {
             self.handle(out);
         }
         Ok(self)
+    }
+
+    /// Plays every fire with the fake `script` picks.
+    pub fn with_script(mut self, script: Script) -> Self {
+        self.script = Some(script);
+        self
     }
 
     pub fn engine(&self) -> &Engine {
@@ -197,7 +210,10 @@ impl Runner {
                     continue;
                 };
                 let now = d.at;
-                let fake = self.fake_for(remediation);
+                let fake = match &self.script {
+                    Some(script) => script(remediation, d.target.as_deref().unwrap_or(""), now),
+                    None => self.fake_for(remediation),
+                };
                 if fake.then == FakeOutcome::NeverAccepts {
                     queue.push(self.engine.refused(event, now));
                     continue;

@@ -144,3 +144,129 @@ pub fn latest_decisions(conn: &Connection, limit: u32) -> Result<Vec<Value>> {
     let rows = stmt.query_map([limit], decision_json)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Everything a backtest replays and compares against, from the journal.
+pub struct Recorded {
+    /// The webhooks still retained, in the order they were decided.
+    pub inbound: Vec<RecordedInbound>,
+    /// Every decision, in journal order, without its proof.
+    pub decisions: Vec<RecordedDecision>,
+    pub events: Vec<RecordedEvent>,
+}
+
+pub struct RecordedInbound {
+    pub id: i64,
+    pub at: Timestamp,
+    pub alerts: Vec<Alert>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordedDecision {
+    pub at: Timestamp,
+    pub alert: String,
+    pub remediation: Option<String>,
+    pub target: Option<String>,
+    pub verdict: crate::engine::Verdict,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    pub id: String,
+    pub remediation: String,
+    pub target: String,
+    pub fired_at: Timestamp,
+    /// When the remediator's work ended and how (`warming` for a success),
+    /// `None` while it had not ended.
+    pub ended: Option<(Timestamp, EventState)>,
+}
+
+pub fn recorded(conn: &Connection) -> Result<Recorded> {
+    let mut stmt = conn.prepare("SELECT id, received_at, alerts FROM inbound ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut inbound = Vec::new();
+    for row in rows {
+        let (id, at, alerts) = row?;
+        inbound.push(RecordedInbound {
+            id,
+            at: parse_ts(&at)?,
+            alerts: serde_json::from_str(&alerts)?,
+        });
+    }
+
+    let mut stmt = conn.prepare(
+        "SELECT at, alert, remediation, target, verdict, reason FROM decisions ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    let mut decisions = Vec::new();
+    for row in rows {
+        let (at, alert, remediation, target, verdict, reason) = row?;
+        let Some(verdict) = crate::engine::Verdict::parse(&verdict) else {
+            continue;
+        };
+        decisions.push(RecordedDecision {
+            at: parse_ts(&at)?,
+            alert,
+            remediation,
+            target,
+            verdict,
+            reason,
+        });
+    }
+
+    let mut stmt = conn.prepare(
+        "SELECT e.id, e.remediation, e.target, e.fired_at,
+           (SELECT c.at FROM event_changes c WHERE c.event = e.id AND c.to_state IN
+              ('warming', 'failed', 'timed_out', 'refused', 'rescued', 'not_rescued')
+            ORDER BY c.seq LIMIT 1),
+           (SELECT c.to_state FROM event_changes c WHERE c.event = e.id AND c.to_state IN
+              ('warming', 'failed', 'timed_out', 'refused', 'rescued', 'not_rescued')
+            ORDER BY c.seq LIMIT 1)
+         FROM events e ORDER BY e.seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (id, remediation, target, fired_at, ended_at, ended_state) = row?;
+        let ended = match (ended_at, ended_state.as_deref().and_then(EventState::parse)) {
+            (Some(at), Some(state)) => Some((parse_ts(&at)?, state)),
+            _ => None,
+        };
+        events.push(RecordedEvent {
+            id,
+            remediation,
+            target,
+            fired_at: parse_ts(&fired_at)?,
+            ended,
+        });
+    }
+    Ok(Recorded {
+        inbound,
+        decisions,
+        events,
+    })
+}

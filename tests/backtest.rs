@@ -1,0 +1,162 @@
+//! `resgate backtest` on a journal recorded by a live `resgate serve` (real
+//! HTTP on loopback, a Rundeck-like fake remediator): replayed through the
+//! same rules the diff is empty; through changed rules it names what changes.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::fake_remediator::{Behaviour, FakeRemediator};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const GUARD: &str = "    unless:\n      deploying: \"firing(A), label(A, \\\"alertname\\\", \\\"DeployInProgress\\\"), label(A, \\\"service\\\", $service)\"\n    warmup: 1s";
+
+fn on(instance: &str) -> Vec<(&str, &str)> {
+    let mut labels: Vec<(&str, &str)> = API_DOWN.to_vec();
+    labels.retain(|(k, _)| *k != "instance");
+    labels.push(("instance", instance));
+    labels
+}
+
+fn state(d: &Daemon, id: &str) -> String {
+    let (status, body) = d.request("GET", &format!("/api/v1/events/{id}"), &[], b"");
+    if status != 200 {
+        return String::new();
+    }
+    let event: Value = serde_json::from_str(&body).unwrap_or_default();
+    event["state"].as_str().unwrap_or_default().to_owned()
+}
+
+fn backtest(data: &Path, rules: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .arg("backtest")
+        .arg("--journal")
+        .arg(data)
+        .arg("--rules")
+        .arg(rules)
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run resgate backtest");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Records a live run: a fire with a collapse, rescued; a deferral on a
+/// deploy, fired once the deploy ends, rescued; an alert nothing matches.
+fn record(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let fake = FakeRemediator::start(Behaviour {
+        running_polls: 10,
+        ..Behaviour::default()
+    });
+    let rules = dir.join("rules");
+    write_rules(&rules, &fake, "");
+    let restart = rules.join("restart.yaml");
+    let text = std::fs::read_to_string(&restart).unwrap();
+    std::fs::write(&restart, text.replace("    warmup: 1s", GUARD)).unwrap();
+    let data = dir.join("data");
+    let d = Daemon::start(&rules, &data, &[]);
+    let post = |labels: &[(&str, &str)], status: &str, starts_at: &str| {
+        let body = alertmanager_payload(status, labels, starts_at);
+        assert_eq!(d.post("/webhook/alertmanager", &body).0, 200);
+    };
+    let deploy = [("alertname", "DeployInProgress"), ("service", "api")];
+
+    post(&on("api-1"), "firing", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 running", WAIT, |d| state(d, "ev-1") == "running");
+    post(&on("api-1"), "firing", "2026-11-25T10:05:00Z");
+    d.wait_for("ev-1 warming", WAIT, |d| state(d, "ev-1") == "warming");
+    post(&on("api-1"), "resolved", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 rescued", WAIT, |d| state(d, "ev-1") == "rescued");
+
+    post(&deploy, "firing", "2026-11-25T10:10:00Z");
+    post(&on("api-2"), "firing", "2026-11-25T10:10:00Z");
+    d.wait_for("a deferral on the deploy", WAIT, |d| {
+        d.decisions().iter().any(|x| x["reason"] == "deploying")
+    });
+    post(
+        &[("alertname", "DiskFull"), ("host", "db-1")],
+        "firing",
+        "2026-11-25T10:10:00Z",
+    );
+    post(&deploy, "resolved", "2026-11-25T10:10:00Z");
+    d.wait_for("ev-2 warming", WAIT, |d| state(d, "ev-2") == "warming");
+    post(&on("api-2"), "resolved", "2026-11-25T10:10:00Z");
+    d.wait_for("ev-2 rescued", WAIT, |d| state(d, "ev-2") == "rescued");
+    assert!(d.terminate().success());
+    (rules, data)
+}
+
+macro_rules! assert_report_snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]"),
+            (r"through \S+ \(version [0-9a-f]{12}\)", "through [RULES] (version [VERSION])"),
+        ]}, {
+            insta::assert_snapshot!($name, $text);
+        });
+    };
+}
+
+#[test]
+fn the_recorded_rules_replay_to_an_empty_diff_and_changed_rules_to_a_named_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, data) = record(dir.path());
+
+    let (code, text, err) = backtest(&data, &rules, &["--fail-on-change"]);
+    assert_eq!(
+        code, 0,
+        "the same rules must decide the same:\n{text}\n{err}"
+    );
+    assert_report_snapshot!("same_rules", text);
+
+    // Without the deploy guard the second alert would not have waited.
+    let unguarded = dir.path().join("unguarded");
+    std::fs::create_dir_all(&unguarded).unwrap();
+    for file in ["sources.yaml", "restart.yaml"] {
+        let text = std::fs::read_to_string(rules.join(file)).unwrap();
+        std::fs::write(unguarded.join(file), text.replace(GUARD, "    warmup: 1s")).unwrap();
+    }
+    let (code, text, err) = backtest(&data, &unguarded, &["--fail-on-change"]);
+    assert_eq!(code, 1, "{text}\n{err}");
+    assert_report_snapshot!("without_the_deploy_guard", text);
+
+    // JSON carries the same diff.
+    let (code, json, _) = backtest(&data, &unguarded, &["--format", "json"]);
+    assert_eq!(code, 0, "without --fail-on-change a diff is not a failure");
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["diff"]["groups"][0]["remediation"], "restart-api");
+    assert_eq!(
+        report["diff"]["groups"][0]["changes"][0]["change"],
+        "no_longer_defer"
+    );
+    assert_eq!(report["webhooks"], 8);
+
+    // The replayed timeline as a picture.
+    let svg = dir.path().join("replay.svg");
+    let (code, _, err) = backtest(&data, &rules, &["--svg", svg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&picture).expect("XML");
+    let fires = doc
+        .descendants()
+        .filter(|n| n.attribute("data-verdict") == Some("fire"))
+        .count();
+    assert_eq!(fires, 2);
+}
+
+#[test]
+fn a_journal_that_is_not_there_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = backtest(&dir.path().join("nope"), Path::new("rules"), &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--journal takes the directory"), "{err}");
+}
