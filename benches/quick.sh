@@ -7,3 +7,4 @@ cargo bench --locked --bench datalog -- --quick --noplot
 cargo bench --locked --bench rules -- --quick --noplot
 cargo bench --locked --bench engine -- --quick
 cargo bench --locked --bench timeline -- --quick --noplot
+cargo bench --locked --bench backtest -- --quick
