@@ -573,7 +573,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__simulate)
-            opts="-h --rules --source --at --format --svg --help"
+            opts="-h --rules --source --at --format --svg --journal --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -596,6 +596,10 @@ _resgate() {
                     return 0
                     ;;
                 --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

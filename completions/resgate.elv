@@ -54,6 +54,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --at 'Decide as of this time (RFC 3339; default: the payload''s latest startsAt)'
             cand --format 'format'
             cand --svg 'Also draw a scenario''s timeline as an SVG picture into this file'
+            cand --journal 'Decide a payload against the state a serve journal (its data directory) recorded at `--at` (default: its last webhook), rebuilt by replaying it'
             cand -h 'Print help'
             cand --help 'Print help'
         }

@@ -53,6 +53,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Deci
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l format -r -f -a "text\t''
 json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l svg -d 'Also draw a scenario\'s timeline as an SVG picture into this file' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l journal -d 'Decide a payload against the state a serve journal (its data directory) recorded at `--at` (default: its last webhook), rebuilt by replaying it' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l rules -d 'Rules directory (watched: changes that pass lint go live)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l data -d 'Data directory: the journal `resgate.db` lives here' -r -F

@@ -160,3 +160,58 @@ fn a_journal_that_is_not_there_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(err.contains("--journal takes the directory"), "{err}");
 }
+
+#[test]
+fn simulate_decides_a_payload_against_the_state_recorded_at_a_past_moment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, data) = record(dir.path());
+    // The second webhook arrived while ev-1 was running on api-1: a repeat
+    // (new startsAt) then collapses. (The same startsAt would be a duplicate.)
+    let conn = rusqlite::Connection::open(data.join("resgate.db")).unwrap();
+    let second: String = conn
+        .query_row("SELECT received_at FROM inbound WHERE id = 2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let payload = dir.path().join("api-1.json");
+    std::fs::write(
+        &payload,
+        alertmanager_payload("firing", &on("api-1"), "2026-11-25T10:05:00Z"),
+    )
+    .unwrap();
+    let simulate = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
+            .arg("simulate")
+            .arg(&payload)
+            .arg("--rules")
+            .arg(&rules)
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run resgate simulate");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let data_arg = data.to_str().unwrap();
+    let (code, text, err) = simulate(&["--journal", data_arg, "--at", &second]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("collapse restart-api api/api-1 (in_flight) -> ev-1"),
+        "then, ev-1 was running: {text}"
+    );
+    // Without the journal the same payload meets an empty state and fires.
+    let (code, text, _) = simulate(&["--at", &second]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("fire restart-api api/api-1 -> ev-1"),
+        "{text}"
+    );
+    // Before the first retained webhook there is nothing to rebuild.
+    let (code, _, err) = simulate(&["--journal", data_arg, "--at", "2001-01-01T00:00:00Z"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("before the first webhook"), "{err}");
+}

@@ -11,7 +11,7 @@
 pub mod diff;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -62,17 +62,70 @@ pub fn replay(rules: &Arc<RuleSet>, recorded: &Recorded, assume: Fake) -> Option
     .max()
     .unwrap_or(start)
     .max(start);
+    let (mut runner, counts) = runner(rules, recorded, assume, start, end);
+    let steps = steps(recorded, start, |t| t <= end);
+    runner.play(start, steps, end.duration_since(start));
+    let scripted = counts.lock().map(|c| *c).unwrap_or_default();
+    Some(Replay {
+        trace: runner.into_trace(),
+        start,
+        end,
+        scripted,
+    })
+}
+
+/// The engine as the journal's webhooks up to `at` leave it (through `rules`,
+/// fires played as recorded): ready to decide something more at `at`.
+/// `None` when nothing was received by then.
+pub fn state_at(
+    rules: &Arc<RuleSet>,
+    recorded: &Recorded,
+    assume: Fake,
+    at: Timestamp,
+) -> Option<Runner> {
+    let start = recorded.inbound.first()?.at;
+    if start > at {
+        return None;
+    }
+    let (mut runner, _) = runner(rules, recorded, assume, start, at);
+    // What arrived at `at` itself is not yet state: the caller decides at `at`.
+    let steps = steps(recorded, start, |t| t < at);
+    runner.play(start, steps, at.duration_since(start));
+    Some(runner)
+}
+
+/// The retained webhooks received when `within` says, as timeline steps from `start`.
+fn steps(recorded: &Recorded, start: Timestamp, within: impl Fn(Timestamp) -> bool) -> Vec<Step> {
+    recorded
+        .inbound
+        .iter()
+        .filter(|i| within(i.at))
+        .map(|i| Step {
+            at: i.at.duration_since(start),
+            action: Action::Alerts(i.alerts.clone()),
+        })
+        .collect()
+}
+
+/// A runner whose fires are scripted from the journal's events, and the
+/// tally of how each fire was scripted.
+fn runner(
+    rules: &Arc<RuleSet>,
+    recorded: &Recorded,
+    assume: Fake,
+    start: Timestamp,
+    end: Timestamp,
+) -> (Runner, Arc<Mutex<Scripted>>) {
     // Work still running when the journal ends must not end in the replay.
     let open_for = end
         .duration_since(start)
         .saturating_add(SignedDuration::from_hours(24));
-
     let book = Book::new(&recorded.events, open_for);
-    let counts = Arc::new(std::sync::Mutex::new(Scripted::default()));
-    let script_counts = counts.clone();
+    let counts = Arc::new(Mutex::new(Scripted::default()));
+    let tally = counts.clone();
     let script = Box::new(move |remediation: &str, target: &str, at: Timestamp| {
         let (fake, how) = book.fake(remediation, target, at, assume);
-        if let Ok(mut c) = script_counts.lock() {
+        if let Ok(mut c) = tally.lock() {
             match how {
                 How::SameEvent => c.same_event += 1,
                 How::SameTarget => c.same_target += 1,
@@ -82,24 +135,8 @@ pub fn replay(rules: &Arc<RuleSet>, recorded: &Recorded, assume: Fake) -> Option
         }
         fake
     });
-    let steps: Vec<Step> = recorded
-        .inbound
-        .iter()
-        .map(|i| Step {
-            at: i.at.duration_since(start),
-            action: Action::Alerts(i.alerts.clone()),
-        })
-        .collect();
-    let trace = Runner::new(rules.clone(), start, BTreeMap::new())
-        .with_script(script)
-        .run(start, steps, end.duration_since(start));
-    let scripted = counts.lock().map(|c| *c).unwrap_or_default();
-    Some(Replay {
-        trace,
-        start,
-        end,
-        scripted,
-    })
+    let runner = Runner::new(rules.clone(), start, BTreeMap::new()).with_script(script);
+    (runner, counts)
 }
 
 enum How {

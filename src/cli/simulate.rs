@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::backtest;
 use crate::engine::{Decision, Engine, render_decision, render_transition};
 use crate::rules::{self, RuleSet};
 use crate::scenario::expect::offset;
 use crate::scenario::input;
-use crate::scenario::{Entry, simulate};
+use crate::scenario::{Entry, Fake, simulate};
+use crate::serve::journal;
 use crate::source::Alert;
 use crate::timeline::{self, Timeline};
 
@@ -33,6 +35,10 @@ pub struct Args {
     /// Also draw a scenario's timeline as an SVG picture into this file
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// Decide a payload against the state a serve journal (its data directory)
+    /// recorded at `--at` (default: its last webhook), rebuilt by replaying it
+    #[arg(long, value_name = "DATA")]
+    pub journal: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, out: &Output) -> Exit {
@@ -45,6 +51,14 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         eprintln!(
             "error: --svg {} draws a scenario timeline, but {} is a payload; give a SCENARIO.yaml or drop --svg",
             svg.display(),
+            args.input.display()
+        );
+        return Exit::Usage;
+    }
+    if let (false, Some(data)) = (is_json, &args.journal) {
+        eprintln!(
+            "error: --journal {} decides a payload against recorded state, but {} is a scenario; give a PAYLOAD.json",
+            data.display(),
             args.input.display()
         );
         return Exit::Usage;
@@ -95,12 +109,23 @@ fn payload(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
             .max()
             .unwrap_or(input::DEFAULT_START),
     };
-    let alerts = input::payload(source, &args.input, at)?;
-    let mut engine = Engine::new(rules.clone(), at);
-    let output = engine.ingest(&alerts, at);
+    let (at, decisions, alerts) = match &args.journal {
+        None => {
+            let alerts = input::payload(source, &args.input, at)?;
+            let mut engine = Engine::new(rules.clone(), at);
+            (at, engine.ingest(&alerts, at).decisions, alerts)
+        }
+        Some(data) => {
+            let (at, mut runner) = recorded_state(rules, data, args.at.is_some().then_some(at))?;
+            let alerts = input::payload(source, &args.input, at)?;
+            (at, runner.deliver(&alerts, at), alerts)
+        }
+    };
+    if args.journal.is_some() && args.format == Format::Text {
+        println!("decided at {at} against the state the journal recorded then");
+    }
     let per_alert = |a: &Alert| -> Vec<&Decision> {
-        output
-            .decisions
+        decisions
             .iter()
             .filter(|d| d.alert == a.fingerprint)
             .collect()
@@ -144,6 +169,34 @@ fn payload(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The journal in `data` replayed through `rules` up to `at` (default: its
+/// last webhook): the moment and the engine as it was then.
+fn recorded_state(
+    rules: &Arc<RuleSet>,
+    data: &std::path::Path,
+    at: Option<jiff::Timestamp>,
+) -> Result<(jiff::Timestamp, crate::scenario::Runner), String> {
+    let path = if data.is_dir() {
+        data.join(journal::FILE_NAME)
+    } else {
+        data.to_path_buf()
+    };
+    let recorded = journal::open_reader(&path)
+        .and_then(|conn| journal::history::recorded(&conn))
+        .map_err(|e| format!("{e} (--journal takes the directory `resgate serve --data` uses)"))?;
+    let last = recorded.inbound.last().map(|i| i.at).ok_or_else(|| {
+        format!(
+            "{} holds no webhook to rebuild a state from",
+            path.display()
+        )
+    })?;
+    let at = at.unwrap_or(last);
+    let runner = backtest::state_at(rules, &recorded, Fake::default(), at).ok_or_else(|| {
+        format!("--at {at} is before the first webhook the journal still holds; nothing to rebuild")
+    })?;
+    Ok((at, runner))
 }
 
 fn status(a: &Alert) -> &'static str {

@@ -133,7 +133,13 @@ impl Runner {
     }
 
     /// Runs `steps` (in `at` order) from `start`, then lets time run to `until`.
-    pub fn run(mut self, start: Timestamp, mut steps: Vec<Step>, until: SignedDuration) -> Trace {
+    pub fn run(mut self, start: Timestamp, steps: Vec<Step>, until: SignedDuration) -> Trace {
+        self.play(start, steps, until);
+        self.trace
+    }
+
+    /// [`Runner::run`] without ending: the runner can be asked more afterwards.
+    pub fn play(&mut self, start: Timestamp, mut steps: Vec<Step>, until: SignedDuration) {
         steps.sort_by_key(|s| s.at);
         for step in steps {
             let now = start.saturating_add(step.at).unwrap_or(start);
@@ -156,7 +162,22 @@ impl Runner {
         let out = self.engine.advance(end);
         self.handle(out);
         self.trace.end = Some(end);
+    }
+
+    /// What has happened so far.
+    pub fn into_trace(self) -> Trace {
         self.trace
+    }
+
+    /// Delivers `alerts` at `at` (after letting time run to it) and returns the
+    /// decisions that made, with those of anything it set off.
+    pub fn deliver(&mut self, alerts: &[Alert], at: Timestamp) -> Vec<Decision> {
+        self.run_until(at);
+        let before = self.trace.decisions.len();
+        self.notified(alerts, at);
+        let out = self.engine.ingest(alerts, at);
+        self.handle(out);
+        self.trace.decisions[before..].to_vec()
     }
 
     fn notified(&mut self, alerts: &[Alert], at: Timestamp) {
