@@ -613,3 +613,53 @@ fn protocol_limits_are_enforced_on_the_socket() {
         d.request("GET", "/healthz", &[], b"").0 == 200
     });
 }
+
+#[test]
+fn shadow_mode_records_what_it_would_fire_and_calls_nothing() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let restart = rules.join("restart.yaml");
+    let text = std::fs::read_to_string(&restart).unwrap();
+    std::fs::write(
+        &restart,
+        text.replace("    warmup: 1s", "    mode: shadow\n    warmup: 1s"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let d = Daemon::start(&rules, &data, &[]);
+    for start in ["10:00", "10:05"] {
+        let body = alertmanager_payload("firing", API_DOWN, &format!("2026-11-25T{start}:00Z"));
+        assert_eq!(d.post("/webhook/alertmanager", &body).0, 200);
+    }
+    d.wait_for("two shadow fires", WAIT, |d| {
+        d.decisions()
+            .iter()
+            .filter(|x| x["verdict"] == "fire" && x["reason"] == "shadow")
+            .count()
+            == 2
+    });
+    assert!(d.events().is_empty(), "a shadow fire makes no event");
+    assert!(fake.calls().is_empty(), "and calls nothing");
+    let metrics = d.request("GET", "/metrics", &[], b"").1;
+    assert!(
+        metrics.contains("resgate_shadow_fires_total{remediation=\"restart-api\"} 2"),
+        "{metrics}"
+    );
+
+    let fingerprint = d.decisions()[0]["alert"].as_str().unwrap().to_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["explain", &fingerprint, "--no-payload", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert_eq!(
+        text.matches("fire restart-api api/api-1:8080 (shadow)")
+            .count(),
+        2,
+        "explain shows what shadow mode would have done:\n{text}"
+    );
+}

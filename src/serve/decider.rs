@@ -281,6 +281,11 @@ impl Decider {
         let metrics = &shared.metrics;
         for d in &step.decisions {
             metrics.decision(d.verdict.as_str(), d.remediation.as_deref());
+            if let (Verdict::Fire, Some("shadow"), Some(r)) =
+                (d.verdict, d.reason.as_deref(), d.remediation.as_deref())
+            {
+                metrics.shadow_fire(r);
+            }
             tracing::info!(
                 alert = %d.alert,
                 remediation = d.remediation.as_deref().unwrap_or(""),

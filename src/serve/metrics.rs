@@ -48,6 +48,16 @@ impl Metrics {
         }
     }
 
+    /// A fire that `mode: shadow` kept from calling: what the remediation
+    /// would have done had it been trusted.
+    pub fn shadow_fire(&self, remediation: &str) {
+        self.add(
+            "resgate_shadow_fires_total",
+            format!("remediation=\"{}\"", escape(remediation)),
+            1,
+        );
+    }
+
     pub fn decision(&self, verdict: &str, remediation: Option<&str>) {
         self.add(
             "resgate_decisions_total",
@@ -139,6 +149,11 @@ impl Metrics {
                 "resgate_decisions_total",
                 "counter",
                 "Decisions by verdict and remediation.",
+            ),
+            (
+                "resgate_shadow_fires_total",
+                "counter",
+                "Fires that mode: shadow recorded without calling the remediator.",
             ),
             (
                 "resgate_event_transitions_total",
