@@ -78,6 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--dedupe-window', '--dedupe-window', [CompletionResultType]::ParameterName, 'Repeats of the same alert inside this window are journaled once')
             [CompletionResult]::new('--call-attempts', '--call-attempts', [CompletionResultType]::ParameterName, 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key')
             [CompletionResult]::new('--call-backoff', '--call-backoff', [CompletionResultType]::ParameterName, 'First wait between those tries (doubles each time)')
+            [CompletionResult]::new('--journal-max-size', '--journal-max-size', [CompletionResultType]::ParameterName, 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised')
             [CompletionResult]::new('--no-watch', '--no-watch', [CompletionResultType]::ParameterName, 'Do not watch the rules directory')
             [CompletionResult]::new('--log-json', '--log-json', [CompletionResultType]::ParameterName, 'Log lines as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -511,7 +511,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +562,10 @@ _resgate() {
                     return 0
                     ;;
                 --call-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -71,6 +71,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --dedupe-window 'Repeats of the same alert inside this window are journaled once'
             cand --call-attempts 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key'
             cand --call-backoff 'First wait between those tries (doubles each time)'
+            cand --journal-max-size 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised'
             cand --no-watch 'Do not watch the rules directory'
             cand --log-json 'Log lines as JSON'
             cand -h 'Print help'

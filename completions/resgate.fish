@@ -67,6 +67,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d '
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l dedupe-window -d 'Repeats of the same alert inside this window are journaled once' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-attempts -d 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -d 'First wait between those tries (doubles each time)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal-max-size -d 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l no-watch -d 'Do not watch the rules directory'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l log-json -d 'Log lines as JSON'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -s h -l help -d 'Print help'

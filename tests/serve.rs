@@ -663,3 +663,79 @@ fn shadow_mode_records_what_it_would_fire_and_calls_nothing() {
         "explain shows what shadow mode would have done:\n{text}"
     );
 }
+
+#[test]
+fn a_full_journal_answers_503_loses_nothing_and_resumes_with_room() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    let data = dir.path().join("data");
+    write_rules(&rules, &fake, "");
+    // A tiny cap stands in for a full disk: SQLite fails the write the same way.
+    let d = Daemon::start(&rules, &data, &["--journal-max-size", "160KiB"]);
+    let mut acked = Vec::new();
+    let mut refusal = None;
+    for i in 0..3_000 {
+        let instance = format!("api-{i}:8080");
+        let labels = [
+            ("alertname", "ApiDown"),
+            ("severity", "critical"),
+            ("service", "api"),
+            ("instance", instance.as_str()),
+        ];
+        let body = alertmanager_payload("firing", &labels, "2026-11-25T10:00:00Z");
+        match d.post("/webhook/alertmanager", &body) {
+            (200, _) => acked.push(instance),
+            (status, answer) => {
+                refusal = Some((status, answer));
+                break;
+            }
+        }
+    }
+    let (status, answer) = refusal.expect("the capped journal fills up");
+    assert_eq!(status, 503, "{answer}");
+    assert!(answer.contains("journal unavailable; retry"), "{answer}");
+    assert!(!acked.is_empty());
+    d.kill9();
+
+    // Room again (the cap raised): what was acknowledged is all there and
+    // decided, and new webhooks are taken.
+    let d = Daemon::start(&rules, &data, &[]);
+    let labels = [
+        ("alertname", "ApiDown"),
+        ("severity", "critical"),
+        ("service", "api"),
+        ("instance", "after-the-fault:8080"),
+    ];
+    let body = alertmanager_payload("firing", &labels, "2026-11-25T11:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &body).0, 200);
+    d.wait_for("everything acknowledged to be decided", WAIT, |d| {
+        d.request("GET", "/metrics", &[], b"")
+            .1
+            .contains("resgate_inbound_undecided 0")
+    });
+    let conn = rusqlite::Connection::open(data.join("resgate.db")).unwrap();
+    let mut stmt = conn.prepare("SELECT alerts FROM inbound").unwrap();
+    let journaled: std::collections::BTreeSet<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .flat_map(|row| {
+            let alerts: Vec<Value> = serde_json::from_str(&row.unwrap()).unwrap();
+            alerts
+                .into_iter()
+                .filter_map(|a| a["labels"]["instance"].as_str().map(str::to_owned))
+        })
+        .collect();
+    let missing: Vec<&String> = acked.iter().filter(|a| !journaled.contains(*a)).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let decided: i64 = conn
+        .query_row("SELECT COUNT(DISTINCT alert) FROM decisions", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        decided as usize > acked.len(),
+        "{decided} alerts decided, {} acknowledged",
+        acked.len()
+    );
+}

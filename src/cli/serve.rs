@@ -45,6 +45,10 @@ pub struct Args {
     /// First wait between those tries (doubles each time)
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub call_backoff: Duration,
+    /// Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get
+    /// 503 (the sender retries) until pruning frees room or the cap is raised
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub journal_max_size: Option<u64>,
     /// Do not watch the rules directory
     #[arg(long)]
     pub no_watch: bool,
@@ -73,6 +77,7 @@ pub fn run(args: &Args) -> Exit {
         call_attempts: args.call_attempts,
         call_backoff: args.call_backoff,
         watch: !args.no_watch,
+        journal_max_bytes: args.journal_max_size,
     };
     let result = serve::run(options, |addr| {
         // The first line on stdout, for scripts and tests that asked for port 0.
@@ -103,4 +108,55 @@ fn init_logging(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// `1048576`, `512KiB`, `64MiB`, `10GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size: write e.g. 512MiB or 10GiB"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?}: use KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("512KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5XB").unwrap_err().contains("unknown size unit"));
+        assert!(
+            parse_size("99999999999TiB")
+                .unwrap_err()
+                .contains("too large")
+        );
+    }
 }

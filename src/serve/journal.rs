@@ -74,6 +74,20 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Caps the file at `max_bytes` (rounded down to whole pages, never below
+/// what it holds now): past it every write fails as a full disk would, and
+/// ingest answers 503. Pages freed by pruning are reused first.
+pub fn cap_size(conn: &Connection, max_bytes: u64) -> Result<()> {
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let page_size = u64::try_from(page_size).unwrap_or(4096).max(1);
+    let pages = (max_bytes / page_size).clamp(1, i64::MAX as u64);
+    // SQLite keeps the cap at least the current page count by itself.
+    let _: i64 = conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+        r.get(0)
+    })?;
+    Ok(())
+}
+
 /// A connection for reading (the API, `resgate events`): it never writes.
 pub fn open_reader(path: &Path) -> Result<Connection> {
     if !path.exists() {

@@ -58,6 +58,8 @@ pub struct Options {
     pub call_attempts: u32,
     pub call_backoff: Duration,
     pub watch: bool,
+    /// The journal's file may not grow beyond this (SQLite `max_page_count`).
+    pub journal_max_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +210,9 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     }
     let db_path = options.data.join(journal::FILE_NAME);
     let conn = journal::open_writer(&db_path)?;
+    if let Some(max) = options.journal_max_bytes {
+        journal::cap_size(&conn, max)?;
+    }
     let instance = journal::instance_id(&conn)?;
     let restore_conn = journal::open_reader(&db_path)?;
     let metrics = Arc::new(metrics::Metrics::default());
