@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve an event of a `mode: approve` remediation through the running daemon')
             [CompletionResult]::new('backtest', 'backtest', [CompletionResultType]::ParameterValue, 'Replay a serve journal through other rules and diff the decisions')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
@@ -89,6 +90,13 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The data directory `resgate serve --data` writes')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many events to list, newest first')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'resgate;approve' {
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The daemon''s address (`resgate serve --listen`)')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The API token the daemon was started with')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -156,6 +164,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('simulate', 'simulate', [CompletionResultType]::ParameterValue, 'Show the decisions (with proofs) for a payload or a scenario timeline')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)')
             [CompletionResult]::new('events', 'events', [CompletionResultType]::ParameterValue, 'List the events in a serve journal, or tell one event''s story')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'Approve an event of a `mode: approve` remediation through the running daemon')
             [CompletionResult]::new('backtest', 'backtest', [CompletionResultType]::ParameterValue, 'Replay a serve journal through other rules and diff the decisions')
             [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Tell the whole story of an event or an alert from a serve journal')
             [CompletionResult]::new('pause', 'pause', [CompletionResultType]::ParameterValue, 'Pause a remediation (or one target of it) through the running daemon')
@@ -179,6 +188,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;help;events' {
+            break
+        }
+        'resgate;help;approve' {
             break
         }
         'resgate;help;backtest' {

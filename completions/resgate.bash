@@ -16,6 +16,9 @@ _resgate() {
             ",$1")
                 cmd="resgate"
                 ;;
+            resgate,approve)
+                cmd="resgate__subcmd__approve"
+                ;;
             resgate,backtest)
                 cmd="resgate__subcmd__backtest"
                 ;;
@@ -54,6 +57,9 @@ _resgate() {
                 ;;
             resgate,unpause)
                 cmd="resgate__subcmd__unpause"
+                ;;
+            resgate__subcmd__help,approve)
+                cmd="resgate__subcmd__help__subcmd__approve"
                 ;;
             resgate__subcmd__help,backtest)
                 cmd="resgate__subcmd__help__subcmd__backtest"
@@ -101,12 +107,34 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events backtest explain pause pauses unpause init completions help"
+            opts="-h -V --help --version lint test simulate serve events approve backtest explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__approve)
+            opts="-h --server --token --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -219,8 +247,22 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events backtest explain pause pauses unpause init completions help"
+            opts="lint test simulate serve events approve backtest explain pause pauses unpause init completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

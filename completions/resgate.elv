@@ -27,6 +27,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand approve 'Approve an event of a `mode: approve` remediation through the running daemon'
             cand backtest 'Replay a serve journal through other rules and diff the decisions'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand pause 'Pause a remediation (or one target of it) through the running daemon'
@@ -81,6 +82,12 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --data 'The data directory `resgate serve --data` writes'
             cand --limit 'How many events to list, newest first'
             cand --format 'format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'resgate;approve'= {
+            cand --server 'The daemon''s address (`resgate serve --listen`)'
+            cand --token 'The API token the daemon was started with'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -140,6 +147,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand simulate 'Show the decisions (with proofs) for a payload or a scenario timeline'
             cand serve 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
             cand events 'List the events in a serve journal, or tell one event''s story'
+            cand approve 'Approve an event of a `mode: approve` remediation through the running daemon'
             cand backtest 'Replay a serve journal through other rules and diff the decisions'
             cand explain 'Tell the whole story of an event or an alert from a serve journal'
             cand pause 'Pause a remediation (or one target of it) through the running daemon'
@@ -158,6 +166,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;serve'= {
         }
         &'resgate;help;events'= {
+        }
+        &'resgate;help;approve'= {
         }
         &'resgate;help;backtest'= {
         }

@@ -3,7 +3,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod approve;
 pub mod backtest;
+mod client;
 pub mod completions;
 pub mod events;
 pub mod explain;
@@ -43,6 +45,8 @@ pub enum Command {
     Serve(serve::Args),
     /// List the events in a serve journal, or tell one event's story
     Events(events::Args),
+    /// Approve an event of a `mode: approve` remediation through the running daemon
+    Approve(approve::Args),
     /// Replay a serve journal through other rules and diff the decisions
     Backtest(backtest::Args),
     /// Tell the whole story of an event or an alert from a serve journal
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(&args, &out),
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Approve(args) => approve::run(&args),
         Command::Backtest(args) => backtest::run(&args, &out),
         Command::Explain(args) => explain::run(&args),
         Command::Pause(args) => pause::pause(&args),

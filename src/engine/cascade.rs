@@ -240,15 +240,26 @@ pub(super) fn decide(
             None,
             proof,
         )),
-        Mode::Approve => Some(decision(
-            Verdict::Defer,
-            Some("awaiting_approval"),
-            Some(target),
-            None,
-            proof,
-        )),
+        Mode::Approve => {
+            // Fired, but the call waits for an operator (`resgate approve`).
+            let event = engine.new_event(
+                name,
+                &target,
+                &alert.fingerprint,
+                EventState::AwaitingApproval,
+                now,
+            );
+            Some(decision(
+                Verdict::Fire,
+                Some("awaiting_approval"),
+                Some(target),
+                Some(event),
+                proof,
+            ))
+        }
         Mode::Auto => {
-            let event = engine.new_event(name, &target, &alert.fingerprint, now);
+            let event =
+                engine.new_event(name, &target, &alert.fingerprint, EventState::Pending, now);
             Some(decision(
                 Verdict::Fire,
                 None,

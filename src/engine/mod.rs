@@ -62,6 +62,15 @@ impl Output {
     }
 }
 
+/// Why an approval was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApproveError {
+    #[error("no event {0}")]
+    NoSuchEvent(String),
+    #[error("{event} is {state}, not awaiting approval")]
+    NotAwaiting { event: String, state: EventState },
+}
+
 /// How a remediator reported the end of the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -329,7 +338,9 @@ impl Engine {
         let Some(i) = self.event_index(event) else {
             return out;
         };
-        if !self.state.events[i].state.in_flight() {
+        // Waiting for approval, it was never called: nothing can have ended.
+        let state = self.state.events[i].state;
+        if !state.in_flight() || state == EventState::AwaitingApproval {
             return out;
         }
         let to = match outcome {
@@ -365,6 +376,24 @@ impl Engine {
         out
     }
 
+    /// An operator approved a `mode: approve` fire: the call may go out now.
+    pub fn approve(&mut self, event: &str, now: Timestamp) -> Result<Output, ApproveError> {
+        let (now, mut out) = self.advance_to(now);
+        let i = self
+            .event_index(event)
+            .ok_or_else(|| ApproveError::NoSuchEvent(event.to_owned()))?;
+        let state = self.state.events[i].state;
+        if state != EventState::AwaitingApproval {
+            return Err(ApproveError::NotAwaiting {
+                event: event.to_owned(),
+                state,
+            });
+        }
+        out.transitions
+            .push(self.transition(i, EventState::Pending, now));
+        Ok(out)
+    }
+
     pub fn pause(&mut self, pause: Pause, now: Timestamp) -> Output {
         let (now, mut out) = self.advance_to(now);
         self.state
@@ -392,8 +421,9 @@ impl Engine {
     /// The earliest moment something happens by itself (a warm-up ends, a pause expires).
     pub fn next_timer(&self) -> Option<Timestamp> {
         let warm = self.state.next_warm_timer().map(|(t, _)| t);
+        let approval = self.state.next_approval_timer().map(|(t, _)| t);
         let pauses = self.state.pauses.iter().filter_map(|p| p.until);
-        warm.into_iter().chain(pauses).min()
+        warm.into_iter().chain(approval).chain(pauses).min()
     }
 
     /// Runs every timer due up to `now`, in time order, re-deciding deferred
@@ -408,6 +438,14 @@ impl Engine {
                     .push(self.transition(timer.1, EventState::NotRescued, at));
                 if self.state.next_warm_timer() == Some(timer) {
                     break; // cannot happen: leaving Warming removes the timer
+                }
+            }
+            while let Some(timer) = self.state.next_approval_timer().filter(|(u, _)| *u <= at) {
+                // Nobody approved in time: the call is never made.
+                out.transitions
+                    .push(self.transition(timer.1, EventState::Expired, at));
+                if self.state.next_approval_timer() == Some(timer) {
+                    break; // cannot happen: leaving AwaitingApproval removes the timer
                 }
             }
             self.state.pauses.retain(|p| p.until.is_none_or(|u| u > at));
@@ -578,11 +616,13 @@ impl Engine {
         Some(decision)
     }
 
+    /// A new event in `state` (pending, or awaiting approval).
     fn new_event(
         &mut self,
         remediation: &str,
         target: &str,
         alert: &str,
+        state: EventState,
         now: Timestamp,
     ) -> String {
         let id = format!("ev-{}", self.next_event);
@@ -593,13 +633,23 @@ impl Engine {
             target: target.to_owned(),
             alert: alert.to_owned(),
             alerts: [alert.to_owned()].into_iter().collect(),
-            state: EventState::Pending,
+            state,
             remote_id: None,
             fired_at: now,
             succeeded_at: None,
             warm_until: None,
-            history: vec![(now, EventState::Pending)],
+            history: vec![(now, state)],
         });
+        if state == EventState::AwaitingApproval {
+            let wait = self
+                .rules
+                .remediation(remediation)
+                .and_then(|r| SignedDuration::try_from(r.approve_within).ok())
+                .unwrap_or(SignedDuration::ZERO);
+            let i = self.state.events.len() - 1;
+            self.state
+                .set_approval_deadline(i, now.saturating_add(wait).unwrap_or(now));
+        }
         self.facts.set_in_flight(remediation, target, true);
         self.facts.time_changed();
         id

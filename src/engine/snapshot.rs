@@ -67,8 +67,22 @@ impl Engine {
                 .then_some(event.succeeded_at.zip(event.warm_until))
                 .flatten();
             let in_flight = event.state.in_flight();
+            // The approval deadline follows the rules live now.
+            let approval = (event.state == super::EventState::AwaitingApproval).then(|| {
+                let wait = rules
+                    .remediation(&event.remediation)
+                    .and_then(|r| jiff::SignedDuration::try_from(r.approve_within).ok())
+                    .unwrap_or(jiff::SignedDuration::ZERO);
+                event
+                    .fired_at
+                    .saturating_add(wait)
+                    .unwrap_or(event.fired_at)
+            });
             let (r, t) = (event.remediation.clone(), event.target.clone());
             let i = state.push_event(event);
+            if let Some(until) = approval {
+                state.set_approval_deadline(i, until);
+            }
             if let Some((succeeded, until)) = warm {
                 state.set_warm_until(i, succeeded, until);
             }

@@ -16,6 +16,9 @@ use crate::source::Alert;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum EventState {
+    /// `mode: approve`: fired, waiting for an operator before the call. Counts
+    /// as in flight, so repeats collapse into it instead of asking again.
+    AwaitingApproval,
     /// Fire decided; the call to the remediator is under way. Counts as in flight,
     /// so a second alert collapses into it instead of firing again.
     Pending,
@@ -29,11 +32,14 @@ pub enum EventState {
     TimedOut,
     /// The remediator never accepted the call (refused, 5xx, unreachable).
     Refused,
+    /// `mode: approve`: nobody approved within `approve_within`; never called.
+    Expired,
 }
 
 impl EventState {
     pub fn as_str(self) -> &'static str {
         match self {
+            EventState::AwaitingApproval => "awaiting_approval",
             EventState::Pending => "pending",
             EventState::Accepted => "accepted",
             EventState::Running => "running",
@@ -43,11 +49,13 @@ impl EventState {
             EventState::Failed => "failed",
             EventState::TimedOut => "timed_out",
             EventState::Refused => "refused",
+            EventState::Expired => "expired",
         }
     }
 
     pub fn parse(s: &str) -> Option<EventState> {
         Some(match s {
+            "awaiting_approval" => EventState::AwaitingApproval,
             "pending" => EventState::Pending,
             "accepted" => EventState::Accepted,
             "running" => EventState::Running,
@@ -57,6 +65,7 @@ impl EventState {
             "failed" => EventState::Failed,
             "timed_out" => EventState::TimedOut,
             "refused" => EventState::Refused,
+            "expired" => EventState::Expired,
             _ => return None,
         })
     }
@@ -65,7 +74,10 @@ impl EventState {
     pub fn in_flight(self) -> bool {
         matches!(
             self,
-            EventState::Pending | EventState::Accepted | EventState::Running
+            EventState::AwaitingApproval
+                | EventState::Pending
+                | EventState::Accepted
+                | EventState::Running
         )
     }
 
@@ -78,6 +90,7 @@ impl EventState {
                 | EventState::Failed
                 | EventState::TimedOut
                 | EventState::Refused
+                | EventState::Expired
         )
     }
 }
@@ -160,6 +173,9 @@ pub struct State {
     flying: HashMap<String, usize>,
     /// (warm_until, event) of warming events: the next warm-up to end is first.
     warm_timers: BTreeSet<(Timestamp, usize)>,
+    /// (deadline, event) of events awaiting approval: the next to expire first.
+    approval_timers: BTreeSet<(Timestamp, usize)>,
+    approval_deadlines: HashMap<usize, Timestamp>,
 }
 
 impl State {
@@ -214,6 +230,23 @@ impl State {
         }
     }
 
+    /// When the earliest approval wait ends.
+    pub fn next_approval_timer(&self) -> Option<(Timestamp, usize)> {
+        self.approval_timers.first().copied()
+    }
+
+    /// Starts an event's approval wait (it must be awaiting approval).
+    pub fn set_approval_deadline(&mut self, i: usize, until: Timestamp) {
+        if self
+            .events
+            .get(i)
+            .is_some_and(|e| e.state == EventState::AwaitingApproval)
+        {
+            self.approval_timers.insert((until, i));
+            self.approval_deadlines.insert(i, until);
+        }
+    }
+
     pub fn push_event(&mut self, event: Event) -> usize {
         let i = self.events.len();
         self.by_id.insert(event.id.clone(), i);
@@ -252,6 +285,12 @@ impl State {
         }
         if to.is_final() {
             self.open.remove(&i);
+        }
+        if from == EventState::AwaitingApproval
+            && to != EventState::AwaitingApproval
+            && let Some(until) = self.approval_deadlines.remove(&i)
+        {
+            self.approval_timers.remove(&(until, i));
         }
         if from == EventState::Warming
             && to != EventState::Warming

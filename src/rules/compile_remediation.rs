@@ -21,6 +21,8 @@ pub const CONTEXT_NAMES: &[&str] = &["labels", "annotations", "remediation", "fi
 /// Without a warm-up the alert is judged the moment the fix reports success, before
 /// Prometheus has even re-evaluated it: every fix would look like a failure.
 pub const DEFAULT_WARMUP: Duration = Duration::from_secs(5 * 60);
+/// How long a `mode: approve` fire waits for an operator by default.
+pub const DEFAULT_APPROVE_WITHIN: Duration = Duration::from_secs(60 * 60);
 
 /// What a template may read beyond the labels `match` guarantees.
 #[derive(Clone, Copy)]
@@ -123,6 +125,12 @@ impl Compiler<'_> {
         }
 
         let warmup = self.duration(src, def.warmup.as_ref(), DEFAULT_WARMUP, "warmup");
+        let approve_within = self.duration(
+            src,
+            def.approve_within.as_ref(),
+            DEFAULT_APPROVE_WITHIN,
+            "approve_within",
+        );
         let budget = self.budget(src, key, def);
         let max_concurrent = match &def.max_concurrent {
             Some(m) if m.value == 0 => {
@@ -169,6 +177,7 @@ impl Compiler<'_> {
             max_concurrent,
             escalate,
             mode: def.mode.as_ref().map(|m| m.value).unwrap_or_default(),
+            approve_within: approve_within?,
         })
         .filter(|_| ok)
     }

@@ -179,6 +179,8 @@ pub struct Remediation {
     /// Index into `RuleSet::remediators`.
     pub escalate: Option<usize>,
     pub mode: Mode,
+    /// With `mode: approve`: a fire not approved within this expires.
+    pub approve_within: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -123,6 +123,8 @@ pub struct RemediationDef {
     pub max_concurrent: Option<Spanned<u32>>,
     pub escalate: Option<Spanned<String>>,
     pub mode: Option<Spanned<Mode>>,
+    /// With `mode: approve`: how long a fire waits for its approval.
+    pub approve_within: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

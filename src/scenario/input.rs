@@ -183,9 +183,13 @@ impl Resolver<'_> {
                 });
                 any = true;
             }
+            if let Some(event) = &s.approve {
+                push(Action::Approve(event.clone()));
+                any = true;
+            }
             if !any {
                 return Err(format!(
-                    "timeline[{i}] does nothing: give `alert`, `resolve`, `labels`, `resolve_labels`, `pause` or `unpause`"
+                    "timeline[{i}] does nothing: give `alert`, `resolve`, `labels`, `resolve_labels`, `pause`, `unpause` or `approve`"
                 ));
             }
         }

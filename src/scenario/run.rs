@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::engine::{Decision, Engine, Outcome, Output, Pause, Transition, Verdict};
+use crate::engine::{Decision, Engine, EventState, Outcome, Output, Pause, Transition, Verdict};
 use crate::rules::RuleSet;
 use crate::source::Alert;
 
@@ -39,6 +39,8 @@ pub enum Action {
         remediation: String,
         target: Option<String>,
     },
+    /// An operator approves a `mode: approve` event.
+    Approve(String),
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +156,9 @@ impl Runner {
                     remediation,
                     target,
                 } => self.engine.unpause(&remediation, target.as_deref(), now),
+                // Approving what does not await approval changes nothing, as
+                // the API answers 409 and nothing happens.
+                Action::Approve(event) => self.engine.approve(&event, now).unwrap_or_default(),
             };
             self.handle(out);
         }
@@ -217,43 +222,68 @@ impl Runner {
     fn handle(&mut self, out: Output) {
         let mut queue = vec![out];
         while let Some(out) = queue.pop() {
+            // Calls the remediators get: every fire, except one waiting for its
+            // approval, which is called when approved.
+            let mut calls: Vec<(String, String, Option<String>, Timestamp)> = Vec::new();
             // Transitions happened before the decisions they triggered were made.
             for t in out.transitions {
+                if t.from == Some(EventState::AwaitingApproval) && t.to == EventState::Pending {
+                    calls.push((
+                        t.event.clone(),
+                        t.remediation.clone(),
+                        Some(t.target.clone()),
+                        t.at,
+                    ));
+                }
                 self.trace.transitions.push(t.clone());
                 self.trace.log.push(Entry::Transition(t));
             }
             for d in out.decisions {
                 self.trace.decisions.push(d.clone());
                 self.trace.log.push(Entry::Decision(d.clone()));
-                let (Verdict::Fire, Some(event), Some(remediation)) =
+                if let (Verdict::Fire, Some(event), Some(remediation)) =
                     (d.verdict, &d.event, &d.remediation)
-                else {
-                    continue;
-                };
-                let now = d.at;
-                let fake = match &self.script {
-                    Some(script) => script(remediation, d.target.as_deref().unwrap_or(""), now),
-                    None => self.fake_for(remediation),
-                };
-                if fake.then == FakeOutcome::NeverAccepts {
-                    queue.push(self.engine.refused(event, now));
-                    continue;
+                    && d.reason.as_deref() != Some("awaiting_approval")
+                {
+                    calls.push((event.clone(), remediation.clone(), d.target.clone(), d.at));
                 }
-                let mut accepted =
-                    self.engine
-                        .accepted(event, Some(format!("fake-{}", self.seq)), now);
-                accepted.append(self.engine.running(event, now));
-                queue.push(accepted);
-                let outcome = match fake.then {
-                    FakeOutcome::Failed => Outcome::Failed,
-                    FakeOutcome::TimedOut => Outcome::TimedOut,
-                    FakeOutcome::Succeeded | FakeOutcome::NeverAccepts => Outcome::Succeeded,
-                };
-                let due = now.saturating_add(fake.takes).unwrap_or(now);
-                self.seq += 1;
-                self.scheduled.push((due, self.seq, event.clone(), outcome));
+            }
+            for (event, remediation, target, now) in calls {
+                queue.push(self.call(&event, &remediation, target.as_deref(), now));
             }
         }
+    }
+
+    /// The fake remediator takes the call: accepts (or refuses) at once and
+    /// schedules the end of the work. Returns what that changed at once.
+    fn call(
+        &mut self,
+        event: &str,
+        remediation: &str,
+        target: Option<&str>,
+        now: Timestamp,
+    ) -> Output {
+        let fake = match &self.script {
+            Some(script) => script(remediation, target.unwrap_or(""), now),
+            None => self.fake_for(remediation),
+        };
+        if fake.then == FakeOutcome::NeverAccepts {
+            return self.engine.refused(event, now);
+        }
+        let mut accepted = self
+            .engine
+            .accepted(event, Some(format!("fake-{}", self.seq)), now);
+        accepted.append(self.engine.running(event, now));
+        let outcome = match fake.then {
+            FakeOutcome::Failed => Outcome::Failed,
+            FakeOutcome::TimedOut => Outcome::TimedOut,
+            FakeOutcome::Succeeded | FakeOutcome::NeverAccepts => Outcome::Succeeded,
+        };
+        let due = now.saturating_add(fake.takes).unwrap_or(now);
+        self.seq += 1;
+        self.scheduled
+            .push((due, self.seq, event.to_owned(), outcome));
+        accepted
     }
 
     fn fake_for(&self, remediation: &str) -> Fake {

@@ -127,6 +127,9 @@ pub struct Step {
     pub pause: Option<PauseDef>,
     #[serde(default)]
     pub unpause: Option<PauseDef>,
+    /// Approve the event with this ID (`ev-1`), as `resgate approve` does.
+    #[serde(default)]
+    pub approve: Option<String>,
 }
 
 /// What a test expects. Every key given must match.

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use super::Shared;
 use super::journal::{self, CallPhase, StepRecord};
 use super::tracker;
-use crate::engine::{Engine, Outcome, Pause, Verdict};
+use crate::engine::{ApproveError, Engine, EventState, Outcome, Pause, Verdict};
 use crate::rules::RuleSet;
 use crate::rules::schema::Mode;
 use crate::source::Alert;
@@ -60,6 +60,26 @@ pub enum Msg {
         reply: SyncSender<journal::Result<()>>,
     },
     Reload(Arc<RuleSet>),
+    /// An operator approves a `mode: approve` event; answered once journaled.
+    Approve {
+        event: String,
+        reply: SyncSender<Result<(), ApprovalRefused>>,
+    },
+}
+
+/// Why an approval did not go through.
+#[derive(Debug, Clone)]
+pub enum ApprovalRefused {
+    /// No such event, or it is not waiting for approval.
+    Engine(ApproveError),
+    /// The approval could not be journaled (the caller may retry).
+    Journal(String),
+}
+
+/// Whom to tell once a step is journaled.
+enum Reply {
+    Journal(SyncSender<journal::Result<()>>),
+    Approval(SyncSender<Result<(), ApprovalRefused>>),
 }
 
 pub struct Decider {
@@ -191,7 +211,17 @@ impl Decider {
             }
             let committed = self.commit_and_act(step);
             for reply in replies {
-                let _ = reply.send(committed.clone());
+                match reply {
+                    Reply::Journal(r) => {
+                        let _ = r.send(committed.clone());
+                    }
+                    Reply::Approval(r) => {
+                        let answer = committed
+                            .clone()
+                            .map_err(|e| ApprovalRefused::Journal(e.to_string()));
+                        let _ = r.send(answer);
+                    }
+                }
             }
             if drained || (stopping && committed.is_err()) {
                 break;
@@ -201,12 +231,7 @@ impl Decider {
 
     /// Feeds one message to the engine; returns the reply channel of a request
     /// that waits for the step to be journaled.
-    fn apply(
-        &mut self,
-        msg: Msg,
-        step: &mut StepRecord,
-        now: Timestamp,
-    ) -> Option<SyncSender<journal::Result<()>>> {
+    fn apply(&mut self, msg: Msg, step: &mut StepRecord, now: Timestamp) -> Option<Reply> {
         let e = &mut self.engine;
         let output = match msg {
             Msg::Inbound { id, alerts } => {
@@ -224,7 +249,7 @@ impl Decider {
                 step.pauses_set.push(pause.clone());
                 let out = e.pause(pause, now);
                 step.add_output(e, out);
-                return Some(reply);
+                return Some(Reply::Journal(reply));
             }
             Msg::Unpause {
                 remediation,
@@ -234,8 +259,18 @@ impl Decider {
                 let out = e.unpause(&remediation, target.as_deref(), now);
                 step.pauses_deleted.push((remediation, target));
                 step.add_output(e, out);
-                return Some(reply);
+                return Some(Reply::Journal(reply));
             }
+            Msg::Approve { event, reply } => match e.approve(&event, now) {
+                Ok(out) => {
+                    step.add_output(e, out);
+                    return Some(Reply::Approval(reply));
+                }
+                Err(refused) => {
+                    let _ = reply.send(Err(ApprovalRefused::Engine(refused)));
+                    return None;
+                }
+            },
             Msg::Reload(rules) => e.reload(rules, now),
         };
         step.add_output(e, output);
@@ -296,6 +331,10 @@ impl Decider {
                 "decision"
             );
             match d.verdict {
+                // Waiting for approval: called once approved (below).
+                Verdict::Fire if d.reason.as_deref() == Some("awaiting_approval") => {
+                    *self.by_state.entry("awaiting_approval".into()).or_default() += 1;
+                }
                 Verdict::Fire => {
                     if let Some(event) = &d.event {
                         *self.by_state.entry("pending".into()).or_default() += 1;
@@ -324,6 +363,9 @@ impl Decider {
             *self.by_state.entry(t.to.as_str().to_owned()).or_default() += 1;
             if !t.to.in_flight() {
                 self.tracked.remove(&t.event);
+            }
+            if t.from == Some(EventState::AwaitingApproval) && t.to == EventState::Pending {
+                self.start_tracker(&t.event, CallPhase::Queued, None, None);
             }
         }
         metrics.set_events(self.by_state.clone());

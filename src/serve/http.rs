@@ -11,10 +11,11 @@ use super::httpd::{Incoming, Reply};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::decider::Msg;
+use super::decider::{ApprovalRefused, Msg};
 use super::httpd::BodyError;
 use super::journal::{history, story};
 use super::{Shared, auth, journal, status};
+use crate::engine::ApproveError;
 use crate::engine::Pause;
 use crate::rules::SourceAuth;
 use crate::scenario::Entry;
@@ -90,7 +91,34 @@ fn route(request: &mut Incoming, shared: &Shared) -> Answer {
                 unpause(&body, shared, &query)
             }
         }
+        ("POST", ["api", "v1", "events", id, "approve"]) => {
+            if let Some(refusal) = api_auth(request, shared) {
+                return refusal;
+            }
+            approve(shared, &decode(id))
+        }
         _ => route_url(shared, &method, &path, &segments, &query),
+    }
+}
+
+/// `POST /api/v1/events/{id}/approve`: lets a `mode: approve` fire call out.
+fn approve(shared: &Shared, event: &str) -> Answer {
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    let msg = Msg::Approve {
+        event: event.to_owned(),
+        reply,
+    };
+    if shared.decider.send(msg).is_err() {
+        return Answer::error(503, "shutting down");
+    }
+    match answer.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(())) => Answer::json(200, json!({"status": "success", "event": event})),
+        Ok(Err(ApprovalRefused::Engine(e @ ApproveError::NoSuchEvent(_)))) => {
+            Answer::error(404, e.to_string())
+        }
+        Ok(Err(ApprovalRefused::Engine(e))) => Answer::error(409, e.to_string()),
+        Ok(Err(ApprovalRefused::Journal(e))) => Answer::error(503, e),
+        Err(_) => queued(),
     }
 }
 
@@ -169,6 +197,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
             });
         }
         ["api", "v1", "pauses"] => &["GET", "POST", "DELETE"],
+        ["api", "v1", "events", _, "approve"] => &["POST"],
         ["" | "healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]

@@ -71,6 +71,7 @@ text{{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;font-size:12px;fill:#22
 .phase.pending,.phase.accepted{{fill:{SKY_BLUE}}}
 .phase.running{{fill:{BLUE}}}
 .phase.warming{{fill:{YELLOW}}}
+.phase.awaiting_approval{{fill:#fff;stroke:{BLUE};stroke-dasharray:3 2}}
 .marker{{stroke:#fff;stroke-width:.8}}
 .marker.cross{{fill:none;stroke:{BLACK};stroke-width:2.4;stroke-linecap:round}}
 .mark{{fill:none;stroke-width:2.4;stroke-linecap:round;stroke-linejoin:round}}
