@@ -47,6 +47,16 @@ pub struct Replay {
 /// Replays every webhook of `recorded` through `rules`. A fire the journal has
 /// nothing to go by is played as `assume`.
 pub fn replay(rules: &Arc<RuleSet>, recorded: &Recorded, assume: Fake) -> Option<Replay> {
+    replay_with_progress(rules, recorded, assume, Box::new(|_| {}))
+}
+
+/// [`replay`], telling `progress` how many webhooks are replayed so far.
+pub fn replay_with_progress(
+    rules: &Arc<RuleSet>,
+    recorded: &Recorded,
+    assume: Fake,
+    progress: Box<dyn FnMut(usize)>,
+) -> Option<Replay> {
     let start = recorded.inbound.first()?.at;
     let end = [
         recorded.inbound.last().map(|i| i.at),
@@ -62,7 +72,8 @@ pub fn replay(rules: &Arc<RuleSet>, recorded: &Recorded, assume: Fake) -> Option
     .max()
     .unwrap_or(start)
     .max(start);
-    let (mut runner, counts) = runner(rules, recorded, assume, start, end);
+    let (runner, counts) = runner(rules, recorded, assume, start, end);
+    let mut runner = runner.with_progress(progress);
     let steps = steps(recorded, start, |t| t <= end);
     runner.play(start, steps, end.duration_since(start));
     let scripted = counts.lock().map(|c| *c).unwrap_or_default();

@@ -88,7 +88,22 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         takes,
         then: FakeOutcome::Succeeded,
     };
-    let Some(replay) = backtest::replay(&rules, &recorded, assume) else {
+    // On a terminal only (indicatif hides it otherwise): long journals take a while.
+    let bar = indicatif::ProgressBar::new(recorded.inbound.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "replaying {bar:40} {pos}/{len} webhooks, {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let ticker = bar.clone();
+    let progress = Box::new(move |done: usize| {
+        if done % 256 == 0 {
+            ticker.set_position(done as u64);
+        }
+    });
+    let replayed = backtest::replay_with_progress(&rules, &recorded, assume, progress);
+    bar.finish_and_clear();
+    let Some(replay) = replayed else {
         eprintln!(
             "error: {} holds no webhook to replay (none received, or all pruned after the retention period)",
             path.display()

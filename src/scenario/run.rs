@@ -86,6 +86,8 @@ pub struct Runner {
     fakes: BTreeMap<String, Fake>,
     /// When set, decides every fire's fake instead of `fakes`.
     script: Option<Script>,
+    /// Told after each step how many steps are done (a progress bar).
+    progress: Option<Box<dyn FnMut(usize)>>,
     /// (when, sequence, event, outcome): sequence keeps same-time order stable.
     scheduled: Vec<(Timestamp, u64, String, Outcome)>,
     seq: u64,
@@ -98,6 +100,7 @@ impl Runner {
             engine: Engine::new(rules, start),
             fakes,
             script: None,
+            progress: None,
             scheduled: Vec::new(),
             seq: 0,
             trace: Trace::default(),
@@ -130,6 +133,12 @@ impl Runner {
         self
     }
 
+    /// Calls `progress` after each step with the number of steps done.
+    pub fn with_progress(mut self, progress: Box<dyn FnMut(usize)>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -143,7 +152,10 @@ impl Runner {
     /// [`Runner::run`] without ending: the runner can be asked more afterwards.
     pub fn play(&mut self, start: Timestamp, mut steps: Vec<Step>, until: SignedDuration) {
         steps.sort_by_key(|s| s.at);
-        for step in steps {
+        for (done, step) in steps.into_iter().enumerate() {
+            if let Some(progress) = &mut self.progress {
+                progress(done);
+            }
             let now = start.saturating_add(step.at).unwrap_or(start);
             self.run_until(now);
             let out = match step.action {
