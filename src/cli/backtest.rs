@@ -97,7 +97,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     );
     let ticker = bar.clone();
     let progress = Box::new(move |done: usize| {
-        if done % 256 == 0 {
+        if done.is_multiple_of(256) {
             ticker.set_position(done as u64);
         }
     });
