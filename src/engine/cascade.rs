@@ -91,7 +91,7 @@ pub(super) fn decide(
     // 2. The last success on this target is still warming up.
     let warming = engine
         .state
-        .events_on(name, &target)
+        .open_on(name, &target)
         .rev()
         .find(|e| e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u));
     if let Some(e) = warming {

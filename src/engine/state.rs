@@ -169,6 +169,10 @@ pub struct State {
     by_target: HashMap<(String, String), Vec<usize>>,
     /// Events that are not final yet (in flight or warming).
     open: BTreeSet<usize>,
+    /// remediation → target → its events that are not final, oldest first:
+    /// what collapse and warm-up look at, however long the target's history.
+    /// Nested so that a lookup by `&str` allocates nothing.
+    open_on: HashMap<String, HashMap<String, Vec<usize>>>,
     /// remediation → how many of its events are in flight.
     flying: HashMap<String, usize>,
     /// (warm_until, event) of warming events: the next warm-up to end is first.
@@ -200,8 +204,23 @@ impl State {
             .filter_map(|&i| self.events.get(i))
     }
 
+    /// The events of one remediation on one target that are not final
+    /// (awaiting approval, in flight or warming), oldest first.
+    pub fn open_on(
+        &self,
+        remediation: &str,
+        target: &str,
+    ) -> impl DoubleEndedIterator<Item = &Event> {
+        self.open_on
+            .get(remediation)
+            .and_then(|targets| targets.get(target))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.events.get(i))
+    }
+
     pub fn in_flight(&self, remediation: &str, target: &str) -> Option<&Event> {
-        self.events_on(remediation, target)
+        self.open_on(remediation, target)
             .rev()
             .find(|e| e.state.in_flight())
     }
@@ -259,6 +278,12 @@ impl State {
         }
         if !event.state.is_final() {
             self.open.insert(i);
+            self.open_on
+                .entry(event.remediation.clone())
+                .or_default()
+                .entry(event.target.clone())
+                .or_default()
+                .push(i);
         }
         self.events.push(event);
         i
@@ -283,8 +308,14 @@ impl State {
                 *n = n.saturating_sub(1);
             }
         }
-        if to.is_final() {
-            self.open.remove(&i);
+        if to.is_final() && self.open.remove(&i) {
+            if let Some(open) = self
+                .open_on
+                .get_mut(&e.remediation)
+                .and_then(|targets| targets.get_mut(&e.target))
+            {
+                open.retain(|&j| j != i);
+            }
         }
         if from == EventState::AwaitingApproval
             && to != EventState::AwaitingApproval
