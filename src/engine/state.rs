@@ -308,14 +308,14 @@ impl State {
                 *n = n.saturating_sub(1);
             }
         }
-        if to.is_final() && self.open.remove(&i) {
-            if let Some(open) = self
+        if to.is_final()
+            && self.open.remove(&i)
+            && let Some(open) = self
                 .open_on
                 .get_mut(&e.remediation)
                 .and_then(|targets| targets.get_mut(&e.target))
-            {
-                open.retain(|&j| j != i);
-            }
+        {
+            open.retain(|&j| j != i);
         }
         if from == EventState::AwaitingApproval
             && to != EventState::AwaitingApproval

@@ -321,8 +321,11 @@ impl Decider {
             {
                 metrics.shadow_fire(r);
             }
+            // Alert IDs and targets come from senders: as `&str` fields they are
+            // written quoted and escaped, so a newline in a label or an
+            // Alertmanager fingerprint cannot forge a log line.
             tracing::info!(
-                alert = %d.alert,
+                alert = d.alert.as_str(),
                 remediation = d.remediation.as_deref().unwrap_or(""),
                 target = d.target.as_deref().unwrap_or(""),
                 verdict = %d.verdict,
@@ -350,7 +353,7 @@ impl Decider {
             tracing::info!(
                 event = %t.event,
                 remediation = %t.remediation,
-                target = %t.target,
+                target = t.target.as_str(),
                 from = t.from.map(|s| s.as_str()).unwrap_or(""),
                 to = %t.to,
                 "event"

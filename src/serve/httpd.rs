@@ -1,14 +1,16 @@
 //! A small HTTP/1.1 server with the limits a webhook receiver needs, because
 //! tiny_http has none and hides its sockets: every connection has a read
 //! timeout (idle between requests, and for the request head), the head is at
-//! most `max_head` bytes, a body must arrive within `body_timeout`, bodies are
-//! read only when the handler asks (after it checked credentials and the
-//! Content-Length), and at most `max_connections` connections are open.
+//! most `max_head` bytes and 100 header lines, a body must arrive within
+//! `body_timeout`, bodies are read only when the handler asks (after it checked
+//! credentials and the Content-Length), and at most `max_connections`
+//! connections are open.
 //!
 //! One thread per connection, up to that cap: a blocking design that is easy to
 //! follow, and what a webhook receiver with tens of senders needs. Only
 //! `Content-Length` bodies are taken (senders of webhooks set it); chunked
-//! bodies are refused with 411.
+//! bodies are refused with 411, and a Content-Length that is not plain digits
+//! or that a repeated header contradicts with 400.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -163,7 +165,7 @@ impl Server {
                 (self.stopping.clone(), self.busy.clone(), self.open.clone());
             let spawned = std::thread::Builder::new()
                 .name("http-conn".into())
-                .stack_size(256 * 1024)
+                .stack_size(CONNECTION_STACK)
                 .spawn(move || {
                     connection(stream, &limits, &*handler, &stopping, &busy);
                     open.fetch_sub(1, Ordering::SeqCst);
@@ -188,6 +190,16 @@ fn refuse_busy(mut stream: TcpStream) {
         body.len()
     );
 }
+
+/// The stack of a connection thread. Bodies are parsed on it, and
+/// serde_json's nesting limit (128) takes about 300 KiB of stack in a debug
+/// build for `{"a":{"a":...` (256 KiB overflowed and aborted the daemon); the
+/// margin is for the handler around it. Virtual memory: a thread's untouched
+/// pages cost nothing, even with `--max-connections` threads.
+const CONNECTION_STACK: usize = 1024 * 1024;
+
+/// Header lines a request may have; more is answered 431, like a long head.
+const MAX_HEADERS: usize = 100;
 
 /// Why a request head could not be read.
 enum HeadError {
@@ -220,7 +232,11 @@ fn connection(
             Ok(h) => h,
             Err(HeadError::Gone) => return,
             Err(HeadError::TooLarge) => {
-                let _ = write_reply(&mut writer, &error(431, "request head too large"), true);
+                let _ = write_reply(
+                    &mut writer,
+                    &error(431, "request head too large or too many header lines"),
+                    true,
+                );
                 return;
             }
             Err(HeadError::Timeout) => {
@@ -273,10 +289,9 @@ fn answer(
     if find("transfer-encoding").is_some() {
         return (error(411, "send the body with a Content-Length"), true);
     }
-    let content_length = match find("content-length").map(|v| v.parse::<usize>()) {
-        None => 0,
-        Some(Ok(n)) => n,
-        Some(Err(_)) => return (error(400, "invalid Content-Length"), true),
+    let content_length = match content_length(&head.headers) {
+        Ok(n) => n,
+        Err(why) => return (error(400, why), true),
     };
     let expect_continue = find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     let (path, query) = match head.target.split_once('?') {
@@ -298,6 +313,29 @@ fn answer(
     // A body left on the wire (refused before reading) cannot be skipped safely.
     let close = !head.keep_alive || (!incoming.body_read && content_length > 0);
     (reply, close)
+}
+
+/// The body length the headers declare (0 if none). Only digits are taken
+/// (`+5` and `5, 5` are refused), and repeated `Content-Length` headers must
+/// agree: a proxy in front that read the other value would see a different
+/// request boundary than ours (request smuggling, RFC 9112 §6.3).
+fn content_length(headers: &[(String, String)]) -> Result<usize, &'static str> {
+    let mut found: Option<usize> = None;
+    for (_, value) in headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        let value = value.trim();
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("invalid Content-Length");
+        }
+        let n = value.parse().map_err(|_| "invalid Content-Length")?;
+        if found.is_some_and(|f| f != n) {
+            return Err("conflicting Content-Length headers");
+        }
+        found = Some(n);
+    }
+    Ok(found.unwrap_or(0))
 }
 
 fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head, HeadError> {
@@ -402,8 +440,8 @@ fn parse_head(bytes: &[u8]) -> Result<Head, HeadError> {
             }
         }
         headers.push((name.to_owned(), value.to_owned()));
-        if headers.len() > 100 {
-            return Err(HeadError::Malformed("too many headers"));
+        if headers.len() > MAX_HEADERS {
+            return Err(HeadError::TooLarge);
         }
     }
     Ok(Head {
@@ -462,5 +500,37 @@ fn reason(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn length(values: &[&str]) -> Result<usize, &'static str> {
+        let headers: Vec<(String, String)> = values
+            .iter()
+            .map(|v| ("Content-Length".to_owned(), (*v).to_owned()))
+            .collect();
+        content_length(&headers)
+    }
+
+    #[test]
+    fn content_length_is_digits_and_repeats_must_agree() {
+        assert_eq!(length(&[]), Ok(0));
+        assert_eq!(length(&["42"]), Ok(42));
+        assert_eq!(length(&[" 42 "]), Ok(42));
+        assert_eq!(length(&["42", "42"]), Ok(42));
+        assert_eq!(
+            length(&["42", "7"]),
+            Err("conflicting Content-Length headers")
+        );
+        for bad in ["+42", "-1", "4 2", "42, 42", "0x10", "", "1e3"] {
+            assert_eq!(length(&[bad]), Err("invalid Content-Length"), "{bad:?}");
+        }
+        assert_eq!(
+            length(&["99999999999999999999999"]),
+            Err("invalid Content-Length")
+        );
     }
 }

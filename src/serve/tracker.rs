@@ -311,7 +311,7 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
     ) {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(remediation = %remediation.name, error = %e, "cannot render the escalation");
+            tracing::error!(remediation = %remediation.name, error = e.as_str(), "cannot render the escalation");
             shared.metrics.call("escalation_not_sent");
             return;
         }
@@ -348,7 +348,7 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
     tracing::warn!(
         remediation = %remediation.name,
         target = decision.target.as_deref().unwrap_or(""),
-        alert = %decision.alert,
+        alert = decision.alert.as_str(),
         outcome,
         error = error.unwrap_or(""),
         "escalation"

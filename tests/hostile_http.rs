@@ -1,0 +1,872 @@
+//! Hostile input over HTTP against `resgate serve` on loopback: every case gets
+//! its status, nothing reaches the journal, and a good client keeps being
+//! served while it happens.
+//!
+//! A background "good client" asks `GET /healthz` on a fresh connection every
+//! 10 ms for the whole test; each case reports the good client's p99 latency
+//! during it (printed as a table; run with `--nocapture` to see it). Timing is
+//! asserted only against a generous bound (5 s), so a loaded CI machine does
+//! not fail the test. Every attack is bounded in connections and time.
+//!
+//! Cases already covered by tests/serve.rs (bearer 401, 413 by length, the
+//! late body 408, a long head 431, chunked 411, the connection cap) are
+//! repeated here only where they take part in a flood or a new variant.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::fake_remediator::{Behaviour, FakeRemediator};
+use resgate::serve::auth::sign_hex;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+/// A good client waiting longer than this during an attack fails the test.
+const GENEROUS: Duration = Duration::from_secs(5);
+/// Quick cases are repeated for this long: a small flood, and enough time for
+/// the good client to take a few samples.
+const FLOOD: Duration = Duration::from_millis(300);
+
+const AM_TOKEN: &str = "am-t0ken";
+const GF_SECRET: &str = "gf-s3cret";
+const PD_SECRET: &str = "pd-s3cret";
+const LEGACY_PASSWORD: &str = "legacy-pw";
+const API_TOKEN: &str = "api-t0ken";
+const GF_SIGNATURE: &str = "X-Grafana-Alerting-Signature";
+const GF_TIMESTAMP: &str = "X-Grafana-Alerting-Timestamp";
+
+/// One answer, head included (for `Allow` and friends).
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn parse(raw: &[u8]) -> Response {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Response {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// Sends `bytes` as they are on a fresh connection; the answer.
+fn raw(addr: &str, bytes: &[u8]) -> Response {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // The server may answer (413, 401) and close before taking all of it.
+    let _ = c.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    parse(&out)
+}
+
+/// A request with `Connection: close` and a Content-Length for `body`.
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut bytes = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        bytes.push_str(&format!("{k}: {v}\r\n"));
+    }
+    bytes.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = bytes.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes)
+}
+
+/// Sends `prefix`, then `drip` one byte every `every`, until the server
+/// answers; the answer.
+fn trickle(addr: &str, prefix: &[u8], drip: &[u8], every: Duration) -> Response {
+    let mut c = TcpStream::connect(addr).expect("connect");
+    let _ = c.write_all(prefix);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    c.set_read_timeout(Some(every)).expect("timeout");
+    for byte in drip {
+        // Stop dripping once the answer starts: writing into a closed
+        // connection would make the kernel drop the answer with a reset.
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        if c.write_all(std::slice::from_ref(byte)).is_err() {
+            break;
+        }
+    }
+    c.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let _ = c.read_to_end(&mut out);
+    parse(&out)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `GET /healthz` on a fresh connection every 10 ms until stopped.
+struct GoodClient {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<(Instant, Duration, u16)>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GoodClient {
+    fn start(addr: &str) -> GoodClient {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (addr, flag, out) = (addr.to_owned(), stop.clone(), samples.clone());
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                let status = raw(
+                    &addr,
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                )
+                .status;
+                out.lock().unwrap_or_else(|e| e.into_inner()).push((
+                    started,
+                    started.elapsed(),
+                    status,
+                ));
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        GoodClient {
+            stop,
+            samples,
+            thread: Some(thread),
+        }
+    }
+
+    /// Latencies and statuses of the requests started between `from` and `to`.
+    fn between(&self, from: Instant, to: Instant) -> Vec<(Duration, u16)> {
+        self.samples
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(at, _, _)| *at >= from && *at <= to)
+            .map(|(_, took, status)| (*took, *status))
+            .collect()
+    }
+}
+
+impl Drop for GoodClient {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn p99(samples: &[(Duration, u16)]) -> Option<Duration> {
+    let mut took: Vec<Duration> = samples.iter().map(|(d, _)| *d).collect();
+    took.sort();
+    let i = (took.len() * 99).div_ceil(100).checked_sub(1)?;
+    took.get(i).copied()
+}
+
+/// Rows of every table an accepted webhook, a decision or a pause writes.
+fn journaled(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).expect("open the journal");
+    ["inbound", "alerts", "decisions", "events", "pauses"]
+        .iter()
+        .map(|t| {
+            conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .expect("count")
+        })
+        .sum()
+}
+
+/// Four sources, one per mapping, each with a different credential, and the
+/// remediators and the restart rule of `write_rules`.
+fn hostile_rules(dir: &Path, fake: &FakeRemediator) {
+    write_rules(dir, fake, "");
+    let sources = std::fs::read_to_string(dir.join("sources.yaml")).expect("sources.yaml");
+    let sources = sources.replace(
+        "  alertmanager: {kind: alertmanager}\n",
+        r#"  alertmanager: {kind: alertmanager, auth: {bearer: "${env:AM_TOKEN}"}}
+  grafana:
+    kind: grafana
+    auth: {hmac: {secret: "${env:GF_SECRET}", timestamp_header: X-Grafana-Alerting-Timestamp}}
+  pagerduty: {kind: pagerduty, auth: {hmac: {secret: "${env:PD_SECRET}"}}}
+  legacy:
+    kind: jmespath
+    alerts: "events[]"
+    labels: "{alertname: type, service: tags.svc, instance: host}"
+    status: "state || 'firing'"
+    auth: {basic: {username: legacy, password: "${env:LEGACY_PW}"}}
+"#,
+    );
+    assert!(sources.contains("grafana:"), "sources.yaml changed shape");
+    std::fs::write(dir.join("sources.yaml"), sources).expect("write sources.yaml");
+}
+
+fn start(dir: &Path, fake: &FakeRemediator, extra: &[&str]) -> Daemon {
+    let rules = dir.join("rules");
+    hostile_rules(&rules, fake);
+    Daemon::start_env(
+        &rules,
+        &dir.join("data"),
+        extra,
+        &[
+            ("AM_TOKEN", AM_TOKEN),
+            ("GF_SECRET", GF_SECRET),
+            ("PD_SECRET", PD_SECRET),
+            ("LEGACY_PW", LEGACY_PASSWORD),
+            ("RESGATE_API_TOKEN", API_TOKEN),
+        ],
+    )
+}
+
+/// Headers that pass each source's check for `body`.
+fn credentials(source: &str, body: &[u8]) -> Vec<(String, String)> {
+    let pair = |k: &str, v: String| (k.to_owned(), v);
+    match source {
+        "alertmanager" => vec![pair("Authorization", format!("Bearer {AM_TOKEN}"))],
+        "grafana" => {
+            let ts = now_secs().to_string();
+            vec![
+                pair(GF_SIGNATURE, sign_hex(GF_SECRET, Some(&ts), body)),
+                pair(GF_TIMESTAMP, ts),
+            ]
+        }
+        "pagerduty" => vec![pair(
+            "X-PagerDuty-Signature",
+            format!("v1={}", sign_hex(PD_SECRET, None, body)),
+        )],
+        "legacy" => {
+            let basic = base64::engine::general_purpose::STANDARD
+                .encode(format!("legacy:{LEGACY_PASSWORD}"));
+            vec![pair("Authorization", format!("Basic {basic}"))]
+        }
+        other => panic!("no credentials for {other}"),
+    }
+}
+
+fn post_signed(addr: &str, source: &str, body: &[u8]) -> Response {
+    let creds = credentials(source, body);
+    let headers: Vec<(&str, &str)> = creds
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    request(addr, "POST", &format!("/webhook/{source}"), &headers, body)
+}
+
+const SOURCES: [&str; 4] = ["alertmanager", "grafana", "pagerduty", "legacy"];
+
+/// What the table prints for one case.
+struct Row {
+    case: String,
+    status: u16,
+    journaled: i64,
+    good: Vec<(Duration, u16)>,
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "\n{:<62} {:>6} {:>9} {:>6} {:>10}  good statuses",
+        "case", "status", "journaled", "good n", "good p99"
+    );
+    for row in rows {
+        let p99 = p99(&row.good).map_or("-".to_owned(), |d| {
+            format!("{:.1} ms", d.as_secs_f64() * 1e3)
+        });
+        let mut statuses: Vec<u16> = row.good.iter().map(|(_, s)| *s).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
+        println!(
+            "{:<62} {:>6} {:>9} {:>6} {:>10}  {statuses:?}",
+            row.case,
+            row.status,
+            if row.journaled == 0 { "no" } else { "YES" },
+            row.good.len(),
+            p99
+        );
+    }
+}
+
+/// Runs `attack` (repeated for [`FLOOD`] unless `once`), checks its status,
+/// that nothing was journaled and that the good client was served.
+struct Cases<'a> {
+    addr: String,
+    db: &'a Path,
+    good: &'a GoodClient,
+    rows: Vec<Row>,
+}
+
+impl Cases<'_> {
+    fn run(&mut self, case: &str, want: u16, once: bool, attack: &dyn Fn(&str) -> Response) {
+        let from = Instant::now();
+        let mut last;
+        loop {
+            last = attack(&self.addr);
+            assert_eq!(
+                last.status, want,
+                "{case}: got {}\n{}\n\n{}",
+                last.status, last.head, last.body
+            );
+            if once || from.elapsed() >= FLOOD {
+                break;
+            }
+        }
+        let to = Instant::now();
+        // Every refusal says why, as JSON, and shows no file of the server.
+        let reason: Value = serde_json::from_str(&last.body)
+            .unwrap_or_else(|_| panic!("{case}: the reason is not JSON: {:?}", last.body));
+        assert!(
+            reason["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{case}: {}",
+            last.body
+        );
+        for secret in [
+            AM_TOKEN,
+            GF_SECRET,
+            PD_SECRET,
+            LEGACY_PASSWORD,
+            API_TOKEN,
+            "root:",
+        ] {
+            assert!(
+                !last.body.contains(secret),
+                "{case}: {secret:?} in {}",
+                last.body
+            );
+        }
+        let journaled = journaled(self.db);
+        assert_eq!(journaled, 0, "{case}: something was journaled");
+        let good = self.good.between(from, to);
+        check_good(case, &good, &[200]);
+        self.rows.push(Row {
+            case: case.to_owned(),
+            status: last.status,
+            journaled,
+            good,
+        });
+    }
+}
+
+fn check_good(case: &str, good: &[(Duration, u16)], allowed: &[u16]) {
+    for (took, status) in good {
+        assert!(
+            allowed.contains(status),
+            "{case}: the good client got {status}"
+        );
+        assert!(*took < GENEROUS, "{case}: the good client waited {took:?}");
+    }
+}
+
+fn nested(depth: usize) -> Vec<u8> {
+    let mut body = vec![b'['; depth];
+    body.extend(std::iter::repeat_n(b']', depth));
+    body
+}
+
+#[test]
+fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_served() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(
+        dir.path(),
+        &fake,
+        &[
+            "--max-connections",
+            "256",
+            "--idle-timeout",
+            "5s",
+            "--head-timeout",
+            "1s",
+            "--body-timeout",
+            "1s",
+            "--max-body",
+            "200000",
+        ],
+    );
+    let db = dir.path().join("data/resgate.db");
+    let began = Instant::now();
+    let good = GoodClient::start(&d.addr);
+    let mut cases = Cases {
+        addr: d.addr.clone(),
+        db: &db,
+        good: &good,
+        rows: Vec::new(),
+    };
+    let payload = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    let am_auth = format!("Bearer {AM_TOKEN}");
+    let am = |headers: &str, body: &[u8]| {
+        let mut bytes = format!(
+            "POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {am_auth}\r\n{headers}\r\n"
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    };
+
+    // Oversize bodies: refused from the length, before a byte is read.
+    cases.run(
+        "413: Content-Length over --max-body, body never sent",
+        413,
+        false,
+        &|a| raw(a, &am("Content-Length: 200001\r\n", b"")),
+    );
+    cases.run("413: Content-Length of 2^64-1", 413, false, &|a| {
+        raw(a, &am("Content-Length: 18446744073709551615\r\n", b""))
+    });
+    cases.run("400: Content-Length over 2^64", 400, false, &|a| {
+        raw(a, &am("Content-Length: 99999999999999999999999\r\n", b""))
+    });
+    cases.run("400: Content-Length +2 (not digits)", 400, false, &|a| {
+        raw(a, &am("Content-Length: +2\r\n", b"{}"))
+    });
+    cases.run("400: two Content-Lengths that disagree", 400, false, &|a| {
+        raw(a, &am("Content-Length: 2\r\nContent-Length: 40\r\n", b"{}"))
+    });
+    cases.run(
+        "411: Transfer-Encoding and Content-Length",
+        411,
+        false,
+        &|a| {
+            raw(
+                a,
+                &am(
+                    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+                    b"0\r\n\r\n",
+                ),
+            )
+        },
+    );
+
+    // Slow senders: the deadlines are for the whole head and body, not per read.
+    cases.run(
+        "408: body dripped 1 byte / 200 ms (--body-timeout 1s)",
+        408,
+        true,
+        &|a| {
+            let head = am("Content-Length: 60\r\n", b"");
+            trickle(a, &head, &[b' '; 60], Duration::from_millis(200))
+        },
+    );
+    cases.run(
+        "408: head dripped 1 byte / 200 ms (--head-timeout 1s)",
+        408,
+        true,
+        &|a| {
+            trickle(
+                a,
+                b"G",
+                b"ET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+                Duration::from_millis(200),
+            )
+        },
+    );
+
+    // Heads too large.
+    cases.run("431: one 20 KB header", 431, false, &|a| {
+        let big = format!("X-Big: {}\r\n", "a".repeat(20_000));
+        raw(a, &am(&format!("{big}Content-Length: 0\r\n"), b""))
+    });
+    cases.run("431: 101 header lines", 431, false, &|a| {
+        let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+        raw(a, &am(&many, b""))
+    });
+
+    // Wrong methods.
+    for (method, path, allow) in [
+        ("PUT", "/webhook/alertmanager", "POST"),
+        ("GET", "/webhook/alertmanager", "POST"),
+        ("DELETE", "/healthz", "GET"),
+        ("POST", "/metrics", "GET"),
+        ("POST", "/api/v1/decisions", "GET"),
+        ("PATCH", "/api/v1/pauses", "GET, POST, DELETE"),
+        ("HEAD", "/", "GET"),
+    ] {
+        cases.run(&format!("405: {method} {path}"), 405, false, &|a| {
+            let r = request(a, method, path, &[], b"");
+            assert!(
+                r.head.contains(&format!("\r\nAllow: {allow}")),
+                "{method} {path}: {}",
+                r.head
+            );
+            r
+        });
+    }
+    cases.run("400: lower-case method", 400, false, &|a| {
+        raw(a, b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    });
+    cases.run("400: absolute-form target", 400, false, &|a| {
+        raw(
+            a,
+            b"GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+    });
+
+    // Path traversal: routes are matched on segments, never on files.
+    for (method, path) in [
+        ("GET", "/../etc/passwd"),
+        ("GET", "/%2e%2e/%2e%2e/etc/passwd"),
+        ("GET", "//etc/passwd"),
+        ("GET", "/api/v1/../../../etc/passwd"),
+        ("GET", "/api/v1/events/..%2F..%2F..%2Fetc%2Fpasswd"),
+        ("GET", "/api/v1/events/../../../etc/passwd"),
+        ("POST", "/webhook/../api/v1/pauses"),
+        ("POST", "/webhook/..%2Fapi%2Fv1%2Fpauses"),
+        ("POST", "/webhook/%2e%2e"),
+        ("POST", "/webhook/alertmanager/.."),
+        ("POST", "/webhook/alertmanager%2F.."),
+        ("DELETE", "/api/v1/pauses/../../webhook/alertmanager"),
+        ("POST", "/webhook/%ff"),
+    ] {
+        cases.run(&format!("404: {method} {path}"), 404, false, &|a| {
+            let auth = [("Authorization", am_auth.as_str())];
+            request(a, method, path, &auth, &payload)
+        });
+    }
+
+    // Invalid UTF-8.
+    cases.run("400: raw 0xFF in the path", 400, false, &|a| {
+        raw(a, b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n")
+    });
+    cases.run("400: raw 0xFF in a header value", 400, false, &|a| {
+        raw(
+            a,
+            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nX-Junk: \xff\r\nContent-Length: 0\r\n\r\n",
+        )
+    });
+    for source in SOURCES {
+        cases.run(
+            &format!("400: invalid UTF-8 body to {source}"),
+            400,
+            false,
+            &|a| {
+                post_signed(
+                    a,
+                    source,
+                    b"{\"alerts\": [\"\xff\xfe\"], \"events\": \"\xc0\"}",
+                )
+            },
+        );
+    }
+
+    // Deeply nested JSON: refused at serde_json's depth limit (128), no stack
+    // overflow on the 256 KiB connection threads; inside the limit too.
+    for source in SOURCES {
+        cases.run(
+            &format!("400: 100k '[' then ']' to {source}"),
+            400,
+            false,
+            &|a| post_signed(a, source, &nested(100_000)),
+        );
+        cases.run(
+            &format!("400: 30k unclosed '{{\"a\":' to {source}"),
+            400,
+            false,
+            &|a| post_signed(a, source, "{\"a\":".repeat(30_000).as_bytes()),
+        );
+        cases.run(&format!("400: 120 deep inside a label, to {source}"), 400, false, &|a| {
+            let deep = String::from_utf8(nested(120)).unwrap();
+            let body = format!(
+                r#"{{"version":"4","status":"firing","alerts":[{{"status":"firing","labels":{{"alertname":{deep}}},"startsAt":"2026-11-25T10:00:00Z"}}],"events":[{{"type":{deep},"tags":{{"svc":{deep}}}}}],"event":{{"event_type":"incident.triggered","data":{{"id":"P1","title":{deep},"service":{deep}}}}}}}"#
+            );
+            post_signed(a, source, body.as_bytes())
+        });
+    }
+    cases.run("400: 100k '[' to the pauses API", 400, false, &|a| {
+        let token = format!("Bearer {API_TOKEN}");
+        request(
+            a,
+            "POST",
+            "/api/v1/pauses",
+            &[("Authorization", &token)],
+            &nested(30_000),
+        )
+    });
+
+    // Wrong credentials, checked before the body is read where they are headers.
+    cases.run("401: no bearer token", 401, false, &|a| {
+        request(a, "POST", "/webhook/alertmanager", &[], &payload)
+    });
+    cases.run("401: wrong bearer token, body never sent", 401, false, &|a| {
+        raw(
+            a,
+            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nContent-Length: 100000\r\n\r\n",
+        )
+    });
+    cases.run(
+        "401: Basic credentials on a bearer source",
+        401,
+        false,
+        &|a| {
+            request(
+                a,
+                "POST",
+                "/webhook/alertmanager",
+                &[("Authorization", "Basic YTpi")],
+                &payload,
+            )
+        },
+    );
+    cases.run("401: wrong basic password", 401, false, &|a| {
+        let wrong = base64::engine::general_purpose::STANDARD.encode("legacy:nope");
+        let header = format!("Basic {wrong}");
+        request(
+            a,
+            "POST",
+            "/webhook/legacy",
+            &[("Authorization", &header)],
+            &payload,
+        )
+    });
+    cases.run("401: malformed basic credentials", 401, false, &|a| {
+        request(
+            a,
+            "POST",
+            "/webhook/legacy",
+            &[("Authorization", "Basic !!!")],
+            &payload,
+        )
+    });
+    cases.run("401: grafana without a signature", 401, false, &|a| {
+        let ts = now_secs().to_string();
+        request(
+            a,
+            "POST",
+            "/webhook/grafana",
+            &[(GF_TIMESTAMP, &ts)],
+            &payload,
+        )
+    });
+    cases.run("401: grafana signature of another body", 401, false, &|a| {
+        let ts = now_secs().to_string();
+        let sig = sign_hex(GF_SECRET, Some(&ts), b"{}");
+        request(
+            a,
+            "POST",
+            "/webhook/grafana",
+            &[(GF_SIGNATURE, &sig), (GF_TIMESTAMP, &ts)],
+            &payload,
+        )
+    });
+    cases.run(
+        "401: grafana signed with another secret",
+        401,
+        false,
+        &|a| {
+            let ts = now_secs().to_string();
+            let sig = sign_hex("guess", Some(&ts), &payload);
+            request(
+                a,
+                "POST",
+                "/webhook/grafana",
+                &[(GF_SIGNATURE, &sig), (GF_TIMESTAMP, &ts)],
+                &payload,
+            )
+        },
+    );
+    for (what, offset) in [
+        ("replayed: timestamp 10 min old", -600),
+        ("timestamp 10 min ahead", 600),
+    ] {
+        cases.run(
+            &format!("401: grafana {what}, signature valid"),
+            401,
+            false,
+            &|a| {
+                let ts = (now_secs() + offset).to_string();
+                let sig = sign_hex(GF_SECRET, Some(&ts), &payload);
+                request(
+                    a,
+                    "POST",
+                    "/webhook/grafana",
+                    &[(GF_SIGNATURE, &sig), (GF_TIMESTAMP, &ts)],
+                    &payload,
+                )
+            },
+        );
+    }
+    cases.run("401: grafana malformed timestamp", 401, false, &|a| {
+        let ts = "soon";
+        let sig = sign_hex(GF_SECRET, Some(ts), &payload);
+        request(
+            a,
+            "POST",
+            "/webhook/grafana",
+            &[(GF_SIGNATURE, &sig), (GF_TIMESTAMP, ts)],
+            &payload,
+        )
+    });
+    cases.run("401: pagerduty wrong v1 signature", 401, false, &|a| {
+        let sig = format!("v1={}", sign_hex("guess", None, &payload));
+        request(
+            a,
+            "POST",
+            "/webhook/pagerduty",
+            &[("X-PagerDuty-Signature", &sig)],
+            &payload,
+        )
+    });
+    cases.run("401: pauses API without the token", 401, false, &|a| {
+        request(
+            a,
+            "POST",
+            "/api/v1/pauses",
+            &[],
+            br#"{"remediation":"restart-api","reason":"x"}"#,
+        )
+    });
+    cases.run("401: pauses API with a wrong token", 401, false, &|a| {
+        request(
+            a,
+            "DELETE",
+            "/api/v1/pauses?remediation=restart-api",
+            &[("Authorization", "Bearer api-t0keN")],
+            b"",
+        )
+    });
+
+    // Many idle connections: 200 under the cap of 256 are held by the
+    // server without starving anyone...
+    let from = Instant::now();
+    let mut idle: Vec<TcpStream> = (0..200)
+        .map(|_| TcpStream::connect(&d.addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(2000));
+    let to = Instant::now();
+    let under = good.between(from, to);
+    check_good("200 idle connections", &under, &[200]);
+    cases.rows.push(Row {
+        case: "200 idle connections, cap 256".to_owned(),
+        status: 200,
+        journaled: journaled(&db),
+        good: under,
+    });
+    // ...100 more go over it: those are answered 503 at once and closed, and
+    // so is the good client until the idle ones time out (--idle-timeout 5s).
+    let from = Instant::now();
+    let more: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(&d.addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut refused = 0;
+    for mut c in more {
+        c.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 64];
+        if let Ok(n) = c.read(&mut buf)
+            && buf[..n].starts_with(b"HTTP/1.1 503")
+        {
+            refused += 1;
+        } else {
+            idle.push(c);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let to = Instant::now();
+    let over = good.between(from, to);
+    // 0: the refusal closed the connection before reading the good client's
+    // request, and the kernel answered it with a reset.
+    check_good("300 idle connections", &over, &[200, 503, 0]);
+    assert!(
+        (40..=100).contains(&refused),
+        "about 44 of the 100 over the cap are refused, not {refused}"
+    );
+    cases.rows.push(Row {
+        case: format!("300 idle connections, cap 256 ({refused} refused 503)"),
+        status: 503,
+        journaled: journaled(&db),
+        good: over,
+    });
+    drop(idle);
+    d.wait_for("room again after the idle connections", WAIT, |d| {
+        d.request("GET", "/healthz", &[], b"").0 == 200
+    });
+
+    // Nothing of all that reached the journal.
+    assert_eq!(journaled(&db), 0);
+    assert!(d.decisions().is_empty());
+    assert!(d.events().is_empty());
+    print_table(&cases.rows);
+    let whole = good.between(began, Instant::now());
+    println!(
+        "good client: {} requests, p99 {:?} over the whole test",
+        whole.len(),
+        p99(&whole)
+    );
+
+    // A signed Grafana request is taken once; the same request replayed
+    // within the 5 minutes its timestamp is valid is answered 200 but not
+    // journaled again (dedupe), and it is the same alert anyway. After the
+    // 5 minutes it is refused (above).
+    let grafana = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/grafana/firing.json"
+    ))
+    .expect("grafana fixture");
+    let ts = now_secs().to_string();
+    let sig = sign_hex(GF_SECRET, Some(&ts), &grafana);
+    let headers = [(GF_SIGNATURE, sig.as_str()), (GF_TIMESTAMP, ts.as_str())];
+    let first = request(&d.addr, "POST", "/webhook/grafana", &headers, &grafana);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let replay = request(&d.addr, "POST", "/webhook/grafana", &headers, &grafana);
+    assert_eq!(replay.status, 200, "{}", replay.body);
+    let replay: Value = serde_json::from_str(&replay.body).unwrap();
+    assert_eq!(replay["journaled"], 0, "the replay is a duplicate");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let inbound: i64 = conn
+        .query_row("SELECT count(*) FROM inbound", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(inbound, 1);
+    drop(good);
+}
+
+/// Duplicate keys in a JSON object: the last one wins, as in serde_json and
+/// in Go's encoding/json, which Alertmanager and Grafana use; resgate reads
+/// a body the way the sender's own JSON library would. (Senders never write
+/// duplicates; HMAC signatures cover the bytes, so the choice cannot be
+/// used to make a signed body say something else.)
+#[test]
+fn duplicate_json_keys_take_the_last_value() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), &fake, &[]);
+    let body = br#"{"version":"4","status":"firing","receiver":"r","groupLabels":{},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","groupKey":"g","truncatedAlerts":0,
+"alerts":[{"status":"firing","labels":{"alertname":"Dup","service":"first","service":"second"},"annotations":{},"startsAt":"2026-11-25T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}]}"#;
+    let r = post_signed(&d.addr, "alertmanager", body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let conn = rusqlite::Connection::open(dir.path().join("data/resgate.db")).unwrap();
+    let alerts: String = conn
+        .query_row("SELECT alerts FROM inbound", [], |r| r.get(0))
+        .unwrap();
+    let alerts: Value = serde_json::from_str(&alerts).unwrap();
+    let alert = &alerts[0];
+    assert_eq!(alert["labels"]["service"], "second", "{alert}");
+    assert!(fake.calls().is_empty());
+}
