@@ -8,3 +8,4 @@ cargo bench --locked --bench rules -- --quick --noplot
 cargo bench --locked --bench engine -- --quick
 cargo bench --locked --bench timeline -- --quick --noplot
 cargo bench --locked --bench backtest -- --quick
+cargo bench --locked --bench peers -- --quick
