@@ -9,13 +9,14 @@
 mod cascade;
 mod context;
 mod decision;
+mod deferrals;
 mod facts;
 mod index;
 mod render;
 mod snapshot;
 mod state;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -30,6 +31,7 @@ pub use render::{render_decision, render_transition};
 pub use snapshot::Snapshot;
 pub use state::{AlertEntry, Event, EventState, Pause, State};
 
+use deferrals::Deferrals;
 use facts::Facts;
 use index::RemediationIndex;
 
@@ -87,9 +89,6 @@ enum Scope {
     All,
 }
 
-/// Defer reasons that are not guards: only events, timers and pauses end them.
-const NOT_GUARDS: &[&str] = &["warming_up", "paused", "concurrency", "awaiting_approval"];
-
 pub struct Engine {
     rules: Arc<RuleSet>,
     index: RemediationIndex,
@@ -98,7 +97,7 @@ pub struct Engine {
     next_event: u64,
     /// (alert, remediation index) → the reason it is deferred for, and the
     /// version of what its guards read when it was decided.
-    deferred: BTreeMap<(String, usize), (String, u64)>,
+    deferred: Deferrals,
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
@@ -124,7 +123,7 @@ impl Engine {
             state: State::default(),
             facts,
             next_event: 1,
-            deferred: BTreeMap::new(),
+            deferred: Deferrals::default(),
             proofs: true,
             recent: HashMap::new(),
             recent_order: VecDeque::new(),
@@ -266,7 +265,7 @@ impl Engine {
             entry.last_seen = now;
             self.facts.add_alert(&entry.alert);
         }
-        self.deferred.retain(|(fp, _), _| *fp != alert.fingerprint);
+        self.deferred.remove_alert(&alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.
         let open: Vec<usize> = self.state.open_events().collect();
         for i in open {
@@ -462,32 +461,29 @@ impl Engine {
             }
             self.guards_seen = Some(version);
         }
-        let pending: Vec<(String, usize, String)> = self
-            .deferred
-            .iter()
-            .filter(|(_, (reason, _))| {
-                scope == Scope::All || !NOT_GUARDS.contains(&reason.as_str())
-            })
-            // Nothing a guard reads changed: it still holds.
-            .filter(|((_, r), (_, version))| {
-                scope == Scope::All
-                    || rules
+        let pending = match scope {
+            Scope::All => self.deferred.pending_all(),
+            // Only guard deferrals, and only those whose guards' inputs changed.
+            Scope::Guards => {
+                let facts = &self.facts;
+                self.deferred.pending_guards(|r| {
+                    rules
                         .remediations
-                        .get(*r)
-                        .is_none_or(|rem| self.facts.guards_version(rem) != *version)
-            })
-            .map(|((fp, r), (reason, _))| (fp.clone(), *r, reason.clone()))
-            .collect();
+                        .get(r)
+                        .map(|rem| facts.guards_version(rem))
+                })
+            }
+        };
         for (fp, r, reason) in pending {
             let Some(alert) = self.firing_alert(&fp) else {
-                self.deferred.remove(&(fp, r));
+                self.deferred.remove(&fp, r);
                 continue;
             };
             self.proofs = false;
             let decision = self.decide_one(&alert, r, now);
             self.proofs = true;
             let Some(mut decision) = decision else {
-                self.deferred.remove(&(fp, r));
+                self.deferred.remove(&fp, r);
                 continue;
             };
             let same = decision.verdict == Verdict::Defer
@@ -561,7 +557,6 @@ impl Engine {
     /// The cascade for one (alert, remediation); `None` when it does not apply.
     fn decide_one(&mut self, alert: &Alert, r: usize, now: Timestamp) -> Option<Decision> {
         let decision = cascade::decide(self, alert, r, now)?;
-        let key = (alert.fingerprint.clone(), r);
         match (&decision.verdict, &decision.reason) {
             (Verdict::Defer, Some(reason)) => {
                 let version = self
@@ -569,10 +564,10 @@ impl Engine {
                     .remediations
                     .get(r)
                     .map_or(0, |rem| self.facts.guards_version(rem));
-                self.deferred.insert(key, (reason.clone(), version));
+                self.deferred.insert(&alert.fingerprint, r, reason, version);
             }
             _ => {
-                self.deferred.remove(&key);
+                self.deferred.remove(&alert.fingerprint, r);
             }
         }
         Some(decision)
