@@ -6,6 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::rules::schema::Mode;
+use crate::rules::template::PlainContext;
 use crate::source::Alert;
 
 use super::Engine;
@@ -49,8 +50,21 @@ pub(super) fn decide(
         proof,
     };
 
-    let context = to_value(&alert_context(alert, &remediation.name));
-    let target = match rules.templates.render(remediation.target, &context) {
+    let plain = PlainContext {
+        labels: &alert.labels,
+        annotations: &alert.annotations,
+        remediation: &remediation.name,
+        fingerprint: &alert.fingerprint,
+    };
+    // Most targets are plain (`{{ service }}`): no MiniJinja context to build.
+    let rendered = match rules.templates.render_plain(remediation.target, &plain) {
+        Some(t) => Ok(t),
+        None => rules.templates.render(
+            remediation.target,
+            &to_value(&alert_context(alert, &remediation.name)),
+        ),
+    };
+    let target = match rendered {
         Ok(t) => t,
         Err(message) => {
             return Some(decision(
