@@ -656,3 +656,32 @@ fn shareable_across_threads() {
     send_sync::<Database>();
     send_sync::<DatalogError>();
 }
+
+#[test]
+fn epoch_moves_only_when_a_derivation_may_break() {
+    let mut db = db(TOPOLOGY);
+    alert(
+        &mut db,
+        "a1",
+        &[("alertname", "ServiceDown"), ("service", "storage")],
+    );
+    db.evaluate();
+    let api = db.lookup("api").unwrap();
+    let before = db.explain("upstream_down", &[api]);
+    let epoch = db.epoch();
+    // Growth and incremental evaluation keep every derivation valid.
+    alert(&mut db, "a2", &[("alertname", "Other"), ("service", "db")]);
+    db.evaluate();
+    assert_eq!(db.epoch(), epoch);
+    assert!(before.is_some());
+    // A removal (and the recomputation it causes) may break one.
+    rm(&mut db, "firing", &["a1"]);
+    assert_ne!(db.epoch(), epoch);
+    let removed = db.epoch();
+    db.evaluate();
+    assert_ne!(db.epoch(), removed);
+    assert!(db.explain("upstream_down", &[api]).is_none());
+    let evaluated = db.epoch();
+    db.clear("firing").unwrap();
+    assert_ne!(db.epoch(), evaluated);
+}

@@ -11,7 +11,10 @@
 //! `attempts`) are rebuilt when the clock has moved, and only if some rule or
 //! guard reads them.
 
+use std::sync::Arc;
+
 use jiff::{SignedDuration, Timestamp};
+use rustc_hash::FxHashMap;
 
 use crate::datalog::{Database, Derivation, Origin, Value};
 use crate::rules::{Guard, RuleSet};
@@ -26,6 +29,11 @@ const PROOF_DEPTH: usize = 3;
 
 const TIMED: &[&str] = &["age", "warming", "succeeded", "failed", "attempts"];
 
+/// Cached proofs of kept facts at most; the cache is emptied when full. A storm
+/// defers thousands of alerts on the same few facts (`deploying("api")`), so
+/// a small cache catches nearly every repeat.
+const MAX_KEPT_PROOFS: usize = 4096;
+
 pub(super) struct Facts {
     db: Database,
     /// Facts changed since the last evaluation.
@@ -34,6 +42,10 @@ pub(super) struct Facts {
     timed_at: Option<Timestamp>,
     /// Which time-dependent relations anyone reads.
     timed_used: Vec<&'static str>,
+    /// Proofs of facts already explained, valid while the database's epoch is
+    /// `proofs_epoch` (no removal or recomputation can have invalidated them).
+    proofs: FxHashMap<(Arc<str>, Vec<Value>), FactProof>,
+    proofs_epoch: u64,
 }
 
 impl Facts {
@@ -47,6 +59,8 @@ impl Facts {
                 .copied()
                 .filter(|p| rules.referenced.contains(*p))
                 .collect(),
+            proofs: FxHashMap::default(),
+            proofs_epoch: 0,
         }
     }
 
@@ -203,12 +217,16 @@ impl Facts {
             .iter()
             .map(|(name, v)| (name.to_string(), self.db.resolve(*v).to_string()))
             .collect();
+        if expand && self.proofs_epoch != self.db.epoch() {
+            self.proofs.clear();
+            self.proofs_epoch = self.db.epoch();
+        }
         let facts = solution
             .facts
-            .iter()
+            .into_iter()
             .map(|f| {
                 if expand {
-                    self.fact_proof(&f.pred, &f.tuple, rules)
+                    self.kept_proof(f.pred, f.tuple, rules)
                 } else {
                     FactProof {
                         fact: self.db.fact_to_string(&f.pred, &f.tuple),
@@ -244,6 +262,20 @@ impl Facts {
             .flat_map(|g| &g.reads)
             .map(|p| self.db.version(p))
             .fold(0u64, u64::wrapping_add)
+    }
+
+    /// The proof of a fact, from the cache when this epoch already built it.
+    fn kept_proof(&mut self, pred: Arc<str>, tuple: Vec<Value>, rules: &RuleSet) -> FactProof {
+        let key = (pred, tuple);
+        if let Some(proof) = self.proofs.get(&key) {
+            return proof.clone();
+        }
+        let proof = self.fact_proof(&key.0, &key.1, rules);
+        if self.proofs.len() >= MAX_KEPT_PROOFS {
+            self.proofs.clear();
+        }
+        self.proofs.insert(key, proof.clone());
+        proof
     }
 
     fn fact_proof(&self, pred: &str, tuple: &[Value], rules: &RuleSet) -> FactProof {
