@@ -685,3 +685,32 @@ fn epoch_moves_only_when_a_derivation_may_break() {
     db.clear("firing").unwrap();
     assert_ne!(db.epoch(), evaluated);
 }
+
+#[test]
+fn column_reads_names_the_constants_rules_and_queries_look_up() {
+    let mut compiled = compile(TOPOLOGY);
+    let keys = |c: &Compiled, pred: &str, col: usize| -> Option<BTreeSet<String>> {
+        c.column_reads(pred, col).map(|vals| {
+            vals.iter()
+                .map(|v| value::resolve(*v, c.interner()).to_string())
+                .collect()
+        })
+    };
+    assert_eq!(
+        keys(&compiled, "label", 1),
+        Some(set(&["alertname", "service"]))
+    );
+    // Nothing reads annotations or sources; a variable key may read any label.
+    assert_eq!(keys(&compiled, "annotation", 1), Some(set(&[])));
+    assert_eq!(keys(&compiled, "source", 0), Some(set(&[])));
+    assert_eq!(keys(&compiled, "firing", 0), None);
+    let body = parse_body("label($alert, \"severity\", S)", SourceId(1), 0).unwrap();
+    compiled.compile_query(&body, &["alert"]).unwrap();
+    assert_eq!(
+        keys(&compiled, "label", 1),
+        Some(set(&["alertname", "service", "severity"]))
+    );
+    let body = parse_body("label($alert, K, \"x\")", SourceId(1), 0).unwrap();
+    compiled.compile_query(&body, &["alert"]).unwrap();
+    assert_eq!(keys(&compiled, "label", 1), None);
+}

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::datalog::{Database, Derivation, Origin, Value};
 use crate::rules::{Guard, RuleSet};
@@ -46,6 +46,56 @@ pub(super) struct Facts {
     /// `proofs_epoch` (no removal or recomputation can have invalidated them).
     proofs: FxHashMap<(Arc<str>, Vec<Value>), FactProof>,
     proofs_epoch: u64,
+    reads: AlertReads,
+}
+
+/// Which of an alert's facts any rule or guard can read. The others are not
+/// stored: a storm of alerts with a dozen labels each, of which rules name two,
+/// would otherwise spend most of an ingest filling indexes nobody probes.
+#[derive(Debug, Clone)]
+struct AlertReads {
+    alert: bool,
+    firing: bool,
+    resolved: bool,
+    source: bool,
+    /// The label keys read; `None`: any key may be (`label(A, K, V)`).
+    label: Option<FxHashSet<Value>>,
+    annotation: Option<FxHashSet<Value>>,
+}
+
+impl AlertReads {
+    fn new(compiled: &crate::datalog::Compiled) -> Self {
+        let read = |pred| compiled.column_reads(pred, 0).is_none_or(|v| !v.is_empty());
+        AlertReads {
+            alert: read("alert"),
+            firing: read("firing"),
+            resolved: read("resolved"),
+            source: read("source"),
+            label: compiled.column_reads("label", 1),
+            annotation: compiled.column_reads("annotation", 1),
+        }
+    }
+}
+
+fn put(db: &mut Database, dirty: &mut bool, pred: &str, tuple: &[Value], add: bool) {
+    // The relation names and arities here are the built-ins the compiled
+    // program always declares, so this cannot fail on input.
+    let changed = if add {
+        db.insert(pred, tuple)
+    } else {
+        db.remove(pred, tuple)
+    };
+    if changed.unwrap_or(false) {
+        *dirty = true;
+    }
+}
+
+/// The symbol of a key, if `keys` (`None`: all) may read it.
+fn read_key(db: &mut Database, keys: Option<&FxHashSet<Value>>, key: &str) -> Option<Value> {
+    match keys {
+        None => Some(db.intern(key)),
+        Some(keys) => db.lookup(key).filter(|k| keys.contains(k)),
+    }
 }
 
 impl Facts {
@@ -61,6 +111,7 @@ impl Facts {
                 .collect(),
             proofs: FxHashMap::default(),
             proofs_epoch: 0,
+            reads: AlertReads::new(&rules.program),
         }
     }
 
@@ -78,34 +129,43 @@ impl Facts {
         }
     }
 
-    fn alert_facts(&mut self, alert: &Alert) -> Vec<(&'static str, Vec<Value>)> {
-        let a = self.db.intern(&alert.fingerprint);
-        let mut facts = vec![("alert", vec![a])];
-        facts.push(match alert.status {
-            AlertStatus::Firing => ("firing", vec![a]),
-            AlertStatus::Resolved => ("resolved", vec![a]),
-        });
-        facts.push(("source", vec![a, self.db.intern(&alert.source)]));
+    /// Adds (or removes) the facts of an alert that anyone reads.
+    fn alert_facts(&mut self, alert: &Alert, add: bool) {
+        let (db, dirty, reads) = (&mut self.db, &mut self.dirty, &self.reads);
+        let a = db.intern(&alert.fingerprint);
+        if reads.alert {
+            put(db, dirty, "alert", &[a], add);
+        }
+        match alert.status {
+            AlertStatus::Firing if reads.firing => put(db, dirty, "firing", &[a], add),
+            AlertStatus::Resolved if reads.resolved => put(db, dirty, "resolved", &[a], add),
+            AlertStatus::Firing | AlertStatus::Resolved => {}
+        }
+        if reads.source {
+            let s = db.intern(&alert.source);
+            put(db, dirty, "source", &[a, s], add);
+        }
         for (k, v) in &alert.labels {
-            facts.push(("label", vec![a, self.db.intern(k), self.db.intern(v)]));
+            if let Some(k) = read_key(db, reads.label.as_ref(), k) {
+                let v = db.intern(v);
+                put(db, dirty, "label", &[a, k, v], add);
+            }
         }
         for (k, v) in &alert.annotations {
-            facts.push(("annotation", vec![a, self.db.intern(k), self.db.intern(v)]));
+            if let Some(k) = read_key(db, reads.annotation.as_ref(), k) {
+                let v = db.intern(v);
+                put(db, dirty, "annotation", &[a, k, v], add);
+            }
         }
-        facts
     }
 
     pub fn add_alert(&mut self, alert: &Alert) {
-        for (pred, tuple) in self.alert_facts(alert) {
-            self.insert(pred, &tuple);
-        }
+        self.alert_facts(alert, true);
         self.timed_at = None;
     }
 
     pub fn remove_alert(&mut self, alert: &Alert) {
-        for (pred, tuple) in self.alert_facts(alert) {
-            self.remove(pred, &tuple);
-        }
+        self.alert_facts(alert, false);
         self.timed_at = None;
     }
 
