@@ -16,10 +16,11 @@ mod render;
 mod snapshot;
 mod state;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::rules::RuleSet;
@@ -101,7 +102,7 @@ pub struct Engine {
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: HashMap<DedupeKey, Timestamp>,
+    recent: FxHashMap<DedupeKey, Timestamp>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
     recent_order: VecDeque<(Timestamp, DedupeKey)>,
@@ -125,7 +126,7 @@ impl Engine {
             next_event: 1,
             deferred: Deferrals::default(),
             proofs: true,
-            recent: HashMap::new(),
+            recent: FxHashMap::default(),
             recent_order: VecDeque::new(),
             guards_seen: None,
             dedupe_window: DEDUPE_WINDOW,
@@ -185,11 +186,13 @@ impl Engine {
                 starts_at: alert.starts_at,
                 status: alert.status,
             };
-            if self.recent.contains_key(&key) {
-                continue;
+            match self.recent.entry(key) {
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    self.recent_order.push_back((now, slot.key().clone()));
+                    slot.insert(now);
+                }
             }
-            self.recent.insert(key.clone(), now);
-            self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
                     self.upsert_firing(alert, now);
