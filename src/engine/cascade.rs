@@ -134,13 +134,15 @@ pub(super) fn decide(
     // 3. The budget of attempts inside its window is spent: escalate once.
     let within = SignedDuration::try_from(remediation.budget.within).unwrap_or(SignedDuration::MAX);
     let window_start = now.saturating_sub(within).unwrap_or(Timestamp::MIN);
-    let attempts: Vec<String> = engine
-        .state
-        .events_on(name, &target)
-        .filter(|e| e.fired_at > window_start)
-        .map(|e| e.id.clone())
-        .collect();
-    if attempts.len() >= remediation.budget.attempts as usize {
+    let in_window = || {
+        engine
+            .state
+            .events_on(name, &target)
+            .filter(move |e| e.fired_at > window_start)
+    };
+    // Count first: the IDs are only needed for the proof of a spent budget.
+    if in_window().count() >= remediation.budget.attempts as usize {
+        let attempts: Vec<String> = in_window().map(|e| e.id.clone()).collect();
         let key = (name.to_owned(), target.clone());
         let already = engine
             .state

@@ -17,6 +17,7 @@ mod snapshot;
 mod state;
 
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -172,10 +173,12 @@ impl Engine {
             if now.duration_since(*seen) < self.dedupe_window {
                 break;
             }
+            // One probe: the key is only forgotten if it was not seen again since.
             if let Some((seen, key)) = self.recent_order.pop_front()
-                && self.recent.get(&key) == Some(&seen)
+                && let Entry::Occupied(entry) = self.recent.entry(key)
+                && *entry.get() == seen
             {
-                self.recent.remove(&key);
+                entry.remove();
             }
         }
         let mut changed = false;
@@ -187,8 +190,8 @@ impl Engine {
                 status: alert.status,
             };
             match self.recent.entry(key) {
-                std::collections::hash_map::Entry::Occupied(_) => continue,
-                std::collections::hash_map::Entry::Vacant(slot) => {
+                Entry::Occupied(_) => continue,
+                Entry::Vacant(slot) => {
                     self.recent_order.push_back((now, slot.key().clone()));
                     slot.insert(now);
                 }
