@@ -289,9 +289,9 @@ impl Facts {
                     self.kept_proof(f.pred, f.tuple, rules)
                 } else {
                     FactProof {
-                        fact: self.db.fact_to_string(&f.pred, &f.tuple),
+                        fact: self.db.fact_to_string(&f.pred, &f.tuple).into(),
                         rule: None,
-                        from: Vec::new(),
+                        from: Arc::default(),
                     }
                 }
             })
@@ -342,17 +342,19 @@ impl Facts {
         match self.db.explain_to_depth(pred, tuple, PROOF_DEPTH) {
             Some(d) => self.derivation_proof(&d, rules),
             None => FactProof {
-                fact: self.db.fact_to_string(pred, tuple),
+                fact: self.db.fact_to_string(pred, tuple).into(),
                 rule: None,
-                from: Vec::new(),
+                from: Arc::default(),
             },
         }
     }
 
     fn derivation_proof(&self, d: &Derivation, rules: &RuleSet) -> FactProof {
-        let fact = self.db.fact_to_string(&d.pred, &d.tuple);
+        let fact = self.db.fact_to_string(&d.pred, &d.tuple).into();
         let rule = match &d.origin {
-            Origin::Rule { clause, .. } => rules.clauses.get(*clause).cloned(),
+            Origin::Rule { clause, .. } => {
+                rules.clauses.get(*clause).map(|c| Arc::from(c.as_str()))
+            }
             Origin::Given | Origin::ProgramFact { .. } | Origin::Truncated => None,
         };
         let from = d
