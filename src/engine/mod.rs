@@ -16,8 +16,8 @@ mod render;
 mod snapshot;
 mod state;
 
-use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
+use std::collections::{VecDeque, btree_map};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -198,9 +198,8 @@ impl Engine {
             }
             match alert.status {
                 AlertStatus::Firing => {
-                    self.upsert_firing(alert, now);
-                    out.decisions
-                        .extend(self.decide_alert(&alert.fingerprint, now));
+                    let firing = self.upsert_firing(alert, now);
+                    out.decisions.extend(self.decide_alert(firing, now));
                 }
                 AlertStatus::Resolved => {
                     out.append(self.resolve(alert, now));
@@ -221,9 +220,13 @@ impl Engine {
         out
     }
 
-    fn upsert_firing(&mut self, alert: &Alert, now: Timestamp) {
-        match self.state.alerts.get_mut(&alert.fingerprint) {
-            Some(entry) => {
+    /// Records a firing alert; returns it as the state now holds it.
+    fn upsert_firing(&mut self, alert: &Alert, now: Timestamp) -> Arc<Alert> {
+        // One search of the alert map (keyed by fingerprints that often share
+        // long prefixes): a new alert is inserted through the same entry.
+        match self.state.alerts.entry(alert.fingerprint.clone()) {
+            btree_map::Entry::Occupied(mut slot) => {
+                let entry = slot.get_mut();
                 let was_resolved = entry.resolved_at.take().is_some();
                 if entry.alert.annotations != alert.annotations || was_resolved {
                     self.facts.remove_alert(&entry.alert);
@@ -236,18 +239,18 @@ impl Engine {
                     Arc::make_mut(&mut entry.alert).starts_at = alert.starts_at;
                 }
                 entry.last_seen = now;
+                entry.alert.clone()
             }
-            None => {
+            btree_map::Entry::Vacant(slot) => {
                 self.facts.add_alert(alert);
-                self.state.alerts.insert(
-                    alert.fingerprint.clone(),
-                    AlertEntry {
-                        alert: Arc::new(alert.clone()),
-                        first_seen: now,
-                        last_seen: now,
-                        resolved_at: None,
-                    },
-                );
+                let shared = Arc::new(alert.clone());
+                slot.insert(AlertEntry {
+                    alert: shared.clone(),
+                    first_seen: now,
+                    last_seen: now,
+                    resolved_at: None,
+                });
+                shared
             }
         }
     }
@@ -529,10 +532,7 @@ impl Engine {
     }
 
     /// Every applicable remediation's decision for one firing alert.
-    fn decide_alert(&mut self, fp: &str, now: Timestamp) -> Vec<Decision> {
-        let Some(alert) = self.firing_alert(fp) else {
-            return Vec::new();
-        };
+    fn decide_alert(&mut self, alert: Arc<Alert>, now: Timestamp) -> Vec<Decision> {
         let mut decisions = Vec::new();
         for r in self.index.candidates(&alert) {
             if let Some(d) = self.decide_one(&alert, r, now) {
