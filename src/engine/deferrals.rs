@@ -42,7 +42,10 @@ pub(super) type Pending = (String, usize, String);
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Deferrals {
-    all: BTreeMap<(String, usize), Deferral>,
+    /// Alert → its deferrals by remediation index, ascending. Keyed by the
+    /// alert alone so that lookups take a `&str` (no key to allocate on each
+    /// decision) and an alert's deferrals sit together.
+    all: ByAlert,
     /// Remediation index → its guard deferrals.
     guards: BTreeMap<usize, GuardGroup>,
 }
@@ -51,35 +54,49 @@ fn is_guard(reason: &str) -> bool {
     !NOT_GUARDS.contains(&reason)
 }
 
+type ByAlert = BTreeMap<String, Vec<(usize, Deferral)>>;
+
+fn get<'a>(all: &'a ByAlert, fp: &str, r: usize) -> Option<&'a Deferral> {
+    let list = all.get(fp)?;
+    let i = list.binary_search_by_key(&r, |(r, _)| *r).ok()?;
+    list.get(i).map(|(_, d)| d)
+}
+
 impl Deferrals {
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.all.len()
+        self.all.values().map(Vec::len).sum()
     }
 
     /// Records (or replaces) the deferral of `fp` by remediation `r`.
     pub fn insert(&mut self, fp: &str, r: usize, reason: &str, version: u64) {
-        let key = (fp.to_owned(), r);
-        if let Some(old) = self.all.get_mut(&key) {
-            if old.reason == reason && old.version == version {
-                return;
+        let deferral = || Deferral {
+            reason: reason.to_owned(),
+            version,
+        };
+        match self.all.get_mut(fp) {
+            None => {
+                self.all.insert(fp.to_owned(), vec![(r, deferral())]);
             }
-            let was_guard = is_guard(&old.reason);
-            old.reason.clear();
-            old.reason.push_str(reason);
-            old.version = version;
-            if was_guard && !is_guard(reason) {
-                self.leave_group(fp, r);
-                return;
-            }
-        } else {
-            self.all.insert(
-                key,
-                Deferral {
-                    reason: reason.to_owned(),
-                    version,
-                },
-            );
+            Some(list) => match list.binary_search_by_key(&r, |(r, _)| *r) {
+                Err(i) => list.insert(i, (r, deferral())),
+                Ok(i) => {
+                    let Some((_, old)) = list.get_mut(i) else {
+                        return;
+                    };
+                    if old.reason == reason && old.version == version {
+                        return;
+                    }
+                    let was_guard = is_guard(&old.reason);
+                    old.reason.clear();
+                    old.reason.push_str(reason);
+                    old.version = version;
+                    if was_guard && !is_guard(reason) {
+                        self.leave_group(fp, r);
+                        return;
+                    }
+                }
+            },
         }
         if is_guard(reason) {
             let group = self.guards.entry(r).or_default();
@@ -96,26 +113,27 @@ impl Deferrals {
 
     /// Forgets the deferral of `fp` by `r`, if any.
     pub fn remove(&mut self, fp: &str, r: usize) {
-        // The key needs an owned String; skip building it when nothing can match.
-        if self.all.is_empty() {
+        let Some(list) = self.all.get_mut(fp) else {
             return;
+        };
+        let Ok(i) = list.binary_search_by_key(&r, |(r, _)| *r) else {
+            return;
+        };
+        let (_, old) = list.remove(i);
+        if list.is_empty() {
+            self.all.remove(fp);
         }
-        if let Some(old) = self.all.remove(&(fp.to_owned(), r))
-            && is_guard(&old.reason)
-        {
+        if is_guard(&old.reason) {
             self.leave_group(fp, r);
         }
     }
 
     /// Forgets every deferral of the alert `fp` (it resolved).
     pub fn remove_alert(&mut self, fp: &str) {
-        let keys: Vec<usize> = self
-            .all
-            .range((fp.to_owned(), 0)..=(fp.to_owned(), usize::MAX))
-            .map(|((_, r), _)| *r)
-            .collect();
-        for r in keys {
-            self.remove(fp, r);
+        for (r, old) in self.all.remove(fp).unwrap_or_default() {
+            if is_guard(&old.reason) {
+                self.leave_group(fp, r);
+            }
         }
     }
 
@@ -130,9 +148,8 @@ impl Deferrals {
 
     /// Every deferral, in (alert, remediation) order.
     pub fn pending_all(&self) -> Vec<Pending> {
-        self.all
-            .iter()
-            .map(|((fp, r), d)| (fp.clone(), *r, d.reason.clone()))
+        self.iter()
+            .map(|(fp, r, d)| (fp.to_owned(), r, d.reason.clone()))
             .collect()
     }
 
@@ -149,7 +166,7 @@ impl Deferrals {
             }
             let mut versions = BTreeSet::new();
             for fp in &group.alerts {
-                let Some(d) = self.all.get(&(fp.clone(), r)) else {
+                let Some(d) = get(&self.all, fp, r) else {
                     continue;
                 };
                 versions.insert(d.version);
@@ -169,7 +186,9 @@ impl Deferrals {
 
     /// Every deferral: (alert, remediation index, deferral), in that order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, usize, &Deferral)> {
-        self.all.iter().map(|((fp, r), d)| (fp.as_str(), *r, d))
+        self.all
+            .iter()
+            .flat_map(|(fp, list)| list.iter().map(move |(r, d)| (fp.as_str(), *r, d)))
     }
 }
 
