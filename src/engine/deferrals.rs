@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 /// Defer reasons that are not guards: only events, timers and pauses end them.
 pub(super) const NOT_GUARDS: &[&str] =
     &["warming_up", "paused", "concurrency", "awaiting_approval"];
@@ -31,7 +33,7 @@ pub(super) struct Deferral {
 /// The guard-deferred alerts of one remediation.
 #[derive(Debug, Clone, Default)]
 struct GuardGroup {
-    alerts: BTreeSet<String>,
+    alerts: FxHashSet<String>,
     /// The version every alert of the group was decided at, or `None` when they
     /// differ (then each is compared on its own).
     common: Option<u64>,
@@ -44,7 +46,9 @@ pub(super) type Pending = (String, usize, String);
 pub(super) struct Deferrals {
     /// Alert → its deferrals by remediation index, ascending. Keyed by the
     /// alert alone so that lookups take a `&str` (no key to allocate on each
-    /// decision) and an alert's deferrals sit together.
+    /// decision) and an alert's deferrals sit together; hashed, because
+    /// fingerprints often share long prefixes and a tree compares them all
+    /// the way down.
     all: ByAlert,
     /// Remediation index → its guard deferrals.
     guards: BTreeMap<usize, GuardGroup>,
@@ -54,7 +58,7 @@ fn is_guard(reason: &str) -> bool {
     !NOT_GUARDS.contains(&reason)
 }
 
-type ByAlert = BTreeMap<String, Vec<(usize, Deferral)>>;
+type ByAlert = FxHashMap<String, Vec<(usize, Deferral)>>;
 
 fn get<'a>(all: &'a ByAlert, fp: &str, r: usize) -> Option<&'a Deferral> {
     let list = all.get(fp)?;
@@ -148,7 +152,8 @@ impl Deferrals {
 
     /// Every deferral, in (alert, remediation) order.
     pub fn pending_all(&self) -> Vec<Pending> {
-        self.iter()
+        self.sorted()
+            .into_iter()
             .map(|(fp, r, d)| (fp.to_owned(), r, d.reason.clone()))
             .collect()
     }
@@ -185,10 +190,16 @@ impl Deferrals {
     }
 
     /// Every deferral: (alert, remediation index, deferral), in that order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, usize, &Deferral)> {
-        self.all
-            .iter()
+    /// Sorted here, not kept sorted: the maps are hashed because every
+    /// decision probes them, while a full listing is rare (a state change
+    /// that re-decides everything, a snapshot) and costs far more anyway.
+    pub fn sorted(&self) -> Vec<(&str, usize, &Deferral)> {
+        let mut alerts: Vec<(&String, &Vec<(usize, Deferral)>)> = self.all.iter().collect();
+        alerts.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        alerts
+            .into_iter()
             .flat_map(|(fp, list)| list.iter().map(move |(r, d)| (fp.as_str(), *r, d)))
+            .collect()
     }
 }
 

@@ -39,7 +39,8 @@ impl Engine {
                 .collect(),
             deferred: self
                 .deferred
-                .iter()
+                .sorted()
+                .into_iter()
                 .filter_map(|(fp, r, d)| {
                     let name = self.rules.remediations.get(r)?.name.clone();
                     Some((fp.to_owned(), name, d.reason.clone()))
