@@ -210,26 +210,33 @@ impl Facts {
                 facts.push(("age", vec![a, secs(entry.alert.starts_at)]));
             }
         }
-        for e in &state.events {
-            let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
-            let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
-            if used("warming")
-                && e.state == EventState::Warming
-                && e.warm_until.is_some_and(|u| now < u)
-            {
-                facts.push(("warming", vec![r, t]));
-            }
-            if used("succeeded")
-                && let Some(at) = e.succeeded_at
-            {
-                facts.push(("succeeded", vec![r, t, secs(at)]));
-            }
-            if used("failed")
+        let (warming, succeeded, failed) = (used("warming"), used("succeeded"), used("failed"));
+        for e in state
+            .events
+            .iter()
+            .filter(|_| warming || succeeded || failed)
+        {
+            let warm =
+                warming && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u);
+            let success = e.succeeded_at.filter(|_| succeeded);
+            let failure = failed
                 && matches!(
                     e.state,
                     EventState::Failed | EventState::TimedOut | EventState::Refused
-                )
-            {
+                );
+            // Most events of a long run are none of these: intern nothing for them.
+            if !warm && success.is_none() && !failure {
+                continue;
+            }
+            let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
+            if warm {
+                facts.push(("warming", vec![r, t]));
+            }
+            if let Some(at) = success {
+                facts.push(("succeeded", vec![r, t, secs(at)]));
+            }
+            if failure {
+                let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
                 facts.push(("failed", vec![r, t, secs(ended)]));
             }
         }
