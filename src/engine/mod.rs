@@ -16,6 +16,7 @@ mod render;
 mod snapshot;
 mod state;
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{VecDeque, btree_map};
 use std::sync::Arc;
@@ -167,6 +168,21 @@ impl Engine {
 
     /// Alerts arrive (one payload's worth, in payload order).
     pub fn ingest(&mut self, alerts: &[Alert], now: Timestamp) -> Output {
+        self.ingest_cow(alerts.iter().map(Cow::Borrowed), now)
+    }
+
+    /// [`Engine::ingest`] for a caller done with its alerts: state keeps them
+    /// without a copy (a copy of each alert's label maps is most of what
+    /// storing it costs).
+    pub fn ingest_owned(&mut self, alerts: Vec<Alert>, now: Timestamp) -> Output {
+        self.ingest_cow(alerts.into_iter().map(Cow::Owned), now)
+    }
+
+    fn ingest_cow<'a>(
+        &mut self,
+        alerts: impl Iterator<Item = Cow<'a, Alert>>,
+        now: Timestamp,
+    ) -> Output {
         let mut out = self.advance(now);
         let now = self.clock(now);
         while let Some((seen, _)) = self.recent_order.front() {
@@ -202,7 +218,7 @@ impl Engine {
                     out.decisions.extend(self.decide_alert(firing, now));
                 }
                 AlertStatus::Resolved => {
-                    out.append(self.resolve(alert, now));
+                    out.append(self.resolve(&alert, now));
                 }
             }
             changed = true;
@@ -221,29 +237,30 @@ impl Engine {
     }
 
     /// Records a firing alert; returns it as the state now holds it.
-    fn upsert_firing(&mut self, alert: &Alert, now: Timestamp) -> Arc<Alert> {
+    fn upsert_firing(&mut self, alert: Cow<'_, Alert>, now: Timestamp) -> Arc<Alert> {
         // One search of the alert map (keyed by fingerprints that often share
         // long prefixes): a new alert is inserted through the same entry.
         match self.state.alerts.entry(alert.fingerprint.clone()) {
             btree_map::Entry::Occupied(mut slot) => {
                 let entry = slot.get_mut();
                 let was_resolved = entry.resolved_at.take().is_some();
+                let starts_at = alert.starts_at;
                 if entry.alert.annotations != alert.annotations || was_resolved {
                     self.facts.remove_alert(&entry.alert);
-                    entry.alert = Arc::new(alert.clone());
+                    entry.alert = Arc::new(alert.into_owned());
                     self.facts.add_alert(&entry.alert);
                 }
                 // A repeat notification keeps the first start; a re-fire after a
                 // resolve starts again.
-                if !was_resolved && entry.alert.starts_at > alert.starts_at {
-                    Arc::make_mut(&mut entry.alert).starts_at = alert.starts_at;
+                if !was_resolved && entry.alert.starts_at > starts_at {
+                    Arc::make_mut(&mut entry.alert).starts_at = starts_at;
                 }
                 entry.last_seen = now;
                 entry.alert.clone()
             }
             btree_map::Entry::Vacant(slot) => {
-                self.facts.add_alert(alert);
-                let shared = Arc::new(alert.clone());
+                self.facts.add_alert(&alert);
+                let shared = Arc::new(alert.into_owned());
                 slot.insert(AlertEntry {
                     alert: shared.clone(),
                     first_seen: now,
