@@ -104,10 +104,11 @@ pub struct Engine {
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: FxHashMap<DedupeKey, Timestamp>,
+    recent: FxHashMap<Arc<DedupeKey>, Timestamp>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
-    recent_order: VecDeque<(Timestamp, DedupeKey)>,
+    /// Shares its keys with `recent`: one copy of each key's strings.
+    recent_order: VecDeque<(Timestamp, Arc<DedupeKey>)>,
     /// The version of everything any guard reads, at the last re-evaluation:
     /// unchanged means no guard deferral can have changed.
     guards_seen: Option<u64>,
@@ -199,12 +200,12 @@ impl Engine {
         }
         let mut changed = false;
         for alert in alerts {
-            let key = DedupeKey {
+            let key = Arc::new(DedupeKey {
                 group: alert.group_key.clone(),
                 fingerprint: alert.fingerprint.clone(),
                 starts_at: alert.starts_at,
                 status: alert.status,
-            };
+            });
             match self.recent.entry(key) {
                 Entry::Occupied(_) => continue,
                 Entry::Vacant(slot) => {
