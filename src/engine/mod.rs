@@ -198,6 +198,9 @@ impl Engine {
                 entry.remove();
             }
         }
+        // At least one decision per new alert: grow the list once, not by
+        // doubling (a decision is a few hundred bytes; payloads are batches).
+        out.decisions.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
             let key = Arc::new(DedupeKey {
