@@ -656,3 +656,61 @@ fn shareable_across_threads() {
     send_sync::<Database>();
     send_sync::<DatalogError>();
 }
+
+#[test]
+fn epoch_moves_only_when_a_derivation_may_break() {
+    let mut db = db(TOPOLOGY);
+    alert(
+        &mut db,
+        "a1",
+        &[("alertname", "ServiceDown"), ("service", "storage")],
+    );
+    db.evaluate();
+    let api = db.lookup("api").unwrap();
+    let before = db.explain("upstream_down", &[api]);
+    let epoch = db.epoch();
+    // Growth and incremental evaluation keep every derivation valid.
+    alert(&mut db, "a2", &[("alertname", "Other"), ("service", "db")]);
+    db.evaluate();
+    assert_eq!(db.epoch(), epoch);
+    assert!(before.is_some());
+    // A removal (and the recomputation it causes) may break one.
+    rm(&mut db, "firing", &["a1"]);
+    assert_ne!(db.epoch(), epoch);
+    let removed = db.epoch();
+    db.evaluate();
+    assert_ne!(db.epoch(), removed);
+    assert!(db.explain("upstream_down", &[api]).is_none());
+    let evaluated = db.epoch();
+    db.clear("firing").unwrap();
+    assert_ne!(db.epoch(), evaluated);
+}
+
+#[test]
+fn column_reads_names_the_constants_rules_and_queries_look_up() {
+    let mut compiled = compile(TOPOLOGY);
+    let keys = |c: &Compiled, pred: &str, col: usize| -> Option<BTreeSet<String>> {
+        c.column_reads(pred, col).map(|vals| {
+            vals.iter()
+                .map(|v| value::resolve(*v, c.interner()).to_string())
+                .collect()
+        })
+    };
+    assert_eq!(
+        keys(&compiled, "label", 1),
+        Some(set(&["alertname", "service"]))
+    );
+    // Nothing reads annotations or sources; a variable key may read any label.
+    assert_eq!(keys(&compiled, "annotation", 1), Some(set(&[])));
+    assert_eq!(keys(&compiled, "source", 0), Some(set(&[])));
+    assert_eq!(keys(&compiled, "firing", 0), None);
+    let body = parse_body("label($alert, \"severity\", S)", SourceId(1), 0).unwrap();
+    compiled.compile_query(&body, &["alert"]).unwrap();
+    assert_eq!(
+        keys(&compiled, "label", 1),
+        Some(set(&["alertname", "service", "severity"]))
+    );
+    let body = parse_body("label($alert, K, \"x\")", SourceId(1), 0).unwrap();
+    compiled.compile_query(&body, &["alert"]).unwrap();
+    assert_eq!(keys(&compiled, "label", 1), None);
+}

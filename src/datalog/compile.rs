@@ -15,7 +15,7 @@ use super::ast::{Literal, Program, Span, Term};
 use super::check::{self, Builtins, Symbols};
 use super::error::{DatalogError, did_you_mean};
 use super::intern::Interner;
-use super::plan::{Operand, Plan, PlanCtx, PredId, RegexSet, Slots, plan_body};
+use super::plan::{Col, Operand, Plan, PlanCtx, PredId, RegexSet, Slots, Step, plan_body};
 use super::stratify::{DepGraph, components};
 use super::value::Value;
 
@@ -347,6 +347,44 @@ impl Compiled {
             vars,
         });
         Ok(QueryId(self.queries.len() - 1))
+    }
+
+    /// The values any rule or query can look `pred` up with in `column`:
+    /// `None` when it may read any value there (a variable or `_` in that
+    /// column), otherwise the constants written there (empty: nothing reads
+    /// `pred`). A caller inserting facts may skip the rows no reader can see,
+    /// such as the labels no rule names.
+    pub fn column_reads(&self, pred: &str, column: usize) -> Option<FxHashSet<Value>> {
+        let Some(&id) = self.pred_ids.get(pred) else {
+            return Some(FxHashSet::default());
+        };
+        let plans = self
+            .rules
+            .iter()
+            .flat_map(|r| {
+                std::iter::once(&r.full)
+                    .chain(r.deltas.iter().map(|(_, p)| p))
+                    .chain(std::iter::once(&r.explain))
+            })
+            .chain(self.queries.iter().map(|q| &q.plan));
+        let mut values = FxHashSet::default();
+        for plan in plans {
+            for step in &plan.steps {
+                let (Step::Scan { rel, cols, .. } | Step::Absent { rel, cols, .. }) = step else {
+                    continue;
+                };
+                if *rel != id {
+                    continue;
+                }
+                match cols.get(column) {
+                    Some(Col::Key(Operand::Const(v))) => {
+                        values.insert(*v);
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        Some(values)
     }
 
     /// Every known predicate: built-ins, then the program's in order of definition.

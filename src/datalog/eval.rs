@@ -36,6 +36,8 @@ pub struct Database {
     round: u64,
     /// False until the first `evaluate`: then every stratum is computed.
     evaluated: bool,
+    /// Bumped by every change that can invalidate a derivation (see [`Database::epoch`]).
+    epoch: u64,
 }
 
 impl Database {
@@ -57,6 +59,7 @@ impl Database {
             rels,
             round: 0,
             evaluated: false,
+            epoch: 0,
             compiled,
         };
         let compiled = Arc::clone(&db.compiled);
@@ -64,6 +67,16 @@ impl Database {
             db.insert_base(fact.pred, &fact.tuple);
         }
         db
+    }
+
+    /// A number that changes whenever a derivation found by
+    /// [`explain`](Self::explain) may stop being valid: a fact removed or
+    /// cleared, a stratum recomputed, a derived fact becoming a given one.
+    /// Insertions that only add rows (and incremental evaluation, which only
+    /// adds derived rows with later rounds) keep every existing derivation
+    /// valid, so callers may cache proofs for as long as it stays the same.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     pub fn compiled(&self) -> &Arc<Compiled> {
@@ -146,6 +159,7 @@ impl Database {
             // Already derived: it is a given fact from now on.
             if let Some(row) = rel.find(tuple) {
                 rel.set_round(row, 0);
+                self.epoch += 1;
                 return true;
             }
         }
@@ -176,10 +190,15 @@ impl Database {
             if was {
                 // The row may still be derivable; recomputation will tell.
                 rel.non_monotonic = true;
+                self.epoch += 1;
             }
             Ok(was)
         } else {
-            Ok(rel.remove(tuple))
+            let was = rel.remove(tuple);
+            if was {
+                self.epoch += 1;
+            }
+            Ok(was)
         }
     }
 
@@ -194,10 +213,14 @@ impl Database {
             .is_some_and(|p| p.kind == PredKind::Rules);
         if let Some(rel) = self.rels.get_mut(id) {
             if !derived {
+                if rel.len() > 0 {
+                    self.epoch += 1;
+                }
                 rel.clear();
             } else if !rel.base.is_empty() {
                 rel.base.clear();
                 rel.non_monotonic = true;
+                self.epoch += 1;
             }
         }
         Ok(())
@@ -246,6 +269,7 @@ impl Database {
                 || stratum.reads_neg.iter().any(|p| reset(p) || grown(p))
                 || stratum.preds.iter().any(reset);
             if recompute {
+                self.epoch += 1;
                 for &p in &stratum.preds {
                     if let Some(rel) = self.rels.get_mut(p) {
                         rel.reset_to_base();

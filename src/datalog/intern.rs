@@ -4,6 +4,8 @@
 //! lives as long as one rules generation, and its strings (label values, alert
 //! ids) are bounded by the alerts it holds.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 /// An interned string. Only meaningful together with the interner that made it.
@@ -12,8 +14,10 @@ pub struct Sym(pub u32);
 
 #[derive(Debug, Clone, Default)]
 pub struct Interner {
-    ids: FxHashMap<Box<str>, u32>,
-    strings: Vec<Box<str>>,
+    /// The map and the list share each string: one allocation per new string
+    /// (every alert brings a new fingerprint).
+    ids: FxHashMap<Arc<str>, u32>,
+    strings: Vec<Arc<str>>,
 }
 
 impl Interner {
@@ -29,8 +33,9 @@ impl Interner {
         // More than 2^32 distinct strings would need far more memory than any
         // host has; saturating keeps this total without a panic path.
         let id = u32::try_from(self.strings.len()).unwrap_or(u32::MAX);
-        self.strings.push(s.into());
-        self.ids.insert(s.into(), id);
+        let s: Arc<str> = Arc::from(s);
+        self.strings.push(Arc::clone(&s));
+        self.ids.insert(s, id);
         Sym(id)
     }
 

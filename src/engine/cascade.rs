@@ -6,6 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::rules::schema::Mode;
+use crate::rules::template::PlainContext;
 use crate::source::Alert;
 
 use super::Engine;
@@ -49,8 +50,21 @@ pub(super) fn decide(
         proof,
     };
 
-    let context = to_value(&alert_context(alert, &remediation.name));
-    let target = match rules.templates.render(remediation.target, &context) {
+    let plain = PlainContext {
+        labels: &alert.labels,
+        annotations: &alert.annotations,
+        remediation: &remediation.name,
+        fingerprint: &alert.fingerprint,
+    };
+    // Most targets are plain (`{{ service }}`): no MiniJinja context to build.
+    let rendered = match rules.templates.render_plain(remediation.target, &plain) {
+        Some(t) => Ok(t),
+        None => rules.templates.render(
+            remediation.target,
+            &to_value(&alert_context(alert, &remediation.name)),
+        ),
+    };
+    let target = match rendered {
         Ok(t) => t,
         Err(message) => {
             return Some(decision(
@@ -120,13 +134,15 @@ pub(super) fn decide(
     // 3. The budget of attempts inside its window is spent: escalate once.
     let within = SignedDuration::try_from(remediation.budget.within).unwrap_or(SignedDuration::MAX);
     let window_start = now.saturating_sub(within).unwrap_or(Timestamp::MIN);
-    let attempts: Vec<String> = engine
-        .state
-        .events_on(name, &target)
-        .filter(|e| e.fired_at > window_start)
-        .map(|e| e.id.clone())
-        .collect();
-    if attempts.len() >= remediation.budget.attempts as usize {
+    let in_window = || {
+        engine
+            .state
+            .events_on(name, &target)
+            .filter(move |e| e.fired_at > window_start)
+    };
+    // Count first: the IDs are only needed for the proof of a spent budget.
+    if in_window().count() >= remediation.budget.attempts as usize {
+        let attempts: Vec<String> = in_window().map(|e| e.id.clone()).collect();
         let key = (name.to_owned(), target.clone());
         let already = engine
             .state

@@ -1,5 +1,7 @@
 //! What the engine answers: a verdict per (alert, remediation), with its proof.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -111,13 +113,17 @@ pub enum Proof {
 }
 
 /// A fact used by a proof, with how it was derived if it is not a built-in one.
+///
+/// Shared, not owned: a storm defers thousands of alerts on the same few facts,
+/// and the engine hands out one cached tree for all of them (a clone is a few
+/// reference counts, not a copy of every string in the tree).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactProof {
     /// `deploying("api")`.
-    pub fact: String,
+    pub fact: Arc<str>,
     /// For derived facts: the rule that derived it (as written) and the facts it used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub from: Vec<FactProof>,
+    pub rule: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "<[FactProof]>::is_empty")]
+    pub from: Arc<[FactProof]>,
 }

@@ -11,7 +11,10 @@
 //! `attempts`) are rebuilt when the clock has moved, and only if some rule or
 //! guard reads them.
 
+use std::sync::Arc;
+
 use jiff::{SignedDuration, Timestamp};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::datalog::{Database, Derivation, Origin, Value};
 use crate::rules::{Guard, RuleSet};
@@ -26,6 +29,11 @@ const PROOF_DEPTH: usize = 3;
 
 const TIMED: &[&str] = &["age", "warming", "succeeded", "failed", "attempts"];
 
+/// Cached proofs of kept facts at most; the cache is emptied when full. A storm
+/// defers thousands of alerts on the same few facts (`deploying("api")`), so
+/// a small cache catches nearly every repeat.
+const MAX_KEPT_PROOFS: usize = 4096;
+
 pub(super) struct Facts {
     db: Database,
     /// Facts changed since the last evaluation.
@@ -34,6 +42,60 @@ pub(super) struct Facts {
     timed_at: Option<Timestamp>,
     /// Which time-dependent relations anyone reads.
     timed_used: Vec<&'static str>,
+    /// Proofs of facts already explained, valid while the database's epoch is
+    /// `proofs_epoch` (no removal or recomputation can have invalidated them).
+    proofs: FxHashMap<(Arc<str>, Vec<Value>), FactProof>,
+    proofs_epoch: u64,
+    reads: AlertReads,
+}
+
+/// Which of an alert's facts any rule or guard can read. The others are not
+/// stored: a storm of alerts with a dozen labels each, of which rules name two,
+/// would otherwise spend most of an ingest filling indexes nobody probes.
+#[derive(Debug, Clone)]
+struct AlertReads {
+    alert: bool,
+    firing: bool,
+    resolved: bool,
+    source: bool,
+    /// The label keys read; `None`: any key may be (`label(A, K, V)`).
+    label: Option<FxHashSet<Value>>,
+    annotation: Option<FxHashSet<Value>>,
+}
+
+impl AlertReads {
+    fn new(compiled: &crate::datalog::Compiled) -> Self {
+        let read = |pred| compiled.column_reads(pred, 0).is_none_or(|v| !v.is_empty());
+        AlertReads {
+            alert: read("alert"),
+            firing: read("firing"),
+            resolved: read("resolved"),
+            source: read("source"),
+            label: compiled.column_reads("label", 1),
+            annotation: compiled.column_reads("annotation", 1),
+        }
+    }
+}
+
+fn put(db: &mut Database, dirty: &mut bool, pred: &str, tuple: &[Value], add: bool) {
+    // The relation names and arities here are the built-ins the compiled
+    // program always declares, so this cannot fail on input.
+    let changed = if add {
+        db.insert(pred, tuple)
+    } else {
+        db.remove(pred, tuple)
+    };
+    if changed.unwrap_or(false) {
+        *dirty = true;
+    }
+}
+
+/// The symbol of a key, if `keys` (`None`: all) may read it.
+fn read_key(db: &mut Database, keys: Option<&FxHashSet<Value>>, key: &str) -> Option<Value> {
+    match keys {
+        None => Some(db.intern(key)),
+        Some(keys) => db.lookup(key).filter(|k| keys.contains(k)),
+    }
 }
 
 impl Facts {
@@ -47,6 +109,9 @@ impl Facts {
                 .copied()
                 .filter(|p| rules.referenced.contains(*p))
                 .collect(),
+            proofs: FxHashMap::default(),
+            proofs_epoch: 0,
+            reads: AlertReads::new(&rules.program),
         }
     }
 
@@ -64,34 +129,43 @@ impl Facts {
         }
     }
 
-    fn alert_facts(&mut self, alert: &Alert) -> Vec<(&'static str, Vec<Value>)> {
-        let a = self.db.intern(&alert.fingerprint);
-        let mut facts = vec![("alert", vec![a])];
-        facts.push(match alert.status {
-            AlertStatus::Firing => ("firing", vec![a]),
-            AlertStatus::Resolved => ("resolved", vec![a]),
-        });
-        facts.push(("source", vec![a, self.db.intern(&alert.source)]));
+    /// Adds (or removes) the facts of an alert that anyone reads.
+    fn alert_facts(&mut self, alert: &Alert, add: bool) {
+        let (db, dirty, reads) = (&mut self.db, &mut self.dirty, &self.reads);
+        let a = db.intern(&alert.fingerprint);
+        if reads.alert {
+            put(db, dirty, "alert", &[a], add);
+        }
+        match alert.status {
+            AlertStatus::Firing if reads.firing => put(db, dirty, "firing", &[a], add),
+            AlertStatus::Resolved if reads.resolved => put(db, dirty, "resolved", &[a], add),
+            AlertStatus::Firing | AlertStatus::Resolved => {}
+        }
+        if reads.source {
+            let s = db.intern(&alert.source);
+            put(db, dirty, "source", &[a, s], add);
+        }
         for (k, v) in &alert.labels {
-            facts.push(("label", vec![a, self.db.intern(k), self.db.intern(v)]));
+            if let Some(k) = read_key(db, reads.label.as_ref(), k) {
+                let v = db.intern(v);
+                put(db, dirty, "label", &[a, k, v], add);
+            }
         }
         for (k, v) in &alert.annotations {
-            facts.push(("annotation", vec![a, self.db.intern(k), self.db.intern(v)]));
+            if let Some(k) = read_key(db, reads.annotation.as_ref(), k) {
+                let v = db.intern(v);
+                put(db, dirty, "annotation", &[a, k, v], add);
+            }
         }
-        facts
     }
 
     pub fn add_alert(&mut self, alert: &Alert) {
-        for (pred, tuple) in self.alert_facts(alert) {
-            self.insert(pred, &tuple);
-        }
+        self.alert_facts(alert, true);
         self.timed_at = None;
     }
 
     pub fn remove_alert(&mut self, alert: &Alert) {
-        for (pred, tuple) in self.alert_facts(alert) {
-            self.remove(pred, &tuple);
-        }
+        self.alert_facts(alert, false);
         self.timed_at = None;
     }
 
@@ -136,26 +210,33 @@ impl Facts {
                 facts.push(("age", vec![a, secs(entry.alert.starts_at)]));
             }
         }
-        for e in &state.events {
-            let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
-            let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
-            if used("warming")
-                && e.state == EventState::Warming
-                && e.warm_until.is_some_and(|u| now < u)
-            {
-                facts.push(("warming", vec![r, t]));
-            }
-            if used("succeeded")
-                && let Some(at) = e.succeeded_at
-            {
-                facts.push(("succeeded", vec![r, t, secs(at)]));
-            }
-            if used("failed")
+        let (warming, succeeded, failed) = (used("warming"), used("succeeded"), used("failed"));
+        for e in state
+            .events
+            .iter()
+            .filter(|_| warming || succeeded || failed)
+        {
+            let warm =
+                warming && e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u);
+            let success = e.succeeded_at.filter(|_| succeeded);
+            let failure = failed
                 && matches!(
                     e.state,
                     EventState::Failed | EventState::TimedOut | EventState::Refused
-                )
-            {
+                );
+            // Most events of a long run are none of these: intern nothing for them.
+            if !warm && success.is_none() && !failure {
+                continue;
+            }
+            let (r, t) = (self.db.intern(&e.remediation), self.db.intern(&e.target));
+            if warm {
+                facts.push(("warming", vec![r, t]));
+            }
+            if let Some(at) = success {
+                facts.push(("succeeded", vec![r, t, secs(at)]));
+            }
+            if failure {
+                let ended = e.history.last().map_or(e.fired_at, |(at, _)| *at);
                 facts.push(("failed", vec![r, t, secs(ended)]));
             }
         }
@@ -203,17 +284,21 @@ impl Facts {
             .iter()
             .map(|(name, v)| (name.to_string(), self.db.resolve(*v).to_string()))
             .collect();
+        if expand && self.proofs_epoch != self.db.epoch() {
+            self.proofs.clear();
+            self.proofs_epoch = self.db.epoch();
+        }
         let facts = solution
             .facts
-            .iter()
+            .into_iter()
             .map(|f| {
                 if expand {
-                    self.fact_proof(&f.pred, &f.tuple, rules)
+                    self.kept_proof(f.pred, f.tuple, rules)
                 } else {
                     FactProof {
-                        fact: self.db.fact_to_string(&f.pred, &f.tuple),
+                        fact: self.db.fact_to_string(&f.pred, &f.tuple).into(),
                         rule: None,
-                        from: Vec::new(),
+                        from: Arc::default(),
                     }
                 }
             })
@@ -246,21 +331,37 @@ impl Facts {
             .fold(0u64, u64::wrapping_add)
     }
 
+    /// The proof of a fact, from the cache when this epoch already built it.
+    fn kept_proof(&mut self, pred: Arc<str>, tuple: Vec<Value>, rules: &RuleSet) -> FactProof {
+        let key = (pred, tuple);
+        if let Some(proof) = self.proofs.get(&key) {
+            return proof.clone();
+        }
+        let proof = self.fact_proof(&key.0, &key.1, rules);
+        if self.proofs.len() >= MAX_KEPT_PROOFS {
+            self.proofs.clear();
+        }
+        self.proofs.insert(key, proof.clone());
+        proof
+    }
+
     fn fact_proof(&self, pred: &str, tuple: &[Value], rules: &RuleSet) -> FactProof {
         match self.db.explain_to_depth(pred, tuple, PROOF_DEPTH) {
             Some(d) => self.derivation_proof(&d, rules),
             None => FactProof {
-                fact: self.db.fact_to_string(pred, tuple),
+                fact: self.db.fact_to_string(pred, tuple).into(),
                 rule: None,
-                from: Vec::new(),
+                from: Arc::default(),
             },
         }
     }
 
     fn derivation_proof(&self, d: &Derivation, rules: &RuleSet) -> FactProof {
-        let fact = self.db.fact_to_string(&d.pred, &d.tuple);
+        let fact = self.db.fact_to_string(&d.pred, &d.tuple).into();
         let rule = match &d.origin {
-            Origin::Rule { clause, .. } => rules.clauses.get(*clause).cloned(),
+            Origin::Rule { clause, .. } => {
+                rules.clauses.get(*clause).map(|c| Arc::from(c.as_str()))
+            }
             Origin::Given | Origin::ProgramFact { .. } | Origin::Truncated => None,
         };
         let from = d

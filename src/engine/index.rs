@@ -4,7 +4,7 @@
 //! remediations by such an equality lets a decision look at a handful of
 //! candidates instead of every remediation; the matchers are still checked.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::rules::Remediation;
 use crate::source::Alert;
@@ -12,7 +12,7 @@ use crate::source::Alert;
 #[derive(Debug, Default)]
 pub struct RemediationIndex {
     /// label name → label value → remediation indexes, in rule order.
-    by_label: Vec<(String, HashMap<String, Vec<usize>>)>,
+    by_label: Vec<(String, FxHashMap<String, Vec<usize>>)>,
     /// Remediations with no equality matcher: always candidates.
     always: Vec<usize>,
 }
@@ -32,7 +32,9 @@ impl RemediationIndex {
                     let pos = match index.by_label.iter().position(|(l, _)| l == label) {
                         Some(p) => p,
                         None => {
-                            index.by_label.push((label.to_owned(), HashMap::new()));
+                            index
+                                .by_label
+                                .push((label.to_owned(), FxHashMap::default()));
                             index.by_label.len() - 1
                         }
                     };

@@ -9,16 +9,20 @@
 mod cascade;
 mod context;
 mod decision;
+mod deferrals;
 mod facts;
 mod index;
 mod render;
 mod snapshot;
 mod state;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{VecDeque, btree_map};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::rules::RuleSet;
@@ -30,6 +34,7 @@ pub use render::{render_decision, render_transition};
 pub use snapshot::Snapshot;
 pub use state::{AlertEntry, Event, EventState, Pause, State};
 
+use deferrals::Deferrals;
 use facts::Facts;
 use index::RemediationIndex;
 
@@ -96,9 +101,6 @@ enum Scope {
     All,
 }
 
-/// Defer reasons that are not guards: only events, timers and pauses end them.
-const NOT_GUARDS: &[&str] = &["warming_up", "paused", "concurrency", "awaiting_approval"];
-
 pub struct Engine {
     rules: Arc<RuleSet>,
     index: RemediationIndex,
@@ -107,14 +109,15 @@ pub struct Engine {
     next_event: u64,
     /// (alert, remediation index) → the reason it is deferred for, and the
     /// version of what its guards read when it was decided.
-    deferred: BTreeMap<(String, usize), (String, u64)>,
+    deferred: Deferrals,
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: HashMap<DedupeKey, Timestamp>,
+    recent: FxHashMap<Arc<DedupeKey>, Timestamp>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
-    recent_order: VecDeque<(Timestamp, DedupeKey)>,
+    /// Shares its keys with `recent`: one copy of each key's strings.
+    recent_order: VecDeque<(Timestamp, Arc<DedupeKey>)>,
     /// The version of everything any guard reads, at the last re-evaluation:
     /// unchanged means no guard deferral can have changed.
     guards_seen: Option<u64>,
@@ -133,9 +136,9 @@ impl Engine {
             state: State::default(),
             facts,
             next_event: 1,
-            deferred: BTreeMap::new(),
+            deferred: Deferrals::default(),
             proofs: true,
-            recent: HashMap::new(),
+            recent: FxHashMap::default(),
             recent_order: VecDeque::new(),
             guards_seen: None,
             dedupe_window: DEDUPE_WINDOW,
@@ -175,39 +178,60 @@ impl Engine {
 
     /// Alerts arrive (one payload's worth, in payload order).
     pub fn ingest(&mut self, alerts: &[Alert], now: Timestamp) -> Output {
+        self.ingest_cow(alerts.iter().map(Cow::Borrowed), now)
+    }
+
+    /// [`Engine::ingest`] for a caller done with its alerts: state keeps them
+    /// without a copy (a copy of each alert's label maps is most of what
+    /// storing it costs).
+    pub fn ingest_owned(&mut self, alerts: Vec<Alert>, now: Timestamp) -> Output {
+        self.ingest_cow(alerts.into_iter().map(Cow::Owned), now)
+    }
+
+    fn ingest_cow<'a>(
+        &mut self,
+        alerts: impl Iterator<Item = Cow<'a, Alert>>,
+        now: Timestamp,
+    ) -> Output {
         let mut out = self.advance(now);
         let now = self.clock(now);
         while let Some((seen, _)) = self.recent_order.front() {
             if now.duration_since(*seen) < self.dedupe_window {
                 break;
             }
+            // One probe: the key is only forgotten if it was not seen again since.
             if let Some((seen, key)) = self.recent_order.pop_front()
-                && self.recent.get(&key) == Some(&seen)
+                && let Entry::Occupied(entry) = self.recent.entry(key)
+                && *entry.get() == seen
             {
-                self.recent.remove(&key);
+                entry.remove();
             }
         }
+        // At least one decision per new alert: grow the list once, not by
+        // doubling (a decision is a few hundred bytes; payloads are batches).
+        out.decisions.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
-            let key = DedupeKey {
+            let key = Arc::new(DedupeKey {
                 group: alert.group_key.clone(),
                 fingerprint: alert.fingerprint.clone(),
                 starts_at: alert.starts_at,
                 status: alert.status,
-            };
-            if self.recent.contains_key(&key) {
-                continue;
+            });
+            match self.recent.entry(key) {
+                Entry::Occupied(_) => continue,
+                Entry::Vacant(slot) => {
+                    self.recent_order.push_back((now, slot.key().clone()));
+                    slot.insert(now);
+                }
             }
-            self.recent.insert(key.clone(), now);
-            self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
-                    self.upsert_firing(alert, now);
-                    out.decisions
-                        .extend(self.decide_alert(&alert.fingerprint, now));
+                    let firing = self.upsert_firing(alert, now);
+                    out.decisions.extend(self.decide_alert(firing, now));
                 }
                 AlertStatus::Resolved => {
-                    out.append(self.resolve(alert, now));
+                    out.append(self.resolve(&alert, now));
                 }
             }
             changed = true;
@@ -225,33 +249,38 @@ impl Engine {
         out
     }
 
-    fn upsert_firing(&mut self, alert: &Alert, now: Timestamp) {
-        match self.state.alerts.get_mut(&alert.fingerprint) {
-            Some(entry) => {
+    /// Records a firing alert; returns it as the state now holds it.
+    fn upsert_firing(&mut self, alert: Cow<'_, Alert>, now: Timestamp) -> Arc<Alert> {
+        // One search of the alert map (keyed by fingerprints that often share
+        // long prefixes): a new alert is inserted through the same entry.
+        match self.state.alerts.entry(alert.fingerprint.clone()) {
+            btree_map::Entry::Occupied(mut slot) => {
+                let entry = slot.get_mut();
                 let was_resolved = entry.resolved_at.take().is_some();
+                let starts_at = alert.starts_at;
                 if entry.alert.annotations != alert.annotations || was_resolved {
                     self.facts.remove_alert(&entry.alert);
-                    entry.alert = Arc::new(alert.clone());
+                    entry.alert = Arc::new(alert.into_owned());
                     self.facts.add_alert(&entry.alert);
                 }
                 // A repeat notification keeps the first start; a re-fire after a
                 // resolve starts again.
-                if !was_resolved && entry.alert.starts_at > alert.starts_at {
-                    Arc::make_mut(&mut entry.alert).starts_at = alert.starts_at;
+                if !was_resolved && entry.alert.starts_at > starts_at {
+                    Arc::make_mut(&mut entry.alert).starts_at = starts_at;
                 }
                 entry.last_seen = now;
+                entry.alert.clone()
             }
-            None => {
-                self.facts.add_alert(alert);
-                self.state.alerts.insert(
-                    alert.fingerprint.clone(),
-                    AlertEntry {
-                        alert: Arc::new(alert.clone()),
-                        first_seen: now,
-                        last_seen: now,
-                        resolved_at: None,
-                    },
-                );
+            btree_map::Entry::Vacant(slot) => {
+                self.facts.add_alert(&alert);
+                let shared = Arc::new(alert.into_owned());
+                slot.insert(AlertEntry {
+                    alert: shared.clone(),
+                    first_seen: now,
+                    last_seen: now,
+                    resolved_at: None,
+                });
+                shared
             }
         }
     }
@@ -275,7 +304,7 @@ impl Engine {
             entry.last_seen = now;
             self.facts.add_alert(&entry.alert);
         }
-        self.deferred.retain(|(fp, _), _| *fp != alert.fingerprint);
+        self.deferred.remove_alert(&alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.
         let open: Vec<usize> = self.state.open_events().collect();
         for i in open {
@@ -500,32 +529,29 @@ impl Engine {
             }
             self.guards_seen = Some(version);
         }
-        let pending: Vec<(String, usize, String)> = self
-            .deferred
-            .iter()
-            .filter(|(_, (reason, _))| {
-                scope == Scope::All || !NOT_GUARDS.contains(&reason.as_str())
-            })
-            // Nothing a guard reads changed: it still holds.
-            .filter(|((_, r), (_, version))| {
-                scope == Scope::All
-                    || rules
+        let pending = match scope {
+            Scope::All => self.deferred.pending_all(),
+            // Only guard deferrals, and only those whose guards' inputs changed.
+            Scope::Guards => {
+                let facts = &self.facts;
+                self.deferred.pending_guards(|r| {
+                    rules
                         .remediations
-                        .get(*r)
-                        .is_none_or(|rem| self.facts.guards_version(rem) != *version)
-            })
-            .map(|((fp, r), (reason, _))| (fp.clone(), *r, reason.clone()))
-            .collect();
+                        .get(r)
+                        .map(|rem| facts.guards_version(rem))
+                })
+            }
+        };
         for (fp, r, reason) in pending {
             let Some(alert) = self.firing_alert(&fp) else {
-                self.deferred.remove(&(fp, r));
+                self.deferred.remove(&fp, r);
                 continue;
             };
             self.proofs = false;
             let decision = self.decide_one(&alert, r, now);
             self.proofs = true;
             let Some(mut decision) = decision else {
-                self.deferred.remove(&(fp, r));
+                self.deferred.remove(&fp, r);
                 continue;
             };
             let same = decision.verdict == Verdict::Defer
@@ -565,10 +591,7 @@ impl Engine {
     }
 
     /// Every applicable remediation's decision for one firing alert.
-    fn decide_alert(&mut self, fp: &str, now: Timestamp) -> Vec<Decision> {
-        let Some(alert) = self.firing_alert(fp) else {
-            return Vec::new();
-        };
+    fn decide_alert(&mut self, alert: Arc<Alert>, now: Timestamp) -> Vec<Decision> {
         let mut decisions = Vec::new();
         for r in self.index.candidates(&alert) {
             if let Some(d) = self.decide_one(&alert, r, now) {
@@ -599,7 +622,6 @@ impl Engine {
     /// The cascade for one (alert, remediation); `None` when it does not apply.
     fn decide_one(&mut self, alert: &Alert, r: usize, now: Timestamp) -> Option<Decision> {
         let decision = cascade::decide(self, alert, r, now)?;
-        let key = (alert.fingerprint.clone(), r);
         match (&decision.verdict, &decision.reason) {
             (Verdict::Defer, Some(reason)) => {
                 let version = self
@@ -607,10 +629,10 @@ impl Engine {
                     .remediations
                     .get(r)
                     .map_or(0, |rem| self.facts.guards_version(rem));
-                self.deferred.insert(key, (reason.clone(), version));
+                self.deferred.insert(&alert.fingerprint, r, reason, version);
             }
             _ => {
-                self.deferred.remove(&key);
+                self.deferred.remove(&alert.fingerprint, r);
             }
         }
         Some(decision)

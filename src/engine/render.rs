@@ -126,7 +126,7 @@ fn render_fact(f: &FactProof, depth: usize, lead: &str, out: &mut String) {
     if let Some(rule) = &f.rule {
         let _ = writeln!(out, "{pad}  by {}", rule.trim());
     }
-    for child in &f.from {
+    for child in f.from.iter() {
         render_fact(child, depth + 2, "", out);
     }
 }

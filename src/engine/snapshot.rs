@@ -39,10 +39,11 @@ impl Engine {
                 .collect(),
             deferred: self
                 .deferred
-                .iter()
-                .filter_map(|((fp, r), (reason, _))| {
-                    let name = self.rules.remediations.get(*r)?.name.clone();
-                    Some((fp.clone(), name, reason.clone()))
+                .sorted()
+                .into_iter()
+                .filter_map(|(fp, r, d)| {
+                    let name = self.rules.remediations.get(r)?.name.clone();
+                    Some((fp.to_owned(), name, d.reason.clone()))
                 })
                 .collect(),
             next_event: self.next_event,
@@ -102,7 +103,9 @@ impl Engine {
         for (fp, name, reason) in snapshot.deferred {
             if let Some(r) = rules.remediations.iter().position(|x| x.name == name) {
                 // A version no guard can have: the first re-evaluation decides it again.
-                engine.deferred.insert((fp, r), (reason, u64::MAX));
+                engine
+                    .deferred
+                    .insert(&fp, r, &reason, super::deferrals::STALE);
             }
         }
         let mut out = engine.advance(now);

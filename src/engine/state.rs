@@ -3,9 +3,10 @@
 //! Plain data. The engine changes it only through its own methods so that the
 //! Datalog facts derived from it stay in step (see `facts`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::source::Alert;
@@ -164,9 +165,10 @@ pub struct State {
     pub pauses: Vec<Pause>,
     /// Last escalation per (remediation, target): escalate once per budget window.
     pub escalated: BTreeMap<(String, String), Timestamp>,
-    by_id: HashMap<String, usize>,
-    /// (remediation, target) → its events, oldest first.
-    by_target: HashMap<(String, String), Vec<usize>>,
+    by_id: FxHashMap<String, usize>,
+    /// remediation → target → its events, oldest first. Nested, so that a
+    /// lookup by two `&str` builds no owned key (it runs on every decision).
+    by_target: FxHashMap<String, FxHashMap<String, Vec<usize>>>,
     /// Events that are not final yet (in flight or warming).
     open: BTreeSet<usize>,
     /// remediation → target → its events that are not final, oldest first:
@@ -174,7 +176,7 @@ pub struct State {
     /// Nested so that a lookup by `&str` allocates nothing.
     open_on: HashMap<String, HashMap<String, Vec<usize>>>,
     /// remediation → how many of its events are in flight.
-    flying: HashMap<String, usize>,
+    flying: FxHashMap<String, usize>,
     /// (warm_until, event) of warming events: the next warm-up to end is first.
     warm_timers: BTreeSet<(Timestamp, usize)>,
     /// (deadline, event) of events awaiting approval: the next to expire first.
@@ -198,7 +200,8 @@ impl State {
         target: &str,
     ) -> impl DoubleEndedIterator<Item = &Event> {
         self.by_target
-            .get(&(remediation.to_owned(), target.to_owned()))
+            .get(remediation)
+            .and_then(|targets| targets.get(target))
             .into_iter()
             .flatten()
             .filter_map(|&i| self.events.get(i))
@@ -270,7 +273,9 @@ impl State {
         let i = self.events.len();
         self.by_id.insert(event.id.clone(), i);
         self.by_target
-            .entry((event.remediation.clone(), event.target.clone()))
+            .entry(event.remediation.clone())
+            .or_default()
+            .entry(event.target.clone())
             .or_default()
             .push(i);
         if event.state.in_flight() {

@@ -21,6 +21,47 @@ pub struct Matcher {
     /// The operand, without its operator prefix.
     pub value: String,
     regex: Option<Regex>,
+    /// The same test without the regex engine, for the patterns rule sets
+    /// write most (`.+`, `.*`, `a|b|c`).
+    fast: Option<Fast>,
+}
+
+/// A regex whose meaning is simple enough to test directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fast {
+    /// `.*`: any value without a newline (`.` does not match `\n`).
+    Any,
+    /// `.+`: a non-empty value without a newline.
+    NonEmpty,
+    /// `a|b|c` of plain words: exactly one of them.
+    OneOf(Vec<String>),
+}
+
+impl Fast {
+    fn parse(pattern: &str) -> Option<Fast> {
+        match pattern {
+            ".*" => return Some(Fast::Any),
+            ".+" => return Some(Fast::NonEmpty),
+            _ => {}
+        }
+        // Only characters with no meaning in a regex, so each alternative is
+        // the literal it reads as.
+        let plain = |w: &str| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        let words: Vec<String> = pattern.split('|').map(str::to_owned).collect();
+        words.iter().all(|w| plain(w)).then_some(Fast::OneOf(words))
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        match self {
+            Fast::Any => !value.contains('\n'),
+            Fast::NonEmpty => !value.is_empty() && !value.contains('\n'),
+            Fast::OneOf(words) => words.iter().any(|w| w == value),
+        }
+    }
 }
 
 /// A matcher value that does not compile.
@@ -71,17 +112,22 @@ impl Matcher {
             },
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
+        let fast = regex.as_ref().and_then(|_| Fast::parse(value));
         Ok(Matcher {
             label: label.to_owned(),
             op,
             value: value.to_owned(),
             regex,
+            fast,
         })
     }
 
     /// Does the matcher hold for this label value (`None`: the alert lacks the label)?
     pub fn matches(&self, value: Option<&str>) -> bool {
         let value = value.unwrap_or("");
+        if let Some(fast) = &self.fast {
+            return fast.matches(value) == (self.op == MatchOp::Regex);
+        }
         match (self.op, &self.regex) {
             (MatchOp::Equal, _) => value == self.value,
             (MatchOp::NotEqual, _) => value != self.value,
@@ -162,6 +208,45 @@ mod tests {
         assert!(m("!~test.*").matches(Some("prod")));
         assert!(!m("!~test.*").matches(Some("testing")));
         assert!(m("=~.*").matches_missing());
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_regex() {
+        let patterns = [
+            ".*",
+            ".+",
+            "critical|page",
+            "a",
+            "a-b|c_d|E9",
+            "a||b",
+            "a|b.",
+            "(a|b)",
+        ];
+        let values = [
+            "", "a", "b", "critical", "page", "pager", "a-b", "c_d", "E9", "e9", "x\ny", "\n",
+            "a|b", " a", "ü",
+        ];
+        for p in patterns {
+            for op in ["=~", "!~"] {
+                let fast = m(&format!("{op}{p}"));
+                let mut slow = fast.clone();
+                slow.fast = None;
+                for v in values {
+                    assert_eq!(
+                        fast.matches(Some(v)),
+                        slow.matches(Some(v)),
+                        "{op}{p} on {v:?}"
+                    );
+                }
+                assert_eq!(
+                    fast.matches(None),
+                    slow.matches(None),
+                    "{op}{p} on a missing label"
+                );
+            }
+        }
+        assert!(m("=~.+").fast.is_some() && m("=~a|b").fast.is_some());
+        assert!(m("=~a|b.").fast.is_none() && m("=~a||b").fast.is_none());
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Runner {
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
             self.notified(&alerts, start);
-            let out = self.engine.ingest(&alerts, start);
+            let out = self.engine.ingest_owned(alerts, start);
             self.handle(out);
         }
         for p in &state.pauses {
@@ -161,7 +161,7 @@ impl Runner {
             let out = match step.action {
                 Action::Alerts(alerts) => {
                     self.notified(&alerts, now);
-                    self.engine.ingest(&alerts, now)
+                    self.engine.ingest_owned(alerts, now)
                 }
                 Action::Pause(p) => self.engine.pause(p, now),
                 Action::Unpause {

@@ -102,7 +102,7 @@ fn single(
     if let Some(state) = &case.state {
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
-            let _ = engine.ingest(&alerts, start);
+            let _ = engine.ingest_owned(alerts, start);
         }
         for p in &state.pauses {
             let _ = engine.pause(input::pause(p, start)?, start);
