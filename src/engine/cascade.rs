@@ -134,15 +134,20 @@ pub(super) fn decide(
     // 3. The budget of attempts inside its window is spent: escalate once.
     let within = SignedDuration::try_from(remediation.budget.within).unwrap_or(SignedDuration::MAX);
     let window_start = now.saturating_sub(within).unwrap_or(Timestamp::MIN);
+    // Newest first, stopping at the window's start: a target's events are in
+    // firing order (the engine's clock never goes back), so a long history
+    // costs nothing here.
     let in_window = || {
         engine
             .state
             .events_on(name, &target)
-            .filter(move |e| e.fired_at > window_start)
+            .rev()
+            .take_while(move |e| e.fired_at > window_start)
     };
     // Count first: the IDs are only needed for the proof of a spent budget.
     if in_window().count() >= remediation.budget.attempts as usize {
-        let attempts: Vec<String> = in_window().map(|e| e.id.clone()).collect();
+        let mut attempts: Vec<String> = in_window().map(|e| e.id.clone()).collect();
+        attempts.reverse();
         let key = (name.to_owned(), target.clone());
         let already = engine
             .state

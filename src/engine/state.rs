@@ -173,15 +173,15 @@ pub struct State {
     open: BTreeSet<usize>,
     /// remediation → target → its events that are not final, oldest first:
     /// what collapse and warm-up look at, however long the target's history.
-    /// Nested so that a lookup by `&str` allocates nothing.
-    open_on: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Nested like `by_target`.
+    open_on: FxHashMap<String, FxHashMap<String, Vec<usize>>>,
     /// remediation → how many of its events are in flight.
     flying: FxHashMap<String, usize>,
     /// (warm_until, event) of warming events: the next warm-up to end is first.
     warm_timers: BTreeSet<(Timestamp, usize)>,
     /// (deadline, event) of events awaiting approval: the next to expire first.
     approval_timers: BTreeSet<(Timestamp, usize)>,
-    approval_deadlines: HashMap<usize, Timestamp>,
+    approval_deadlines: FxHashMap<usize, Timestamp>,
 }
 
 impl State {
