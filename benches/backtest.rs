@@ -83,14 +83,7 @@ fn main() {
         .trace
         .decisions
         .iter()
-        .map(|d| history::RecordedDecision {
-            at: d.at,
-            alert: d.alert.clone(),
-            remediation: d.remediation.clone(),
-            target: d.target.clone(),
-            verdict: d.verdict,
-            reason: d.reason.clone(),
-        })
+        .map(history::RecordedDecision::from)
         .collect();
     let diff = backtest::diff(&recorded.decisions, &after, replay.start);
     let total = begin.elapsed();

@@ -99,15 +99,6 @@ fn resgate(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn state(d: &Daemon, id: &str) -> String {
-    let (status, body) = d.request("GET", &format!("/api/v1/events/{id}"), &[], b"");
-    if status != 200 {
-        return String::new();
-    }
-    let event: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    event["state"].as_str().unwrap_or_default().to_owned()
-}
-
 #[test]
 fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
     let fake = FakeRemediator::start(Behaviour::default());
@@ -130,7 +121,7 @@ fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
     let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
     d.wait_for("ev-1 awaiting approval", WAIT, |d| {
-        state(d, "ev-1") == "awaiting_approval"
+        d.event_state("ev-1") == "awaiting_approval"
     });
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -145,7 +136,7 @@ fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
         fake.calls().len() == 1
     });
     d.wait_for("ev-1 to run its course", WAIT, |d| {
-        matches!(state(d, "ev-1").as_str(), "warming" | "not_rescued")
+        matches!(d.event_state("ev-1").as_str(), "warming" | "not_rescued")
     });
     let (code, _, err) = resgate(&["approve", "ev-1", "--server", &server]);
     assert_eq!(code, 1);
@@ -163,7 +154,9 @@ fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
     ];
     let other = alertmanager_payload("firing", &labels, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &other).0, 200);
-    d.wait_for("ev-2 to expire", WAIT, |d| state(d, "ev-2") == "expired");
+    d.wait_for("ev-2 to expire", WAIT, |d| {
+        d.event_state("ev-2") == "expired"
+    });
     assert_eq!(fake.calls().len(), 1, "the expired fire was never called");
     let (status, _) = d.request("POST", "/api/v1/events/ev-2/approve", &[], b"");
     assert_eq!(status, 409, "too late to approve");

@@ -8,29 +8,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::daemon::{Daemon, alertmanager_payload, api_down_on, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 const GUARD: &str = "    unless:\n      deploying: \"firing(A), label(A, \\\"alertname\\\", \\\"DeployInProgress\\\"), label(A, \\\"service\\\", $service)\"\n    warmup: 1s";
-
-fn on(instance: &str) -> Vec<(&str, &str)> {
-    let mut labels: Vec<(&str, &str)> = API_DOWN.to_vec();
-    labels.retain(|(k, _)| *k != "instance");
-    labels.push(("instance", instance));
-    labels
-}
-
-fn state(d: &Daemon, id: &str) -> String {
-    let (status, body) = d.request("GET", &format!("/api/v1/events/{id}"), &[], b"");
-    if status != 200 {
-        return String::new();
-    }
-    let event: Value = serde_json::from_str(&body).unwrap_or_default();
-    event["state"].as_str().unwrap_or_default().to_owned()
-}
 
 fn backtest(data: &Path, rules: &Path, extra: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
@@ -70,15 +54,15 @@ fn record(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     };
     let deploy = [("alertname", "DeployInProgress"), ("service", "api")];
 
-    post(&on("api-1"), "firing", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-1 running", WAIT, |d| state(d, "ev-1") == "running");
-    post(&on("api-1"), "firing", "2026-11-25T10:05:00Z");
-    d.wait_for("ev-1 warming", WAIT, |d| state(d, "ev-1") == "warming");
-    post(&on("api-1"), "resolved", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-1 rescued", WAIT, |d| state(d, "ev-1") == "rescued");
+    post(&api_down_on("api-1"), "firing", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 running", WAIT, |d| d.event_state("ev-1") == "running");
+    post(&api_down_on("api-1"), "firing", "2026-11-25T10:05:00Z");
+    d.wait_for("ev-1 warming", WAIT, |d| d.event_state("ev-1") == "warming");
+    post(&api_down_on("api-1"), "resolved", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 rescued", WAIT, |d| d.event_state("ev-1") == "rescued");
 
     post(&deploy, "firing", "2026-11-25T10:10:00Z");
-    post(&on("api-2"), "firing", "2026-11-25T10:10:00Z");
+    post(&api_down_on("api-2"), "firing", "2026-11-25T10:10:00Z");
     d.wait_for("a deferral on the deploy", WAIT, |d| {
         d.decisions().iter().any(|x| x["reason"] == "deploying")
     });
@@ -88,9 +72,9 @@ fn record(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         "2026-11-25T10:10:00Z",
     );
     post(&deploy, "resolved", "2026-11-25T10:10:00Z");
-    d.wait_for("ev-2 warming", WAIT, |d| state(d, "ev-2") == "warming");
-    post(&on("api-2"), "resolved", "2026-11-25T10:10:00Z");
-    d.wait_for("ev-2 rescued", WAIT, |d| state(d, "ev-2") == "rescued");
+    d.wait_for("ev-2 warming", WAIT, |d| d.event_state("ev-2") == "warming");
+    post(&api_down_on("api-2"), "resolved", "2026-11-25T10:10:00Z");
+    d.wait_for("ev-2 rescued", WAIT, |d| d.event_state("ev-2") == "rescued");
     assert!(d.terminate().success());
     (rules, data)
 }
@@ -176,7 +160,7 @@ fn simulate_decides_a_payload_against_the_state_recorded_at_a_past_moment() {
     let payload = dir.path().join("api-1.json");
     std::fs::write(
         &payload,
-        alertmanager_payload("firing", &on("api-1"), "2026-11-25T10:05:00Z"),
+        alertmanager_payload("firing", &api_down_on("api-1"), "2026-11-25T10:05:00Z"),
     )
     .unwrap();
     let simulate = |extra: &[&str]| {

@@ -10,28 +10,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::daemon::{Daemon, alertmanager_payload, api_down_on, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn on(instance: &str) -> Vec<(&str, &str)> {
-    let mut labels: Vec<(&str, &str)> = API_DOWN.to_vec();
-    labels.retain(|(k, _)| *k != "instance");
-    labels.push(("instance", instance));
-    labels
-}
-
-/// The event's state; "" while it does not exist yet.
-fn state(d: &Daemon, id: &str) -> String {
-    let (status, body) = d.request("GET", &format!("/api/v1/events/{id}"), &[], b"");
-    if status != 200 {
-        return String::new();
-    }
-    let event: Value = serde_json::from_str(&body).unwrap_or_default();
-    event["state"].as_str().unwrap_or_default().to_owned()
-}
 
 fn explain(data: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
@@ -88,21 +71,21 @@ fn explain_tells_each_kind_of_story() {
     };
 
     // ev-1: fires, a repeat collapses into it, succeeds, the alert resolves.
-    post(&on("api-1"), "firing", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-1 running", WAIT, |d| state(d, "ev-1") == "running");
-    post(&on("api-1"), "firing", "2026-11-25T10:05:00Z");
-    d.wait_for("ev-1 warming", WAIT, |d| state(d, "ev-1") == "warming");
-    post(&on("api-1"), "resolved", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-1 rescued", WAIT, |d| state(d, "ev-1") == "rescued");
+    post(&api_down_on("api-1"), "firing", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 running", WAIT, |d| d.event_state("ev-1") == "running");
+    post(&api_down_on("api-1"), "firing", "2026-11-25T10:05:00Z");
+    d.wait_for("ev-1 warming", WAIT, |d| d.event_state("ev-1") == "warming");
+    post(&api_down_on("api-1"), "resolved", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-1 rescued", WAIT, |d| d.event_state("ev-1") == "rescued");
 
     // ev-2: fails; the next notification finds the budget spent: escalate.
     fake.set_behaviour(Behaviour {
         final_status: "failed".to_owned(),
         ..Behaviour::default()
     });
-    post(&on("api-2"), "firing", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-2 failed", WAIT, |d| state(d, "ev-2") == "failed");
-    post(&on("api-2"), "firing", "2026-11-25T10:06:00Z");
+    post(&api_down_on("api-2"), "firing", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-2 failed", WAIT, |d| d.event_state("ev-2") == "failed");
+    post(&api_down_on("api-2"), "firing", "2026-11-25T10:06:00Z");
     d.wait_for("the escalation", WAIT, |_| !fake.escalations().is_empty());
 
     // ev-3: the job never finishes; polling gives up after `poll.timeout`.
@@ -110,8 +93,10 @@ fn explain_tells_each_kind_of_story() {
         running_polls: 1_000_000,
         ..Behaviour::default()
     });
-    post(&on("api-3"), "firing", "2026-11-25T10:00:00Z");
-    d.wait_for("ev-3 timed out", WAIT, |d| state(d, "ev-3") == "timed_out");
+    post(&api_down_on("api-3"), "firing", "2026-11-25T10:00:00Z");
+    d.wait_for("ev-3 timed out", WAIT, |d| {
+        d.event_state("ev-3") == "timed_out"
+    });
 
     for (event, name) in [
         ("ev-1", "rescued_with_a_collapse"),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::browser::{Browser, assert_laid_out_apart, boxes_script, png_size, text_boxes};
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, api_down_on, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -24,14 +24,6 @@ struct Scene {
     _fake: FakeRemediator,
     _dir: tempfile::TempDir,
     daemon: Daemon,
-}
-
-/// `API_DOWN` on another instance.
-fn with_instance(instance: &str) -> Vec<(&str, &str)> {
-    let mut labels: Vec<(&str, &str)> = API_DOWN.to_vec();
-    labels.retain(|(k, _)| *k != "instance");
-    labels.push(("instance", instance));
-    labels
 }
 
 fn scene() -> Scene {
@@ -57,13 +49,13 @@ fn scene() -> Scene {
         assert_eq!(status, 200, "{answer}");
     };
     post(API_DOWN, "2026-11-25T10:00:00Z");
-    post(&with_instance(HOSTILE), "2026-11-25T10:00:00Z");
+    post(&api_down_on(HOSTILE), "2026-11-25T10:00:00Z");
     d.wait_for("two running events", WAIT, |d| {
         let events = d.events();
         events.len() == 2 && events.iter().all(|e| e["state"] == "running")
     });
     post(API_DOWN, "2026-11-25T10:05:00Z");
-    post(&with_instance("api-9"), "2026-11-25T10:00:00Z");
+    post(&api_down_on("api-9"), "2026-11-25T10:00:00Z");
     d.wait_for("a collapse and a paused deferral", WAIT, |d| {
         let decisions = d.decisions();
         decisions.iter().any(|x| x["verdict"] == "collapse")

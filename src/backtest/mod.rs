@@ -57,9 +57,9 @@ pub fn replay_with_progress(
     assume: Fake,
     progress: Box<dyn FnMut(usize)>,
 ) -> Option<Replay> {
-    let start = recorded.inbound.first()?.at;
+    let start = recorded.inbound.first()?.received_at;
     let end = [
-        recorded.inbound.last().map(|i| i.at),
+        recorded.inbound.last().map(|i| i.received_at),
         recorded.decisions.last().map(|d| d.at),
         recorded
             .events
@@ -94,7 +94,7 @@ pub fn state_at(
     assume: Fake,
     at: Timestamp,
 ) -> Option<Runner> {
-    let start = recorded.inbound.first()?.at;
+    let start = recorded.inbound.first()?.received_at;
     if start > at {
         return None;
     }
@@ -110,9 +110,9 @@ fn steps(recorded: &Recorded, start: Timestamp, within: impl Fn(Timestamp) -> bo
     recorded
         .inbound
         .iter()
-        .filter(|i| within(i.at))
+        .filter(|i| within(i.received_at))
         .map(|i| Step {
-            at: i.at.duration_since(start),
+            at: i.received_at.duration_since(start),
             action: Action::Alerts(i.alerts.clone()),
         })
         .collect()

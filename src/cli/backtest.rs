@@ -117,14 +117,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         .trace
         .decisions
         .iter()
-        .map(|d| history::RecordedDecision {
-            at: d.at,
-            alert: d.alert.clone(),
-            remediation: d.remediation.clone(),
-            target: d.target.clone(),
-            verdict: d.verdict,
-            reason: d.reason.clone(),
-        })
+        .map(history::RecordedDecision::from)
         .collect();
     let diff = backtest::diff(&recorded.decisions, &after, from);
 

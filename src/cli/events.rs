@@ -22,17 +22,23 @@ pub struct Args {
     pub format: Format,
 }
 
+/// Opens the journal in a serve data directory read-only; on failure says
+/// what to pass instead.
+pub(super) fn open_journal(data: &std::path::Path) -> Result<rusqlite::Connection, Exit> {
+    journal::open_reader(&data.join(journal::FILE_NAME)).map_err(|e| {
+        eprintln!("error: {e}");
+        eprintln!(
+            "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate"
+        );
+        Exit::Usage
+    })
+}
+
 pub fn run(args: &Args) -> Exit {
     let path = args.data.join(journal::FILE_NAME);
-    let conn = match journal::open_reader(&path) {
+    let conn = match open_journal(&args.data) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!(
-                "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate"
-            );
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     let result = match &args.id {
         None => journal::list_events(&conn, args.limit).map(|events| {

@@ -30,15 +30,9 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Exit {
     let path = args.data.join(journal::FILE_NAME);
-    let conn = match journal::open_reader(&path) {
+    let conn = match super::events::open_journal(&args.data) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!(
-                "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate"
-            );
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     let story = match journal::story::story(&conn, &args.id) {
         Ok(Some(s)) => s,

@@ -186,12 +186,16 @@ fn recorded_state(
     let recorded = journal::open_reader(&path)
         .and_then(|conn| journal::history::recorded(&conn))
         .map_err(|e| format!("{e} (--journal takes the directory `resgate serve --data` uses)"))?;
-    let last = recorded.inbound.last().map(|i| i.at).ok_or_else(|| {
-        format!(
-            "{} holds no webhook to rebuild a state from",
-            path.display()
-        )
-    })?;
+    let last = recorded
+        .inbound
+        .last()
+        .map(|i| i.received_at)
+        .ok_or_else(|| {
+            format!(
+                "{} holds no webhook to rebuild a state from",
+                path.display()
+            )
+        })?;
     let at = at.unwrap_or(last);
     let runner = backtest::state_at(rules, &recorded, Fake::default(), at).ok_or_else(|| {
         format!("--at {at} is before the first webhook the journal still holds; nothing to rebuild")

@@ -604,8 +604,14 @@ pub struct Pending {
 }
 
 pub fn pending_inbound(conn: &Connection) -> Result<Vec<Pending>> {
-    let mut stmt = conn
-        .prepare("SELECT id, received_at, alerts FROM inbound WHERE done_at IS NULL ORDER BY id")?;
+    inbound_rows(conn, "WHERE done_at IS NULL")
+}
+
+/// Inbound rows (`filter`: a fixed SQL `WHERE` clause, or empty) in ID order.
+fn inbound_rows(conn: &Connection, filter: &str) -> Result<Vec<Pending>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, received_at, alerts FROM inbound {filter} ORDER BY id"
+    ))?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,

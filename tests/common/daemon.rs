@@ -96,6 +96,16 @@ impl Daemon {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 
+    /// One event's state; "" while it does not exist.
+    pub fn event_state(&self, id: &str) -> String {
+        let (status, body) = self.request("GET", &format!("/api/v1/events/{id}"), &[], b"");
+        if status != 200 {
+            return String::new();
+        }
+        let event: Value = serde_json::from_str(&body).unwrap_or_default();
+        event["state"].as_str().unwrap_or_default().to_owned()
+    }
+
     pub fn decisions(&self) -> Vec<Value> {
         self.get_json("/api/v1/decisions")["decisions"]
             .as_array()
@@ -291,4 +301,12 @@ remediators:
 "#,
     )
     .unwrap();
+}
+
+/// [`API_DOWN`] on another instance.
+pub fn api_down_on(instance: &str) -> Vec<(&str, &str)> {
+    let mut labels: Vec<(&str, &str)> = API_DOWN.to_vec();
+    labels.retain(|(k, _)| *k != "instance");
+    labels.push(("instance", instance));
+    labels
 }

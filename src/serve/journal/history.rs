@@ -148,18 +148,13 @@ pub fn latest_decisions(conn: &Connection, limit: u32) -> Result<Vec<Value>> {
 /// Everything a backtest replays and compares against, from the journal.
 pub struct Recorded {
     /// The webhooks still retained, in the order they were decided.
-    pub inbound: Vec<RecordedInbound>,
+    pub inbound: Vec<super::Pending>,
     /// Every decision, in journal order, without its proof.
     pub decisions: Vec<RecordedDecision>,
     pub events: Vec<RecordedEvent>,
 }
 
-pub struct RecordedInbound {
-    pub id: i64,
-    pub at: Timestamp,
-    pub alerts: Vec<Alert>,
-}
-
+/// A decision as the journal keeps it, without its proof.
 #[derive(Debug, Clone)]
 pub struct RecordedDecision {
     pub at: Timestamp,
@@ -168,6 +163,19 @@ pub struct RecordedDecision {
     pub target: Option<String>,
     pub verdict: crate::engine::Verdict,
     pub reason: Option<String>,
+}
+
+impl From<&Decision> for RecordedDecision {
+    fn from(d: &Decision) -> Self {
+        RecordedDecision {
+            at: d.at,
+            alert: d.alert.clone(),
+            remediation: d.remediation.clone(),
+            target: d.target.clone(),
+            verdict: d.verdict,
+            reason: d.reason.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -182,23 +190,7 @@ pub struct RecordedEvent {
 }
 
 pub fn recorded(conn: &Connection) -> Result<Recorded> {
-    let mut stmt = conn.prepare("SELECT id, received_at, alerts FROM inbound ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut inbound = Vec::new();
-    for row in rows {
-        let (id, at, alerts) = row?;
-        inbound.push(RecordedInbound {
-            id,
-            at: parse_ts(&at)?,
-            alerts: serde_json::from_str(&alerts)?,
-        });
-    }
+    let inbound = super::inbound_rows(conn, "")?;
 
     let mut stmt = conn.prepare(
         "SELECT at, alert, remediation, target, verdict, reason FROM decisions ORDER BY seq",
