@@ -11,6 +11,8 @@
 //! `--quick` runs 2,000 alerts (CI keeps it compiling and running); `--alerts N`
 //! any other number.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ use resgate::scenario::{Action, Fake, Runner, Step};
 use resgate::serve::journal::{self, history};
 use resgate::source::{Alert, AlertStatus, fingerprint};
 use rusqlite::{Connection, params};
+
+use common::Lcg;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -108,18 +112,6 @@ fn main() {
         diff.changed(),
         diff.compared
     );
-}
-
-/// A deterministic generator: the benchmark must not depend on a seed crate.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
 }
 
 const SERVICES: [&str; 6] = ["api", "auth", "db", "checkout", "storage", "search"];

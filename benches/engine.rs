@@ -7,78 +7,19 @@
 //! queried alerts, each decided as it arrives. Reports p50/p99 per decision and
 //! alerts/s. `--quick` runs a small version (CI keeps it compiling and running).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use resgate::engine::{Engine, Verdict};
-use resgate::rules::{self, RuleSet};
-use resgate::source::{Alert, AlertStatus, fingerprint};
+use resgate::rules::RuleSet;
 
-const SERVICES: usize = 50;
+mod common;
+
+use common::{Lcg, SERVICES, alert};
 
 fn rules(remediations: usize) -> Arc<RuleSet> {
-    let mut yaml = String::from(
-        "sources:\n  am: {kind: alertmanager}\nremediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n",
-    );
-    for i in 0..remediations {
-        yaml.push_str(&format!(
-            "  fix-{i}:\n    match: {{alertname: Alert{i}, severity: \"=~critical|page\", service: \"=~.+\"}}\n    target: \"{{{{ service }}}}\"\n    remediator: runner\n    unless:\n      deploying: \"deploying($service)\"\n      upstream: \"upstream_down($service)\"\n    budget: {{attempts: 3, within: 1h}}\n"
-        ));
-    }
-    let mut dl = String::new();
-    for s in 1..SERVICES {
-        dl.push_str(&format!("depends_on(\"svc-{s}\", \"svc-{}\").\n", s + 1));
-    }
-    dl.push_str(
-        "depends(X, Y) :- depends_on(X, Y).\ndepends(X, Z) :- depends_on(X, Y), depends(Y, Z).\n",
-    );
-    dl.push_str("deploying(S) :- label(A, \"alertname\", \"DeployInProgress\"), firing(A), label(A, \"service\", S).\n");
-    dl.push_str("down(S) :- label(A, \"alertname\", \"ServiceDown\"), firing(A), label(A, \"service\", S).\n");
-    dl.push_str("upstream_down(S) :- depends(S, D), down(D).\n");
-    let loaded = rules::load_texts(vec![
-        (PathBuf::from("gen.yaml"), yaml),
-        (PathBuf::from("gen.dl"), dl),
-    ]);
-    match loaded.rules {
-        Some(r) => Arc::new(r),
-        None => panic!(
-            "generated rules do not load: {:?}",
-            loaded.diagnostics.first().map(|d| &d.message)
-        ),
-    }
-}
-
-fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
-    let labels: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    Alert {
-        source: "am".to_owned(),
-        fingerprint: fingerprint(&labels),
-        status: AlertStatus::Firing,
-        labels,
-        annotations: BTreeMap::new(),
-        starts_at: at,
-        ends_at: None,
-        group_key: None,
-        generator_url: None,
-    }
-}
-
-/// A cheap deterministic generator: the benchmark must not depend on a seed crate.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
+    common::generated_rules(remediations, "")
 }
 
 struct Report {
@@ -166,7 +107,7 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
 /// `resgate test`/`simulate` throughput: generated Alertmanager payloads of 100
 /// alerts each, mapped and decided against the shipped rules on one core.
 fn throughput(total: usize) -> (f64, f64) {
-    let loaded = rules::load_path(std::path::Path::new("rules"));
+    let loaded = resgate::rules::load_path(std::path::Path::new("rules"));
     let Some(rules) = loaded.rules else {
         panic!("shipped rules do not load")
     };

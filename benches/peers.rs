@@ -27,19 +27,20 @@
 //! (CI runs it through benches/quick.sh; its numbers are not measurements).
 //! `--profile-resgate` runs only resgate, on 40,000 queried alerts, for `perf record`.
 
+mod common;
+
+use common::{Lcg, SERVICES, alert};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use resgate::engine::{Engine, EventState, Verdict};
-use resgate::rules::{self, RuleSet};
-use resgate::source::{Alert, AlertStatus, fingerprint, map_payload};
+use resgate::rules::RuleSet;
+use resgate::source::{Alert, AlertStatus, map_payload};
 use rustc_hash::FxHashMap;
 
 const REMEDIATIONS: usize = 100;
-const SERVICES: usize = 50;
 const STATE_ALERTS: usize = 1_000;
 const IN_FLIGHT: usize = 200;
 
@@ -67,37 +68,8 @@ impl Outcome {
 }
 
 /// A cheap deterministic generator (as in benches/engine.rs).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
-}
-
 fn svc(i: usize) -> String {
     format!("svc-{i}")
-}
-
-fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
-    let labels: BTreeMap<String, String> = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), v.clone()))
-        .collect();
-    Alert {
-        source: "am".to_owned(),
-        fingerprint: fingerprint(&labels),
-        status: AlertStatus::Firing,
-        labels,
-        annotations: BTreeMap::new(),
-        starts_at: at,
-        ends_at: None,
-        group_key: None,
-        generator_url: None,
-    }
 }
 
 /// The one workload every contender decides.
@@ -214,35 +186,7 @@ const GENERIC_SOURCE: &str = "  generic:\n    kind: jmespath\n    alerts: \"aler
 /// The rules of benches/engine.rs with 100 remediations, plus a generic
 /// JMESPath source for the mapping comparison.
 fn resgate_rules() -> Arc<RuleSet> {
-    let mut yaml = format!(
-        "sources:\n  am: {{kind: alertmanager}}\n{GENERIC_SOURCE}remediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n"
-    );
-    for i in 0..REMEDIATIONS {
-        yaml.push_str(&format!(
-            "  fix-{i}:\n    match: {{alertname: Alert{i}, severity: \"=~critical|page\", service: \"=~.+\"}}\n    target: \"{{{{ service }}}}\"\n    remediator: runner\n    unless:\n      deploying: \"deploying($service)\"\n      upstream: \"upstream_down($service)\"\n    budget: {{attempts: 3, within: 1h}}\n"
-        ));
-    }
-    let mut dl = String::new();
-    for s in 1..SERVICES {
-        dl.push_str(&format!("depends_on(\"svc-{s}\", \"svc-{}\").\n", s + 1));
-    }
-    dl.push_str(
-        "depends(X, Y) :- depends_on(X, Y).\ndepends(X, Z) :- depends_on(X, Y), depends(Y, Z).\n",
-    );
-    dl.push_str("deploying(S) :- label(A, \"alertname\", \"DeployInProgress\"), firing(A), label(A, \"service\", S).\n");
-    dl.push_str("down(S) :- label(A, \"alertname\", \"ServiceDown\"), firing(A), label(A, \"service\", S).\n");
-    dl.push_str("upstream_down(S) :- depends(S, D), down(D).\n");
-    let loaded = rules::load_texts(vec![
-        (PathBuf::from("gen.yaml"), yaml),
-        (PathBuf::from("gen.dl"), dl),
-    ]);
-    match loaded.rules {
-        Some(r) => Arc::new(r),
-        None => panic!(
-            "generated rules do not load: {:?}",
-            loaded.diagnostics.first().map(|d| &d.message)
-        ),
-    }
+    common::generated_rules(REMEDIATIONS, GENERIC_SOURCE)
 }
 
 fn run_resgate(w: &Workload, rules: &Arc<RuleSet>) -> Run {
