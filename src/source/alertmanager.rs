@@ -11,6 +11,8 @@
 //! Deliberately not done: checking that a given fingerprint matches the labels
 //! (Grafana computes its own), or that `commonLabels` really are common.
 
+mod fast;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -56,7 +58,21 @@ const ALERTMANAGER: Dialect = Dialect {
 
 /// Maps an Alertmanager webhook body to its alerts, in payload order.
 pub fn map(source: &str, body: &[u8], received_at: Timestamp) -> Result<Vec<Alert>, MapError> {
-    Ok(parse(source, body, received_at)?.alerts)
+    map_as(ALERTMANAGER, source, body, received_at)
+}
+
+/// The alerts of a body in `dialect`: by the typed fast path when it accepts
+/// the body, else by the checked path, which also explains what is wrong.
+pub(super) fn map_as(
+    dialect: Dialect,
+    source: &str,
+    body: &[u8],
+    received_at: Timestamp,
+) -> Result<Vec<Alert>, MapError> {
+    match fast::map(dialect, source, body, received_at) {
+        Some(alerts) => Ok(alerts),
+        None => Ok(parse_as(dialect, source, body, received_at)?.alerts),
+    }
 }
 
 /// Reads the whole notification. `received_at` stands in for a missing `startsAt`.

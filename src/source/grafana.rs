@@ -21,7 +21,7 @@ const GRAFANA: Dialect = Dialect {
 
 /// Maps a Grafana webhook body to its alerts, in payload order.
 pub fn map(source: &str, body: &[u8], received_at: Timestamp) -> Result<Vec<Alert>, MapError> {
-    Ok(parse(source, body, received_at)?.alerts)
+    alertmanager::map_as(GRAFANA, source, body, received_at)
 }
 
 /// Reads the notification; Grafana's extra fields are not kept.
