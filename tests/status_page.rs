@@ -160,6 +160,18 @@ fn the_status_page_shows_events_decisions_pauses_and_escapes_sender_text() {
         .count();
     assert_eq!(running_bars, 2, "one bar per event");
 
+    // The decisions API reads the same window through the time index.
+    let all = d.decisions().len();
+    assert!(all >= 4, "{all}");
+    let recent = d.get_json("/api/v1/decisions?since=1h")["decisions"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(recent, all, "every decision is from the last hour");
+    let future = d.get_json("/api/v1/decisions?since=2099-01-01T00:00:00Z")["decisions"]
+        .as_array()
+        .map_or(usize::MAX, Vec::len);
+    assert_eq!(future, 0);
+
     // Only GET; a bad `hours` falls back to the default window.
     assert_eq!(d.request("POST", "/", &[], b"").0, 405);
     let (head, html) = get_raw(&d.addr, "/?hours=lots");

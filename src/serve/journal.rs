@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "002-escalation-delivery.sql",
         include_str!("../../migrations/002-escalation-delivery.sql"),
     ),
+    (
+        "003-time-indexes.sql",
+        include_str!("../../migrations/003-time-indexes.sql"),
+    ),
 ];
 
 pub const FILE_NAME: &str = "resgate.db";
@@ -866,7 +870,12 @@ pub fn decisions_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<
 
 /// Decisions at or after `since`, oldest first.
 pub fn decisions_since(conn: &Connection, since: Timestamp, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE at >= ?1 ORDER BY seq LIMIT ?2")?;
+    // Ordered by `at` inside so that SQLite reads the window through
+    // `decisions_at` (decision times never go back, so it is the same set).
+    let mut stmt = conn.prepare(
+        "SELECT * FROM (SELECT * FROM decisions WHERE at >= ?1 ORDER BY at, seq LIMIT ?2)
+         ORDER BY seq",
+    )?;
     let rows = stmt.query_map(params![ts(since), limit], decision_json)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
