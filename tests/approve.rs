@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::Test;
 use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::{Test, edit, resgate};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -84,37 +83,17 @@ fn resgate_test_plays_approvals_and_expiries() {
     assert!(run.stdout.contains("3 passed, 0 failed"), "{}", run.stdout);
 }
 
-fn resgate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RESGATE_URL")
-        .env_remove("RESGATE_API_TOKEN")
-        .output()
-        .expect("run resgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
     let fake = FakeRemediator::start(Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     write_rules(&rules, &fake, "");
-    let restart = rules.join("restart.yaml");
-    let text = std::fs::read_to_string(&restart).unwrap();
-    std::fs::write(
-        &restart,
-        text.replace(
-            "    warmup: 1s",
-            "    mode: approve\n    approve_within: 3s\n    warmup: 1s",
-        ),
-    )
-    .unwrap();
+    edit(
+        &rules.join("restart.yaml"),
+        "    warmup: 1s",
+        "    mode: approve\n    approve_within: 3s\n    warmup: 1s",
+    );
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let server = format!("http://{}", d.addr);
 
@@ -129,7 +108,7 @@ fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
         "nothing is called before the approval"
     );
 
-    let (code, out, err) = resgate(&["approve", "ev-1", "--server", &server]);
+    let (code, out, err) = resgate(&["approve", "ev-1", "--server", &server], &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "approved ev-1: the remediator is called now");
     d.wait_for("the call after the approval", WAIT, |_| {
@@ -138,10 +117,10 @@ fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
     d.wait_for("ev-1 to run its course", WAIT, |d| {
         matches!(d.event_state("ev-1").as_str(), "warming" | "not_rescued")
     });
-    let (code, _, err) = resgate(&["approve", "ev-1", "--server", &server]);
+    let (code, _, err) = resgate(&["approve", "ev-1", "--server", &server], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("not awaiting approval"), "{err}");
-    let (code, _, err) = resgate(&["approve", "ev-404", "--server", &server]);
+    let (code, _, err) = resgate(&["approve", "ev-404", "--server", &server], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("the daemon has no event ev-404"), "{err}");
 

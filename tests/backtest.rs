@@ -5,11 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::daemon::{Daemon, alertmanager_payload, api_down_on, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::{edit, resgate};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -17,21 +17,14 @@ const WAIT: Duration = Duration::from_secs(30);
 const GUARD: &str = "    unless:\n      deploying: \"firing(A), label(A, \\\"alertname\\\", \\\"DeployInProgress\\\"), label(A, \\\"service\\\", $service)\"\n    warmup: 1s";
 
 fn backtest(data: &Path, rules: &Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .arg("backtest")
-        .arg("--journal")
-        .arg(data)
-        .arg("--rules")
-        .arg(rules)
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run resgate backtest");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (data, rules) = (path(data), path(rules));
+    let mut all = vec!["backtest", "--journal", data, "--rules", rules];
+    all.extend_from_slice(extra);
+    resgate(&all, &[])
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
 }
 
 /// Records a live run: a fire with a collapse, rescued; a deferral on a
@@ -43,9 +36,7 @@ fn record(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     });
     let rules = dir.join("rules");
     write_rules(&rules, &fake, "");
-    let restart = rules.join("restart.yaml");
-    let text = std::fs::read_to_string(&restart).unwrap();
-    std::fs::write(&restart, text.replace("    warmup: 1s", GUARD)).unwrap();
+    edit(&rules.join("restart.yaml"), "    warmup: 1s", GUARD);
     let data = dir.join("data");
     let d = Daemon::start(&rules, &data, &[]);
     let post = |labels: &[(&str, &str)], status: &str, starts_at: &str| {
@@ -164,20 +155,9 @@ fn simulate_decides_a_payload_against_the_state_recorded_at_a_past_moment() {
     )
     .unwrap();
     let simulate = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
-            .arg("simulate")
-            .arg(&payload)
-            .arg("--rules")
-            .arg(&rules)
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("run resgate simulate");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut all = vec!["simulate", path(&payload), "--rules", path(&rules)];
+        all.extend_from_slice(extra);
+        resgate(&all, &[])
     };
 
     let data_arg = data.to_str().unwrap();

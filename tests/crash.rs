@@ -90,9 +90,7 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
     write_rules(&rules, &fake, "");
     // A call whose answer a crash lost stays in flight until `poll.timeout`:
     // short here so the test ends.
-    let sources = rules.join("sources.yaml");
-    let text = std::fs::read_to_string(&sources).unwrap();
-    std::fs::write(&sources, text.replace("timeout: 1m", "timeout: 3s")).unwrap();
+    common::edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 3s");
     let data = dir.path().join("data");
 
     let addr = Arc::new(Mutex::new(String::new()));

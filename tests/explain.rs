@@ -7,29 +7,21 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use common::daemon::{Daemon, alertmanager_payload, api_down_on, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::{edit, resgate};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn explain(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .arg("explain")
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run resgate explain");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let data = data.to_str().expect("a UTF-8 temp path");
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    all.extend(["--data", data]);
+    resgate(&all, &[])
 }
 
 macro_rules! assert_story_snapshot {
@@ -57,12 +49,8 @@ fn explain_tells_each_kind_of_story() {
     write_rules(&rules, &fake, "");
     // One attempt per hour, and a short poll timeout, so that the failure
     // escalates at once and the hung job times out in the test's time.
-    let restart = rules.join("restart.yaml");
-    let text = std::fs::read_to_string(&restart).unwrap();
-    std::fs::write(&restart, text.replace("attempts: 3", "attempts: 1")).unwrap();
-    let sources = rules.join("sources.yaml");
-    let text = std::fs::read_to_string(&sources).unwrap();
-    std::fs::write(&sources, text.replace("timeout: 1m", "timeout: 3s")).unwrap();
+    edit(&rules.join("restart.yaml"), "attempts: 3", "attempts: 1");
+    edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 3s");
     let data = dir.path().join("data");
     let d = Daemon::start(&rules, &data, &[]);
     let post = |labels: &[(&str, &str)], status: &str, starts_at: &str| {

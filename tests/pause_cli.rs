@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
@@ -14,20 +13,10 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(30);
 
 fn resgate(args: &[&str], token: Option<&str>) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_resgate"));
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("RESGATE_URL")
-        .env_remove("RESGATE_API_TOKEN");
-    if let Some(t) = token {
-        cmd.env("RESGATE_API_TOKEN", t);
+    match token {
+        Some(t) => common::resgate(args, &[("RESGATE_API_TOKEN", t)]),
+        None => common::resgate(args, &[]),
     }
-    let out = cmd.output().expect("run resgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

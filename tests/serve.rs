@@ -620,13 +620,11 @@ fn shadow_mode_records_what_it_would_fire_and_calls_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     write_rules(&rules, &fake, "");
-    let restart = rules.join("restart.yaml");
-    let text = std::fs::read_to_string(&restart).unwrap();
-    std::fs::write(
-        &restart,
-        text.replace("    warmup: 1s", "    mode: shadow\n    warmup: 1s"),
-    )
-    .unwrap();
+    common::edit(
+        &rules.join("restart.yaml"),
+        "    warmup: 1s",
+        "    mode: shadow\n    warmup: 1s",
+    );
     let data = dir.path().join("data");
     let d = Daemon::start(&rules, &data, &[]);
     for start in ["10:00", "10:05"] {
@@ -649,13 +647,12 @@ fn shadow_mode_records_what_it_would_fire_and_calls_nothing() {
     );
 
     let fingerprint = d.decisions()[0]["alert"].as_str().unwrap().to_owned();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .args(["explain", &fingerprint, "--no-payload", "--data"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
+    let data_arg = data.to_str().unwrap();
+    let (code, text, err) = common::resgate(
+        &["explain", &fingerprint, "--no-payload", "--data", data_arg],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
     assert_eq!(
         text.matches("fire restart-api api/api-1:8080 (shadow)")
             .count(),

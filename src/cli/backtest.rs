@@ -3,7 +3,7 @@
 //! decided. For reviewing a rules pull request in CI (`--fail-on-change`).
 
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -75,7 +75,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         }
     };
 
-    let path = db_path(&args.journal);
+    let path = journal::file_in(&args.journal);
     let recorded = match journal::open_reader(&path).and_then(|conn| history::recorded(&conn)) {
         Ok(r) => r,
         Err(e) => {
@@ -161,14 +161,6 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         Exit::Failed
     } else {
         Exit::Ok
-    }
-}
-
-fn db_path(journal: &Path) -> PathBuf {
-    if journal.is_dir() {
-        journal.join(journal::FILE_NAME)
-    } else {
-        journal.to_path_buf()
     }
 }
 

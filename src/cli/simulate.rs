@@ -178,11 +178,7 @@ fn recorded_state(
     data: &std::path::Path,
     at: Option<jiff::Timestamp>,
 ) -> Result<(jiff::Timestamp, crate::scenario::Runner), String> {
-    let path = if data.is_dir() {
-        data.join(journal::FILE_NAME)
-    } else {
-        data.to_path_buf()
-    };
+    let path = journal::file_in(data);
     let recorded = journal::open_reader(&path)
         .and_then(|conn| journal::history::recorded(&conn))
         .map_err(|e| format!("{e} (--journal takes the directory `resgate serve --data` uses)"))?;

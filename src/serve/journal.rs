@@ -37,6 +37,16 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 
 pub const FILE_NAME: &str = "resgate.db";
 
+/// The journal file for `--journal PATH`: a serve data directory, or the
+/// database file itself (a copy or a backup).
+pub fn file_in(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join(FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("journal: {message}")]
 pub struct JournalError {

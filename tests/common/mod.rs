@@ -101,3 +101,32 @@ impl Drop for Run {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Runs the resgate binary with `args` (paths in them absolute), without
+/// colour and without the daemon-client variables a developer's shell may
+/// carry (`RESGATE_URL`, `RESGATE_API_TOKEN`); `env` sets variables.
+/// Returns the exit code, stdout and stderr.
+pub fn resgate(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RESGATE_URL")
+        .env_remove("RESGATE_API_TOKEN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run resgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Replaces `from` with `to` in the file at `path`; `from` must be there (a
+/// test that edits nothing would test the wrong rules).
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).expect("read the file to edit");
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).expect("write the edited file");
+}
