@@ -18,7 +18,8 @@ use crate::timeline::{Timeline, svg};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The data directory of `resgate serve` (or its resgate.db)
+    /// The data directory of `resgate serve` (or its resgate.db), or a shared
+    /// PostgreSQL journal's URL
     #[arg(long, value_name = "DATA")]
     pub journal: PathBuf,
     /// The rules to replay through (e.g. the pull request's rules directory)
@@ -75,8 +76,8 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         }
     };
 
-    let path = journal::file_in(&args.journal);
-    let recorded = match journal::open_reader(&path).and_then(|conn| history::recorded(&conn)) {
+    let at = journal::Location::parse(&args.journal.to_string_lossy());
+    let recorded = match at.open_reader().and_then(|conn| history::recorded(&conn)) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -106,7 +107,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     let Some(replay) = replayed else {
         eprintln!(
             "error: {} holds no webhook to replay (none received, or all pruned after the retention period)",
-            path.display()
+            at.describe()
         );
         return Exit::Usage;
     };

@@ -15,6 +15,14 @@ pub struct Args {
     /// The data directory `resgate serve --data` writes
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
+    /// A shared PostgreSQL journal (postgres://…) instead of --data
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RESGATE_JOURNAL",
+        hide_env_values = true
+    )]
+    pub journal: Option<String>,
     /// How many events to list, newest first
     #[arg(long, default_value_t = 50)]
     pub limit: u32,
@@ -22,21 +30,29 @@ pub struct Args {
     pub format: Format,
 }
 
-/// Opens the journal in a serve data directory read-only; on failure says
+/// The journal of `--journal URL`, else the one in a serve data directory.
+pub(super) fn location(data: &std::path::Path, url: Option<&str>) -> journal::Location {
+    match url {
+        Some(url) => journal::Location::Postgres(url.to_owned()),
+        None => journal::Location::File(data.join(journal::FILE_NAME)),
+    }
+}
+
+/// Opens a journal for reading (a SQLite file read-only); on failure says
 /// what to pass instead.
-pub(super) fn open_journal(data: &std::path::Path) -> Result<rusqlite::Connection, Exit> {
-    journal::open_reader(&data.join(journal::FILE_NAME)).map_err(|e| {
+pub(super) fn open_journal(at: &journal::Location) -> Result<journal::Db, Exit> {
+    at.open_reader().map_err(|e| {
         eprintln!("error: {e}");
         eprintln!(
-            "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate"
+            "help: pass the directory `resgate serve --data` uses, e.g. --data /var/lib/resgate, or --journal postgres://…"
         );
         Exit::Usage
     })
 }
 
 pub fn run(args: &Args) -> Exit {
-    let path = args.data.join(journal::FILE_NAME);
-    let conn = match open_journal(&args.data) {
+    let at = location(&args.data, args.journal.as_deref());
+    let conn = match open_journal(&at) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -55,7 +71,7 @@ pub fn run(args: &Args) -> Exit {
                 event_story(&event)
             }),
             Ok(None) => {
-                eprintln!("error: no event {id} in {}", path.display());
+                eprintln!("error: no event {id} in {}", at.describe());
                 return Exit::Failed;
             }
             Err(e) => Err(e),

@@ -18,6 +18,14 @@ pub struct Args {
     /// The data directory `resgate serve --data` writes
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
+    /// A shared PostgreSQL journal (postgres://…) instead of --data
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RESGATE_JOURNAL",
+        hide_env_values = true
+    )]
+    pub journal: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Leave the webhook bodies out of the text
@@ -29,8 +37,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Exit {
-    let path = args.data.join(journal::FILE_NAME);
-    let conn = match super::events::open_journal(&args.data) {
+    let at = super::events::location(&args.data, args.journal.as_deref());
+    let conn = match super::events::open_journal(&at) {
         Ok(c) => c,
         Err(exit) => return exit,
     };
@@ -40,7 +48,7 @@ pub fn run(args: &Args) -> Exit {
             eprintln!(
                 "error: {} names no event and no alert in {}",
                 args.id,
-                path.display()
+                at.describe()
             );
             eprintln!(
                 "help: `resgate events --data {}` lists the events; fingerprints are in `resgate events ID` and /api/v1/decisions",

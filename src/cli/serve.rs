@@ -49,6 +49,21 @@ pub struct Args {
     /// 503 (the sender retries) until pruning frees room or the cap is raised
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub journal_max_size: Option<u64>,
+    /// A PostgreSQL journal shared by several instances
+    /// (`postgres://user@host:5432/db`; the password from the URL or
+    /// PGPASSWORD); without it, the SQLite file in --data. All instances take
+    /// webhooks; the one holding the lease decides and fires.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RESGATE_JOURNAL",
+        hide_env_values = true
+    )]
+    pub journal: Option<String>,
+    /// With a shared journal: how long the leader's lease lasts without
+    /// renewal; a standby takes over within about this after the leader dies
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
     /// Do not watch the rules directory
     #[arg(long)]
     pub no_watch: bool,
@@ -59,6 +74,18 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Exit {
     init_logging(args.log_json);
+    if let Some(url) = &args.journal
+        && !serve::journal::postgres::is_url(url)
+    {
+        eprintln!(
+            "error: --journal takes a PostgreSQL URL (postgres://…), not {url:?}\n  help: a SQLite journal lives in --data DIR"
+        );
+        return Exit::Usage;
+    }
+    if args.lease < Duration::from_secs(1) {
+        eprintln!("error: --lease must be at least 1s");
+        return Exit::Usage;
+    }
     let options = Options {
         rules: args.rules.clone(),
         data: args.data.clone(),
@@ -78,6 +105,8 @@ pub fn run(args: &Args) -> Exit {
         call_backoff: args.call_backoff,
         watch: !args.no_watch,
         journal_max_bytes: args.journal_max_size,
+        journal: args.journal.clone(),
+        lease: args.lease,
     };
     let result = serve::run(options, |addr| {
         // The first line on stdout, for scripts and tests that asked for port 0.

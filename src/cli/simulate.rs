@@ -178,8 +178,9 @@ fn recorded_state(
     data: &std::path::Path,
     at: Option<jiff::Timestamp>,
 ) -> Result<(jiff::Timestamp, crate::scenario::Runner), String> {
-    let path = journal::file_in(data);
-    let recorded = journal::open_reader(&path)
+    let at_journal = journal::Location::parse(&data.to_string_lossy());
+    let recorded = at_journal
+        .open_reader()
         .and_then(|conn| journal::history::recorded(&conn))
         .map_err(|e| format!("{e} (--journal takes the directory `resgate serve --data` uses)"))?;
     let last = recorded
@@ -189,7 +190,7 @@ fn recorded_state(
         .ok_or_else(|| {
             format!(
                 "{} holds no webhook to rebuild a state from",
-                path.display()
+                at_journal.describe()
             )
         })?;
     let at = at.unwrap_or(last);

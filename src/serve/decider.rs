@@ -60,6 +60,9 @@ pub enum Msg {
         reply: SyncSender<journal::Result<()>>,
     },
     Reload(Arc<RuleSet>),
+    /// New webhooks are in the shared journal (any instance may have taken
+    /// them): read the undecided ones.
+    Wake,
     /// An operator approves a `mode: approve` event; answered once journaled.
     Approve {
         event: String,
@@ -99,7 +102,7 @@ impl Decider {
     pub fn restore(
         shared: Arc<Shared>,
         rules: Arc<RuleSet>,
-        conn: &rusqlite::Connection,
+        conn: &journal::Db,
     ) -> journal::Result<Decider> {
         // Read everything first: acting on the restore may start new calls,
         // which must not be mistaken for calls to resume.
@@ -203,6 +206,9 @@ impl Decider {
                     step.alerts_forgotten = self.engine.forget_resolved(before);
                 }
             }
+            if self.shared.leadership.shared {
+                batch.extend(self.undecided_in_journal());
+            }
             let mut replies = Vec::new();
             for msg in batch {
                 if let Some(reply) = self.apply(msg, &mut step, now) {
@@ -225,6 +231,31 @@ impl Decider {
             }
             if drained || (stopping && committed.is_err()) {
                 break;
+            }
+        }
+    }
+
+    /// With a shared journal, webhooks arrive through the journal, not the
+    /// inbox: every instance takes them, and only this one decides. A row is
+    /// marked decided in the same commit as its decisions, so reading the
+    /// undecided rows before each step never yields one twice.
+    fn undecided_in_journal(&self) -> Vec<Msg> {
+        let read = self
+            .shared
+            .readers
+            .get()
+            .and_then(|db| journal::pending_inbound_first(&db, MAX_STEP as u32));
+        match read {
+            Ok(rows) => rows
+                .into_iter()
+                .map(|p| Msg::Inbound {
+                    id: p.id,
+                    alerts: p.alerts,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read undecided webhooks; trying again");
+                Vec::new()
             }
         }
     }
@@ -272,6 +303,7 @@ impl Decider {
                 }
             },
             Msg::Reload(rules) => e.reload(rules, now),
+            Msg::Wake => return None,
         };
         step.add_output(e, output);
         None
@@ -294,8 +326,7 @@ impl Decider {
             let instance = self.shared.instance.clone();
             match self
                 .shared
-                .writer
-                .submit(move |conn| journal::record_step(conn, &instance, &record, &json))
+                .leader_write(move |conn| journal::record_step(conn, &instance, &record, &json))
             {
                 Ok(()) => break,
                 Err(e) => {

@@ -108,8 +108,8 @@ fn approve(shared: &Shared, event: &str) -> Answer {
         event: event.to_owned(),
         reply,
     };
-    if shared.decider.send(msg).is_err() {
-        return Answer::error(503, "shutting down");
+    if let Some(refusal) = to_decider(shared, msg) {
+        return refusal;
     }
     match answer.recv_timeout(Duration::from_secs(10)) {
         Ok(Ok(())) => Answer::json(200, json!({"status": "success", "event": event})),
@@ -135,7 +135,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
             let stalled = shared.decider_stalled_for();
             return if !ready {
                 Answer::error(503, "not ready")
-            } else if stalled > 10 {
+            } else if shared.leadership.is_leader() && stalled > 10 {
                 Answer::error(
                     503,
                     format!(
@@ -143,7 +143,12 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
                     ),
                 )
             } else {
-                Answer::json(200, json!({"status": "ready"}))
+                let leadership = &shared.leadership;
+                Answer::json(
+                    200,
+                    json!({"status": "ready", "role": leadership.role(),
+                           "lease_age_seconds": leadership.lease_age()}),
+                )
             };
         }
         ["metrics"] if method == "GET" => {
@@ -162,7 +167,9 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         }
         ["api", "v1", "events", id] if method == "GET" => {
             let id = decode(id);
-            return match journal::open_reader(&shared.db_path)
+            return match shared
+                .readers
+                .get()
                 .and_then(|conn| journal::event_detail(&conn, &id))
             {
                 Ok(Some(event)) => Answer::json(200, event),
@@ -172,7 +179,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         }
         ["api", "v1", "events", id, "explain"] if method == "GET" => {
             let id = decode(id);
-            let story = journal::open_reader(&shared.db_path).and_then(|conn| {
+            let story = shared.readers.get().and_then(|conn| {
                 if story::is_event(&conn, &id)? {
                     story::story(&conn, &id)
                 } else {
@@ -217,7 +224,19 @@ fn liveness(shared: &Shared) -> String {
          # TYPE resgate_decider_idle_seconds gauge\nresgate_decider_idle_seconds {}\n",
         shared.decider_stalled_for().max(0)
     );
-    if let Ok(conn) = journal::open_reader(&shared.db_path)
+    let leadership = &shared.leadership;
+    out.push_str(&format!(
+        "# HELP resgate_leader 1 when this instance decides and fires (always, with a SQLite journal), 0 on a standby.\n\
+         # TYPE resgate_leader gauge\nresgate_leader {}\n",
+        u8::from(leadership.is_leader())
+    ));
+    if let Some(age) = leadership.lease_age() {
+        out.push_str(&format!(
+            "# HELP resgate_lease_age_seconds Seconds since this instance last took or renewed the lease.\n\
+             # TYPE resgate_lease_age_seconds gauge\nresgate_lease_age_seconds {age:.3}\n"
+        ));
+    }
+    if let Ok(conn) = shared.readers.get()
         && let Ok((count, oldest)) = journal::undecided(&conn)
     {
         let age = oldest.map_or(0, |t| Timestamp::now().as_second() - t.as_second());
@@ -248,7 +267,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
     let since = now
         .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
         .unwrap_or(Timestamp::UNIX_EPOCH);
-    let gathered = journal::open_reader(&shared.db_path).and_then(|conn| {
+    let gathered = shared.readers.get().and_then(|conn| {
         Ok((
             history::open_events(&conn)?,
             history::latest_decisions(&conn, STATUS_DECISIONS)?,
@@ -298,11 +317,8 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
         .with("Cache-Control", "no-store")
 }
 
-fn read(
-    shared: &Shared,
-    f: impl FnOnce(&rusqlite::Connection) -> journal::Result<Value>,
-) -> Answer {
-    match journal::open_reader(&shared.db_path).and_then(|conn| f(&conn)) {
+fn read(shared: &Shared, f: impl FnOnce(&journal::Db) -> journal::Result<Value>) -> Answer {
+    match shared.readers.get().and_then(|conn| f(&conn)) {
         Ok(v) => Answer::json(200, v),
         Err(e) => Answer::error(503, e.to_string()),
     }
@@ -389,16 +405,27 @@ fn accept(
             );
         }
     };
-    let for_decider = fresh.clone();
     let decider = shared.decider.clone();
     // Handed over on the writer thread, in ID order. If the decision thread has
     // stopped, the row stays undecided in the journal and the next start decides it.
-    let hand_over: Box<dyn FnOnce(&i64) + Send> = Box::new(move |id: &i64| {
-        let _ = decider.send(Msg::Inbound {
-            id: *id,
-            alerts: for_decider,
-        });
-    });
+    // A shared journal's leader reads its webhooks from the journal (every
+    // instance takes them): here it is only woken, and a standby tells no one.
+    let hand_over: Box<dyn FnOnce(&i64) + Send> = if shared.leadership.shared {
+        let leading = shared.leadership.is_leader();
+        Box::new(move |_: &i64| {
+            if leading {
+                let _ = decider.send(Msg::Wake);
+            }
+        })
+    } else {
+        let for_decider = fresh.clone();
+        Box::new(move |id: &i64| {
+            let _ = decider.send(Msg::Inbound {
+                id: *id,
+                alerts: for_decider,
+            });
+        })
+    };
     let committed = shared.writer.submit_then(
         move |conn| journal::insert_inbound(conn, received_at, &name, &body, &journaled),
         Some(hand_over),
@@ -533,15 +560,12 @@ fn pause(body: &Value, shared: &Shared) -> Answer {
         until,
     };
     let (reply, answer) = std::sync::mpsc::sync_channel(1);
-    if shared
-        .decider
-        .send(Msg::Pause {
-            pause: p.clone(),
-            reply,
-        })
-        .is_err()
-    {
-        return Answer::error(503, "shutting down");
+    let msg = Msg::Pause {
+        pause: p.clone(),
+        reply,
+    };
+    if let Some(refusal) = to_decider(shared, msg) {
+        return refusal;
     }
     match answer.recv_timeout(Duration::from_secs(10)) {
         Ok(Ok(())) => Answer::json(
@@ -552,6 +576,25 @@ fn pause(body: &Value, shared: &Shared) -> Answer {
         Ok(Err(e)) => Answer::error(503, e.to_string()),
         Err(_) => queued(),
     }
+}
+
+/// Hands an operator's request to the decision thread; the refusal to answer
+/// when there is none here (a standby, or shutting down).
+fn to_decider(shared: &Shared, msg: Msg) -> Option<Answer> {
+    if !shared.leadership.is_leader() {
+        return Some(
+            Answer::error(
+                503,
+                "this instance is a standby; send this to the leader (see /readyz on each instance)",
+            )
+            .with("Retry-After", "5"),
+        );
+    }
+    shared
+        .decider
+        .send(msg)
+        .is_err()
+        .then(|| Answer::error(503, "shutting down"))
 }
 
 /// The request is queued for the decision thread, which applies it as soon as
@@ -572,16 +615,13 @@ fn unpause(body: &Value, shared: &Shared, query: &str) -> Answer {
     };
     let target = get("target");
     let (reply, answer) = std::sync::mpsc::sync_channel(1);
-    if shared
-        .decider
-        .send(Msg::Unpause {
-            remediation,
-            target,
-            reply,
-        })
-        .is_err()
-    {
-        return Answer::error(503, "shutting down");
+    let msg = Msg::Unpause {
+        remediation,
+        target,
+        reply,
+    };
+    if let Some(refusal) = to_decider(shared, msg) {
+        return refusal;
     }
     match answer.recv_timeout(Duration::from_secs(10)) {
         Ok(Ok(())) => Answer::json(200, json!({"status": "success"})),

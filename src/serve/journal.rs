@@ -1,37 +1,48 @@
-//! The journal: one SQLite file (`DATA/resgate.db`) holding the inbound queue,
-//! the engine's state, every decision with its proof, and every event's progress.
-//! Schema and its rationale: `migrations/001-journal.sql`.
+//! The journal: the inbound queue, the engine's state, every decision with its
+//! proof, and every event's progress. One SQLite file (`DATA/resgate.db`) by
+//! default, or a PostgreSQL database shared by several instances (`--journal
+//! postgres://…`). Schema and its rationale: `migrations/sqlite/001-journal.sql`.
 //!
-//! Functions here take a `&Connection` and do one thing each; the writer thread
+//! Functions here take a [`Db`] and do one thing each; the writer thread
 //! groups them into transactions, readers open their own connections.
 
+pub mod db;
 pub mod history;
+pub mod lease;
+pub mod postgres;
+pub mod readers;
 pub mod story;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 
 use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pause, Snapshot};
 use crate::source::Alert;
+use db::params;
+pub use db::{Db, Dialect, Row};
 
-/// The migrations, in order. A test checks this list against `migrations/`.
+/// The SQLite migrations, in order. A test checks this list against
+/// `migrations/sqlite/`; `migrations/postgres/` holds the same in PostgreSQL's words.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "001-journal.sql",
-        include_str!("../../migrations/001-journal.sql"),
+        include_str!("../../migrations/sqlite/001-journal.sql"),
     ),
     (
         "002-escalation-delivery.sql",
-        include_str!("../../migrations/002-escalation-delivery.sql"),
+        include_str!("../../migrations/sqlite/002-escalation-delivery.sql"),
     ),
     (
         "003-time-indexes.sql",
-        include_str!("../../migrations/003-time-indexes.sql"),
+        include_str!("../../migrations/sqlite/003-time-indexes.sql"),
+    ),
+    (
+        "004-leadership.sql",
+        include_str!("../../migrations/sqlite/004-leadership.sql"),
     ),
 ];
 
@@ -39,11 +50,76 @@ pub const FILE_NAME: &str = "resgate.db";
 
 /// The journal file for `--journal PATH`: a serve data directory, or the
 /// database file itself (a copy or a backup).
-pub fn file_in(path: &Path) -> std::path::PathBuf {
+pub fn file_in(path: &Path) -> PathBuf {
     if path.is_dir() {
         path.join(FILE_NAME)
     } else {
         path.to_path_buf()
+    }
+}
+
+/// Where a journal lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    File(PathBuf),
+    /// A PostgreSQL database, by URL (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+impl Location {
+    /// `--journal VALUE`: a PostgreSQL URL, a data directory or a file.
+    pub fn parse(value: &str) -> Location {
+        if postgres::is_url(value) {
+            Location::Postgres(value.to_owned())
+        } else {
+            Location::File(file_in(Path::new(value)))
+        }
+    }
+
+    /// For messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::File(path) => path.display().to_string(),
+            Location::Postgres(url) => redact_password(url),
+        }
+    }
+
+    /// Opens the journal for writing, creating it or bringing its schema up
+    /// to date.
+    pub fn open_writer(&self) -> Result<Db> {
+        match self {
+            Location::File(path) => open_writer(path),
+            Location::Postgres(url) => {
+                let pg = postgres::Postgres::connect(url)?;
+                pg.migrate()?;
+                let db = Db::Postgres(pg);
+                ensure_instance(&db)?;
+                Ok(db)
+            }
+        }
+    }
+
+    /// A connection for reading. It never writes (SQLite opens read-only).
+    pub fn open_reader(&self) -> Result<Db> {
+        match self {
+            Location::File(path) => open_reader(path),
+            Location::Postgres(url) => Ok(Db::Postgres(postgres::Postgres::connect(url)?)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -71,10 +147,10 @@ impl From<serde_json::Error> for JournalError {
 
 pub type Result<T> = std::result::Result<T, JournalError>;
 
-/// Opens (creating if needed) the journal for writing and brings its schema up
-/// to date.
-pub fn open_writer(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)?;
+/// Opens (creating if needed) a SQLite journal for writing and brings its
+/// schema up to date.
+pub fn open_writer(path: &Path) -> Result<Db> {
+    let conn = rusqlite::Connection::open(path)?;
     // Locked by another process: wait a little, then fail so the sender retries.
     conn.busy_timeout(std::time::Duration::from_secs(2))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -85,13 +161,20 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     migrate(&conn)?;
-    Ok(conn)
+    let db = Db::Sqlite(conn);
+    ensure_instance(&db)?;
+    Ok(db)
 }
 
-/// Caps the file at `max_bytes` (rounded down to whole pages, never below
-/// what it holds now): past it every write fails as a full disk would, and
-/// ingest answers 503. Pages freed by pruning are reused first.
-pub fn cap_size(conn: &Connection, max_bytes: u64) -> Result<()> {
+/// Caps a SQLite file at `max_bytes` (rounded down to whole pages, never
+/// below what it holds now): past it every write fails as a full disk would,
+/// and ingest answers 503. Pages freed by pruning are reused first.
+pub fn cap_size(db: &Db, max_bytes: u64) -> Result<()> {
+    let Db::Sqlite(conn) = db else {
+        return Err(JournalError {
+            message: "--journal-max-size applies to a SQLite journal only; cap a PostgreSQL database with its own quotas".into(),
+        });
+    };
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     let page_size = u64::try_from(page_size).unwrap_or(4096).max(1);
     let pages = (max_bytes / page_size).clamp(1, i64::MAX as u64);
@@ -102,22 +185,22 @@ pub fn cap_size(conn: &Connection, max_bytes: u64) -> Result<()> {
     Ok(())
 }
 
-/// A connection for reading (the API, `resgate events`): it never writes.
-pub fn open_reader(path: &Path) -> Result<Connection> {
+/// A read-only connection to a SQLite journal (the API, `resgate events`).
+pub fn open_reader(path: &Path) -> Result<Db> {
     if !path.exists() {
         return Err(JournalError {
             message: format!("no journal at {}", path.display()),
         });
     }
-    let conn = Connection::open_with_flags(
+    let conn = rusqlite::Connection::open_with_flags(
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(2))?;
-    Ok(conn)
+    Ok(Db::Sqlite(conn))
 }
 
-fn migrate(conn: &Connection) -> Result<()> {
+fn migrate(conn: &rusqlite::Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if current > MIGRATIONS.len() as i64 {
         return Err(JournalError {
@@ -136,17 +219,15 @@ fn migrate(conn: &Connection) -> Result<()> {
             let _ = conn.execute_batch("ROLLBACK");
         })?;
     }
-    let has_instance: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if has_instance.is_none() {
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('instance', ?1)",
-            [new_instance_id()],
-        )?;
-    }
+    Ok(())
+}
+
+/// Gives a new journal its instance ID (kept for its whole life).
+fn ensure_instance(db: &Db) -> Result<()> {
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('instance', ?1) ON CONFLICT (key) DO NOTHING",
+        params![new_instance_id()],
+    )?;
     Ok(())
 }
 
@@ -164,23 +245,22 @@ fn new_instance_id() -> String {
     format!("{:016x}", h.finish())
 }
 
-/// The engine's clock at the last recorded step: a restart resumes there, so
-/// that what was accepted before the crash is decided at the time it arrived.
-pub fn clock(conn: &Connection) -> Result<Option<Timestamp>> {
-    let value: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'clock'", [], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    parse_opt_ts(value)
+fn meta(db: &Db, key: &str) -> Result<Option<String>> {
+    db.query_opt("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+        r.string(0)
+    })
 }
 
-pub fn instance_id(conn: &Connection) -> Result<String> {
-    Ok(
-        conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-            r.get(0)
-        })?,
-    )
+/// The engine's clock at the last recorded step: a restart resumes there, so
+/// that what was accepted before the crash is decided at the time it arrived.
+pub fn clock(db: &Db) -> Result<Option<Timestamp>> {
+    parse_opt_ts(meta(db, "clock")?)
+}
+
+pub fn instance_id(db: &Db) -> Result<String> {
+    meta(db, "instance")?.ok_or_else(|| JournalError {
+        message: "the journal has no instance ID".into(),
+    })
 }
 
 /// Fixed width (microseconds, `Z`) so that text order is time order in SQL.
@@ -202,17 +282,18 @@ fn parse_opt_ts(s: Option<String>) -> Result<Option<Timestamp>> {
 
 /// Puts one accepted webhook body on the inbound queue; returns its ID.
 pub fn insert_inbound(
-    conn: &Connection,
+    conn: &Db,
     received_at: Timestamp,
     source: &str,
     body: &[u8],
     alerts_json: &str,
 ) -> Result<i64> {
-    conn.prepare_cached(
-        "INSERT INTO inbound (received_at, source, body, alerts) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![ts(received_at), source, body, alerts_json])?;
-    Ok(conn.last_insert_rowid())
+    conn.query_one(
+        "INSERT INTO inbound (received_at, source, body, alerts) VALUES (?1, ?2, ?3, ?4)
+         RETURNING id",
+        params![ts(received_at), source, body, alerts_json],
+        |r| r.int(0),
+    )
 }
 
 /// What the decision thread records after one engine step, before acting on
@@ -323,7 +404,7 @@ impl StepRecord {
 /// Records a step of the engine: its decisions, the events they created or
 /// touched, the alerts' state, pauses, and marks the inbound rows done.
 pub fn record_step(
-    conn: &Connection,
+    conn: &Db,
     instance: &str,
     step: &StepRecord,
     prepared: &Prepared,
@@ -332,8 +413,10 @@ pub fn record_step(
     for (entry, json) in step.alerts.values().zip(&prepared.alerts) {
         upsert_alert(conn, entry, json)?;
         if entry.resolved_at.is_some() {
-            conn.prepare_cached("DELETE FROM deferrals WHERE alert = ?1")?
-                .execute([&entry.alert.fingerprint])?;
+            conn.execute(
+                "DELETE FROM deferrals WHERE alert = ?1",
+                params![&entry.alert.fingerprint],
+            )?;
         }
     }
     for (i, d) in step.decisions.iter().enumerate() {
@@ -341,40 +424,42 @@ pub fn record_step(
         insert_decision(conn, step.decided_from.get(i).copied().flatten(), d, proof)?;
         let Some(r) = &d.remediation else { continue };
         if d.verdict == crate::engine::Verdict::Defer {
-            conn.prepare_cached(
+            conn.execute(
                 "INSERT INTO deferrals (alert, remediation, reason) VALUES (?1, ?2, ?3)
                  ON CONFLICT (alert, remediation) DO UPDATE SET reason = excluded.reason",
-            )?
-            .execute(params![d.alert, r, d.reason.as_deref().unwrap_or("")])?;
+                params![d.alert, r, d.reason.as_deref().unwrap_or("")],
+            )?;
         } else {
-            conn.prepare_cached("DELETE FROM deferrals WHERE alert = ?1 AND remediation = ?2")?
-                .execute(params![d.alert, r])?;
+            conn.execute(
+                "DELETE FROM deferrals WHERE alert = ?1 AND remediation = ?2",
+                params![d.alert, r],
+            )?;
         }
         if d.verdict == crate::engine::Verdict::Escalate {
-            conn.prepare_cached(
+            conn.execute(
                 "INSERT INTO escalations (remediation, target, at, decision, sent)
                  VALUES (?1, ?2, ?3, ?4, NULL)
                  ON CONFLICT (remediation, target) DO UPDATE SET at = excluded.at,
                    decision = excluded.decision, sent = NULL",
-            )?
-            .execute(params![
-                r,
-                d.target.as_deref().unwrap_or(""),
-                ts(d.at),
-                prepared.escalations.get(i).cloned().flatten()
-            ])?;
+                params![
+                    r,
+                    d.target.as_deref().unwrap_or(""),
+                    ts(d.at),
+                    prepared.escalations.get(i).cloned().flatten()
+                ],
+            )?;
         }
     }
     for t in &step.transitions {
-        conn.prepare_cached(
+        conn.execute(
             "INSERT INTO event_changes (event, at, from_state, to_state) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![
-            t.event,
-            ts(t.at),
-            t.from.map(EventState::as_str),
-            t.to.as_str()
-        ])?;
+            params![
+                t.event,
+                ts(t.at),
+                t.from.map(EventState::as_str),
+                t.to.as_str()
+            ],
+        )?;
     }
     for (i, e) in step.events.values().enumerate() {
         let (alerts, history) = prepared.events.get(i).ok_or_else(|| JournalError {
@@ -389,52 +474,49 @@ pub fn record_step(
         delete_pause(conn, r, t.as_deref())?;
     }
     // The engine drops pauses when they expire; so does the journal.
-    conn.prepare_cached("DELETE FROM pauses WHERE until IS NOT NULL AND until <= ?1")?
-        .execute([ts(now)])?;
-    conn.prepare_cached(
+    conn.execute(
+        "DELETE FROM pauses WHERE until IS NOT NULL AND until <= ?1",
+        params![ts(now)],
+    )?;
+    conn.execute(
         "INSERT INTO meta (key, value) VALUES ('clock', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([ts(now)])?;
+        params![ts(now)],
+    )?;
     for fp in &step.alerts_forgotten {
-        conn.prepare_cached("DELETE FROM alerts WHERE fingerprint = ?1")?
-            .execute([fp])?;
+        conn.execute("DELETE FROM alerts WHERE fingerprint = ?1", params![fp])?;
     }
     for id in &step.inbound {
-        conn.prepare_cached("UPDATE inbound SET done_at = ?2 WHERE id = ?1")?
-            .execute(params![id, ts(now)])?;
+        conn.execute(
+            "UPDATE inbound SET done_at = ?2 WHERE id = ?1",
+            params![id, ts(now)],
+        )?;
     }
     Ok(())
 }
 
-fn upsert_alert(conn: &Connection, entry: &AlertEntry, json: &str) -> Result<()> {
-    conn.prepare_cached(
+fn upsert_alert(conn: &Db, entry: &AlertEntry, json: &str) -> Result<()> {
+    conn.execute(
         "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
            last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
-    )?
-    .execute(params![
-        entry.alert.fingerprint,
-        json,
-        ts(entry.first_seen),
-        ts(entry.last_seen),
-        entry.resolved_at.map(ts)
-    ])?;
+        params![
+            entry.alert.fingerprint,
+            json,
+            ts(entry.first_seen),
+            ts(entry.last_seen),
+            entry.resolved_at.map(ts)
+        ],
+    )?;
     Ok(())
 }
 
-fn insert_decision(
-    conn: &Connection,
-    inbound: Option<i64>,
-    d: &Decision,
-    proof: &str,
-) -> Result<()> {
-    conn.prepare_cached(
+fn insert_decision(conn: &Db, inbound: Option<i64>, d: &Decision, proof: &str) -> Result<()> {
+    conn.execute(
         "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+        params![
         inbound,
         ts(d.at),
         d.alert,
@@ -444,7 +526,8 @@ fn insert_decision(
         d.reason,
         d.event,
         proof
-    ])?;
+    ],
+    )?;
     Ok(())
 }
 
@@ -461,14 +544,14 @@ fn event_seq(id: &str) -> i64 {
 }
 
 fn upsert_event(
-    conn: &Connection,
+    conn: &Db,
     e: &Event,
     instance: &str,
     now: Timestamp,
     alerts: &str,
     history: &str,
 ) -> Result<()> {
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO events (id, seq, remediation, target, alert, alerts, state, remote_id,
             fired_at, succeeded_at, warm_until, updated_at, history, call, idempotency_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'queued', ?14)
@@ -476,23 +559,23 @@ fn upsert_event(
            remote_id = excluded.remote_id, succeeded_at = excluded.succeeded_at,
            warm_until = excluded.warm_until, updated_at = excluded.updated_at,
            history = excluded.history",
-    )?
-    .execute(params![
-        e.id,
-        event_seq(&e.id),
-        e.remediation,
-        e.target,
-        e.alert,
-        alerts,
-        e.state.as_str(),
-        e.remote_id,
-        ts(e.fired_at),
-        e.succeeded_at.map(ts),
-        e.warm_until.map(ts),
-        ts(now),
-        history,
-        idempotency_key(instance, &e.id),
-    ])?;
+        params![
+            e.id,
+            event_seq(&e.id),
+            e.remediation,
+            e.target,
+            e.alert,
+            alerts,
+            e.state.as_str(),
+            e.remote_id,
+            ts(e.fired_at),
+            e.succeeded_at.map(ts),
+            e.warm_until.map(ts),
+            ts(now),
+            history,
+            idempotency_key(instance, &e.id),
+        ],
+    )?;
     Ok(())
 }
 
@@ -531,81 +614,82 @@ impl CallPhase {
 }
 
 pub fn set_call(
-    conn: &Connection,
+    conn: &Db,
     event: &str,
     phase: CallPhase,
     status_url: Option<&str>,
     remote_id: Option<&str>,
 ) -> Result<()> {
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE events SET call = ?2, status_url = coalesce(?3, status_url),
            remote_id = coalesce(?4, remote_id) WHERE id = ?1",
-    )?
-    .execute(params![event, phase.as_str(), status_url, remote_id])?;
+        params![event, phase.as_str(), status_url, remote_id],
+    )?;
     Ok(())
 }
 
 /// A note in an event's story: a call's answer, a status poll, an error.
-pub fn note_event(conn: &Connection, event: &str, at: Timestamp, detail: &Value) -> Result<()> {
-    conn.prepare_cached("INSERT INTO event_changes (event, at, detail) VALUES (?1, ?2, ?3)")?
-        .execute(params![event, ts(at), detail.to_string()])?;
+pub fn note_event(conn: &Db, event: &str, at: Timestamp, detail: &Value) -> Result<()> {
+    conn.execute(
+        "INSERT INTO event_changes (event, at, detail) VALUES (?1, ?2, ?3)",
+        params![event, ts(at), detail.to_string()],
+    )?;
     Ok(())
 }
 
 /// Records how the escalation remediator answered.
 pub fn escalation_sent(
-    conn: &Connection,
+    conn: &Db,
     remediation: &str,
     target: &str,
     at: Timestamp,
     outcome: &str,
 ) -> Result<()> {
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE escalations SET sent = ?4 WHERE remediation = ?1 AND target = ?2 AND at = ?3",
-    )?
-    .execute(params![remediation, target, ts(at), outcome])?;
+        params![remediation, target, ts(at), outcome],
+    )?;
     Ok(())
 }
 
 /// Escalations decided but never answered: a restart sends them again.
-pub fn unsent_escalations(conn: &Connection) -> Result<Vec<Decision>> {
-    let mut stmt = conn
-        .prepare("SELECT decision FROM escalations WHERE sent IS NULL AND decision IS NOT NULL")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row?)?);
-    }
-    Ok(out)
+pub fn unsent_escalations(conn: &Db) -> Result<Vec<Decision>> {
+    conn.query(
+        "SELECT decision FROM escalations WHERE sent IS NULL AND decision IS NOT NULL",
+        params![],
+        |r| Ok(serde_json::from_str(r.str(0)?)?),
+    )
 }
 
-pub fn upsert_pause(conn: &Connection, p: &Pause, now: Timestamp) -> Result<()> {
-    conn.prepare_cached(
+pub fn upsert_pause(conn: &Db, p: &Pause, now: Timestamp) -> Result<()> {
+    conn.execute(
         "INSERT INTO pauses (remediation, target, reason, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (remediation, target) DO UPDATE SET reason = excluded.reason,
            until = excluded.until, created_at = excluded.created_at",
-    )?
-    .execute(params![
+        params![
         p.remediation,
         p.target.as_deref().unwrap_or(""),
         p.reason,
         p.until.map(ts),
         ts(now)
-    ])?;
+    ],
+    )?;
     Ok(())
 }
 
-pub fn delete_pause(conn: &Connection, remediation: &str, target: Option<&str>) -> Result<usize> {
-    Ok(conn
-        .prepare_cached("DELETE FROM pauses WHERE remediation = ?1 AND target = ?2")?
-        .execute(params![remediation, target.unwrap_or("")])?)
+pub fn delete_pause(conn: &Db, remediation: &str, target: Option<&str>) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM pauses WHERE remediation = ?1 AND target = ?2",
+        params![remediation, target.unwrap_or("")],
+    )
 }
 
 /// Drops what the retention period no longer needs: decided inbound bodies.
-pub fn prune(conn: &Connection, before: Timestamp) -> Result<usize> {
-    Ok(conn
-        .prepare_cached("DELETE FROM inbound WHERE done_at IS NOT NULL AND done_at < ?1")?
-        .execute([ts(before)])?)
+pub fn prune(conn: &Db, before: Timestamp) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM inbound WHERE done_at IS NOT NULL AND done_at < ?1",
+        params![ts(before)],
+    )
 }
 
 // ---------------------------------------------------------------- reading
@@ -617,149 +701,119 @@ pub struct Pending {
     pub alerts: Vec<Alert>,
 }
 
-pub fn pending_inbound(conn: &Connection) -> Result<Vec<Pending>> {
-    inbound_rows(conn, "WHERE done_at IS NULL")
+pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
+    conn.query(
+        "SELECT id, received_at, alerts FROM inbound WHERE done_at IS NULL ORDER BY id",
+        params![],
+        pending_row,
+    )
 }
 
-/// Inbound rows (`filter`: a fixed SQL `WHERE` clause, or empty) in ID order.
-fn inbound_rows(conn: &Connection, filter: &str) -> Result<Vec<Pending>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT id, received_at, alerts FROM inbound {filter} ORDER BY id"
-    ))?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, at, alerts) = row?;
-        out.push(Pending {
-            id,
-            received_at: parse_ts(&at)?,
-            alerts: serde_json::from_str(&alerts)?,
-        });
-    }
-    Ok(out)
+/// The first `limit` undecided inbound rows, in ID order.
+pub fn pending_inbound_first(conn: &Db, limit: u32) -> Result<Vec<Pending>> {
+    conn.query(
+        "SELECT id, received_at, alerts FROM inbound WHERE done_at IS NULL ORDER BY id LIMIT ?1",
+        params![limit],
+        pending_row,
+    )
+}
+
+fn pending_row(r: &Row) -> Result<Pending> {
+    Ok(Pending {
+        id: r.int(0)?,
+        received_at: parse_ts(r.str(1)?)?,
+        alerts: serde_json::from_str(r.str(2)?)?,
+    })
+}
+
+/// Every inbound row still retained, in ID order (what a backtest replays).
+pub fn all_inbound(conn: &Db) -> Result<Vec<Pending>> {
+    conn.query(
+        "SELECT id, received_at, alerts FROM inbound ORDER BY id",
+        params![],
+        pending_row,
+    )
 }
 
 /// How many inbound rows are not decided yet, and when the oldest arrived.
-pub fn undecided(conn: &Connection) -> Result<(i64, Option<Timestamp>)> {
-    let (count, oldest): (i64, Option<String>) = conn.query_row(
+pub fn undecided(conn: &Db) -> Result<(i64, Option<Timestamp>)> {
+    let (count, oldest) = conn.query_one(
         "SELECT count(*), min(received_at) FROM inbound WHERE done_at IS NULL",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        params![],
+        |r| Ok((r.int(0)?, r.opt_string(1)?)),
     )?;
     Ok((count, parse_opt_ts(oldest)?))
 }
 
 /// The engine's memory as the journal recorded it.
-pub fn load_snapshot(conn: &Connection) -> Result<Snapshot> {
-    let mut snap = Snapshot::default();
-    let mut stmt = conn.prepare("SELECT alert, first_seen, last_seen, resolved_at FROM alerts")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (alert, first, last, resolved) = row?;
-        let alert: Alert = serde_json::from_str(&alert)?;
-        snap.alerts.push(AlertEntry {
-            alert: Arc::new(alert),
-            first_seen: parse_ts(&first)?,
-            last_seen: parse_ts(&last)?,
-            resolved_at: parse_opt_ts(resolved)?,
-        });
-    }
-    let mut stmt = conn.prepare(
+pub fn load_snapshot(conn: &Db) -> Result<Snapshot> {
+    let mut snap = Snapshot {
+        alerts: conn.query(
+            "SELECT alert, first_seen, last_seen, resolved_at FROM alerts",
+            params![],
+            |r| {
+                let alert: Alert = serde_json::from_str(r.str(0)?)?;
+                Ok(AlertEntry {
+                    alert: Arc::new(alert),
+                    first_seen: parse_ts(r.str(1)?)?,
+                    last_seen: parse_ts(r.str(2)?)?,
+                    resolved_at: parse_opt_ts(r.opt_string(3)?)?,
+                })
+            },
+        )?,
+        ..Snapshot::default()
+    };
+    snap.events = conn.query(
         "SELECT id, remediation, target, alert, alerts, state, remote_id, fired_at,
                 succeeded_at, warm_until, history FROM events ORDER BY seq",
+        params![],
+        |r| {
+            let id = r.string(0)?;
+            let state = r.str(5)?;
+            let state = EventState::parse(state).ok_or_else(|| JournalError {
+                message: format!("event {id} has an unknown state {state:?}"),
+            })?;
+            Ok(Event {
+                remediation: r.string(1)?,
+                target: r.string(2)?,
+                alert: r.string(3)?,
+                alerts: serde_json::from_str(r.str(4)?)?,
+                state,
+                remote_id: r.opt_string(6)?,
+                fired_at: parse_ts(r.str(7)?)?,
+                succeeded_at: parse_opt_ts(r.opt_string(8)?)?,
+                warm_until: parse_opt_ts(r.opt_string(9)?)?,
+                history: serde_json::from_str(r.str(10)?)?,
+                id,
+            })
+        },
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            [
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-            ],
-            r.get::<_, Option<String>>(6)?,
-            r.get::<_, String>(7)?,
-            r.get::<_, Option<String>>(8)?,
-            r.get::<_, Option<String>>(9)?,
-            r.get::<_, String>(10)?,
-        ))
-    })?;
-    for row in rows {
-        let ([id, remediation, target, alert, alerts, state], remote_id, fired, succ, warm, hist) =
-            row?;
-        let state = EventState::parse(&state).ok_or_else(|| JournalError {
-            message: format!("event {id} has an unknown state {state:?}"),
-        })?;
-        snap.next_event = snap.next_event.max(event_seq(&id).max(0) as u64 + 1);
-        snap.events.push(Event {
-            id,
-            remediation,
-            target,
-            alert,
-            alerts: serde_json::from_str(&alerts)?,
-            state,
-            remote_id,
-            fired_at: parse_ts(&fired)?,
-            succeeded_at: parse_opt_ts(succ)?,
-            warm_until: parse_opt_ts(warm)?,
-            history: serde_json::from_str(&hist)?,
-        });
+    for e in &snap.events {
+        snap.next_event = snap.next_event.max(event_seq(&e.id).max(0) as u64 + 1);
     }
-    let mut stmt = conn.prepare("SELECT remediation, target, reason, until FROM pauses")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (remediation, target, reason, until) = row?;
-        snap.pauses.push(Pause {
-            remediation,
-            target: (!target.is_empty()).then_some(target),
-            reason,
-            until: parse_opt_ts(until)?,
-        });
-    }
-    let mut stmt = conn.prepare("SELECT remediation, target, at FROM escalations")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (r, t, at) = row?;
-        snap.escalated.push((r, t, parse_ts(&at)?));
-    }
-    let mut stmt = conn.prepare("SELECT alert, remediation, reason FROM deferrals")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for row in rows {
-        snap.deferred.push(row?);
-    }
+    snap.pauses = conn.query(
+        "SELECT remediation, target, reason, until FROM pauses",
+        params![],
+        |r| {
+            let target = r.string(1)?;
+            Ok(Pause {
+                remediation: r.string(0)?,
+                target: (!target.is_empty()).then_some(target),
+                reason: r.string(2)?,
+                until: parse_opt_ts(r.opt_string(3)?)?,
+            })
+        },
+    )?;
+    snap.escalated = conn.query(
+        "SELECT remediation, target, at FROM escalations",
+        params![],
+        |r| Ok((r.string(0)?, r.string(1)?, parse_ts(r.str(2)?)?)),
+    )?;
+    snap.deferred = conn.query(
+        "SELECT alert, remediation, reason FROM deferrals",
+        params![],
+        |r| Ok((r.string(0)?, r.string(1)?, r.string(2)?)),
+    )?;
     snap.next_event = snap.next_event.max(1);
     Ok(snap)
 }
@@ -773,26 +827,28 @@ pub struct OpenCall {
     pub remote_id: Option<String>,
 }
 
-pub fn open_calls(conn: &Connection) -> Result<Vec<OpenCall>> {
-    let mut stmt = conn.prepare(
+pub fn open_calls(conn: &Db) -> Result<Vec<OpenCall>> {
+    conn.query(
         "SELECT id, call, status_url, remote_id FROM events
          WHERE state IN ('pending', 'accepted', 'running') ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(OpenCall {
-            event: r.get(0)?,
-            phase: CallPhase::parse(&r.get::<_, String>(1)?),
-            status_url: r.get(2)?,
-            remote_id: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![],
+        |r| {
+            Ok(OpenCall {
+                event: r.string(0)?,
+                phase: CallPhase::parse(r.str(1)?),
+                status_url: r.opt_string(2)?,
+                remote_id: r.opt_string(3)?,
+            })
+        },
+    )
 }
 
-fn event_json(r: &rusqlite::Row) -> rusqlite::Result<Value> {
-    let history: String = r.get("history")?;
-    let alerts: String = r.get("alerts")?;
-    let history: Value = serde_json::from_str(&history).unwrap_or(Value::Null);
+/// The columns [`event_json`] reads, in its order.
+const EVENT_COLUMNS: &str =
+    "id, remediation, target, alert, alerts, state, remote_id, fired_at, updated_at, call, history";
+
+fn event_json(r: &Row) -> Result<Value> {
+    let history: Value = serde_json::from_str(r.str(10)?).unwrap_or(Value::Null);
     let history: Vec<Value> = history
         .as_array()
         .map(|h| {
@@ -802,53 +858,56 @@ fn event_json(r: &rusqlite::Row) -> rusqlite::Result<Value> {
         })
         .unwrap_or_default();
     Ok(json!({
-        "id": r.get::<_, String>("id")?,
-        "remediation": r.get::<_, String>("remediation")?,
-        "target": r.get::<_, String>("target")?,
-        "alert": r.get::<_, String>("alert")?,
-        "alerts": serde_json::from_str::<Value>(&alerts).unwrap_or(Value::Null),
-        "state": r.get::<_, String>("state")?,
-        "remote_id": r.get::<_, Option<String>>("remote_id")?,
-        "fired_at": r.get::<_, String>("fired_at")?,
-        "updated_at": r.get::<_, String>("updated_at")?,
-        "call": r.get::<_, String>("call")?,
+        "id": r.str(0)?,
+        "remediation": r.str(1)?,
+        "target": r.str(2)?,
+        "alert": r.str(3)?,
+        "alerts": serde_json::from_str::<Value>(r.str(4)?).unwrap_or(Value::Null),
+        "state": r.str(5)?,
+        "remote_id": r.opt_str(6)?,
+        "fired_at": r.str(7)?,
+        "updated_at": r.str(8)?,
+        "call": r.str(9)?,
         "history": history,
     }))
 }
 
 /// The newest events first.
-pub fn list_events(conn: &Connection, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare("SELECT * FROM events ORDER BY seq DESC LIMIT ?1")?;
-    let rows = stmt.query_map([limit], event_json)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub fn list_events(conn: &Db, limit: u32) -> Result<Vec<Value>> {
+    conn.query(
+        &format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY seq DESC LIMIT ?1"),
+        params![limit],
+        event_json,
+    )
 }
 
 /// One event with its decisions (and their proofs) and its story.
-pub fn event_detail(conn: &Connection, id: &str) -> Result<Option<Value>> {
-    let Some(mut event) = conn
-        .query_row("SELECT * FROM events WHERE id = ?1", [id], event_json)
-        .optional()?
+pub fn event_detail(conn: &Db, id: &str) -> Result<Option<Value>> {
+    let Some(mut event) = conn.query_opt(
+        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"),
+        params![id],
+        event_json,
+    )?
     else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE event = ?1 ORDER BY seq")?;
-    let decisions: Vec<Value> = stmt
-        .query_map([id], decision_json)?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT at, from_state, to_state, detail FROM event_changes WHERE event = ?1 ORDER BY seq",
+    let decisions = conn.query(
+        &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE event = ?1 ORDER BY seq"),
+        params![id],
+        decision_json,
     )?;
-    let changes: Vec<Value> = stmt
-        .query_map([id], |r| {
-            let detail: Option<String> = r.get(3)?;
+    let changes = conn.query(
+        "SELECT at, from_state, to_state, detail FROM event_changes WHERE event = ?1 ORDER BY seq",
+        params![id],
+        |r| {
             Ok(json!({
-                "at": r.get::<_, String>(0)?,
-                "from": r.get::<_, Option<String>>(1)?,
-                "to": r.get::<_, Option<String>>(2)?,
-                "detail": detail.and_then(|d| serde_json::from_str::<Value>(&d).ok()),
+                "at": r.str(0)?,
+                "from": r.opt_str(1)?,
+                "to": r.opt_str(2)?,
+                "detail": r.opt_str(3)?.and_then(|d| serde_json::from_str::<Value>(d).ok()),
             }))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+        },
+    )?;
     if let Some(obj) = event.as_object_mut() {
         obj.insert("decisions".into(), Value::Array(decisions));
         obj.insert("changes".into(), Value::Array(changes));
@@ -856,57 +915,69 @@ pub fn event_detail(conn: &Connection, id: &str) -> Result<Option<Value>> {
     Ok(Some(event))
 }
 
-fn decision_json(r: &rusqlite::Row) -> rusqlite::Result<Value> {
-    let proof: String = r.get("proof")?;
+/// The columns [`decision_json`] reads, in its order.
+const DECISION_COLUMNS: &str = "seq, at, alert, remediation, target, verdict, reason, event, proof";
+
+fn decision_json(r: &Row) -> Result<Value> {
+    decision_json_from(r, 0)
+}
+
+/// As [`decision_json`], for [`DECISION_COLUMNS`] starting at column `at`.
+fn decision_json_from(r: &Row, at: usize) -> Result<Value> {
     Ok(json!({
-        "seq": r.get::<_, i64>("seq")?,
-        "at": r.get::<_, String>("at")?,
-        "alert": r.get::<_, String>("alert")?,
-        "remediation": r.get::<_, Option<String>>("remediation")?,
-        "target": r.get::<_, Option<String>>("target")?,
-        "verdict": r.get::<_, String>("verdict")?,
-        "reason": r.get::<_, Option<String>>("reason")?,
-        "event": r.get::<_, Option<String>>("event")?,
-        "proof": serde_json::from_str::<Value>(&proof).unwrap_or(Value::Null),
+        "seq": r.int(at)?,
+        "at": r.str(at + 1)?,
+        "alert": r.str(at + 2)?,
+        "remediation": r.opt_str(at + 3)?,
+        "target": r.opt_str(at + 4)?,
+        "verdict": r.str(at + 5)?,
+        "reason": r.opt_str(at + 6)?,
+        "event": r.opt_str(at + 7)?,
+        "proof": serde_json::from_str::<Value>(r.str(at + 8)?).unwrap_or(Value::Null),
     }))
 }
 
 /// Decisions after sequence number `after`, oldest first.
-pub fn decisions_after(conn: &Connection, after: i64, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare("SELECT * FROM decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-    let rows = stmt.query_map(params![after, limit], decision_json)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub fn decisions_after(conn: &Db, after: i64, limit: u32) -> Result<Vec<Value>> {
+    conn.query(
+        &format!("SELECT {DECISION_COLUMNS} FROM decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+        params![after, limit],
+        decision_json,
+    )
 }
 
 /// Decisions at or after `since`, oldest first.
-pub fn decisions_since(conn: &Connection, since: Timestamp, limit: u32) -> Result<Vec<Value>> {
-    // Ordered by `at` inside so that SQLite reads the window through
+pub fn decisions_since(conn: &Db, since: Timestamp, limit: u32) -> Result<Vec<Value>> {
+    // Ordered by `at` inside so that the database reads the window through
     // `decisions_at` (decision times never go back, so it is the same set).
-    let mut stmt = conn.prepare(
-        "SELECT * FROM (SELECT * FROM decisions WHERE at >= ?1 ORDER BY at, seq LIMIT ?2)
-         ORDER BY seq",
-    )?;
-    let rows = stmt.query_map(params![ts(since), limit], decision_json)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    conn.query(
+        &format!(
+            "SELECT {DECISION_COLUMNS} FROM (SELECT * FROM decisions WHERE at >= ?1
+               ORDER BY at, seq LIMIT ?2) AS w
+             ORDER BY seq"
+        ),
+        params![ts(since), limit],
+        decision_json,
+    )
 }
 
 /// Pauses in force at `now` (expired ones may not be deleted yet).
-pub fn list_pauses(conn: &Connection, now: Timestamp) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare(
+pub fn list_pauses(conn: &Db, now: Timestamp) -> Result<Vec<Value>> {
+    conn.query(
         "SELECT remediation, target, reason, until, created_at FROM pauses
          WHERE until IS NULL OR until > ?1 ORDER BY remediation, target",
-    )?;
-    let rows = stmt.query_map([ts(now)], |r| {
-        let target: String = r.get(1)?;
-        Ok(json!({
-            "remediation": r.get::<_, String>(0)?,
-            "target": (!target.is_empty()).then_some(target),
-            "reason": r.get::<_, String>(2)?,
-            "until": r.get::<_, Option<String>>(3)?,
-            "created_at": r.get::<_, String>(4)?,
-        }))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![ts(now)],
+        |r| {
+            let target = r.str(1)?;
+            Ok(json!({
+                "remediation": r.str(0)?,
+                "target": (!target.is_empty()).then_some(target),
+                "reason": r.str(2)?,
+                "until": r.opt_str(3)?,
+                "created_at": r.str(4)?,
+            }))
+        },
+    )
 }
 
 #[cfg(test)]
@@ -915,7 +986,7 @@ mod tests {
 
     #[test]
     fn every_migration_file_is_registered_in_order() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -924,6 +995,24 @@ mod tests {
         files.sort();
         let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
         assert_eq!(files, registered);
+    }
+
+    #[test]
+    fn both_dialects_have_the_same_migrations() {
+        let sqlite: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        let postgres: Vec<&str> = postgres::MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(sqlite, postgres);
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        let at = Location::parse("postgres://resgate:s3cret@db.internal:5432/resgate");
+        assert_eq!(
+            at.describe(),
+            "postgres://resgate:***@db.internal:5432/resgate"
+        );
+        let at = Location::parse("postgresql://resgate@db/resgate");
+        assert_eq!(at.describe(), "postgresql://resgate@db/resgate");
     }
 
     #[test]
@@ -950,11 +1039,11 @@ mod tests {
             instance,
             "the instance ID is kept"
         );
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+        let version = conn
+            .query_one("PRAGMA user_version", params![], |r| r.int(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        conn.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1))
+        conn.batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1))
             .unwrap();
         drop(conn);
         let err = open_writer(&path).unwrap_err();

@@ -15,6 +15,7 @@ mod dedupe;
 mod http;
 mod httpd;
 pub mod journal;
+pub mod leader;
 pub mod metrics;
 mod reload;
 pub mod status;
@@ -60,6 +61,11 @@ pub struct Options {
     pub watch: bool,
     /// The journal's file may not grow beyond this (SQLite `max_page_count`).
     pub journal_max_bytes: Option<u64>,
+    /// A PostgreSQL journal shared with other instances (`--journal URL`);
+    /// none: the SQLite file in `data`.
+    pub journal: Option<String>,
+    /// How long the leader's lease lasts without renewal (shared journal).
+    pub lease: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +153,9 @@ pub struct Shared {
     /// The rules live now; replaced whole by a reload.
     pub rules: RwLock<Arc<RuleSet>>,
     pub rules_record: Mutex<RulesRecord>,
-    pub db_path: PathBuf,
+    /// Connections for reading the journal.
+    pub readers: journal::readers::Readers,
+    pub leadership: leader::Leadership,
     pub options: Options,
     pub ready: AtomicBool,
     /// When the decision thread last went round its loop (Unix seconds):
@@ -157,6 +165,30 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Submits a write only the leader may make (decisions, calls, notes):
+    /// fenced by the lease token when the journal is shared.
+    pub fn leader_write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&journal::Db) -> journal::Result<T> + Send + 'static,
+    ) -> journal::Result<T> {
+        let held = self.leadership.held();
+        let shared = self.leadership.shared;
+        self.writer.submit(move |db| {
+            if shared {
+                match &held {
+                    Some(held) => journal::lease::fence(db, held)?,
+                    None => {
+                        return Err(journal::JournalError {
+                            message: "this instance is a standby; only the leader writes decisions"
+                                .into(),
+                        });
+                    }
+                }
+            }
+            work(db)
+        })
+    }
+
     fn beat(&self) {
         self.decider_beat
             .store(jiff::Timestamp::now().as_second(), Ordering::Relaxed);
@@ -194,30 +226,33 @@ impl Shared {
 pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     let rules = reload::load(&options.rules)
         .ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
-    std::fs::create_dir_all(&options.data).map_err(|source| ServeError::DataDir {
-        path: options.data.display().to_string(),
-        source,
-    })?;
-    // One daemon per journal: two would both decide and fire, with colliding
-    // event numbers. The lock is the OS's (flock), so a crash releases it.
-    let lock_path = options.data.join("resgate.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|source| ServeError::DataDir {
-        path: lock_path.display().to_string(),
-        source,
-    })?;
-    if lock.try_lock().is_err() {
-        return Err(ServeError::Locked(options.data.display().to_string()));
-    }
-    let db_path = options.data.join(journal::FILE_NAME);
-    let conn = journal::open_writer(&db_path)?;
+    let location = match &options.journal {
+        Some(url) => journal::Location::Postgres(url.clone()),
+        None => journal::Location::File(options.data.join(journal::FILE_NAME)),
+    };
+    // One daemon per SQLite journal: two would both decide and fire, with
+    // colliding event numbers. The lock is the OS's (flock), so a crash
+    // releases it. A shared journal elects its leader with a lease instead.
+    let lock = match &location {
+        journal::Location::File(_) => Some(lock_data_dir(&options.data)?),
+        journal::Location::Postgres(_) => None,
+    };
+    let conn = location.open_writer()?;
     if let Some(max) = options.journal_max_bytes {
         journal::cap_size(&conn, max)?;
     }
     let instance = journal::instance_id(&conn)?;
-    let restore_conn = journal::open_reader(&db_path)?;
+    let leadership = match &location {
+        journal::Location::File(_) => leader::Leadership::solo(),
+        journal::Location::Postgres(_) => leader::Leadership::by_lease(options.lease),
+    };
     let metrics = Arc::new(metrics::Metrics::default());
     metrics.reload(true);
-    let (writer, writer_thread) = Writer::start(conn, metrics.clone());
+    let reopen: writer::Reopen = {
+        let location = location.clone();
+        Box::new(move || location.open_writer())
+    };
+    let (writer, writer_thread) = Writer::start(conn, reopen, metrics.clone());
     let (to_decider, inbox) = std::sync::mpsc::channel();
     let backoff = options.call_backoff;
     let shared = Arc::new(Shared {
@@ -235,22 +270,44 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         decider: to_decider,
         rules: RwLock::new(rules.clone()),
         rules_record: Mutex::new(RulesRecord::new(&rules)),
-        db_path,
+        readers: journal::readers::Readers::new(location),
+        leadership,
         dedupe: dedupe::Dedupe::new(options.dedupe_window),
         options: options.clone(),
         ready: AtomicBool::new(false),
         decider_beat: std::sync::atomic::AtomicI64::new(jiff::Timestamp::now().as_second()),
     });
 
-    let decider = decider::Decider::restore(shared.clone(), rules, &restore_conn)?;
-    drop(restore_conn);
-    let decider_thread = std::thread::Builder::new()
-        .name("decider".into())
-        .spawn(move || decider.run(inbox))
-        .map_err(|e| ServeError::Listen {
-            addr: options.listen.clone(),
-            message: format!("cannot start the decision thread: {e}"),
-        })?;
+    // Restores the engine from the journal and starts the decision thread:
+    // at once with a SQLite journal, once the lease is ours with a shared one.
+    let lead = {
+        let shared = shared.clone();
+        move || -> journal::Result<std::thread::JoinHandle<()>> {
+            let decider = {
+                let conn = shared.readers.get()?;
+                decider::Decider::restore(shared.clone(), rules, &conn)?
+            };
+            shared.beat();
+            std::thread::Builder::new()
+                .name("decider".into())
+                .spawn(move || decider.run(inbox))
+                .map_err(|e| journal::JournalError {
+                    message: format!("cannot start the decision thread: {e}"),
+                })
+        }
+    };
+    let decider_thread = if shared.leadership.shared {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("lease".into())
+            .spawn(move || leader::run(&shared, lead))
+            .map_err(|e| ServeError::Listen {
+                addr: options.listen.clone(),
+                message: format!("cannot start the lease thread: {e}"),
+            })?
+    } else {
+        lead()?
+    };
 
     let server = httpd::Server::bind(&options.listen).map_err(|e| ServeError::Listen {
         addr: options.listen.clone(),
@@ -331,6 +388,22 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     Ok(())
 }
 
+fn lock_data_dir(data: &std::path::Path) -> Result<std::fs::File, ServeError> {
+    std::fs::create_dir_all(data).map_err(|source| ServeError::DataDir {
+        path: data.display().to_string(),
+        source,
+    })?;
+    let lock_path = data.join("resgate.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|source| ServeError::DataDir {
+        path: lock_path.display().to_string(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(ServeError::Locked(data.display().to_string()));
+    }
+    Ok(lock)
+}
+
 fn prune_loop(shared: &Shared) {
     while !shared.shutdown.wait(Duration::from_secs(60)) {
         let Ok(retention) = jiff::SignedDuration::try_from(shared.options.retention) else {
@@ -339,6 +412,9 @@ fn prune_loop(shared: &Shared) {
         let Ok(before) = jiff::Timestamp::now().checked_sub(retention) else {
             continue;
         };
+        if !shared.leadership.is_leader() {
+            continue;
+        }
         match shared
             .writer
             .submit(move |conn| journal::prune(conn, before))

@@ -42,16 +42,15 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     let note = |detail: serde_json::Value| {
         let event = id.clone();
         let now = Timestamp::now();
-        if let Err(e) = shared
-            .writer
-            .submit(move |conn| journal::note_event(conn, &event, now, &detail))
+        if let Err(e) =
+            shared.leader_write(move |conn| journal::note_event(conn, &event, now, &detail))
         {
             tracing::warn!(event = %id, error = %e, "cannot journal an event note");
         }
     };
     let set_call = |phase: CallPhase, status_url: Option<String>, remote_id: Option<String>| {
         let event = id.clone();
-        shared.writer.submit(move |conn| {
+        shared.leader_write(move |conn| {
             journal::set_call(
                 conn,
                 &event,
@@ -339,9 +338,8 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
         decision.at,
     );
     let answer = outcome.trim_start_matches("escalation_").to_owned();
-    if let Err(e) = shared
-        .writer
-        .submit(move |conn| journal::escalation_sent(conn, &r, &t, at, &answer))
+    if let Err(e) =
+        shared.leader_write(move |conn| journal::escalation_sent(conn, &r, &t, at, &answer))
     {
         tracing::warn!(error = %e, "cannot journal the escalation's answer; a restart sends it again");
     }

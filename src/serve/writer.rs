@@ -13,14 +13,12 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use rusqlite::Connection;
-
-use super::journal::{JournalError, Result};
+use super::journal::{Db, JournalError, Result};
 use super::metrics::Metrics;
 
 /// One submitted piece of work and the way back to its submitter.
 trait Piece: Send {
-    fn run(&mut self, conn: &Connection) -> Result<()>;
+    fn run(&mut self, conn: &Db) -> Result<()>;
     /// Answers the submitter: the commit's result, or the piece's own error.
     fn finish(self: Box<Self>, result: Result<()>);
 }
@@ -34,8 +32,8 @@ struct Typed<T, F> {
     on_commit: Option<OnCommit<T>>,
 }
 
-impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> Piece for Typed<T, F> {
-    fn run(&mut self, conn: &Connection) -> Result<()> {
+impl<T: Send, F: FnOnce(&Db) -> Result<T> + Send> Piece for Typed<T, F> {
+    fn run(&mut self, conn: &Db) -> Result<()> {
         let work = self.work.take().ok_or_else(stopped)?;
         self.value = Some(work(conn)?);
         Ok(())
@@ -58,6 +56,9 @@ impl<T: Send, F: FnOnce(&Connection) -> Result<T> + Send> Piece for Typed<T, F> 
 
 type Work = Box<dyn Piece>;
 
+/// Opens a new connection to the journal.
+pub type Reopen = Box<dyn Fn() -> Result<Db> + Send>;
+
 /// At most this many pieces in one transaction: bounds the latency of the first.
 const MAX_GROUP: usize = 512;
 
@@ -68,11 +69,13 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`. It ends when every `Writer` is dropped.
-    pub fn start(conn: Connection, metrics: Arc<Metrics>) -> (Writer, JoinHandle<()>) {
+    /// `reopen` makes a new connection when the server closed this one (a
+    /// PostgreSQL restart or failover); until it succeeds, writes fail (503).
+    pub fn start(conn: Db, reopen: Reopen, metrics: Arc<Metrics>) -> (Writer, JoinHandle<()>) {
         let (queue, work) = sync_channel::<Work>(4096);
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || run(conn, work, &metrics))
+            .spawn(move || run(conn, &reopen, work, &metrics))
             .unwrap_or_else(|e| panic!("cannot start the journal writer thread: {e}"));
         (Writer { queue }, handle)
     }
@@ -80,7 +83,7 @@ impl Writer {
     /// Runs `work` in the next group and waits until it is committed.
     pub fn submit<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&Db) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         self.submit_then(work, None)
     }
@@ -90,7 +93,7 @@ impl Writer {
     /// the order of their IDs, whatever order the workers wake up in.
     pub fn submit_then<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+        work: impl FnOnce(&Db) -> Result<T> + Send + 'static,
         on_commit: Option<OnCommit<T>>,
     ) -> Result<T> {
         let (reply, answer) = sync_channel::<Result<T>>(1);
@@ -111,7 +114,7 @@ fn stopped() -> JournalError {
     }
 }
 
-fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
+fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
     while let Ok(first) = work.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -121,8 +124,22 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
             }
         }
         let started = Instant::now();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let e = JournalError::from(e);
+        if conn.is_closed() {
+            match reopen() {
+                Ok(db) => {
+                    tracing::info!("reconnected to the journal");
+                    conn = db;
+                }
+                Err(e) => {
+                    metrics.journal_error();
+                    for piece in group {
+                        piece.finish(Err(e.clone()));
+                    }
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = conn.begin() {
             metrics.journal_error();
             for piece in group {
                 piece.finish(Err(e.clone()));
@@ -136,19 +153,24 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
                 piece.finish(Err(e.clone()));
                 continue;
             }
-            if let Err(e) = conn.execute_batch("SAVEPOINT piece") {
-                piece.finish(Err(e.into()));
+            if let Err(e) = conn.batch("SAVEPOINT piece") {
+                piece.finish(Err(e));
                 continue;
             }
             match piece.run(&conn) {
                 Ok(()) => {
-                    let _ = conn.execute_batch("RELEASE piece");
+                    let _ = conn.batch("RELEASE SAVEPOINT piece");
                     ran.push(piece);
                 }
                 Err(e) => {
-                    if conn.is_autocommit() {
-                        // SQLite rolled the whole transaction back (disk full,
-                        // I/O error): nothing of this group is durable.
+                    if conn
+                        .batch("ROLLBACK TO SAVEPOINT piece; RELEASE SAVEPOINT piece")
+                        .is_err()
+                    {
+                        // The database rolled the whole transaction back (disk
+                        // full, I/O error, connection lost): nothing of this
+                        // group is durable.
+                        let _ = conn.batch("ROLLBACK");
                         tracing::error!(error = %e, "journal transaction lost");
                         metrics.journal_error();
                         piece.finish(Err(e.clone()));
@@ -158,7 +180,6 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
                         lost = Some(e);
                         continue;
                     }
-                    let _ = conn.execute_batch("ROLLBACK TO piece; RELEASE piece");
                     tracing::warn!(error = %e, "journal write refused");
                     piece.finish(Err(e));
                 }
@@ -167,9 +188,9 @@ fn run(conn: Connection, work: Receiver<Work>, metrics: &Metrics) {
         if lost.is_some() {
             continue;
         }
-        let result = conn.execute_batch("COMMIT").map_err(JournalError::from);
+        let result = conn.batch("COMMIT");
         if result.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.batch("ROLLBACK");
             metrics.journal_error();
         }
         metrics.commit_latency(started.elapsed());

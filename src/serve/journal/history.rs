@@ -5,10 +5,10 @@
 //! `simulate --svg` come from one model and one renderer.
 
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::{Result, decision_json, event_json, parse_ts, ts};
+use super::db::params;
+use super::{DECISION_COLUMNS, Db, EVENT_COLUMNS, Result, decision_json, event_json, parse_ts, ts};
 use crate::engine::{Decision, EventState, Transition};
 use crate::scenario::{Entry, Notification, Trace};
 use crate::source::Alert;
@@ -22,14 +22,16 @@ pub struct Window {
 
 /// Everything decided, changed and received from `since` to `until`, with at
 /// most `limit` decisions (the newest).
-pub fn window(conn: &Connection, since: Timestamp, until: Timestamp, limit: u32) -> Result<Window> {
-    let mut stmt = conn.prepare(
-        "SELECT * FROM (SELECT * FROM decisions WHERE at >= ?1 AND at <= ?2
-                        ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
-    )?;
-    let decisions: Vec<Decision> = stmt
-        .query_map(params![ts(since), ts(until), limit + 1], decision_json)?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+pub fn window(conn: &Db, since: Timestamp, until: Timestamp, limit: u32) -> Result<Window> {
+    let decisions: Vec<Decision> = conn
+        .query(
+            &format!(
+                "SELECT {DECISION_COLUMNS} FROM (SELECT * FROM decisions WHERE at >= ?1 AND at <= ?2
+                   ORDER BY seq DESC LIMIT ?3) AS w ORDER BY seq"
+            ),
+            params![ts(since), ts(until), limit.saturating_add(1)],
+            decision_json,
+        )?
         .into_iter()
         .filter_map(decision_of)
         .collect();
@@ -42,51 +44,42 @@ pub fn window(conn: &Connection, since: Timestamp, until: Timestamp, limit: u32)
         _ => since,
     };
 
-    let mut stmt = conn.prepare(
-        "SELECT c.at, c.event, e.remediation, e.target, c.from_state, c.to_state
-         FROM event_changes c JOIN events e ON e.id = c.event
-         WHERE c.to_state IS NOT NULL AND c.at >= ?1 AND c.at <= ?2 ORDER BY c.seq",
-    )?;
-    let rows = stmt.query_map(params![ts(since), ts(until)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, String>(5)?,
-        ))
-    })?;
-    let mut transitions = Vec::new();
-    for row in rows {
-        let (at, event, remediation, target, from, to) = row?;
-        // A state this resgate does not know (a newer journal): leave it out
-        // of the picture rather than fail the page.
-        let Some(to) = EventState::parse(&to) else {
-            continue;
-        };
-        transitions.push(Transition {
-            at: parse_ts(&at)?,
-            event,
-            remediation,
-            target,
-            from: from.as_deref().and_then(EventState::parse),
-            to,
-        });
-    }
+    let transitions: Vec<Transition> = conn
+        .query(
+            "SELECT c.at, c.event, e.remediation, e.target, c.from_state, c.to_state
+             FROM event_changes c JOIN events e ON e.id = c.event
+             WHERE c.to_state IS NOT NULL AND c.at >= ?1 AND c.at <= ?2 ORDER BY c.seq",
+            params![ts(since), ts(until)],
+            |r| {
+                // A state this resgate does not know (a newer journal): leave it
+                // out of the picture rather than fail the page.
+                let Some(to) = EventState::parse(r.str(5)?) else {
+                    return Ok(None);
+                };
+                Ok(Some(Transition {
+                    at: parse_ts(r.str(0)?)?,
+                    event: r.string(1)?,
+                    remediation: r.string(2)?,
+                    target: r.string(3)?,
+                    from: r.opt_str(4)?.and_then(EventState::parse),
+                    to,
+                }))
+            },
+        )?
+        .into_iter()
+        .flatten()
+        .collect();
 
-    let mut stmt = conn.prepare(
+    let mut notifications = Vec::new();
+    for (at, alerts) in conn.query(
         "SELECT received_at, alerts FROM inbound
          WHERE received_at >= ?1 AND received_at <= ?2 ORDER BY id",
-    )?;
-    let rows = stmt.query_map(params![ts(since), ts(until)], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    let mut notifications = Vec::new();
-    for row in rows {
-        let (at, alerts) = row?;
-        let at = parse_ts(&at)?;
-        let alerts: Vec<Alert> = serde_json::from_str(&alerts)?;
+        params![ts(since), ts(until)],
+        |r| {
+            let alerts: Vec<Alert> = serde_json::from_str(r.str(1)?)?;
+            Ok((parse_ts(r.str(0)?)?, alerts))
+        },
+    )? {
         notifications.extend(alerts.into_iter().map(|alert| Notification { at, alert }));
     }
 
@@ -129,20 +122,24 @@ fn decision_of(row: Value) -> Option<Decision> {
 }
 
 /// Events not in a final state, oldest first.
-pub fn open_events(conn: &Connection) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare(
-        "SELECT * FROM events WHERE state IN ('pending', 'accepted', 'running', 'warming')
-         ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], event_json)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub fn open_events(conn: &Db) -> Result<Vec<Value>> {
+    conn.query(
+        &format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE state IN ('pending', 'accepted', 'running', 'warming') ORDER BY seq"
+        ),
+        params![],
+        event_json,
+    )
 }
 
 /// The newest decisions first.
-pub fn latest_decisions(conn: &Connection, limit: u32) -> Result<Vec<Value>> {
-    let mut stmt = conn.prepare("SELECT * FROM decisions ORDER BY seq DESC LIMIT ?1")?;
-    let rows = stmt.query_map([limit], decision_json)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+pub fn latest_decisions(conn: &Db, limit: u32) -> Result<Vec<Value>> {
+    conn.query(
+        &format!("SELECT {DECISION_COLUMNS} FROM decisions ORDER BY seq DESC LIMIT ?1"),
+        params![limit],
+        decision_json,
+    )
 }
 
 /// Everything a backtest replays and compares against, from the journal.
@@ -189,39 +186,32 @@ pub struct RecordedEvent {
     pub ended: Option<(Timestamp, EventState)>,
 }
 
-pub fn recorded(conn: &Connection) -> Result<Recorded> {
-    let inbound = super::inbound_rows(conn, "")?;
+pub fn recorded(conn: &Db) -> Result<Recorded> {
+    let inbound = super::all_inbound(conn)?;
 
-    let mut stmt = conn.prepare(
-        "SELECT at, alert, remediation, target, verdict, reason FROM decisions ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, Option<String>>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ))
-    })?;
-    let mut decisions = Vec::new();
-    for row in rows {
-        let (at, alert, remediation, target, verdict, reason) = row?;
-        let Some(verdict) = crate::engine::Verdict::parse(&verdict) else {
-            continue;
-        };
-        decisions.push(RecordedDecision {
-            at: parse_ts(&at)?,
-            alert,
-            remediation,
-            target,
-            verdict,
-            reason,
-        });
-    }
+    let decisions = conn
+        .query(
+            "SELECT at, alert, remediation, target, verdict, reason FROM decisions ORDER BY seq",
+            params![],
+            |r| {
+                let Some(verdict) = crate::engine::Verdict::parse(r.str(4)?) else {
+                    return Ok(None);
+                };
+                Ok(Some(RecordedDecision {
+                    at: parse_ts(r.str(0)?)?,
+                    alert: r.string(1)?,
+                    remediation: r.opt_string(2)?,
+                    target: r.opt_string(3)?,
+                    verdict,
+                    reason: r.opt_string(5)?,
+                }))
+            },
+        )?
+        .into_iter()
+        .flatten()
+        .collect();
 
-    let mut stmt = conn.prepare(
+    let events = conn.query(
         "SELECT e.id, e.remediation, e.target, e.fired_at,
            (SELECT c.at FROM event_changes c WHERE c.event = e.id AND c.to_state IN
               ('warming', 'failed', 'timed_out', 'refused', 'rescued', 'not_rescued')
@@ -230,32 +220,21 @@ pub fn recorded(conn: &Connection) -> Result<Recorded> {
               ('warming', 'failed', 'timed_out', 'refused', 'rescued', 'not_rescued')
             ORDER BY c.seq LIMIT 1)
          FROM events e ORDER BY e.seq",
+        params![],
+        |r| {
+            let ended = match (r.opt_str(4)?, r.opt_str(5)?.and_then(EventState::parse)) {
+                (Some(at), Some(state)) => Some((parse_ts(at)?, state)),
+                _ => None,
+            };
+            Ok(RecordedEvent {
+                id: r.string(0)?,
+                remediation: r.string(1)?,
+                target: r.string(2)?,
+                fired_at: parse_ts(r.str(3)?)?,
+                ended,
+            })
+        },
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ))
-    })?;
-    let mut events = Vec::new();
-    for row in rows {
-        let (id, remediation, target, fired_at, ended_at, ended_state) = row?;
-        let ended = match (ended_at, ended_state.as_deref().and_then(EventState::parse)) {
-            (Some(at), Some(state)) => Some((parse_ts(&at)?, state)),
-            _ => None,
-        };
-        events.push(RecordedEvent {
-            id,
-            remediation,
-            target,
-            fired_at: parse_ts(&fired_at)?,
-            ended,
-        });
-    }
     Ok(Recorded {
         inbound,
         decisions,

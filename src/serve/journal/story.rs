@@ -9,11 +9,14 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Result, decision_json, event_json, parse_opt_ts, parse_ts};
+use super::db::params;
+use super::{
+    DECISION_COLUMNS, Db, Dialect, EVENT_COLUMNS, Result, decision_json_from, event_json,
+    parse_opt_ts, parse_ts,
+};
 use crate::engine::{Decision, EventState, Transition};
 use crate::scenario::{Notification, Trace};
 use crate::source::Alert;
@@ -103,10 +106,9 @@ impl Step {
 
 /// The story of an event (by ID) or else of an alert (by fingerprint);
 /// `None` when the journal knows neither.
-pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
-    let event: Option<Value> = conn
-        .query_row("SELECT * FROM events WHERE id = ?1", [key], event_json)
-        .optional()?;
+pub fn story(conn: &Db, key: &str) -> Result<Option<Story>> {
+    let event_sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    let event: Option<Value> = conn.query_opt(&event_sql, params![key], event_json)?;
     let (subject, fingerprints, mut event_ids) = match event {
         Some(e) => {
             let mut fps: BTreeSet<String> = e["alerts"]
@@ -125,21 +127,20 @@ pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
             (subject, fps, vec![key.to_owned()])
         }
         None => {
-            let known: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM alerts WHERE fingerprint = ?1)
-                     OR EXISTS (SELECT 1 FROM decisions WHERE alert = ?1)",
-                [key],
-                |r| r.get(0),
+            let known = conn.query_one(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM alerts WHERE fingerprint = ?1)
+                     OR EXISTS (SELECT 1 FROM decisions WHERE alert = ?1) THEN 1 ELSE 0 END",
+                params![key],
+                |r| r.bool(0),
             )?;
             if !known {
                 return Ok(None);
             }
-            let mut stmt = conn.prepare(
+            let events = conn.query(
                 "SELECT DISTINCT event FROM decisions WHERE alert = ?1 AND event IS NOT NULL",
+                params![key],
+                |r| r.string(0),
             )?;
-            let events = stmt
-                .query_map([key], |r| r.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
             let subject = Subject {
                 kind: "alert",
                 id: key.to_owned(),
@@ -154,16 +155,10 @@ pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
     // An event's story holds every decision naming it (the collapses too);
     // an alert's, every decision on the alert.
     let mut decisions_of = |sql: &str, key: &str, steps: &mut Vec<Step>| -> Result<()> {
-        let mut stmt = conn.prepare(sql)?;
-        let rows = stmt.query_map([key], |r| {
-            Ok((
-                r.get::<_, i64>("seq")?,
-                r.get::<_, Option<i64>>("inbound_id")?,
-                decision_json(r)?,
-            ))
+        let rows = conn.query(sql, params![key], |r| {
+            Ok((r.int(1)?, r.opt_int(0)?, decision_json_from(r, 1)?))
         })?;
-        for row in rows {
-            let (seq, inbound, json) = row?;
+        for (seq, inbound, json) in rows {
             if !seen_decisions.insert(seq) {
                 continue;
             }
@@ -181,61 +176,67 @@ pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
     };
     if subject.kind == "event" {
         decisions_of(
-            "SELECT * FROM decisions WHERE event = ?1 ORDER BY seq",
+            &format!(
+                "SELECT inbound_id, {DECISION_COLUMNS} FROM decisions WHERE event = ?1 ORDER BY seq"
+            ),
             key,
             &mut steps,
         )?;
         // An escalation names no event of its own, but its proof lists the
         // attempts that spent the budget: it belongs to their stories.
+        let names_event = match conn.dialect() {
+            Dialect::Sqlite => {
+                "EXISTS (SELECT 1 FROM json_each(proof, '$.events') WHERE value = ?1)"
+            }
+            Dialect::Postgres => "(proof::jsonb -> 'events') @> to_jsonb(?1::text)",
+        };
         decisions_of(
-            "SELECT d.* FROM decisions d
-             WHERE d.verdict = 'escalate' AND EXISTS (
-               SELECT 1 FROM json_each(d.proof, '$.events') WHERE value = ?1)
-             ORDER BY d.seq",
+            &format!(
+                "SELECT inbound_id, {DECISION_COLUMNS} FROM decisions
+                 WHERE verdict = 'escalate' AND {names_event} ORDER BY seq"
+            ),
             key,
             &mut steps,
         )?;
     } else {
+        let sql = format!(
+            "SELECT inbound_id, {DECISION_COLUMNS} FROM decisions WHERE alert = ?1 ORDER BY seq"
+        );
         for fp in &fingerprints {
-            decisions_of(
-                "SELECT * FROM decisions WHERE alert = ?1 ORDER BY seq",
-                fp,
-                &mut steps,
-            )?;
+            decisions_of(&sql, fp, &mut steps)?;
         }
     }
 
     // Notifications that decided nothing (a resolve, a duplicate) are part of
     // the story too: a resolve is what makes an event `rescued`. Bodies are
     // kept only for the retention period, so this scan is bounded by it.
-    {
-        let mut stmt = conn.prepare(
+    let carries = match conn.dialect() {
+        Dialect::Sqlite => {
             "SELECT id FROM inbound WHERE EXISTS (
                SELECT 1 FROM json_each(inbound.alerts)
-               WHERE json_extract(value, '$.fingerprint') = ?1)",
-        )?;
-        for fp in &fingerprints {
-            let ids = stmt.query_map([fp], |r| r.get::<_, i64>(0))?;
-            for id in ids {
-                inbound_ids.insert(id?);
-            }
+               WHERE json_extract(value, '$.fingerprint') = ?1)"
         }
+        Dialect::Postgres => {
+            "SELECT id FROM inbound
+             WHERE alerts::jsonb @> jsonb_build_array(jsonb_build_object('fingerprint', ?1::text))"
+        }
+    };
+    for fp in &fingerprints {
+        inbound_ids.extend(conn.query(carries, params![fp], |r| r.int(0))?);
     }
     for id in &inbound_ids {
-        let row = conn
-            .query_row(
-                "SELECT received_at, source, body, alerts FROM inbound WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let row = conn.query_opt(
+            "SELECT received_at, source, body, alerts FROM inbound WHERE id = ?1",
+            params![*id],
+            |r| {
+                Ok((
+                    r.string(0)?,
+                    r.string(1)?,
+                    r.bytes(2)?.to_vec(),
+                    r.string(3)?,
+                ))
+            },
+        )?;
         // Pruned after the retention period: the decisions still tell what
         // arrived, the body is gone.
         let Some((at, source, body, alerts)) = row else {
@@ -261,25 +262,22 @@ pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
     event_ids.dedup();
     let mut events = Vec::new();
     for id in &event_ids {
-        if let Some(e) = conn
-            .query_row("SELECT * FROM events WHERE id = ?1", [id], event_json)
-            .optional()?
-        {
+        if let Some(e) = conn.query_opt(&event_sql, params![id], event_json)? {
             events.push(e);
         }
-        let mut stmt = conn.prepare(
+        let rows = conn.query(
             "SELECT at, from_state, to_state, detail FROM event_changes WHERE event = ?1 ORDER BY seq",
+            params![id],
+            |r| {
+                Ok((
+                    r.string(0)?,
+                    r.opt_string(1)?,
+                    r.opt_string(2)?,
+                    r.opt_string(3)?,
+                ))
+            },
         )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-            ))
-        })?;
-        for row in rows {
-            let (at, from, to, detail) = row?;
+        for (at, from, to, detail) in rows {
             let at = parse_ts(&at)?;
             steps.push(match to {
                 Some(to) => Step::Changed {
@@ -304,20 +302,11 @@ pub fn story(conn: &Connection, key: &str) -> Result<Option<Story>> {
 
     let mut alerts = Vec::new();
     for fp in &fingerprints {
-        let row = conn
-            .query_row(
-                "SELECT alert, first_seen, last_seen, resolved_at FROM alerts WHERE fingerprint = ?1",
-                [fp],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
+        let row = conn.query_opt(
+            "SELECT alert, first_seen, last_seen, resolved_at FROM alerts WHERE fingerprint = ?1",
+            params![fp],
+            |r| Ok((r.string(0)?, r.string(1)?, r.string(2)?, r.opt_string(3)?)),
+        )?;
         if let Some((alert, first, last, resolved)) = row {
             alerts.push(StoryAlert {
                 fingerprint: fp.clone(),
@@ -404,10 +393,10 @@ impl Story {
 
 /// Whether `key` names an event in the journal (the API's explain route
 /// only explains events).
-pub fn is_event(conn: &Connection, key: &str) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)",
-        params![key],
-        |r| r.get(0),
-    )?)
+pub fn is_event(conn: &Db, key: &str) -> Result<bool> {
+    Ok(conn
+        .query_opt("SELECT 1 FROM events WHERE id = ?1", params![key], |_| {
+            Ok(())
+        })?
+        .is_some())
 }

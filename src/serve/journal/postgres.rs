@@ -1,0 +1,273 @@
+//! The PostgreSQL side of [`super::db::Db`]: a blocking client (the `postgres`
+//! crate), prepared statements cached per connection, and the schema's
+//! migrations under `migrations/postgres/`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::error::Error;
+
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
+
+use super::db::{Param, Row, Val};
+use super::{JournalError, Result};
+
+/// The PostgreSQL migrations, in order: the same schema as SQLite's, in
+/// PostgreSQL's words. A test checks this list against `migrations/postgres/`.
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "001-journal.sql",
+        include_str!("../../../migrations/postgres/001-journal.sql"),
+    ),
+    (
+        "002-escalation-delivery.sql",
+        include_str!("../../../migrations/postgres/002-escalation-delivery.sql"),
+    ),
+    (
+        "003-time-indexes.sql",
+        include_str!("../../../migrations/postgres/003-time-indexes.sql"),
+    ),
+    (
+        "004-leadership.sql",
+        include_str!("../../../migrations/postgres/004-leadership.sql"),
+    ),
+];
+
+/// Held while migrating, so that two instances starting together do not
+/// both apply the same migration (any fixed number would do).
+const MIGRATION_LOCK: i64 = 0x7265_7367_6174_6501;
+
+pub struct Postgres {
+    client: RefCell<Client>,
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+impl From<postgres::Error> for JournalError {
+    fn from(e: postgres::Error) -> Self {
+        // The server's own words ("relation … does not exist") are in the
+        // source; the top-level text alone is often just "db error".
+        let message = match e.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => e.to_string(),
+        };
+        JournalError { message }
+    }
+}
+
+/// True for `postgres://` and `postgresql://` journal locations.
+pub fn is_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+impl Postgres {
+    /// Connects to `url` (libpq's URL form). TLS is not offered: run the
+    /// database on the same host or a private network, or put a TLS tunnel in
+    /// front (documented in docs/operations.md).
+    pub fn connect(url: &str) -> Result<Postgres> {
+        let mut config: postgres::Config =
+            url.parse().map_err(|e: postgres::Error| JournalError {
+                message: format!("bad PostgreSQL URL: {e}"),
+            })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(5));
+        }
+        if config.get_password().is_none()
+            && let Ok(password) = std::env::var("PGPASSWORD")
+        {
+            config.password(password);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("resgate");
+        }
+        let client = config.connect(NoTls).map_err(|e| JournalError {
+            message: format!(
+                "cannot connect to PostgreSQL: {}",
+                JournalError::from(e).message
+            ),
+        })?;
+        Ok(Postgres {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.borrow().is_closed()
+    }
+
+    /// Applies the migrations this journal lacks, under an advisory lock.
+    pub fn migrate(&self) -> Result<()> {
+        self.batch("CREATE TABLE IF NOT EXISTS resgate_schema (version BIGINT NOT NULL)")?;
+        self.execute("SELECT pg_advisory_lock(?1)", &[Param::Int(MIGRATION_LOCK)])?;
+        let result = self.migrate_locked();
+        let unlock = self.execute(
+            "SELECT pg_advisory_unlock(?1)",
+            &[Param::Int(MIGRATION_LOCK)],
+        );
+        result.and(unlock.map(drop))
+    }
+
+    fn migrate_locked(&self) -> Result<()> {
+        let current = self
+            .query("SELECT max(version) FROM resgate_schema", &[], |r| {
+                r.opt_int(0)
+            })?
+            .into_iter()
+            .next()
+            .flatten()
+            .unwrap_or(0);
+        if current > MIGRATIONS.len() as i64 {
+            return Err(JournalError {
+                message: format!(
+                    "the journal has schema {current}, newer than this resgate knows ({}); use a newer resgate",
+                    MIGRATIONS.len()
+                ),
+            });
+        }
+        for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i + 1;
+            let script = format!(
+                "BEGIN; {sql}\nINSERT INTO resgate_schema (version) VALUES ({version}); COMMIT;"
+            );
+            if let Err(e) = self.batch(&script) {
+                let _ = self.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        Ok(self.client.borrow_mut().batch_execute(sql)?)
+    }
+
+    fn statement(&self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self
+            .client
+            .borrow_mut()
+            .prepare(&dollar_placeholders(sql))?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<usize> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let n = self.client.borrow_mut().execute(&statement, &params)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub fn query<T>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        mut f: impl FnMut(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self.client.borrow_mut().query(&statement, &params)?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut row = Row::default();
+        for r in &rows {
+            row.0.clear();
+            for (i, column) in r.columns().iter().enumerate() {
+                row.0.push(value(r, i, column.type_())?);
+            }
+            out.push(f(&row)?);
+        }
+        Ok(out)
+    }
+}
+
+fn value(r: &postgres::Row, i: usize, ty: &Type) -> Result<Val> {
+    let v = match *ty {
+        Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map(Val::Int),
+        Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map(|n| Val::Int(n.into())),
+        Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map(|n| Val::Int(n.into())),
+        Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map(|b| Val::Int(b.into())),
+        Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map(Val::Blob),
+        Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
+            r.try_get::<_, Option<String>>(i)?.map(Val::Text)
+        }
+        ref other => {
+            return Err(JournalError {
+                message: format!(
+                    "the journal returned a {other} column, which resgate does not read"
+                ),
+            });
+        }
+    };
+    Ok(v.unwrap_or(Val::Null))
+}
+
+/// `?1` → `$1`. The journal's SQL has no `?` inside string literals.
+fn dollar_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '?' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('$');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(n) => match *ty {
+                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
+                Type::TEXT | Type::VARCHAR => n.to_string().to_sql(ty, out),
+                _ => n.to_sql(ty, out),
+            },
+            Param::Text(s) => s.as_ref().to_sql(ty, out),
+            Param::Blob(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars() {
+        assert_eq!(
+            dollar_placeholders("SELECT ?1, ?12 FROM t WHERE a = ?2"),
+            "SELECT $1, $12 FROM t WHERE a = $2"
+        );
+        assert_eq!(dollar_placeholders("SELECT '?'"), "SELECT '?'");
+    }
+
+    #[test]
+    fn every_postgres_migration_is_registered_in_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, registered);
+    }
+}
