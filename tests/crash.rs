@@ -15,58 +15,15 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, alertmanager_payload, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
-use serde_json::Value;
-
-/// A cheap deterministic generator (the seed is printed, so a failing run can
-/// be repeated with `CRASH_SEED`).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n.max(1)
-    }
-}
-
-/// One acknowledged alert: what the journal must hold.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Acked {
-    instance: String,
-    status: String,
-    starts_at: String,
-}
-
-/// POSTs without panicking: a killed daemon is an error, not a test failure.
-fn post(addr: &str, body: &[u8]) -> Option<(u16, String)> {
-    let addr: SocketAddr = addr.parse().ok()?;
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let head = format!(
-        "POST /webhook/alertmanager HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).ok()?;
-    let status = raw.split_whitespace().nth(1)?.parse().ok()?;
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
+use common::load::{
+    Acked, Lcg, all_final, assert_all_journaled, assert_one_call_per_event, next_notification, post,
+};
 
 #[test]
 fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
@@ -109,21 +66,7 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-                // 20 instances; each post is a new notification (new startsAt)
-                // or, one time in five, a resolve.
-                let instance = format!("api-{}", rng.next(20));
-                minute += 1;
-                let resolve = rng.next(5) == 0;
-                let starts_at = if resolve {
-                    "2026-11-25T00:00:00Z".to_owned()
-                } else {
-                    format!(
-                        "2026-11-25T{:02}:{:02}:00Z",
-                        (minute / 60) % 24,
-                        minute % 60
-                    )
-                };
-                let status = if resolve { "resolved" } else { "firing" };
+                let (instance, status, starts_at) = next_notification(&mut rng, &mut minute);
                 let labels = [
                     ("alertname", "ApiDown"),
                     ("severity", "critical"),
@@ -170,19 +113,10 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
 
     // Everything reaches a final state: calls answered or timed out, polls
     // done, warm-ups over (1 s), pending inbound decided.
-    let open = ["pending", "accepted", "running", "warming"];
     d.wait_for(
         "every event to reach a final state",
         Duration::from_secs(60),
-        |d| {
-            d.get_json("/api/v1/events?limit=10000")["events"]
-                .as_array()
-                .is_some_and(|events| {
-                    events
-                        .iter()
-                        .all(|e| !open.contains(&e["state"].as_str().unwrap_or_default()))
-                })
-        },
+        |d| all_final(&d.get_json("/api/v1/events?limit=10000")),
     );
     let acked = acked.lock().map(|a| a.clone()).unwrap_or_default();
     let attempts = attempts.load(Ordering::SeqCst);
@@ -207,82 +141,17 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
     // 1. Every acknowledged alert is in the journal.
     let conn = rusqlite::Connection::open(data.join("resgate.db")).unwrap();
     let mut stmt = conn.prepare("SELECT alerts FROM inbound").unwrap();
-    let journaled: BTreeSet<Acked> = stmt
+    let inbound: Vec<String> = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .unwrap()
-        .flat_map(|row| {
-            let alerts: Vec<Value> = serde_json::from_str(&row.unwrap()).unwrap();
-            alerts.into_iter().map(|a| Acked {
-                instance: a["labels"]["instance"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                status: a["status"].as_str().unwrap_or_default().to_owned(),
-                starts_at: a["starts_at"].as_str().unwrap_or_default().to_owned(),
-            })
-        })
+        .map(Result::unwrap)
         .collect();
-    let normalise = |a: &Acked| Acked {
-        starts_at: a
-            .starts_at
-            .parse::<jiff::Timestamp>()
-            .map(|t| t.to_string())
-            .unwrap_or_default(),
-        ..a.clone()
-    };
-    let journaled: BTreeSet<Acked> = journaled.iter().map(normalise).collect();
-    let missing: Vec<&Acked> = acked
-        .iter()
-        .filter(|a| !journaled.contains(&normalise(a)))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged alerts are not in the journal: {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
+    assert_all_journaled(&acked, &inbound);
 
-    // 2. One call per Idempotency-Key, one key per event.
+    // 2. One call per Idempotency-Key, one key per event, one fire per event.
     let calls = fake.calls();
-    let mut per_key: BTreeMap<String, usize> = BTreeMap::new();
-    for c in &calls {
-        let key = c.header("Idempotency-Key").unwrap_or_default().to_owned();
-        *per_key.entry(key).or_default() += 1;
-    }
-    let twice: Vec<(&String, &usize)> = per_key.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "calls received more than once: {twice:?}");
-    let event_ids: BTreeSet<String> = events
-        .iter()
-        .filter_map(|e| e["id"].as_str().map(str::to_owned))
-        .collect();
-    for key in per_key.keys() {
-        let event = key.rsplit_once("-ev-").map(|(_, n)| format!("ev-{n}"));
-        assert!(
-            event.as_ref().is_some_and(|e| event_ids.contains(e)),
-            "a call with key {key} belongs to no journaled event"
-        );
-    }
+    let states = assert_one_call_per_event(&calls, &events, &decisions);
 
-    // 3. Each event was fired by exactly one decision.
-    let mut fires: BTreeMap<String, usize> = BTreeMap::new();
-    for d in decisions.iter().filter(|d| d["verdict"] == "fire") {
-        if let Some(e) = d["event"].as_str() {
-            *fires.entry(e.to_owned()).or_default() += 1;
-        }
-    }
-    assert!(fires.values().all(|n| *n == 1), "{fires:?}");
-    assert_eq!(
-        fires.len(),
-        events.len(),
-        "every event has its fire decision"
-    );
-
-    let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &events {
-        *states
-            .entry(e["state"].as_str().unwrap_or_default().to_owned())
-            .or_default() += 1;
-    }
     println!(
         "crash test: {rounds} kills in {:.1} s; {attempts} posts tried, {} acknowledged, all journaled; \
          {} decisions, {} events {states:?}; {} calls received, none twice",

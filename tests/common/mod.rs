@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod daemon;
 pub mod fake_remediator;
+pub mod load;
 pub mod postgres;
 
 use std::path::{Path, PathBuf};
