@@ -225,6 +225,13 @@ fn the_standby_takes_over_a_killed_leader_and_nothing_is_lost_or_fired_twice() {
         .collect();
     assert_all_journaled(&acked, &inbound);
     let calls = fake.calls();
+    assert!(
+        calls.iter().all(|c| c
+            .header("Resgate-Fencing-Token")
+            .and_then(|t| t.parse::<i64>().ok())
+            .is_some_and(|t| t >= 1)),
+        "every call carries the leader's fencing token"
+    );
     let states = assert_one_call_per_event(&calls, &events, &decisions);
     let lease: i64 = journal
         .query_one("SELECT token FROM lease", &[])

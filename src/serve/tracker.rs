@@ -99,7 +99,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 report(Msg::Refused { event: id.clone() });
                 return;
             };
-            let request = match remediate::render_call(
+            let mut request = match remediate::render_call(
                 rules,
                 remediation,
                 alert,
@@ -115,6 +115,13 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     return;
                 }
             };
+            // With a shared journal, the remediator (or a proxy in front of
+            // it) can refuse calls older than the newest token it has seen.
+            if let Some(held) = shared.leadership.held() {
+                request
+                    .headers
+                    .push(("Resgate-Fencing-Token".into(), held.token.to_string()));
+            }
             // Durable before the first byte leaves: a crash after this point
             // must never lead to a second call.
             if let Err(e) = set_call(CallPhase::Sending, None, None) {
