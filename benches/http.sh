@@ -30,14 +30,19 @@
 #   STOP_TIMEOUT         seconds a SIGTERM may take before SIGKILL [30]
 #   KEEP=1               keep the temp dir (journals, logs, raw wrk output)
 #   RESGATE_BIN          a resgate binary to measure instead of building this tree
-# Needs: cargo, python3, wrk (installed from Debian if missing), nginx (idem).
+#   JOURNAL              sqlite | postgres [sqlite]; postgres: a throwaway PostgreSQL
+#                        server (initdb + pg_ctl, as the postgres user under root) on a
+#                        loopback port in the temp dir, default settings (fsync on,
+#                        synchronous_commit on), and `serve --journal postgres://…`
+# Needs: cargo, python3, wrk (installed from Debian if missing), nginx (idem),
+# and for JOURNAL=postgres Debian's postgresql (idem).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ENV_GIVEN=
 for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL CEILING \
-    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN; do
+    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL; do
     if [[ -n ${!v+x} ]]; then ENV_GIVEN+="$v=$(printf '%q' "${!v}") "; fi
 done
 QUICK=${QUICK:-0}
@@ -53,6 +58,7 @@ CEILING=${CEILING:-nginx}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 KEEP=${KEEP:-0}
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
+JOURNAL=${JOURNAL:-sqlite}
 
 PROBE=(python3 "$ROOT/benches/http/probe.py")
 LUA=$ROOT/benches/http/alertmanager.lua
@@ -94,6 +100,7 @@ cleanup() {
         alive "$pid" && stop_pid "$pid" >/dev/null
     done
     if [[ -n $POLICY_RC_CREATED ]]; then $SUDO rm -f /usr/sbin/policy-rc.d || true; fi
+    if [[ -n ${PG_CTL:-} ]]; then pg_as "$PG_CTL" -D "$TMP/pg" -m fast -w stop >/dev/null 2>&1 || true; fi
     if [[ $KEEP == 1 || $rc != 0 ]]; then say "temp dir kept: $TMP"; else rm -rf "$TMP"; fi
     exit "$rc"
 }
@@ -148,6 +155,30 @@ else
     cargo build --release --locked >&2
 fi
 
+# PostgreSQL refuses to run as root: as root, run its programs as `postgres`.
+pg_as() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+PG_URL=
+if [[ $JOURNAL == postgres ]]; then
+    if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        say "installing postgresql from Debian"
+        apt_install postgresql || die "cannot install postgresql"
+    fi
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    chmod 755 "$TMP"
+    mkdir -p "$TMP/pg"
+    [[ $(id -u) == 0 ]] && chown postgres:postgres "$TMP/pg"
+    pg_as "$PG_BIN/initdb" -D "$TMP/pg" -U resgate --auth=trust --locale=C -E UTF8 >"$TMP/initdb.log"
+    PG_PORT=$(python3 "$ROOT/benches/http/probe.py" freeport)
+    PG_CTL=$PG_BIN/pg_ctl
+    pg_as "$PG_CTL" -D "$TMP/pg" -l "$TMP/pg/server.log" -w \
+        -o "-p $PG_PORT -k $TMP/pg -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    psql -X -q -d "postgres://resgate@127.0.0.1:$PG_PORT/postgres" -c "CREATE DATABASE bench"
+    PG_URL=postgres://resgate@127.0.0.1:$PG_PORT/bench
+    say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (fsync on, synchronous_commit on)"
+elif [[ $JOURNAL != sqlite ]]; then
+    die "JOURNAL must be sqlite or postgres"
+fi
+
 # ------------------------------------------------------------------- setup
 # The shipped rules (not their tests, which point at ../fixtures), with every
 # remediator URL sent to the discard port on loopback.
@@ -180,6 +211,7 @@ start_resgate() { # DIR [WORKERS]
     local dir=$1 workers=${2:-} line= i
     mkdir -p "$dir"
     "$BIN" serve --rules "$TMP/rules" --data "$dir/data" --listen 127.0.0.1:0 \
+        ${PG_URL:+--journal "$PG_URL"} \
         ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
     RPID=$!
     PIDS+=("$RPID")
@@ -208,7 +240,8 @@ phase() { # LABEL TARGET PID CONNS BATCH [DB] [WORKERS]
 # -------------------------------------------------------------- resgate runs
 say "== resgate ($DURATION s per run)"
 start_resgate "$TMP/main" "$WORKERS"
-MAIN_DB=$TMP/main/data/resgate.db
+MAIN_DB=${PG_URL:-$TMP/main/data/resgate.db}
+meta note_journal "journal: $JOURNAL${PG_URL:+ ($PG_URL)}"
 sleep 1
 idle=$("${PROBE[@]}" rss "$RPID")
 meta idle_rss_kib "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["VmRSS"])' "$idle")"

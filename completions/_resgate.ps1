@@ -80,6 +80,8 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--call-attempts', '--call-attempts', [CompletionResultType]::ParameterName, 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key')
             [CompletionResult]::new('--call-backoff', '--call-backoff', [CompletionResultType]::ParameterName, 'First wait between those tries (doubles each time)')
             [CompletionResult]::new('--journal-max-size', '--journal-max-size', [CompletionResultType]::ParameterName, 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires')
+            [CompletionResult]::new('--lease', '--lease', [CompletionResultType]::ParameterName, 'With a shared journal: how long the leader''s lease lasts without renewal; a standby takes over within about this after the leader dies')
             [CompletionResult]::new('--no-watch', '--no-watch', [CompletionResultType]::ParameterName, 'Do not watch the rules directory')
             [CompletionResult]::new('--log-json', '--log-json', [CompletionResultType]::ParameterName, 'Log lines as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -88,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
         }
         'resgate;events' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The data directory `resgate serve --data` writes')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'A shared PostgreSQL journal (postgres://…) instead of --data')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many events to list, newest first')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -102,7 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;backtest' {
-            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'The data directory of `resgate serve` (or its resgate.db)')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'The data directory of `resgate serve` (or its resgate.db), or a shared PostgreSQL journal''s URL')
             [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'The rules to replay through (e.g. the pull request''s rules directory)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)')
             [CompletionResult]::new('--assume-takes', '--assume-takes', [CompletionResultType]::ParameterName, 'How long a fire takes when the journal has no event of its remediation')
@@ -115,6 +118,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
         }
         'resgate;explain' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The data directory `resgate serve --data` writes')
+            [CompletionResult]::new('--journal', '--journal', [CompletionResultType]::ParameterName, 'A shared PostgreSQL journal (postgres://…) instead of --data')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
             [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also draw the story''s timeline as an SVG picture into this file')
             [CompletionResult]::new('--no-payload', '--no-payload', [CompletionResultType]::ParameterName, 'Leave the webhook bodies out of the text')

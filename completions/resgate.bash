@@ -195,13 +195,17 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__events)
-            opts="-h --data --limit --format --help"
+            opts="-h --data --journal --limit --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -221,13 +225,17 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__explain)
-            opts="-h --data --format --no-payload --svg --help"
+            opts="-h --data --journal --format --no-payload --svg --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -553,7 +561,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --journal --lease --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,6 +616,14 @@ _resgate() {
                     return 0
                     ;;
                 --journal-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

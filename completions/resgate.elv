@@ -73,6 +73,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --call-attempts 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key'
             cand --call-backoff 'First wait between those tries (doubles each time)'
             cand --journal-max-size 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised'
+            cand --journal 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires'
+            cand --lease 'With a shared journal: how long the leader''s lease lasts without renewal; a standby takes over within about this after the leader dies'
             cand --no-watch 'Do not watch the rules directory'
             cand --log-json 'Log lines as JSON'
             cand -h 'Print help'
@@ -80,6 +82,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
         }
         &'resgate;events'= {
             cand --data 'The data directory `resgate serve --data` writes'
+            cand --journal 'A shared PostgreSQL journal (postgres://…) instead of --data'
             cand --limit 'How many events to list, newest first'
             cand --format 'format'
             cand -h 'Print help'
@@ -92,7 +95,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --help 'Print help'
         }
         &'resgate;backtest'= {
-            cand --journal 'The data directory of `resgate serve` (or its resgate.db)'
+            cand --journal 'The data directory of `resgate serve` (or its resgate.db), or a shared PostgreSQL journal''s URL'
             cand --rules 'The rules to replay through (e.g. the pull request''s rules directory)'
             cand --since 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)'
             cand --assume-takes 'How long a fire takes when the journal has no event of its remediation'
@@ -104,6 +107,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
         }
         &'resgate;explain'= {
             cand --data 'The data directory `resgate serve --data` writes'
+            cand --journal 'A shared PostgreSQL journal (postgres://…) instead of --data'
             cand --format 'format'
             cand --svg 'Also draw the story''s timeline as an SVG picture into this file'
             cand --no-payload 'Leave the webhook bodies out of the text'

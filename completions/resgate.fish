@@ -69,10 +69,13 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l dedupe-window 
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-attempts -d 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -d 'First wait between those tries (doubles each time)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal-max-size -d 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal -d 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l lease -d 'With a shared journal: how long the leader\'s lease lasts without renewal; a standby takes over within about this after the leader dies' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l no-watch -d 'Do not watch the rules directory'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l log-json -d 'Log lines as JSON'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand events" -l data -d 'The data directory `resgate serve --data` writes' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand events" -l journal -d 'A shared PostgreSQL journal (postgres://…) instead of --data' -r
 complete -c resgate -n "__fish_resgate_using_subcommand events" -l limit -d 'How many events to list, newest first' -r
 complete -c resgate -n "__fish_resgate_using_subcommand events" -l format -r -f -a "text\t''
 json\t''"
@@ -80,7 +83,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand events" -s h -l help -d 
 complete -c resgate -n "__fish_resgate_using_subcommand approve" -l server -d 'The daemon\'s address (`resgate serve --listen`)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand approve" -l token -d 'The API token the daemon was started with' -r
 complete -c resgate -n "__fish_resgate_using_subcommand approve" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l journal -d 'The data directory of `resgate serve` (or its resgate.db)' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l journal -d 'The data directory of `resgate serve` (or its resgate.db), or a shared PostgreSQL journal\'s URL' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l rules -d 'The rules to replay through (e.g. the pull request\'s rules directory)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l since -d 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l assume-takes -d 'How long a fire takes when the journal has no event of its remediation' -r
@@ -90,6 +93,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l svg -d 'Als
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l fail-on-change -d 'Exit 1 when any decision would change'
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l data -d 'The data directory `resgate serve --data` writes' -r -F
+complete -c resgate -n "__fish_resgate_using_subcommand explain" -l journal -d 'A shared PostgreSQL journal (postgres://…) instead of --data' -r
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l format -r -f -a "text\t''
 json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l svg -d 'Also draw the story\'s timeline as an SVG picture into this file' -r -F

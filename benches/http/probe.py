@@ -173,35 +173,45 @@ def db_connect(path):
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
 
 
-def db_counts(path):
-    c = db_connect(path)
+def is_postgres(db):
+    return db.startswith("postgres://") or db.startswith("postgresql://")
+
+
+def db_rows(db, sql):
+    """Rows of a query on the SQLite file or the PostgreSQL URL `db` (psql)."""
+    if is_postgres(db):
+        out = subprocess.run(["psql", "-X", "-At", "-F", "\t", "-d", db, "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [tuple(int(x) if x.lstrip("-").isdigit() else x for x in line.split("\t"))
+                for line in out.splitlines() if line]
+    c = db_connect(db)
     try:
-        q = lambda sql: c.execute(sql).fetchone()[0]
-        out = {
-            "inbound": q("SELECT count(*) FROM inbound"),
-            "inbound_pending": q("SELECT count(*) FROM inbound WHERE done_at IS NULL"),
-            "alerts": q("SELECT count(*) FROM alerts"),
-            "decisions": q("SELECT count(*) FROM decisions"),
-            "events": q("SELECT count(*) FROM events"),
-        }
-        try:
-            out["inbound_alerts"] = q(
-                "SELECT coalesce(sum(json_array_length(alerts)), 0) FROM inbound")
-        except sqlite3.Error:
-            pass  # an SQLite without JSON functions
-        out["verdicts"] = dict(c.execute(
-            "SELECT verdict, count(*) FROM decisions GROUP BY verdict").fetchall())
-        return out
+        return c.execute(sql).fetchall()
     finally:
         c.close()
 
 
-def pending(path):
-    c = db_connect(path)
+def db_counts(db):
+    q = lambda sql: db_rows(db, sql)[0][0]
+    out = {
+        "inbound": q("SELECT count(*) FROM inbound"),
+        "inbound_pending": q("SELECT count(*) FROM inbound WHERE done_at IS NULL"),
+        "alerts": q("SELECT count(*) FROM alerts"),
+        "decisions": q("SELECT count(*) FROM decisions"),
+        "events": q("SELECT count(*) FROM events"),
+    }
+    cast = "::json" if is_postgres(db) else ""
     try:
-        return c.execute("SELECT count(*) FROM inbound WHERE done_at IS NULL").fetchone()[0]
-    finally:
-        c.close()
+        out["inbound_alerts"] = q(
+            f"SELECT coalesce(sum(json_array_length(alerts{cast})), 0) FROM inbound")
+    except (sqlite3.Error, subprocess.CalledProcessError):
+        pass  # an SQLite without JSON functions
+    out["verdicts"] = dict(db_rows(db, "SELECT verdict, count(*) FROM decisions GROUP BY verdict"))
+    return out
+
+
+def pending(db):
+    return db_rows(db, "SELECT count(*) FROM inbound WHERE done_at IS NULL")[0][0]
 
 
 # ---------------------------------------------------------------- subcommands
