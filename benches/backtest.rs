@@ -211,8 +211,14 @@ fn record(rules: &Arc<RuleSet>, steps: &[(Timestamp, Alert)], db: &Path) -> usiz
         runner_steps,
         end.duration_since(start),
     );
+    // The bench writes rows the way a long-running serve would have, with
+    // SQLite's own API (much faster than one engine step per row).
     let conn = match journal::open_writer(db) {
-        Ok(c) => c,
+        Ok(journal::Db::Sqlite(c)) => c,
+        Ok(other) => {
+            eprintln!("expected a SQLite journal, got {other:?}");
+            std::process::exit(1);
+        }
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);

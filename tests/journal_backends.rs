@@ -129,9 +129,9 @@ fn exercise(location: &Location) -> Value {
     assert_eq!(journal::undecided(&db).expect("undecided").0, 0);
 
     // Fires, then the repeat collapses into the running event.
-    let first = webhook(&db, &mut engine, &instance, &[down.clone()], t0);
+    let first = webhook(&db, &mut engine, &instance, std::slice::from_ref(&down), t0);
     let t1 = at("2026-11-25T10:01:00Z");
-    let second = webhook(&db, &mut engine, &instance, &[down.clone()], t1);
+    let second = webhook(&db, &mut engine, &instance, std::slice::from_ref(&down), t1);
     assert!(second > first, "inbound IDs grow");
     let calls = journal::open_calls(&db).expect("open calls");
     assert_eq!(calls.len(), 1, "one event in flight: {calls:?}");

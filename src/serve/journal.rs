@@ -93,7 +93,7 @@ impl Location {
             Location::Postgres(url) => {
                 let pg = postgres::Postgres::connect(url)?;
                 pg.migrate()?;
-                let db = Db::Postgres(pg);
+                let db = Db::Postgres(Box::new(pg));
                 ensure_instance(&db)?;
                 Ok(db)
             }
@@ -104,7 +104,9 @@ impl Location {
     pub fn open_reader(&self) -> Result<Db> {
         match self {
             Location::File(path) => open_reader(path),
-            Location::Postgres(url) => Ok(Db::Postgres(postgres::Postgres::connect(url)?)),
+            Location::Postgres(url) => {
+                Ok(Db::Postgres(Box::new(postgres::Postgres::connect(url)?)))
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ pub enum Dialect {
 
 pub enum Db {
     Sqlite(rusqlite::Connection),
-    Postgres(Postgres),
+    Postgres(Box<Postgres>),
 }
 
 impl std::fmt::Debug for Db {
