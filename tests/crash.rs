@@ -66,7 +66,7 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 }
-                let (instance, status, starts_at) = next_notification(&mut rng, &mut minute);
+                let (instance, status, starts_at) = next_notification(&mut rng, &mut minute, 20);
                 let labels = [
                     ("alertname", "ApiDown"),
                     ("severity", "critical"),

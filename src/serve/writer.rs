@@ -139,50 +139,53 @@ fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
                 }
             }
         }
-        if let Err(e) = conn.begin() {
+        // Each piece runs inside the savepoint `piece`, renewed between
+        // pieces in one statement batch: one round trip per piece besides its
+        // own SQL, which is what a PostgreSQL journal pays for most.
+        if let Err(e) = conn.begin().and_then(|()| conn.batch("SAVEPOINT piece")) {
+            let _ = conn.batch("ROLLBACK");
             metrics.journal_error();
             for piece in group {
                 piece.finish(Err(e.clone()));
             }
             continue;
         }
-        let mut ran: Vec<Work> = Vec::with_capacity(group.len());
+        let count = group.len();
+        let mut ran: Vec<Work> = Vec::with_capacity(count);
         let mut lost: Option<JournalError> = None;
-        for mut piece in group {
+        for (i, mut piece) in group.into_iter().enumerate() {
             if let Some(e) = &lost {
                 piece.finish(Err(e.clone()));
                 continue;
             }
-            if let Err(e) = conn.batch("SAVEPOINT piece") {
-                piece.finish(Err(e));
-                continue;
-            }
-            match piece.run(&conn) {
+            let failed = match piece.run(&conn) {
                 Ok(()) => {
-                    let _ = conn.batch("RELEASE SAVEPOINT piece");
                     ran.push(piece);
-                }
-                Err(e) => {
-                    if conn
-                        .batch("ROLLBACK TO SAVEPOINT piece; RELEASE SAVEPOINT piece")
-                        .is_err()
-                    {
-                        // The database rolled the whole transaction back (disk
-                        // full, I/O error, connection lost): nothing of this
-                        // group is durable.
-                        let _ = conn.batch("ROLLBACK");
-                        tracing::error!(error = %e, "journal transaction lost");
-                        metrics.journal_error();
-                        piece.finish(Err(e.clone()));
-                        for p in ran.drain(..) {
-                            p.finish(Err(e.clone()));
-                        }
-                        lost = Some(e);
-                        continue;
+                    let next = i + 1 < count;
+                    match next.then(|| conn.batch("RELEASE SAVEPOINT piece; SAVEPOINT piece")) {
+                        Some(Err(e)) => Some((e, None)),
+                        _ => None,
                     }
-                    tracing::warn!(error = %e, "journal write refused");
-                    piece.finish(Err(e));
                 }
+                Err(e) => match conn.batch("ROLLBACK TO SAVEPOINT piece") {
+                    Ok(()) => {
+                        tracing::warn!(error = %e, "journal write refused");
+                        piece.finish(Err(e));
+                        None
+                    }
+                    Err(_) => Some((e, Some(piece))),
+                },
+            };
+            if let Some((e, piece)) = failed {
+                // The database rolled the whole transaction back (disk full,
+                // I/O error, connection lost): nothing of this group is durable.
+                let _ = conn.batch("ROLLBACK");
+                tracing::error!(error = %e, "journal transaction lost");
+                metrics.journal_error();
+                for p in piece.into_iter().chain(ran.drain(..)) {
+                    p.finish(Err(e.clone()));
+                }
+                lost = Some(e);
             }
         }
         if lost.is_some() {

@@ -47,10 +47,15 @@ impl Acked {
     }
 }
 
-/// The next notification of a 20-instance ApiDown workload: a new `startsAt`
-/// each time, or one time in five a resolve. Returns (instance, status, startsAt).
-pub fn next_notification(rng: &mut Lcg, minute: &mut u64) -> (String, &'static str, String) {
-    let instance = format!("api-{}", rng.next(20));
+/// The next notification of an ApiDown workload over `instances` instances: a
+/// new `startsAt` each time, or one time in five a resolve. Returns (instance,
+/// status, startsAt).
+pub fn next_notification(
+    rng: &mut Lcg,
+    minute: &mut u64,
+    instances: u64,
+) -> (String, &'static str, String) {
+    let instance = format!("api-{}", rng.next(instances));
     *minute += 1;
     let resolve = rng.next(5) == 0;
     let starts_at = if resolve {
