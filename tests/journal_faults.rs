@@ -1,19 +1,29 @@
 //! Journal faults on real file systems made inside the test (issue 7): the
-//! daemon's data directory on a disk that fills up. Ingest must answer 503
-//! with Retry-After (never 500, never a hang), the daemon must stay up and
-//! keep serving reads, nothing it acknowledged may be lost, every fire decided
+//! daemon's data directory on a disk that fills up, and on a file system the
+//! kernel turns read-only under it. Each time ingest must answer 503 with
+//! Retry-After (never 500, never a hang), the daemon must stay up and keep
+//! serving reads, nothing it acknowledged may be lost, every fire decided
 //! before the fault must still be called (once), and webhooks must be taken
-//! again once the fault clears, without a restart.
+//! again once the fault clears.
 //!
 //! - Disk full: a 4 MiB tmpfs, grown to 64 MiB while the daemon runs.
+//! - Read-only: Linux refuses `mount -o remount,ro` (EBUSY) while a process
+//!   holds a file open for writing, and SQLite holds the journal open, so an
+//!   operator cannot make the daemon's file system read-only under it. The
+//!   kernel can: ext4 mounted `errors=remount-ro` (the usual root file system
+//!   option) turns read-only at its first error, which `trigger_fs_error`
+//!   raises here on an ext4 image on a loop device. That fault does not clear
+//!   while the file system is mounted (a remount rw leaves it read-only): the
+//!   operator stops resgate, checks the file system and starts resgate again,
+//!   which is what the test does.
 //!
-//! `/readyz` stays 200 through the fault as long as the decision thread keeps
+//! `/readyz` stays 200 through a fault as long as the decision thread keeps
 //! going round (on a full disk its small writes often still fit): it reports
 //! webhooks acknowledged but not decided, and a journal fault acknowledges
-//! nothing. The test accepts that or the decision thread's 503.
+//! nothing. Both tests accept that or the decision thread's 503.
 //!
-//! Mounting needs root. Without it the test says loudly that it was skipped,
-//! unless `CI` is set: CI must run it, so there it fails.
+//! Mounting needs root. Without it the tests say loudly that they were
+//! skipped, unless `CI` is set: CI must run them, so there they fail.
 
 mod common;
 
@@ -32,12 +42,16 @@ const WAIT: Duration = Duration::from_secs(30);
 const SENDERS: usize = 4;
 /// Each sender stops after this many 503s.
 const REFUSALS: usize = 20;
+/// Alerts whose jobs are running when the file system turns read-only.
+const BEFORE_READ_ONLY: usize = 20;
 
 /// A file system mounted for one test, unmounted when dropped. Declare it
 /// before the daemon that uses it: locals drop in reverse order, so the
 /// daemon is killed first, even when the test panics.
 struct Mount {
     dir: PathBuf,
+    /// The ext4 image behind the mount, if it is one.
+    image: Option<PathBuf>,
 }
 
 impl Mount {
@@ -51,7 +65,27 @@ impl Mount {
         );
         required(mounted.map(|()| Mount {
             dir: dir.to_owned(),
+            image: None,
         }))
+    }
+
+    /// A fresh ext4 image of `size` mounted at `dir` with `errors=remount-ro`;
+    /// `None` when this test is skipped.
+    fn ext4(image: &Path, dir: &Path, size: &str) -> Option<Mount> {
+        std::fs::create_dir_all(dir).unwrap();
+        let made = run("truncate", &["-s", size], image)
+            .and_then(|()| run("mkfs.ext4", &["-q", "-F"], image))
+            .and_then(|()| mount_ext4(image, dir))
+            .map(|()| Mount {
+                dir: dir.to_owned(),
+                image: Some(image.to_owned()),
+            });
+        let mount = required(made)?;
+        let trigger = mount.ext4_sysfs().map(|d| d.join("trigger_fs_error"));
+        required(match trigger {
+            Some(t) if t.exists() => Ok(mount),
+            _ => Err("this kernel's ext4 has no trigger_fs_error".to_owned()),
+        })
     }
 
     fn path(&self) -> &Path {
@@ -62,6 +96,48 @@ impl Mount {
     fn remount(&self, options: &str) {
         run("mount", &["-o", &format!("remount,{options}")], &self.dir)
             .unwrap_or_else(|e| panic!("cannot remount {}: {e}", self.dir.display()));
+    }
+
+    /// `/sys/fs/ext4/<device>/` of this mount.
+    fn ext4_sysfs(&self) -> Option<PathBuf> {
+        let dir = self.dir.canonicalize().ok()?;
+        let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+        let source = mounts.lines().rev().find_map(|line| {
+            let mut fields = line.split(' ');
+            let (source, target) = (fields.next()?, fields.next()?);
+            (Path::new(target) == dir).then_some(source)
+        })?;
+        let device = Path::new(source).file_name()?;
+        Some(Path::new("/sys/fs/ext4").join(device))
+    }
+
+    /// Raises an ext4 error: the kernel turns the file system read-only under
+    /// whoever is using it.
+    fn fail(&self) {
+        let trigger = self
+            .ext4_sysfs()
+            .expect("an ext4 mount")
+            .join("trigger_fs_error");
+        std::fs::write(&trigger, "resgate test: journal fault")
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", trigger.display()));
+    }
+
+    /// What the operator does once nothing uses the file system any more:
+    /// unmount, check, mount again.
+    fn repair(&self) {
+        run("umount", &[], &self.dir).unwrap_or_else(|e| panic!("{e}"));
+        let image = self.image.as_deref().expect("an image mount");
+        let fsck = Command::new("e2fsck")
+            .args(["-f", "-y"])
+            .arg(image)
+            .output()
+            .unwrap();
+        // 0: clean; 1: errors corrected (the error the test raised).
+        assert!(
+            matches!(fsck.status.code(), Some(0 | 1)),
+            "e2fsck: {fsck:?}"
+        );
+        mount_ext4(image, &self.dir).unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -74,6 +150,13 @@ impl Drop for Mount {
             .stderr(std::process::Stdio::null())
             .status();
     }
+}
+
+/// Mounts the ext4 `image` at `dir`, read-only at its first error.
+fn mount_ext4(image: &Path, dir: &Path) -> Result<(), String> {
+    let image = image.to_string_lossy();
+    let options = ["-t", "ext4", "-o", "loop,errors=remount-ro", &image];
+    run("mount", &options, dir)
 }
 
 /// Runs `program args... path`; its stderr as the error.
@@ -104,7 +187,7 @@ fn required(mount: Result<Mount, String>) -> Option<Mount> {
             // Past the test harness's capture: a skip must be seen.
             let _ = writeln!(
                 std::io::stderr(),
-                "\n*** SKIPPED: needs mount privileges (root); \
+                "\n*** SKIPPED: needs mount privileges (root, loop devices, mkfs.ext4); \
                  set CI to make this a failure: {why} ***\n"
             );
             None
@@ -322,6 +405,92 @@ fn a_full_disk_answers_503_loses_nothing_and_resumes_once_it_has_room() {
     eprintln!(
         "disk full: {} webhooks acknowledged, all journaled and decided; \
          {waited} call(s) waited for the journal",
+        acked.len()
+    );
+}
+
+#[test]
+fn a_file_system_turned_read_only_under_the_daemon_answers_503_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // The jobs run until the test lets them finish: their events are in
+    // flight through the fault and the restart.
+    let fake = FakeRemediator::start(Behaviour {
+        running_polls: usize::MAX,
+        ..Behaviour::default()
+    });
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let Some(disk) = Mount::ext4(
+        &dir.path().join("disk.img"),
+        &dir.path().join("disk"),
+        "32M",
+    ) else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let logs = dir.path().join("logs");
+    let mut d = Daemon::start_logging_in(&rules, &data, &logs, &[]);
+
+    let mut acked = Vec::new();
+    for i in 0..BEFORE_READ_ONLY {
+        let instance = format!("before-{i}:8080");
+        assert!(post(&d, &instance), "{instance} refused before the fault");
+        acked.push(instance);
+    }
+    // The fault comes when the journal is quiet: every job is called and
+    // polled. (At the instant ext4 aborts, this kernel can drop writes whose
+    // fsync had already succeeded: nothing above the file system can keep a
+    // promise made in that instant, so the test does not race it.)
+    d.wait_for("every job to run", WAIT, |d| {
+        let events = all_events(d);
+        events.len() == BEFORE_READ_ONLY && events.iter().all(|e| e["state"] == "running")
+    });
+    // What the kernel's flusher does within seconds anyway: the journal's
+    // pages are clean when the fault comes, as after a quiet spell.
+    run("sync", &["-f"], &data).unwrap();
+    disk.fail();
+
+    let refused = "during-the-fault:8080";
+    for _ in 0..3 {
+        assert!(!post(&d, refused), "taken on a read-only file system?");
+    }
+    // The jobs finish while the journal cannot say so.
+    fake.set_behaviour(Behaviour::default());
+    let polls = fake.polls();
+    // A tracker stops polling once it has seen its job finish.
+    d.wait_for("the trackers to see the jobs finish", WAIT, |_| {
+        fake.polls() >= polls + BEFORE_READ_ONLY
+    });
+    let ready = assert_serving_through_the_fault(&mut d);
+    eprintln!("/readyz while the file system is read-only: {ready}");
+
+    // The fault does not clear while mounted: stop, repair, start again.
+    assert!(d.terminate().success(), "SIGTERM exits 0 during the fault");
+    disk.repair();
+    let d = Daemon::start_logging_in(&rules, &data, &logs, &[]);
+    assert!(post(&d, refused), "the sender's retry after the repair");
+    acked.push(refused.to_owned());
+    wait_until_all_decided(&d);
+    d.wait_for("every event to settle", WAIT, |d| {
+        let events = all_events(d);
+        events.len() == BEFORE_READ_ONLY + 1
+            && events.iter().all(|e| {
+                !matches!(
+                    e["state"].as_str(),
+                    Some("pending" | "accepted" | "running")
+                )
+            })
+    });
+    assert_no_call_twice_and_no_fire_dropped(&d, &fake);
+    assert_eq!(
+        fake.calls().len(),
+        BEFORE_READ_ONLY + 1,
+        "one call per fire"
+    );
+    assert!(d.terminate().success());
+    assert_journaled_and_decided(&data.join("resgate.db"), &acked);
+    eprintln!(
+        "read-only: {} webhooks acknowledged, all journaled and decided",
         acked.len()
     );
 }
