@@ -123,11 +123,22 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     .push(("Resgate-Fencing-Token".into(), held.token.to_string()));
             }
             // Durable before the first byte leaves: a crash after this point
-            // must never lead to a second call.
-            if let Err(e) = set_call(CallPhase::Sending, None, None) {
-                tracing::error!(event = %id, error = %e, "cannot journal the call; not sending it");
-                report(Msg::Refused { event: id.clone() });
-                return;
+            // must never lead to a second call. A journal fault (disk full,
+            // I/O error) delays the call, as it delays the decisions; it does
+            // not drop a fire the journal already holds.
+            let mut backoff = Duration::from_millis(50);
+            while let Err(e) = set_call(CallPhase::Sending, None, None) {
+                if Timestamp::now() >= deadline {
+                    tracing::error!(event = %id, error = %e, "cannot journal the call before the event's deadline; not sending it");
+                    report(Msg::Refused { event: id.clone() });
+                    return;
+                }
+                tracing::error!(event = %id, error = %e, "cannot journal the call; retrying before sending it");
+                if shared.shutdown.wait(backoff) {
+                    // Still `queued` in the journal: the next start sends it.
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
             let key = journal::idempotency_key(&shared.instance, &id);
             let result = shared.client.send_with_retries(

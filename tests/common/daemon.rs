@@ -28,8 +28,26 @@ impl Daemon {
     }
 
     pub fn start_env(rules: &Path, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Self::spawn(rules, data, data, extra, env)
+    }
+
+    /// As [`Daemon::start`], with stderr logged in `logs` instead of the data
+    /// directory: a test that breaks the data directory's file system still
+    /// has the daemon's account of it.
+    pub fn start_logging_in(rules: &Path, data: &Path, logs: &Path, extra: &[&str]) -> Daemon {
+        Self::spawn(rules, data, logs, extra, &[])
+    }
+
+    fn spawn(
+        rules: &Path,
+        data: &Path,
+        logs: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         std::fs::create_dir_all(data).expect("data dir");
-        let stderr = data.join(format!(
+        std::fs::create_dir_all(logs).expect("log dir");
+        let stderr = logs.join(format!(
             "stderr-{}.log",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -88,6 +106,27 @@ impl Daemon {
 
     pub fn post(&self, path: &str, body: &[u8]) -> (u16, String) {
         self.request("POST", path, &[("Content-Type", "application/json")], body)
+    }
+
+    /// As [`Daemon::post`], with the response's head (status line and headers).
+    pub fn post_with_head(&self, path: &str, body: &[u8]) -> (u16, String, String) {
+        let raw = exchange(
+            &self.addr,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body,
+        );
+        let (status, body) = parse_response(&raw);
+        let head = raw.split_once("\r\n\r\n").map_or(raw.as_str(), |(h, _)| h);
+        (status, head.to_owned(), body)
+    }
+
+    /// Whether the process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn get_json(&self, path: &str) -> Value {
@@ -182,6 +221,11 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    parse_response(&exchange(addr, method, path, headers, body))
+}
+
+/// One HTTP/1.1 request on a fresh connection; the whole response as text.
+fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -199,13 +243,19 @@ pub fn request(
     stream.write_all(head.as_bytes()).expect("write head");
     // The server may answer (413) and close before reading a large body.
     let _ = stream.write_all(body);
-    read_response(&mut stream)
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
 }
 
 pub fn read_response(stream: &mut TcpStream) -> (u16, String) {
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    parse_response(&String::from_utf8_lossy(&raw))
+}
+
+/// The status and body of a raw HTTP/1.1 response.
+fn parse_response(text: &str) -> (u16, String) {
     let status = text
         .split_whitespace()
         .nth(1)
