@@ -125,6 +125,23 @@ fn service_unit_starts_serve_with_real_flags_in_a_sandbox() {
 }
 
 #[test]
+fn ha_drop_in_replaces_exec_start_with_real_flags() {
+    let drop_in = read("contrib/resgate-ha.conf");
+    // The empty `ExecStart=` resets the unit's; the next one is the command.
+    let lines: Vec<&str> = drop_in
+        .lines()
+        .filter(|l| l.starts_with("ExecStart="))
+        .collect();
+    assert_eq!(lines.first(), Some(&"ExecStart="), "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let words = exec_start(lines[1]);
+    assert!(words[0].ends_with("/resgate"), "{words:?}");
+    assert!(words[1..].windows(2).any(|w| w == ["--lease", "10s"]));
+    accepts(&words[1..], "the drop-in's ExecStart");
+    assert!(drop_in.lines().any(|l| l == "Restart=always"));
+}
+
+#[test]
 fn service_unit_passes_systemd_analyze_verify() {
     let Some(analyze) = find("systemd-analyze") else {
         println!("skipped: systemd-analyze was not found");
