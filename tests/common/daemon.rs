@@ -123,6 +123,13 @@ impl Daemon {
     }
 
     /// Whether the process is still running (it has not exited or crashed).
+    /// How the process ended, if it has.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()

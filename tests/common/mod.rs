@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod fake_remediator;
 pub mod load;
 pub mod postgres;
+pub mod tcp_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
