@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::daemon::{API_DOWN, Daemon, alertmanager_payload, read_response, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::postgres::Postgres;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -26,15 +27,66 @@ fn event_state(d: &Daemon) -> Option<String> {
         .and_then(|e| e["state"].as_str().map(str::to_owned))
 }
 
+/// Where a test's journal lives: a SQLite file in the data directory, or a
+/// PostgreSQL database (the same tests run on both).
+struct Journal {
+    /// What `serve` gets besides `--data`.
+    serve: Vec<String>,
+    /// What `resgate events` gets to read the same journal.
+    cli: Vec<String>,
+    _server: Option<Postgres>,
+}
+
+impl Journal {
+    fn sqlite(data: &std::path::Path) -> Journal {
+        Journal {
+            serve: Vec::new(),
+            cli: vec!["--data".into(), data.display().to_string()],
+            _server: None,
+        }
+    }
+
+    fn postgres(database: &str) -> Option<Journal> {
+        let server = Postgres::start()?;
+        let url = server.database(database);
+        Some(Journal {
+            serve: vec!["--journal".into(), url.clone()],
+            cli: vec!["--journal".into(), url],
+            _server: Some(server),
+        })
+    }
+
+    fn serve_args(&self) -> Vec<&str> {
+        self.serve.iter().map(String::as_str).collect()
+    }
+}
+
 #[test]
 fn fires_once_collapses_repeats_polls_and_is_rescued() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::sqlite(&dir.path().join("data"));
+    fire_collapse_poll_rescue(&dir, &journal);
+}
+
+#[test]
+fn on_postgresql_fires_once_collapses_repeats_polls_and_is_rescued() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(journal) = Journal::postgres("rescue") {
+        fire_collapse_poll_rescue(&dir, &journal);
+    }
+}
+
+fn fire_collapse_poll_rescue(dir: &tempfile::TempDir, journal: &Journal) {
     let fake = FakeRemediator::start(Behaviour {
         running_polls: 5,
         ..Behaviour::default()
     });
-    let dir = tempfile::tempdir().unwrap();
     write_rules(&dir.path().join("rules"), &fake, "");
-    let d = Daemon::start(&dir.path().join("rules"), &dir.path().join("data"), &[]);
+    let d = Daemon::start(
+        &dir.path().join("rules"),
+        &dir.path().join("data"),
+        &journal.serve_args(),
+    );
 
     let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
@@ -108,11 +160,10 @@ fn fires_once_collapses_repeats_polls_and_is_rescued() {
     );
     assert!(d.terminate().success(), "SIGTERM exits 0");
 
-    // The same story from the journal on disk, without the daemon.
-    let data = dir.path().join("data");
+    // The same story from the journal, without the daemon.
     let events = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .args(["events", "--data"])
-        .arg(&data)
+        .arg("events")
+        .args(&journal.cli)
         .output()
         .unwrap();
     let table = String::from_utf8_lossy(&events.stdout);
@@ -123,16 +174,16 @@ fn fires_once_collapses_repeats_polls_and_is_rescued() {
         "{table}"
     );
     let one = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .args(["events", "ev-1", "--format", "json", "--data"])
-        .arg(&data)
+        .args(["events", "ev-1", "--format", "json"])
+        .args(&journal.cli)
         .output()
         .unwrap();
     let one: Value = serde_json::from_slice(&one.stdout).unwrap();
     assert_eq!(one["state"], "rescued");
     assert_eq!(one["decisions"][0]["verdict"], "fire");
     let missing = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
-        .args(["events", "ev-9", "--data"])
-        .arg(&data)
+        .args(["events", "ev-9"])
+        .args(&journal.cli)
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
@@ -140,15 +191,28 @@ fn fires_once_collapses_repeats_polls_and_is_rescued() {
 
 #[test]
 fn kill_during_running_event_resumes_polling_and_never_fires_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::sqlite(&dir.path().join("data"));
+    kill_while_running(&dir, &journal);
+}
+
+#[test]
+fn on_postgresql_kill_during_running_event_resumes_polling_and_never_fires_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    if let Some(journal) = Journal::postgres("resume") {
+        kill_while_running(&dir, &journal);
+    }
+}
+
+fn kill_while_running(dir: &tempfile::TempDir, journal: &Journal) {
     let fake = FakeRemediator::start(Behaviour {
         running_polls: 1_000_000,
         ..Behaviour::default()
     });
-    let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     let data = dir.path().join("data");
     write_rules(&rules, &fake, "");
-    let d = Daemon::start(&rules, &data, &[]);
+    let d = Daemon::start(&rules, &data, &journal.serve_args());
     let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
     d.wait_for("the event to run", WAIT, |d| {
@@ -162,7 +226,7 @@ fn kill_during_running_event_resumes_polling_and_never_fires_twice() {
         ..Behaviour::default()
     });
     let polls_before = fake.polls();
-    let d = Daemon::start(&rules, &data, &[]);
+    let d = Daemon::start(&rules, &data, &journal.serve_args());
     // The same alert again after the restart: the engine remembers the event.
     let again = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:05:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &again).0, 200);
