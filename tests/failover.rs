@@ -74,8 +74,10 @@ impl Bench {
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules");
         write_rules(&rules, &fake, "");
-        // A call whose answer a kill lost stays in flight until `poll.timeout`.
-        common::edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 3s");
+        // A call whose answer a kill lost stays in flight until `poll.timeout`:
+        // short, so the test ends, but well over a takeover (about 2 s), so
+        // that the events a new leader resumes have time to be polled to the end.
+        common::edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 8s");
         let data = [dir.path().join("a"), dir.path().join("b")];
         Some(Bench {
             pg,
@@ -202,7 +204,18 @@ impl Client {
 /// Waits for the leader to decide everything and end every event, then checks
 /// the journal against what was acknowledged and what the remediator got.
 /// Returns a one-line summary.
-fn check_the_end(bench: &Bench, daemons: &[Daemon; 2], leader: usize, acked: &[Acked]) -> String {
+fn check_the_end(
+    bench: &Bench,
+    daemons: &mut [Daemon; 2],
+    leader: usize,
+    acked: &[Acked],
+) -> String {
+    for d in daemons.iter_mut() {
+        if let Some(status) = d.exit_status() {
+            panic!("an instance exited ({status}):\n{}", d.logs());
+        }
+    }
+    let daemons = &*daemons;
     let d = &daemons[leader];
     d.wait_for(
         "every acknowledged webhook to be decided",
@@ -323,7 +336,7 @@ fn the_standby_takes_over_a_killed_leader_and_nothing_is_lost_or_fired_twice() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let acked = client.finish();
-    let summary = check_the_end(&bench, &daemons, leader, &acked);
+    let summary = check_the_end(&bench, &mut daemons, leader, &acked);
     println!(
         "failover test: {rounds} kills in {:.1} s; takeover {}; {summary}",
         begin.elapsed().as_secs_f64(),
@@ -393,9 +406,98 @@ fn a_leader_cut_off_from_the_database_steps_down_and_the_standby_takes_over() {
     client.retarget(leader, &daemons[leader].addr);
     std::thread::sleep(Duration::from_millis(800));
     let acked = client.finish();
-    let summary = check_the_end(&bench, &daemons, standby, &acked);
+    let summary = check_the_end(&bench, &mut daemons, standby, &acked);
     println!(
         "partition test: takeover {:.2} s after the cut; {summary}",
         takeover.as_secs_f64()
+    );
+}
+
+#[test]
+fn a_leader_restoring_a_long_backlog_keeps_its_lease() {
+    let Some(bench) = Bench::new("backlog") else {
+        return;
+    };
+    // Webhooks that were taken while nobody led: 200 bodies of 100 alerts
+    // (that no rule matches) undecided in the journal. Deciding them all is
+    // the new leader's restore; on this machine's debug build it takes several
+    // lease periods (1 s here), during which the lease must be renewed.
+    let mut journal = postgres::Client::connect(&bench.url, postgres::NoTls).expect("connect");
+    {
+        let db = resgate::serve::journal::Location::Postgres(bench.url.clone())
+            .open_writer()
+            .expect("migrate");
+        drop(db);
+    }
+    let at = "2026-11-25T10:00:00.000000Z";
+    for body in 0..200 {
+        let alerts: Vec<Value> = (0..100)
+            .map(|i| {
+                let labels: std::collections::BTreeMap<String, String> = [
+                    ("alertname".to_owned(), "Backlog".to_owned()),
+                    ("instance".to_owned(), format!("host-{body}-{i}")),
+                ]
+                .into();
+                serde_json::to_value(resgate::source::Alert {
+                    source: "alertmanager".into(),
+                    fingerprint: resgate::source::fingerprint(&labels),
+                    status: resgate::source::AlertStatus::Firing,
+                    labels,
+                    annotations: Default::default(),
+                    starts_at: at.parse().expect("time"),
+                    ends_at: None,
+                    group_key: None,
+                    generator_url: None,
+                })
+                .expect("alert JSON")
+            })
+            .collect();
+        journal
+            .execute(
+                "INSERT INTO inbound (received_at, source, body, alerts) VALUES ($1, 'alertmanager', '\\x7b7d', $2)",
+                &[&at, &Value::Array(alerts).to_string()],
+            )
+            .expect("insert a webhook");
+    }
+    let args = ["--journal", bench.url.as_str(), "--lease", "1s"];
+    let t0 = Instant::now();
+    let mut daemons = [
+        Daemon::start(&bench.rules, &bench.data[0], &args),
+        Daemon::start(&bench.rules, &bench.data[1], &args),
+    ];
+    let decided = |journal: &mut postgres::Client| -> i64 {
+        journal
+            .query_one(
+                "SELECT count(*) FROM inbound WHERE done_at IS NOT NULL",
+                &[],
+            )
+            .expect("count")
+            .get(0)
+    };
+    while decided(&mut journal) < 200 {
+        for d in daemons.iter_mut() {
+            if let Some(status) = d.exit_status() {
+                panic!(
+                    "an instance exited ({status}) during the restore:\n{}",
+                    d.logs()
+                );
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "the backlog was not decided"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let restore = t0.elapsed();
+    let token: i64 = journal
+        .query_one("SELECT token FROM lease", &[])
+        .expect("lease")
+        .get(0);
+    assert_eq!(token, 1, "one leader for the whole restore, never deposed");
+    wait_for_leader(&daemons, Instant::now());
+    println!(
+        "backlog test: 20,000 undecided alerts decided by the new leader in {:.1} s with a 1 s lease; lease token {token}",
+        restore.as_secs_f64()
     );
 }

@@ -108,7 +108,7 @@ const TRY_EVERY: Duration = Duration::from_secs(1);
 /// The lease thread of a shared journal: waits for the lease, then calls
 /// `lead` (which restores the engine and starts the decision thread), then
 /// renews until shutdown, and gives the lease up on the way out.
-pub fn run(shared: &Shared, lead: impl FnOnce() -> Result<JoinHandle<()>>) {
+pub fn run(shared: &Shared, lead: impl FnOnce() -> Result<JoinHandle<()>> + Send + 'static) {
     let leadership = &shared.leadership;
     let mut db: Option<Db> = None;
     let held = loop {
@@ -130,16 +130,34 @@ pub fn run(shared: &Shared, lead: impl FnOnce() -> Result<JoinHandle<()>>) {
     leadership.renewed();
     leadership.set_held(Some(held.clone()));
     tracing::info!(holder = %held.holder, token = held.token, "took the lease: this instance leads");
-    let decider = match lead() {
-        Ok(handle) => handle,
-        Err(e) => {
-            // The journal refused the restore: let another instance try.
-            tracing::error!(error = %e, "cannot restore the engine to lead; exiting");
-            std::process::exit(DEPOSED_EXIT);
-        }
-    };
+    // The restore (reading the journal, deciding the backlog) runs beside the
+    // renewals: it can take longer than a lease period with a large journal,
+    // and a leader that stopped renewing meanwhile would be deposed, and its
+    // successor would restore just as long: nobody would ever lead.
+    let (restored, restore) = std::sync::mpsc::channel();
+    let restorer = std::thread::Builder::new()
+        .name("restore".into())
+        .spawn(move || {
+            let _ = restored.send(lead());
+        });
+    if let Err(e) = restorer {
+        tracing::error!(error = %e, "cannot start the restore thread; exiting");
+        std::process::exit(DEPOSED_EXIT);
+    }
+    let mut decider = None;
     let renew_every = leadership.period / 4;
     while !shared.shutdown.wait(renew_every) {
+        if decider.is_none() {
+            match restore.try_recv() {
+                Ok(Ok(handle)) => decider = Some(handle),
+                Ok(Err(e)) => {
+                    // The journal refused the restore: let another instance try.
+                    tracing::error!(error = %e, "cannot restore the engine to lead; exiting");
+                    std::process::exit(DEPOSED_EXIT);
+                }
+                Err(_) => {}
+            }
+        }
         match with_connection(shared, &mut db, |db| {
             lease::renew(db, &held, leadership.period)
         }) {
@@ -160,7 +178,12 @@ pub fn run(shared: &Shared, lead: impl FnOnce() -> Result<JoinHandle<()>>) {
             Err(e) => tracing::warn!(error = %e, "cannot renew the lease; trying again"),
         }
     }
-    let _ = decider.join();
+    // Shutting down: the decision thread ends once it has drained (the restore
+    // may still be running, and ends by itself at its next commit).
+    let decider = decider.or_else(|| restore.recv().ok().and_then(Result::ok));
+    if let Some(decider) = decider {
+        let _ = decider.join();
+    }
     if let Some(db) = &db
         && let Err(e) = lease::release(db, &held)
     {

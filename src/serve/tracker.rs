@@ -115,13 +115,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     return;
                 }
             };
-            // With a shared journal, the remediator (or a proxy in front of
-            // it) can refuse calls older than the newest token it has seen.
-            if let Some(held) = shared.leadership.held() {
-                request
-                    .headers
-                    .push(("Resgate-Fencing-Token".into(), held.token.to_string()));
-            }
+            fencing_token(shared, &mut request);
             // Durable before the first byte leaves: a crash after this point
             // must never lead to a second call. A journal fault (disk full,
             // I/O error) delays the call, as it delays the decisions; it does
@@ -306,6 +300,17 @@ fn wait_until(shared: &Shared, deadline: Timestamp) {
     }
 }
 
+/// With a shared journal, every call carries the lease's token: the
+/// remediator (or a proxy in front of it) can refuse calls older than the
+/// newest token it has seen, i.e. those of a deposed leader.
+fn fencing_token(shared: &Shared, request: &mut remediate::CallRequest) {
+    if let Some(held) = shared.leadership.held() {
+        request
+            .headers
+            .push(("Resgate-Fencing-Token".into(), held.token.to_string()));
+    }
+}
+
 /// Sends one escalation. Its outcome is logged and counted; an escalation is
 /// never retried after a remediator accepted it.
 pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Decision) {
@@ -319,7 +324,7 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
     let Some(escalator) = remediation.escalate.and_then(|i| rules.remediators.get(i)) else {
         return;
     };
-    let request = match remediate::render_escalation(
+    let mut request = match remediate::render_escalation(
         rules,
         remediation,
         alert,
@@ -333,6 +338,7 @@ pub fn escalate(shared: &Shared, rules: &RuleSet, alert: &Alert, decision: &Deci
             return;
         }
     };
+    fencing_token(shared, &mut request);
     let key = format!(
         "resgate-{}-escalate-{}-{}-{}",
         shared.instance,
