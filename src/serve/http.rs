@@ -219,12 +219,16 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
 /// What an alert on resgate itself needs: is the decision thread moving, and
 /// is anything acknowledged waiting to be decided (and for how long)?
 fn liveness(shared: &Shared) -> String {
-    let mut out = format!(
-        "# HELP resgate_decider_idle_seconds Seconds since the decision thread last went round its loop.\n\
-         # TYPE resgate_decider_idle_seconds gauge\nresgate_decider_idle_seconds {}\n",
-        shared.decider_stalled_for().max(0)
-    );
     let leadership = &shared.leadership;
+    let mut out = String::new();
+    // A standby has no decision thread: nothing to report, nothing to alert on.
+    if leadership.is_leader() {
+        out.push_str(&format!(
+            "# HELP resgate_decider_idle_seconds Seconds since the decision thread last went round its loop.\n\
+             # TYPE resgate_decider_idle_seconds gauge\nresgate_decider_idle_seconds {}\n",
+            shared.decider_stalled_for().max(0)
+        ));
+    }
     out.push_str(&format!(
         "# HELP resgate_leader 1 when this instance decides and fires (always, with a SQLite journal), 0 on a standby.\n\
          # TYPE resgate_leader gauge\nresgate_leader {}\n",

@@ -285,7 +285,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         move || -> journal::Result<std::thread::JoinHandle<()>> {
             let decider = {
                 let conn = shared.readers.get()?;
-                decider::Decider::restore(shared.clone(), rules, &conn)?
+                decider::Decider::restore(shared.clone(), shared.rules(), &conn)?
             };
             shared.beat();
             std::thread::Builder::new()
