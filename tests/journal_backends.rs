@@ -374,3 +374,45 @@ fn a_fenced_write_holds_off_a_takeover_until_it_commits() {
     assert!(waited >= Duration::from_millis(300), "{waited:?}");
     lease::fence(&leader, &a).expect_err("after the takeover the old leader is fenced");
 }
+
+#[test]
+fn a_postgresql_journal_over_tls_verifies_the_server_certificate() {
+    let Some(pg) = Postgres::start_tls() else {
+        return;
+    };
+    let url = pg.database("tls");
+    let cert = pg.certificate();
+    let encrypted = |db: &Db| {
+        db.query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+            |r| r.bool(0),
+        )
+        .expect("pg_stat_ssl")
+    };
+
+    // Verified against the server's own certificate: encrypted.
+    let verified = Location::Postgres(format!(
+        "{url}?sslmode=require&sslrootcert={}",
+        cert.display()
+    ));
+    let db = verified.open_writer().expect("a verified TLS connection");
+    assert!(encrypted(&db));
+    assert!(journal::instance_id(&db).is_ok());
+
+    // The default (prefer) takes TLS when offered, and verifies it too.
+    let unknown = Location::Postgres(url.clone()).open_writer();
+    let refused = unknown.expect_err("a certificate no known CA signed is refused");
+    assert!(
+        refused.message.contains("certificate"),
+        "the error says why: {refused}"
+    );
+    let required = Location::Postgres(format!("{url}?sslmode=require")).open_writer();
+    assert!(required.is_err(), "require without the CA is refused too");
+
+    // Only when asked: no TLS at all.
+    let plain = Location::Postgres(format!("{url}?sslmode=disable"))
+        .open_writer()
+        .expect("plain TCP when asked");
+    assert!(!encrypted(&plain));
+}

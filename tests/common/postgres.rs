@@ -52,6 +52,16 @@ impl Postgres {
     /// A fresh server, or `None` (with a message) when PostgreSQL is not
     /// installed and this is not CI.
     pub fn start() -> Option<Postgres> {
+        Self::start_with(false)
+    }
+
+    /// As [`Postgres::start`], with TLS on: a certificate for 127.0.0.1 signed
+    /// by a throwaway CA (made with `openssl`) at [`Postgres::certificate`].
+    pub fn start_tls() -> Option<Postgres> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Postgres> {
         let Some(bin) = binaries() else {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -96,11 +106,96 @@ impl Postgres {
             ],
         );
         pg.port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
             pg.port,
             data.display()
         );
+        if tls {
+            let dir = pg.dir.path().to_owned();
+            let (cert, key) = (data.join("server.crt"), data.join("server.key"));
+            std::fs::write(
+                dir.join("server.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+            )
+            .expect("extensions file");
+            let ca = pg.certificate();
+            let ca_key = dir.join("ca.key");
+            let csr = dir.join("server.csr");
+            let openssl = |args: &[&std::ffi::OsStr]| {
+                let made = Command::new("openssl")
+                    .args(args)
+                    .output()
+                    .expect("run openssl");
+                assert!(
+                    made.status.success(),
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&made.stderr)
+                );
+            };
+            let os = |s: &str| std::ffi::OsString::from(s);
+            // A CA, and a certificate for 127.0.0.1 that it signs.
+            openssl(&[
+                &os("req"),
+                &os("-x509"),
+                &os("-newkey"),
+                &os("rsa:2048"),
+                &os("-nodes"),
+                &os("-days"),
+                &os("1"),
+                &os("-subj"),
+                &os("/CN=resgate test CA"),
+                &os("-keyout"),
+                ca_key.as_os_str(),
+                &os("-out"),
+                ca.as_os_str(),
+            ]);
+            openssl(&[
+                &os("req"),
+                &os("-newkey"),
+                &os("rsa:2048"),
+                &os("-nodes"),
+                &os("-subj"),
+                &os("/CN=127.0.0.1"),
+                &os("-keyout"),
+                key.as_os_str(),
+                &os("-out"),
+                csr.as_os_str(),
+            ]);
+            openssl(&[
+                &os("x509"),
+                &os("-req"),
+                &os("-in"),
+                csr.as_os_str(),
+                &os("-CA"),
+                ca.as_os_str(),
+                &os("-CAkey"),
+                ca_key.as_os_str(),
+                &os("-CAcreateserial"),
+                &os("-days"),
+                &os("1"),
+                &os("-extfile"),
+                dir.join("server.ext").as_os_str(),
+                &os("-out"),
+                cert.as_os_str(),
+            ]);
+            if pg.run_as.is_some() {
+                let owned = Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&key)
+                    .arg(&cert)
+                    .status()
+                    .expect("chown");
+                assert!(owned.success());
+            }
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            ));
+        }
         pg.run(
             "pg_ctl",
             &[
@@ -137,6 +232,11 @@ impl Postgres {
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(self.data().join("server.log")).unwrap_or_default()
         );
+    }
+
+    /// The CA that signed the server's certificate, with TLS on.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
     }
 
     fn data(&self) -> PathBuf {

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error;
 
+use postgres::config::SslMode;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
 
@@ -44,13 +45,9 @@ pub struct Postgres {
 
 impl From<postgres::Error> for JournalError {
     fn from(e: postgres::Error) -> Self {
-        // The server's own words ("relation … does not exist") are in the
-        // source; the top-level text alone is often just "db error".
-        let message = match e.as_db_error() {
-            Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => e.to_string(),
-        };
-        JournalError { message }
+        JournalError {
+            message: describe(&e),
+        }
     }
 }
 
@@ -60,10 +57,14 @@ pub fn is_url(location: &str) -> bool {
 }
 
 impl Postgres {
-    /// Connects to `url` (libpq's URL form). TLS is not offered: run the
-    /// database on the same host or a private network, or put a TLS tunnel in
-    /// front (documented in docs/operations.md).
+    /// Connects to `url` (libpq's URL form). TLS as libpq's `sslmode` says:
+    /// `disable` never, `prefer` (the default) when the server offers it,
+    /// `require` always. Unlike libpq's `prefer`/`require`, a certificate is
+    /// always verified, against the CAs in `sslrootcert=FILE` (in the URL) or
+    /// `$PGSSLROOTCERT`, else the public web roots; the name checked is the
+    /// URL's host.
     pub fn connect(url: &str) -> Result<Postgres> {
+        let (url, root_cert) = take_param(url, "sslrootcert");
         let mut config: postgres::Config =
             url.parse().map_err(|e: postgres::Error| JournalError {
                 message: format!("bad PostgreSQL URL: {e}"),
@@ -79,11 +80,14 @@ impl Postgres {
         if config.get_application_name().is_none() {
             config.application_name("resgate");
         }
-        let client = config.connect(NoTls).map_err(|e| JournalError {
-            message: format!(
-                "cannot connect to PostgreSQL: {}",
-                JournalError::from(e).message
-            ),
+        let connected = if config.get_ssl_mode() == SslMode::Disable {
+            config.connect(NoTls)
+        } else {
+            let root_cert = root_cert.or_else(|| std::env::var("PGSSLROOTCERT").ok());
+            config.connect(tls(root_cert.as_deref())?)
+        };
+        let client = connected.map_err(|e| JournalError {
+            message: format!("cannot connect to PostgreSQL: {}", describe(&e)),
         })?;
         Ok(Postgres {
             client: RefCell::new(client),
@@ -205,6 +209,84 @@ fn value(r: &postgres::Row, i: usize, ty: &Type) -> Result<Val> {
     Ok(v.unwrap_or(Val::Null))
 }
 
+/// The TLS connector: rustls with ring, verifying the server's certificate
+/// against `root_cert` (a PEM file of CA certificates) or the web's roots.
+fn tls(root_cert: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path).map_err(|e| JournalError {
+                message: format!("cannot read sslrootcert {path}: {e}"),
+            })?;
+            for cert in certs {
+                let cert = cert.map_err(|e| JournalError {
+                    message: format!("bad certificate in sslrootcert {path}: {e}"),
+                })?;
+                roots.add(cert).map_err(|e| JournalError {
+                    message: format!("unusable certificate in sslrootcert {path}: {e}"),
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| JournalError {
+            message: format!("cannot set up TLS: {e}"),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The error and its causes: "db error" or "error performing TLS handshake"
+/// alone does not say what to fix.
+fn describe(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.code().code(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Removes `name=value` from a URL's query (a libpq parameter the client
+/// library does not know); the URL without it, and the value.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(
+                    percent_encoding::percent_decode_str(v)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                );
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
 /// `?1` → `$1`. The journal's SQL has no `?` inside string literals.
 fn dollar_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -256,6 +338,28 @@ mod tests {
             "SELECT $1, $12 FROM t WHERE a = $2"
         );
         assert_eq!(dollar_placeholders("SELECT '?'"), "SELECT '?'");
+    }
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_url() {
+        assert_eq!(
+            take_param(
+                "postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca.pem",
+                "sslrootcert"
+            ),
+            (
+                "postgres://u@h/db?sslmode=require".to_owned(),
+                Some("/etc/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            take_param("postgres://u@h/db?sslrootcert=/ca.pem", "sslrootcert"),
+            ("postgres://u@h/db".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert_eq!(
+            take_param("postgres://u@h/db", "sslrootcert"),
+            ("postgres://u@h/db".to_owned(), None)
+        );
     }
 
     #[test]
