@@ -988,15 +988,19 @@ mod tests {
 
     #[test]
     fn every_migration_file_is_registered_in_order() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".sql"))
-            .collect();
-        files.sort();
-        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(files, registered);
+        for (dialect, migrations) in [("sqlite", MIGRATIONS), ("postgres", postgres::MIGRATIONS)] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
+            let mut files: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".sql"))
+                .collect();
+            files.sort();
+            let registered: Vec<&str> = migrations.iter().map(|(n, _)| *n).collect();
+            assert_eq!(files, registered, "migrations/{dialect}");
+        }
     }
 
     #[test]

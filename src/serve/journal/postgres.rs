@@ -361,17 +361,4 @@ mod tests {
             ("postgres://u@h/db".to_owned(), None)
         );
     }
-
-    #[test]
-    fn every_postgres_migration_is_registered_in_order() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".sql"))
-            .collect();
-        files.sort();
-        let registered: Vec<&str> = MIGRATIONS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(files, registered);
-    }
 }
