@@ -405,6 +405,31 @@ fn a_leader_cut_off_from_the_database_steps_down_and_the_standby_takes_over() {
     daemons[leader] = bench.start(leader, &urls[leader]);
     client.retarget(leader, &daemons[leader].addr);
     std::thread::sleep(Duration::from_millis(800));
+
+    // Now the standby loses the database: it says it is not ready (its
+    // webhooks could only get 503), the leader leads on; healed, it is ready.
+    let (cut_off, leading) = (leader, standby);
+    proxies[cut_off].cut();
+    let t1 = Instant::now();
+    loop {
+        let (status, body) = daemons[cut_off].request("GET", "/readyz", &[], b"");
+        if status == 503 {
+            assert!(body.contains("shared journal is unreachable"), "{body}");
+            break;
+        }
+        assert!(t1.elapsed() < TAKEOVER_BOUND, "still ready: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(role(&daemons[leading]).as_deref(), Some("leader"));
+    proxies[cut_off].heal();
+    while role(&daemons[cut_off]).is_none() {
+        assert!(
+            t1.elapsed() < TAKEOVER_BOUND,
+            "not ready again after healing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     let acked = client.finish();
     let summary = check_the_end(&bench, &mut daemons, standby, &acked);
     println!(

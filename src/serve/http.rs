@@ -135,6 +135,8 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
             let stalled = shared.decider_stalled_for();
             return if !ready {
                 Answer::error(503, "not ready")
+            } else if let Some(e) = shared_journal_unreachable(shared) {
+                Answer::error(503, format!("the shared journal is unreachable: {e}"))
             } else if shared.leadership.is_leader() && stalled > 10 {
                 Answer::error(
                     503,
@@ -214,6 +216,20 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
     };
     Answer::error(405, format!("{method} is not allowed on {path}"))
         .with("Allow", allowed.join(", "))
+}
+
+/// With a shared journal, an instance that cannot reach it can take no
+/// webhook (each would get 503): not ready, so a load balancer sends them to
+/// another. A SQLite file is always there; its faults show in the writes.
+fn shared_journal_unreachable(shared: &Shared) -> Option<journal::JournalError> {
+    if !shared.leadership.shared {
+        return None;
+    }
+    shared
+        .readers
+        .get()
+        .and_then(|db| db.query_one("SELECT 1", &[], |r| r.int(0)))
+        .err()
 }
 
 /// What an alert on resgate itself needs: is the decision thread moving, and
