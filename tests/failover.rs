@@ -234,6 +234,16 @@ fn check_the_end(
     assert_eq!(wait_for_leader(daemons, Instant::now()), leader);
     let metrics = d.request("GET", "/metrics", &[], b"").1;
     assert!(metrics.contains("resgate_leader 1"), "{metrics}");
+    let page = d.request("GET", "/", &[], b"").1;
+    assert!(
+        page.contains(r#"<strong id="role">leader</strong>"#),
+        "{page}"
+    );
+    let page = daemons[1 - leader].request("GET", "/", &[], b"").1;
+    assert!(
+        page.contains(r#"<strong id="role">standby</strong>"#),
+        "{page}"
+    );
     assert!(metrics.contains("resgate_lease_age_seconds "), "{metrics}");
     let standby = &daemons[1 - leader];
     assert!(

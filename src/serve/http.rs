@@ -320,6 +320,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
     let html = status::render(&status::StatusPage {
         now,
         instance: &shared.instance,
+        role: shared.leadership.shared.then(|| shared.leadership.role()),
         rules: &rules,
         hours,
         in_flight: &in_flight,

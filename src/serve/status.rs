@@ -17,6 +17,9 @@ use crate::timeline::svg::escape;
 pub struct StatusPage<'a> {
     pub now: Timestamp,
     pub instance: &'a str,
+    /// With a shared journal: `leader` or `standby` (`None`: the one daemon
+    /// of a SQLite journal, which always leads).
+    pub role: Option<&'a str>,
     pub rules: &'a super::RulesRecord,
     /// The window the timeline covers, in hours.
     pub hours: u32,
@@ -57,10 +60,14 @@ fn write_page(out: &mut String, page: &StatusPage) -> fmt::Result {
 <body>
 <header>
 <h1>resgate</h1>
-<p class="meta">instance <code>{instance}</code> · at {now} · rules <code id="rules-version">{version}</code> loaded {loaded}{refused}</p>
+<p class="meta">instance <code>{instance}</code>{role} · at {now} · rules <code id="rules-version">{version}</code> loaded {loaded}{refused}</p>
 </header>
 "#,
         instance = escape(page.instance),
+        role = page
+            .role
+            .map(|r| format!(r#" · <strong id="role">{}</strong>"#, escape(r)))
+            .unwrap_or_default(),
         now = time(page.now),
         version = escape(&page.rules.version),
         loaded = time(page.rules.loaded_at),
@@ -295,6 +302,7 @@ mod tests {
         StatusPage {
             now: "2026-11-25T10:30:00Z".parse().unwrap(),
             instance: "abc",
+            role: None,
             rules,
             hours: 6,
             in_flight,
