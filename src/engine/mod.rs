@@ -26,7 +26,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::rules::RuleSet;
-use crate::source::{Alert, AlertStatus};
+use crate::source::{Alert, AlertStatus, notification_digest};
 
 pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
@@ -84,12 +84,24 @@ pub enum Outcome {
     TimedOut,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DedupeKey {
-    group: Option<String>,
-    fingerprint: String,
-    starts_at: Timestamp,
-    status: AlertStatus,
+/// A notification's `(groupKey, fingerprint, startsAt, status)` as a digest (see
+/// [`notification_digest`]): 16 bytes per key, not copies of its strings.
+type DedupeKey = [u8; 16];
+
+/// Gives back what a burst of keys left allocated once most have expired: a hash
+/// table never shrinks by itself, and after a storm of 100k alerts the empty
+/// slots would stay for as long as serve runs.
+pub(crate) fn shrink_after_burst<K: Eq + std::hash::Hash, V, T>(
+    map: &mut FxHashMap<K, V>,
+    order: &mut VecDeque<T>,
+) {
+    const KEEP: usize = 1024;
+    if map.capacity() > KEEP && map.capacity() / 4 > map.len() {
+        map.shrink_to(map.len().max(KEEP / 2) * 2);
+    }
+    if order.capacity() > KEEP && order.capacity() / 4 > order.len() {
+        order.shrink_to(order.len().max(KEEP / 2) * 2);
+    }
 }
 
 /// Which deferred decisions a change may have freed.
@@ -113,11 +125,10 @@ pub struct Engine {
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: FxHashMap<Arc<DedupeKey>, Timestamp>,
+    recent: FxHashMap<DedupeKey, Timestamp>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
-    /// Shares its keys with `recent`: one copy of each key's strings.
-    recent_order: VecDeque<(Timestamp, Arc<DedupeKey>)>,
+    recent_order: VecDeque<(Timestamp, DedupeKey)>,
     /// The version of everything any guard reads, at the last re-evaluation:
     /// unchanged means no guard deferral can have changed.
     guards_seen: Option<u64>,
@@ -207,21 +218,17 @@ impl Engine {
                 entry.remove();
             }
         }
+        shrink_after_burst(&mut self.recent, &mut self.recent_order);
         // At least one decision per new alert: grow the list once, not by
         // doubling (a decision is a few hundred bytes; payloads are batches).
         out.decisions.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
-            let key = Arc::new(DedupeKey {
-                group: alert.group_key.clone(),
-                fingerprint: alert.fingerprint.clone(),
-                starts_at: alert.starts_at,
-                status: alert.status,
-            });
+            let key = notification_digest(&alert, false);
             match self.recent.entry(key) {
                 Entry::Occupied(_) => continue,
                 Entry::Vacant(slot) => {
-                    self.recent_order.push_back((now, slot.key().clone()));
+                    self.recent_order.push_back((now, key));
                     slot.insert(now);
                 }
             }
