@@ -104,6 +104,20 @@ pub(crate) fn shrink_after_burst<K: Eq + std::hash::Hash, V, T>(
     }
 }
 
+/// Stores an alert's facts if any rule or guard can read them.
+fn add_facts(facts: &mut Facts, index: &RemediationIndex, rules: &RuleSet, alert: &Alert) {
+    let reached = facts.reaches(alert, || {
+        index.candidates(alert).into_iter().any(|r| {
+            rules.remediations.get(r).is_some_and(|rem| {
+                rem.matchers
+                    .iter()
+                    .all(|m| m.matches(alert.labels.get(&m.label).map(String::as_str)))
+            })
+        })
+    });
+    facts.add_alert(alert, reached);
+}
+
 /// Which deferred decisions a change may have freed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -268,7 +282,7 @@ impl Engine {
                 if entry.alert.annotations != alert.annotations || was_resolved {
                     self.facts.remove_alert(&entry.alert);
                     entry.alert = Arc::new(alert.into_owned());
-                    self.facts.add_alert(&entry.alert);
+                    add_facts(&mut self.facts, &self.index, &self.rules, &entry.alert);
                 }
                 // A repeat notification keeps the first start; a re-fire after a
                 // resolve starts again.
@@ -279,7 +293,7 @@ impl Engine {
                 entry.alert.clone()
             }
             btree_map::Entry::Vacant(slot) => {
-                self.facts.add_alert(&alert);
+                add_facts(&mut self.facts, &self.index, &self.rules, &alert);
                 let shared = Arc::new(alert.into_owned());
                 slot.insert(AlertEntry {
                     alert: shared.clone(),
@@ -309,7 +323,7 @@ impl Engine {
             Arc::make_mut(&mut entry.alert).status = AlertStatus::Resolved;
             entry.resolved_at = Some(now);
             entry.last_seen = now;
-            self.facts.add_alert(&entry.alert);
+            add_facts(&mut self.facts, &self.index, &self.rules, &entry.alert);
         }
         self.deferred.remove_alert(&alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.

@@ -60,7 +60,7 @@ impl Engine {
         let mut engine = Engine::new(rules.clone(), now);
         let mut state = State::default();
         for entry in snapshot.alerts {
-            engine.facts.add_alert(&entry.alert);
+            super::add_facts(&mut engine.facts, &engine.index, &rules, &entry.alert);
             state.alerts.insert(entry.alert.fingerprint.clone(), entry);
         }
         for event in snapshot.events {
