@@ -17,12 +17,11 @@ mod snapshot;
 mod state;
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::{VecDeque, btree_map};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::rules::RuleSet;
@@ -88,20 +87,13 @@ pub enum Outcome {
 /// [`notification_digest`]): 16 bytes per key, not copies of its strings.
 type DedupeKey = [u8; 16];
 
-/// Gives back what a burst of keys left allocated once most have expired: a hash
-/// table never shrinks by itself, and after a storm of 100k alerts the empty
-/// slots would stay for as long as serve runs.
-pub(crate) fn shrink_after_burst<K: Eq + std::hash::Hash, V, T>(
-    map: &mut FxHashMap<K, V>,
-    order: &mut VecDeque<T>,
-) {
+/// The capacity a table should shrink to once most of a burst's keys have
+/// expired, if it should: hash tables and queues never shrink by themselves,
+/// and after a storm of 100k alerts the empty slots would stay for as long as
+/// serve runs. Only below a quarter full, so a steady flow never reallocates.
+pub(crate) fn shrunk(capacity: usize, len: usize) -> Option<usize> {
     const KEEP: usize = 1024;
-    if map.capacity() > KEEP && map.capacity() / 4 > map.len() {
-        map.shrink_to(map.len().max(KEEP / 2) * 2);
-    }
-    if order.capacity() > KEEP && order.capacity() / 4 > order.len() {
-        order.shrink_to(order.len().max(KEEP / 2) * 2);
-    }
+    (capacity > KEEP && capacity / 4 > len).then(|| len.max(KEEP / 2) * 2)
 }
 
 /// Stores an alert's facts if any rule or guard can read them.
@@ -139,7 +131,7 @@ pub struct Engine {
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: FxHashMap<DedupeKey, Timestamp>,
+    recent: FxHashSet<DedupeKey>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
     recent_order: VecDeque<(Timestamp, DedupeKey)>,
@@ -163,7 +155,7 @@ impl Engine {
             next_event: 1,
             deferred: Deferrals::default(),
             proofs: true,
-            recent: FxHashMap::default(),
+            recent: FxHashSet::default(),
             recent_order: VecDeque::new(),
             guards_seen: None,
             dedupe_window: DEDUPE_WINDOW,
@@ -224,28 +216,27 @@ impl Engine {
             if now.duration_since(*seen) < self.dedupe_window {
                 break;
             }
-            // One probe: the key is only forgotten if it was not seen again since.
-            if let Some((seen, key)) = self.recent_order.pop_front()
-                && let Entry::Occupied(entry) = self.recent.entry(key)
-                && *entry.get() == seen
-            {
-                entry.remove();
+            // A key is queued once, when it enters `recent`: its expiry is this one.
+            if let Some((_, key)) = self.recent_order.pop_front() {
+                self.recent.remove(&key);
             }
         }
-        shrink_after_burst(&mut self.recent, &mut self.recent_order);
+        if let Some(c) = shrunk(self.recent.capacity(), self.recent.len()) {
+            self.recent.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.recent_order.capacity(), self.recent_order.len()) {
+            self.recent_order.shrink_to(c);
+        }
         // At least one decision per new alert: grow the list once, not by
         // doubling (a decision is a few hundred bytes; payloads are batches).
         out.decisions.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
             let key = notification_digest(&alert, false);
-            match self.recent.entry(key) {
-                Entry::Occupied(_) => continue,
-                Entry::Vacant(slot) => {
-                    self.recent_order.push_back((now, key));
-                    slot.insert(now);
-                }
+            if !self.recent.insert(key) {
+                continue;
             }
+            self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
                     let firing = self.upsert_firing(alert, now);

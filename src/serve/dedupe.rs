@@ -100,6 +100,11 @@ impl Inner {
                 self.seen.remove(&k);
             }
         }
-        crate::engine::shrink_after_burst(&mut self.seen, &mut self.order);
+        if let Some(c) = crate::engine::shrunk(self.seen.capacity(), self.seen.len()) {
+            self.seen.shrink_to(c);
+        }
+        if let Some(c) = crate::engine::shrunk(self.order.capacity(), self.order.len()) {
+            self.order.shrink_to(c);
+        }
     }
 }
