@@ -259,13 +259,16 @@ impl Facts {
         self.timed_at = None;
     }
 
-    /// Removes the facts of an alert, if it has any.
-    pub fn remove_alert(&mut self, alert: &Alert) {
-        let Some(a) = self.db.lookup(&alert.fingerprint) else {
+    /// Removes the facts of an alert, if it has any; `alert` gives the alert as
+    /// they were added (asked only then: it is made from the packed state).
+    pub fn remove_alert(&mut self, fingerprint: &str, alert: impl FnOnce() -> Option<Alert>) {
+        let Some(a) = self.db.lookup(fingerprint) else {
             return;
         };
         if self.reached.remove(&a) {
-            self.alert_facts(a, alert, false);
+            if let Some(alert) = alert() {
+                self.alert_facts(a, &alert, false);
+            }
             self.timed_at = None;
         }
     }
@@ -306,12 +309,15 @@ impl Facts {
         let used = |p: &str| self.timed_used.contains(&p);
         let mut facts: Vec<(&str, Vec<Value>)> = Vec::new();
         if used("age") {
-            for entry in state.alerts.values().filter(|a| a.resolved_at.is_none()) {
-                let Some(a) = self.db.lookup(&entry.alert.fingerprint) else {
+            for (fp, times) in state.alerts.iter_times() {
+                if times.resolved_at.is_some() {
+                    continue;
+                }
+                let Some(a) = self.db.lookup(fp) else {
                     continue;
                 };
                 if self.reached.contains(&a) {
-                    facts.push(("age", vec![a, secs(entry.alert.starts_at)]));
+                    facts.push(("age", vec![a, secs(times.starts_at)]));
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! decisions with their proofs and the event transitions. The caller performs
 //! the calls a `fire` asks for and reports back (`accepted`, `finished`, ...).
 
+mod alerts;
 mod cascade;
 mod context;
 mod decision;
@@ -17,7 +18,7 @@ mod snapshot;
 mod state;
 
 use std::borrow::Cow;
-use std::collections::{VecDeque, btree_map};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -27,6 +28,7 @@ use serde::Serialize;
 use crate::rules::RuleSet;
 use crate::source::{Alert, AlertStatus, notification_digest};
 
+pub use alerts::{Alerts, Header, Times};
 pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
 pub use render::{render_decision, render_transition};
@@ -240,7 +242,7 @@ impl Engine {
             match alert.status {
                 AlertStatus::Firing => {
                     let firing = self.upsert_firing(alert, now);
-                    out.decisions.extend(self.decide_alert(firing, now));
+                    out.decisions.extend(self.decide_alert(&firing, now));
                 }
                 AlertStatus::Resolved => {
                     out.append(self.resolve(&alert, now));
@@ -261,60 +263,56 @@ impl Engine {
         out
     }
 
-    /// Records a firing alert; returns it as the state now holds it.
-    fn upsert_firing(&mut self, alert: Cow<'_, Alert>, now: Timestamp) -> Arc<Alert> {
-        // One search of the alert map (keyed by fingerprints that often share
-        // long prefixes): a new alert is inserted through the same entry.
-        match self.state.alerts.entry(alert.fingerprint.clone()) {
-            btree_map::Entry::Occupied(mut slot) => {
-                let entry = slot.get_mut();
-                let was_resolved = entry.resolved_at.take().is_some();
-                let starts_at = alert.starts_at;
-                if entry.alert.annotations != alert.annotations || was_resolved {
-                    self.facts.remove_alert(&entry.alert);
-                    entry.alert = Arc::new(alert.into_owned());
-                    add_facts(&mut self.facts, &self.index, &self.rules, &entry.alert);
-                }
-                // A repeat notification keeps the first start; a re-fire after a
-                // resolve starts again.
-                if !was_resolved && entry.alert.starts_at > starts_at {
-                    Arc::make_mut(&mut entry.alert).starts_at = starts_at;
-                }
-                entry.last_seen = now;
-                entry.alert.clone()
-            }
-            btree_map::Entry::Vacant(slot) => {
-                add_facts(&mut self.facts, &self.index, &self.rules, &alert);
-                let shared = Arc::new(alert.into_owned());
-                slot.insert(AlertEntry {
-                    alert: shared.clone(),
-                    first_seen: now,
-                    last_seen: now,
-                    resolved_at: None,
-                });
-                shared
-            }
+    /// Records a firing alert; returns it as the state now holds it (the one
+    /// given, unless a repeat kept the earlier start or annotations).
+    fn upsert_firing<'a>(&mut self, alert: Cow<'a, Alert>, now: Timestamp) -> Cow<'a, Alert> {
+        let fp = alert.fingerprint.as_str();
+        let alerts = &mut self.state.alerts;
+        let Some(times) = alerts.times(fp) else {
+            add_facts(&mut self.facts, &self.index, &self.rules, &alert);
+            alerts.insert(&alert, now, now, None);
+            return alert;
+        };
+        let was_resolved = times.resolved_at.is_some();
+        if was_resolved || !alerts.annotations_equal(fp, &alert.annotations) {
+            // A re-fire after a resolve starts again; new annotations replace the alert.
+            self.facts.remove_alert(fp, || alerts.alert(fp));
+            alerts.insert(&alert, times.first_seen, now, None);
+            add_facts(&mut self.facts, &self.index, &self.rules, &alert);
+            return alert;
+        }
+        // A repeat notification keeps the first start.
+        if times.starts_at > alert.starts_at {
+            let starts_at = alert.starts_at;
+            alerts.set(fp, |h| h.starts_at = starts_at);
+        }
+        alerts.touch(fp, now);
+        if alerts.same(&alert) {
+            return alert;
+        }
+        match alerts.alert(fp) {
+            Some(kept) => Cow::Owned(kept),
+            None => alert,
         }
     }
 
     fn resolve(&mut self, alert: &Alert, now: Timestamp) -> Output {
         let mut out = Output::default();
-        let entry = self
-            .state
-            .alerts
-            .entry(alert.fingerprint.clone())
-            .or_insert_with(|| AlertEntry {
-                alert: Arc::new(alert.clone()),
-                first_seen: now,
-                last_seen: now,
-                resolved_at: None,
+        let fp = alert.fingerprint.as_str();
+        let alerts = &mut self.state.alerts;
+        if !alerts.contains(fp) {
+            alerts.insert(alert, now, now, None);
+        }
+        if alerts.is_firing(fp) {
+            self.facts.remove_alert(fp, || alerts.alert(fp));
+            alerts.set(fp, |h| {
+                h.status = AlertStatus::Resolved;
+                h.resolved_at = Some(now);
             });
-        if entry.resolved_at.is_none() {
-            self.facts.remove_alert(&entry.alert);
-            Arc::make_mut(&mut entry.alert).status = AlertStatus::Resolved;
-            entry.resolved_at = Some(now);
-            entry.last_seen = now;
-            add_facts(&mut self.facts, &self.index, &self.rules, &entry.alert);
+            alerts.touch(fp, now);
+            if let Some(resolved) = alerts.alert(fp) {
+                add_facts(&mut self.facts, &self.index, &self.rules, &resolved);
+            }
         }
         self.deferred.remove_alert(&alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.
@@ -333,12 +331,10 @@ impl Engine {
     }
 
     fn all_resolved(&self, event: usize) -> bool {
-        self.state.events[event].alerts.iter().all(|fp| {
-            self.state
-                .alerts
-                .get(fp)
-                .is_none_or(|a| a.resolved_at.is_some())
-        })
+        self.state.events[event]
+            .alerts
+            .iter()
+            .all(|fp| !self.state.alerts.is_firing(fp))
     }
 
     /// The remediator accepted the call and returned its own ID.
@@ -594,19 +590,15 @@ impl Engine {
         }
     }
 
-    fn firing_alert(&self, fp: &str) -> Option<Arc<Alert>> {
-        self.state
-            .alerts
-            .get(fp)
-            .filter(|a| a.resolved_at.is_none())
-            .map(|a| a.alert.clone())
+    fn firing_alert(&self, fp: &str) -> Option<Alert> {
+        self.state.alerts.firing(fp)
     }
 
     /// Every applicable remediation's decision for one firing alert.
-    fn decide_alert(&mut self, alert: Arc<Alert>, now: Timestamp) -> Vec<Decision> {
+    fn decide_alert(&mut self, alert: &Alert, now: Timestamp) -> Vec<Decision> {
         let mut decisions = Vec::new();
-        for r in self.index.candidates(&alert) {
-            if let Some(d) = self.decide_one(&alert, r, now) {
+        for r in self.index.candidates(alert) {
+            if let Some(d) = self.decide_one(alert, r, now) {
                 decisions.push(d);
             }
         }
