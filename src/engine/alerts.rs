@@ -65,29 +65,29 @@ impl Alerts {
     }
 
     pub fn contains(&self, fingerprint: &str) -> bool {
-        self.map.contains_key(fingerprint)
+        self.map.contains_key(fingerprint.as_bytes())
     }
 
     /// The alert with its times, made whole.
     pub fn get(&self, fingerprint: &str) -> Option<AlertEntry> {
-        let (packed, last_seen) = self.map.get_key_value(fingerprint)?;
+        let (packed, last_seen) = self.map.get_key_value(fingerprint.as_bytes())?;
         Some(self.entry(packed, *last_seen))
     }
 
     /// The alert as it was last notified (with the earliest start seen).
     pub fn alert(&self, fingerprint: &str) -> Option<Alert> {
-        let (packed, _) = self.map.get_key_value(fingerprint)?;
+        let (packed, _) = self.map.get_key_value(fingerprint.as_bytes())?;
         Some(self.unpack(packed))
     }
 
     /// The alert, if it is firing (not resolved).
     pub fn firing(&self, fingerprint: &str) -> Option<Alert> {
-        let (packed, _) = self.map.get_key_value(fingerprint)?;
+        let (packed, _) = self.map.get_key_value(fingerprint.as_bytes())?;
         (packed.header().resolved_at.is_none()).then(|| self.unpack(packed))
     }
 
     pub fn times(&self, fingerprint: &str) -> Option<Times> {
-        let (packed, last_seen) = self.map.get_key_value(fingerprint)?;
+        let (packed, last_seen) = self.map.get_key_value(fingerprint.as_bytes())?;
         let h = packed.header();
         Some(Times {
             status: h.status,
@@ -101,14 +101,14 @@ impl Alerts {
     /// Whether the alert is in state and not resolved.
     pub fn is_firing(&self, fingerprint: &str) -> bool {
         self.map
-            .get_key_value(fingerprint)
+            .get_key_value(fingerprint.as_bytes())
             .is_some_and(|(p, _)| p.header().resolved_at.is_none())
     }
 
     /// Whether the stored alert is exactly `alert` (every field, times aside
     /// from `startsAt`, which must be equal too): then deciding it needs no copy.
     pub fn same(&self, alert: &Alert) -> bool {
-        let Some((packed, _)) = self.map.get_key_value(alert.fingerprint.as_str()) else {
+        let Some((packed, _)) = self.map.get_key_value(alert.fingerprint.as_bytes()) else {
             return false;
         };
         let h = packed.header();
@@ -124,7 +124,7 @@ impl Alerts {
         fingerprint: &str,
         annotations: &BTreeMap<String, String>,
     ) -> bool {
-        let Some((packed, _)) = self.map.get_key_value(fingerprint) else {
+        let Some((packed, _)) = self.map.get_key_value(fingerprint.as_bytes()) else {
             return false;
         };
         let mut r = packed.reader();
@@ -141,22 +141,30 @@ impl Alerts {
         resolved_at: Option<Timestamp>,
     ) {
         let packed = self.pool.pack(alert, first_seen, resolved_at);
-        if let Some((old, _)) = self.map.remove_entry(alert.fingerprint.as_str()) {
+        if let Some((old, _)) = self.map.remove_entry(alert.fingerprint.as_bytes()) {
             self.pool.release_all(&old);
         }
         self.map.insert(packed, last_seen);
     }
 
+    /// [`Alerts::insert`] of an alert the caller just found not in state, first
+    /// seen `now`: one search of the map instead of two.
+    pub fn insert_new(&mut self, alert: &Alert, now: Timestamp) {
+        debug_assert!(!self.contains(&alert.fingerprint));
+        let packed = self.pool.pack(alert, now, None);
+        self.map.insert(packed, now);
+    }
+
     /// A repeat notification: only `last_seen` moves.
     pub fn touch(&mut self, fingerprint: &str, now: Timestamp) {
-        if let Some(last_seen) = self.map.get_mut(fingerprint) {
+        if let Some(last_seen) = self.map.get_mut(fingerprint.as_bytes()) {
             *last_seen = now;
         }
     }
 
     /// Changes the times kept in the packed alert (start, status, resolve).
     pub fn set(&mut self, fingerprint: &str, change: impl FnOnce(&mut Header)) {
-        let Some((packed, last_seen)) = self.map.remove_entry(fingerprint) else {
+        let Some((packed, last_seen)) = self.map.remove_entry(fingerprint.as_bytes()) else {
             return;
         };
         let mut header = packed.header();
@@ -166,7 +174,7 @@ impl Alerts {
 
     /// Forgets an alert.
     pub fn remove(&mut self, fingerprint: &str) -> bool {
-        match self.map.remove_entry(fingerprint) {
+        match self.map.remove_entry(fingerprint.as_bytes()) {
             Some((packed, _)) => {
                 self.pool.release_all(&packed);
                 true
@@ -330,12 +338,13 @@ impl Packed {
         (pos, (pos + len).min(self.0.len()))
     }
 
-    fn fingerprint(&self) -> &str {
+    fn fingerprint_bytes(&self) -> &[u8] {
         let (from, to) = self.fingerprint_span();
-        self.0
-            .get(from..to)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or_default()
+        self.0.get(from..to).unwrap_or_default()
+    }
+
+    fn fingerprint(&self) -> &str {
+        std::str::from_utf8(self.fingerprint_bytes()).unwrap_or_default()
     }
 
     /// Where the header starts, and how long it is.
@@ -395,15 +404,17 @@ impl Packed {
     }
 }
 
-impl Borrow<str> for Packed {
-    fn borrow(&self) -> &str {
-        self.fingerprint()
+/// Looked up by the fingerprint's bytes: their order is the string's, and
+/// comparing them needs no UTF-8 check (a search compares a dozen keys).
+impl Borrow<[u8]> for Packed {
+    fn borrow(&self) -> &[u8] {
+        self.fingerprint_bytes()
     }
 }
 
 impl PartialEq for Packed {
     fn eq(&self, other: &Self) -> bool {
-        self.fingerprint() == other.fingerprint()
+        self.fingerprint_bytes() == other.fingerprint_bytes()
     }
 }
 
@@ -417,7 +428,7 @@ impl PartialOrd for Packed {
 
 impl Ord for Packed {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.fingerprint().cmp(other.fingerprint())
+        self.fingerprint_bytes().cmp(other.fingerprint_bytes())
     }
 }
 
@@ -576,10 +587,10 @@ impl Pool {
         self.strings.get(id as usize).map_or("", |p| &p.text)
     }
 
-    fn find(&self, s: &str) -> Option<u32> {
+    fn find(&self, h: u64, s: &str) -> Option<u32> {
         let strings = &self.strings;
         self.index
-            .find(hash(s), |&id| {
+            .find(h, |&id| {
                 strings.get(id as usize).is_some_and(|p| *p.text == *s)
             })
             .copied()
@@ -587,12 +598,24 @@ impl Pool {
 
     /// The id of `s`, one more reference to it.
     fn acquire(&mut self, s: &str) -> u32 {
-        if let Some(id) = self.find(s) {
-            if let Some(p) = self.strings.get_mut(id as usize) {
-                p.refs += 1;
+        let h = hash(s);
+        match self.find(h, s) {
+            Some(id) => {
+                self.add_ref(id);
+                id
             }
-            return id;
+            None => self.add(h, s),
         }
+    }
+
+    fn add_ref(&mut self, id: u32) {
+        if let Some(p) = self.strings.get_mut(id as usize) {
+            p.refs += 1;
+        }
+    }
+
+    /// Pools `s` (hash `h`), which is not pooled yet, with one reference.
+    fn add(&mut self, h: u64, s: &str) -> u32 {
         let pooled = Pooled {
             text: s.into(),
             refs: 1,
@@ -610,7 +633,7 @@ impl Pool {
             }
         };
         let strings = &self.strings;
-        self.index.insert_unique(hash(s), id, |&i| {
+        self.index.insert_unique(h, id, |&i| {
             hash(strings.get(i as usize).map_or("", |p| &p.text))
         });
         id
@@ -647,29 +670,28 @@ impl Pool {
     /// Appends a value of the label or annotation name `name`: pooled if it
     /// already is, or if the name's values tend to be shared; else inline.
     fn put_value(&mut self, out: &mut Vec<u8>, name: u32, s: &str) {
-        let found = self.find(s);
+        let h = hash(s);
+        let found = self.find(h, s);
         let sharing = self.names.entry(name).or_default();
         let pool = found.is_some() || sharing.pool_new();
         sharing.count(found.is_some());
-        match found {
+        let id = match found {
             Some(id) => {
-                if let Some(p) = self.strings.get_mut(id as usize) {
-                    p.refs += 1;
-                }
-                put_varint(out, (u64::from(id) << 1) | 1);
+                self.add_ref(id);
+                id
             }
-            None if pool => {
-                self.put_pooled(out, s);
-            }
+            None if pool => self.add(h, s),
             None => {
                 put_varint(out, (s.len() as u64) << 1);
                 out.extend_from_slice(s.as_bytes());
+                return;
             }
-        }
+        };
+        put_varint(out, (u64::from(id) << 1) | 1);
     }
 
     fn pack(&mut self, a: &Alert, first_seen: Timestamp, resolved_at: Option<Timestamp>) -> Packed {
-        let mut out = Vec::with_capacity(64 + a.fingerprint.len());
+        let mut out = Vec::with_capacity(128 + a.fingerprint.len());
         put_varint(&mut out, a.fingerprint.len() as u64);
         out.extend_from_slice(a.fingerprint.as_bytes());
         let header = Header {

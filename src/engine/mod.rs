@@ -270,7 +270,7 @@ impl Engine {
         let alerts = &mut self.state.alerts;
         let Some(times) = alerts.times(fp) else {
             add_facts(&mut self.facts, &self.index, &self.rules, &alert);
-            alerts.insert(&alert, now, now, None);
+            alerts.insert_new(&alert, now);
             return alert;
         };
         let was_resolved = times.resolved_at.is_some();
