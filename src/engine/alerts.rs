@@ -388,7 +388,9 @@ impl Packed {
     /// The same alert with other times (the strings, pooled ones included, are kept).
     fn with_header(self, h: &Header) -> Packed {
         let (at, len) = self.header_span();
-        let mut bytes = Vec::with_capacity(self.0.len() + 2 * TIME);
+        // Exactly the size it ends up with: no shrinking reallocation.
+        let mut bytes =
+            Vec::with_capacity(self.0.len().saturating_sub(len) + header_len(h.flags()));
         bytes.extend_from_slice(self.0.get(..at).unwrap_or_default());
         h.write(&mut bytes);
         bytes.extend_from_slice(self.0.get(at + len..).unwrap_or_default());
@@ -535,6 +537,8 @@ struct Pool {
     /// (`hits`) or new (`misses`), to keep the values of names that are
     /// rarely shared (`instance`, a per-alert `description`) inline.
     names: rustc_hash::FxHashMap<u32, Sharing>,
+    /// Where [`Pool::pack`] builds an alert.
+    scratch: Vec<u8>,
 }
 
 #[derive(Clone, Default)]
@@ -691,7 +695,11 @@ impl Pool {
     }
 
     fn pack(&mut self, a: &Alert, first_seen: Timestamp, resolved_at: Option<Timestamp>) -> Packed {
-        let mut out = Vec::with_capacity(128 + a.fingerprint.len());
+        // Built in a buffer kept for the purpose, then copied into an
+        // allocation of exactly its size: shrinking a larger one would leave a
+        // small free chunk beside every alert, which the allocator rarely reuses.
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
         put_varint(&mut out, a.fingerprint.len() as u64);
         out.extend_from_slice(a.fingerprint.as_bytes());
         let header = Header {
@@ -715,7 +723,9 @@ impl Pool {
                 self.put_value(&mut out, name, v);
             }
         }
-        Packed(out.into_boxed_slice())
+        let packed = Packed(out.as_slice().into());
+        self.scratch = out;
+        packed
     }
 
     /// Releases every pooled string of a packed alert.
