@@ -9,3 +9,4 @@ cargo bench --locked --bench engine -- --quick
 cargo bench --locked --bench timeline -- --quick --noplot
 cargo bench --locked --bench backtest -- --quick
 cargo bench --locked --bench peers -- --quick
+cargo bench --locked --bench memory -- --quick

@@ -714,3 +714,65 @@ fn column_reads_names_the_constants_rules_and_queries_look_up() {
     compiled.compile_query(&body, &["alert"]).unwrap();
     assert_eq!(keys(&compiled, "label", 1), None);
 }
+
+#[test]
+fn entity_reach_names_the_labels_that_pin_an_alert() {
+    const ALERTS: &[&str] = &[
+        "alert",
+        "firing",
+        "resolved",
+        "label",
+        "annotation",
+        "source",
+        "age",
+    ];
+    let pairs = |c: &Compiled, r: &EntityReach| -> BTreeSet<String> {
+        r.labels
+            .iter()
+            .map(|(k, v)| {
+                let text = |x: &Value| value::resolve(*x, c.interner()).to_string();
+                format!("{}={}", text(k), text(v))
+            })
+            .collect()
+    };
+    let mut compiled = compile(TOPOLOGY);
+    let reach = compiled.entity_reach(ALERTS, "label");
+    assert!(!reach.all);
+    assert!(reach.params.is_empty());
+    assert_eq!(
+        pairs(&compiled, &reach),
+        set(&["alertname=DeployInProgress", "alertname=ServiceDown"])
+    );
+    // A guard reading the alert it is asked about names its parameter.
+    let body = parse_body("label($alert, \"severity\", S)", SourceId(1), 0).unwrap();
+    let q = compiled
+        .compile_query(&body, &["alert", "service"])
+        .unwrap();
+    let reach = compiled.entity_reach(ALERTS, "label");
+    assert_eq!((reach.all, reach.params.as_slice()), (false, &[0][..]));
+    assert!(compiled.query_reads_param(q, 0));
+    assert!(!compiled.query_reads_param(q, 1));
+    // `label(_, K, V)` reads only the alerts with that pair, even negated.
+    let body = parse_body("not label(_, \"alertname\", \"Maint\")", SourceId(1), 0).unwrap();
+    compiled.compile_query(&body, &["alert"]).unwrap();
+    let reach = compiled.entity_reach(ALERTS, "label");
+    assert!(!reach.all);
+    assert!(pairs(&compiled, &reach).contains("alertname=Maint"));
+    // Unpinned reads may see any alert.
+    for text in [
+        "count(A) :- firing(A).",
+        "p(A) :- firing(A), not label(A, \"alertname\", \"X\").",
+        "q(S) :- label(A, \"service\", S).",
+        "r(A) :- label(A, \"alertname\", V), V != \"X\".",
+        "m(S) :- depends_on(S, A), firing(A).",
+        "n(S) :- depends_on(S, _), not firing(_).",
+    ] {
+        let c = compile(&format!("{TOPOLOGY}{text}\n"));
+        assert!(c.entity_reach(ALERTS, "label").all, "{text}");
+    }
+    // A parameter other than the alert's may name any alert.
+    let mut c = compile(TOPOLOGY);
+    let body = parse_body("firing($service)", SourceId(1), 0).unwrap();
+    c.compile_query(&body, &["alert", "service"]).unwrap();
+    assert_eq!(c.entity_reach(ALERTS, "label").params, vec![1]);
+}

@@ -92,6 +92,18 @@ pub(crate) struct ProgramFact {
     pub span: Span,
 }
 
+/// What [`Compiled::entity_reach`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntityReach {
+    /// Some plan may read the facts of any entity.
+    pub all: bool,
+    /// `(key, value)` pairs: besides `params`, plans read only the facts of
+    /// entities with one of these labels.
+    pub labels: Vec<(Value, Value)>,
+    /// Query parameters (by position) whose entity's facts a query reads.
+    pub params: Vec<usize>,
+}
+
 /// A checked, planned program with its queries.
 #[derive(Debug, Clone)]
 pub struct Compiled {
@@ -385,6 +397,102 @@ impl Compiled {
             }
         }
         Some(values)
+    }
+
+    /// Whose facts the plans can read, for relations keyed by an entity in
+    /// column 0 (the engine's alerts: `firing(A)`, `label(A, K, V)`, ...), where
+    /// `label` is the relation holding each entity's `(key, value)` pairs.
+    ///
+    /// An atom over those relations reads only facts of entities pinned in the
+    /// same body by a positive `label(A, "k", "v")` with both constants (it
+    /// cannot succeed for any other), or, in a query, of the entity a parameter
+    /// names; a `label(_, "k", "v")` reads those with that pair. Anything
+    /// else (`firing(A)` alone, `not firing(_)`, an entity constant, `A` bound
+    /// from another relation) may read any entity: `all`.
+    pub fn entity_reach(&self, relations: &[&str], label: &str) -> EntityReach {
+        let rels: FxHashSet<PredId> = relations
+            .iter()
+            .filter_map(|r| self.pred_ids.get(*r).copied())
+            .collect();
+        let label = self.pred_ids.get(label).copied();
+        let rule_plans = self.rules.iter().flat_map(|r| {
+            std::iter::once(&r.full)
+                .chain(r.deltas.iter().map(|(_, p)| p))
+                .chain(std::iter::once(&r.explain))
+                .map(|p| (p, 0))
+        });
+        let query_plans = self.queries.iter().map(|q| (&q.plan, q.n_params));
+        let mut reach = EntityReach::default();
+        for (plan, n_params) in rule_plans.chain(query_plans) {
+            let mut pinned = FxHashSet::default();
+            for step in &plan.steps {
+                let (Step::Scan { rel, cols, .. } | Step::Absent { rel, cols, .. }) = step else {
+                    continue;
+                };
+                if Some(*rel) != label {
+                    continue;
+                }
+                if let [
+                    first,
+                    Col::Key(Operand::Const(k)),
+                    Col::Key(Operand::Const(v)),
+                    ..,
+                ] = cols.as_slice()
+                {
+                    reach.labels.push((*k, *v));
+                    if let (Step::Scan { .. }, Col::Bind(s) | Col::Key(Operand::Slot(s))) =
+                        (step, first)
+                    {
+                        pinned.insert(*s);
+                    }
+                }
+            }
+            for step in &plan.steps {
+                let (Step::Scan { rel, cols, .. } | Step::Absent { rel, cols, .. }) = step else {
+                    continue;
+                };
+                if !rels.contains(rel) {
+                    continue;
+                }
+                let pinned_pair = Some(*rel) == label
+                    && matches!(
+                        cols.as_slice(),
+                        [
+                            _,
+                            Col::Key(Operand::Const(_)),
+                            Col::Key(Operand::Const(_)),
+                            ..
+                        ]
+                    );
+                match cols.first() {
+                    Some(Col::Bind(s) | Col::Key(Operand::Slot(s))) if pinned.contains(s) => {}
+                    Some(Col::Key(Operand::Slot(s))) if *s < n_params => reach.params.push(*s),
+                    Some(Col::Any) if pinned_pair => {}
+                    _ => reach.all = true,
+                }
+            }
+        }
+        reach.labels.sort_unstable();
+        reach.labels.dedup();
+        reach.params.sort_unstable();
+        reach.params.dedup();
+        reach
+    }
+
+    /// Whether a query's plan reads its parameter `param` at all.
+    pub fn query_reads_param(&self, query: QueryId, param: usize) -> bool {
+        let Some(q) = self.queries.get(query.0) else {
+            return false;
+        };
+        let is = |o: &Operand| *o == Operand::Slot(param);
+        q.plan.steps.iter().any(|step| match step {
+            Step::Scan { cols, .. } | Step::Absent { cols, .. } => {
+                cols.iter().any(|c| matches!(c, Col::Key(o) if is(o)))
+            }
+            Step::Cmp { lhs, rhs, .. } => is(lhs) || is(rhs),
+            Step::Assign { value, .. } => is(value),
+            Step::Regex { operand, .. } => is(operand),
+        })
     }
 
     /// Every known predicate: built-ins, then the program's in order of definition.

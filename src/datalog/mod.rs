@@ -54,7 +54,7 @@ pub mod value;
 
 pub use ast::{Atom, Clause, CmpOp, Const, Literal, Program, SourceId, Span, Term};
 pub use check::{Builtins, RESGATE_BUILTINS, check_program};
-pub use compile::{Compiled, PredInfo, PredKind, QueryId};
+pub use compile::{Compiled, EntityReach, PredInfo, PredKind, QueryId};
 pub use error::{DatalogError, DbError};
 pub use eval::Database;
 pub use explain::{Derivation, Origin};

@@ -47,7 +47,69 @@ pub(super) struct Facts {
     proofs: FxHashMap<(Arc<str>, Vec<Value>), FactProof>,
     proofs_epoch: u64,
     reads: AlertReads,
+    reach: Reach,
+    /// The alerts whose facts are stored (see [`Reach`]).
+    reached: FxHashSet<Value>,
+    /// Per query, whether it reads `$alert` (its parameter 0): the others are
+    /// run without interning the alert's fingerprint.
+    reads_alert: Vec<bool>,
 }
+
+/// Which alerts' facts any rule or guard can read (see
+/// [`Compiled::entity_reach`](crate::datalog::Compiled::entity_reach)). The
+/// others store none at all: in a storm of alerts no rule is about (the
+/// background noise of a big Alertmanager), each would otherwise cost its
+/// fingerprint interned forever plus a `firing` row and a row per label read,
+/// with their index entries, for nothing.
+#[derive(Debug, Clone)]
+struct Reach {
+    all: bool,
+    /// Label key → the values that pin an alert (`label(A, "alertname", "ApiDown")`).
+    labels: Vec<(String, FxHashSet<String>)>,
+    /// A guard reads `$alert`'s facts: alerts some remediation matches need theirs.
+    matched: bool,
+}
+
+impl Reach {
+    fn new(compiled: &crate::datalog::Compiled) -> Self {
+        let found = compiled.entity_reach(ALERT_RELATIONS, "label");
+        let text = |v: Value| compiled.interner().resolve(v.as_sym()?).map(str::to_owned);
+        let mut labels: Vec<(String, FxHashSet<String>)> = Vec::new();
+        let mut all = found.all;
+        for (k, v) in found.labels {
+            let (Some(k), Some(v)) = (text(k), text(v)) else {
+                // An integer label value: no alert has it, but keep it simple.
+                all = true;
+                continue;
+            };
+            match labels.iter_mut().find(|(key, _)| *key == k) {
+                Some((_, values)) => {
+                    values.insert(v);
+                }
+                None => labels.push((k, [v].into_iter().collect())),
+            }
+        }
+        // Guard parameters are `$alert` (0) and label values: a label value
+        // used as an alert ID could be any alert.
+        all |= found.params.iter().any(|&p| p != 0);
+        Reach {
+            all,
+            labels,
+            matched: found.params.contains(&0),
+        }
+    }
+}
+
+/// The relations keyed by alert ID (column 0).
+const ALERT_RELATIONS: &[&str] = &[
+    "alert",
+    "firing",
+    "resolved",
+    "label",
+    "annotation",
+    "source",
+    "age",
+];
 
 /// Which of an alert's facts any rule or guard can read. The others are not
 /// stored: a storm of alerts with a dozen labels each, of which rules name two,
@@ -112,7 +174,35 @@ impl Facts {
             proofs: FxHashMap::default(),
             proofs_epoch: 0,
             reads: AlertReads::new(&rules.program),
+            reach: Reach::new(&rules.program),
+            reached: FxHashSet::default(),
+            reads_alert: rules
+                .remediations
+                .iter()
+                .flat_map(|r| r.when.iter().chain(&r.unless))
+                .fold(Vec::new(), |mut v, g| {
+                    let i = g.query.0;
+                    if v.len() <= i {
+                        v.resize(i + 1, false);
+                    }
+                    v[i] = rules.program.query_reads_param(g.query, 0);
+                    v
+                }),
         }
+    }
+
+    /// Whether any rule or guard can read this alert's facts; `matched` says
+    /// whether some remediation's `match` holds for it (asked only if needed).
+    pub fn reaches(&self, alert: &Alert, matched: impl FnOnce() -> bool) -> bool {
+        let r = &self.reach;
+        r.all
+            || r.labels.iter().any(|(k, values)| {
+                alert
+                    .labels
+                    .get(k)
+                    .is_some_and(|v| values.contains(v.as_str()))
+            })
+            || (r.matched && matched())
     }
 
     fn insert(&mut self, pred: &str, tuple: &[Value]) {
@@ -130,9 +220,8 @@ impl Facts {
     }
 
     /// Adds (or removes) the facts of an alert that anyone reads.
-    fn alert_facts(&mut self, alert: &Alert, add: bool) {
+    fn alert_facts(&mut self, a: Value, alert: &Alert, add: bool) {
         let (db, dirty, reads) = (&mut self.db, &mut self.dirty, &self.reads);
-        let a = db.intern(&alert.fingerprint);
         if reads.alert {
             put(db, dirty, "alert", &[a], add);
         }
@@ -159,14 +248,29 @@ impl Facts {
         }
     }
 
-    pub fn add_alert(&mut self, alert: &Alert) {
-        self.alert_facts(alert, true);
+    /// Stores the facts of an alert if `reached` (see [`Facts::reaches`]).
+    pub fn add_alert(&mut self, alert: &Alert, reached: bool) {
+        if !reached {
+            return;
+        }
+        let a = self.db.intern(&alert.fingerprint);
+        self.reached.insert(a);
+        self.alert_facts(a, alert, true);
         self.timed_at = None;
     }
 
-    pub fn remove_alert(&mut self, alert: &Alert) {
-        self.alert_facts(alert, false);
-        self.timed_at = None;
+    /// Removes the facts of an alert, if it has any; `alert` gives the alert as
+    /// they were added (asked only then: it is made from the packed state).
+    pub fn remove_alert(&mut self, fingerprint: &str, alert: impl FnOnce() -> Option<Alert>) {
+        let Some(a) = self.db.lookup(fingerprint) else {
+            return;
+        };
+        if self.reached.remove(&a) {
+            if let Some(alert) = alert() {
+                self.alert_facts(a, &alert, false);
+            }
+            self.timed_at = None;
+        }
     }
 
     pub fn set_in_flight(&mut self, remediation: &str, target: &str, on: bool) {
@@ -205,9 +309,16 @@ impl Facts {
         let used = |p: &str| self.timed_used.contains(&p);
         let mut facts: Vec<(&str, Vec<Value>)> = Vec::new();
         if used("age") {
-            for entry in state.alerts.values().filter(|a| a.resolved_at.is_none()) {
-                let a = self.db.intern(&entry.alert.fingerprint);
-                facts.push(("age", vec![a, secs(entry.alert.starts_at)]));
+            for (fp, times) in state.alerts.iter_times() {
+                if times.resolved_at.is_some() {
+                    continue;
+                }
+                let Some(a) = self.db.lookup(fp) else {
+                    continue;
+                };
+                if self.reached.contains(&a) {
+                    facts.push(("age", vec![a, secs(times.starts_at)]));
+                }
             }
         }
         let (warming, succeeded, failed) = (used("warming"), used("succeeded"), used("failed"));
@@ -273,7 +384,14 @@ impl Facts {
         expand: bool,
     ) -> Option<Proof> {
         let mut params = Vec::with_capacity(guard.params.len());
-        params.push(self.db.intern(&alert.fingerprint));
+        // A guard that never reads `$alert` gets a value nothing matches, and
+        // the fingerprint is not interned (the interner keeps every string).
+        let alert_id = if self.reads_alert.get(guard.query.0).copied().unwrap_or(true) {
+            self.db.intern(&alert.fingerprint)
+        } else {
+            Value::Sym(crate::datalog::Sym(u32::MAX))
+        };
+        params.push(alert_id);
         for label in guard.params.iter().skip(1) {
             let value = alert.labels.get(label)?;
             params.push(self.db.intern(value));

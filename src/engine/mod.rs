@@ -6,6 +6,7 @@
 //! decisions with their proofs and the event transitions. The caller performs
 //! the calls a `fire` asks for and reports back (`accepted`, `finished`, ...).
 
+mod alerts;
 mod cascade;
 mod context;
 mod decision;
@@ -17,17 +18,17 @@ mod snapshot;
 mod state;
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
-use std::collections::{VecDeque, btree_map};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use crate::rules::RuleSet;
-use crate::source::{Alert, AlertStatus};
+use crate::source::{Alert, AlertStatus, notification_digest};
 
+pub use alerts::{Alerts, Header, Times};
 pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
 pub use render::{render_decision, render_transition};
@@ -84,12 +85,31 @@ pub enum Outcome {
     TimedOut,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct DedupeKey {
-    group: Option<String>,
-    fingerprint: String,
-    starts_at: Timestamp,
-    status: AlertStatus,
+/// A notification's `(groupKey, fingerprint, startsAt, status)` as a digest (see
+/// [`notification_digest`]): 16 bytes per key, not copies of its strings.
+type DedupeKey = [u8; 16];
+
+/// The capacity a table should shrink to once most of a burst's keys have
+/// expired, if it should: hash tables and queues never shrink by themselves,
+/// and after a storm of 100k alerts the empty slots would stay for as long as
+/// serve runs. Only below a quarter full, so a steady flow never reallocates.
+pub(crate) fn shrunk(capacity: usize, len: usize) -> Option<usize> {
+    const KEEP: usize = 1024;
+    (capacity > KEEP && capacity / 4 > len).then(|| len.max(KEEP / 2) * 2)
+}
+
+/// Stores an alert's facts if any rule or guard can read them.
+fn add_facts(facts: &mut Facts, index: &RemediationIndex, rules: &RuleSet, alert: &Alert) {
+    let reached = facts.reaches(alert, || {
+        index.candidates(alert).into_iter().any(|r| {
+            rules.remediations.get(r).is_some_and(|rem| {
+                rem.matchers
+                    .iter()
+                    .all(|m| m.matches(alert.labels.get(&m.label).map(String::as_str)))
+            })
+        })
+    });
+    facts.add_alert(alert, reached);
 }
 
 /// Which deferred decisions a change may have freed.
@@ -113,11 +133,10 @@ pub struct Engine {
     /// Whether guard proofs carry derivation trees (off while re-deciding
     /// deferred alerts whose unchanged verdicts nobody will see).
     proofs: bool,
-    recent: FxHashMap<Arc<DedupeKey>, Timestamp>,
+    recent: FxHashSet<DedupeKey>,
     /// `recent`'s keys in arrival order, so expiry pops from the front instead
     /// of scanning the whole map on every post.
-    /// Shares its keys with `recent`: one copy of each key's strings.
-    recent_order: VecDeque<(Timestamp, Arc<DedupeKey>)>,
+    recent_order: VecDeque<(Timestamp, DedupeKey)>,
     /// The version of everything any guard reads, at the last re-evaluation:
     /// unchanged means no guard deferral can have changed.
     guards_seen: Option<u64>,
@@ -138,7 +157,7 @@ impl Engine {
             next_event: 1,
             deferred: Deferrals::default(),
             proofs: true,
-            recent: FxHashMap::default(),
+            recent: FxHashSet::default(),
             recent_order: VecDeque::new(),
             guards_seen: None,
             dedupe_window: DEDUPE_WINDOW,
@@ -199,36 +218,31 @@ impl Engine {
             if now.duration_since(*seen) < self.dedupe_window {
                 break;
             }
-            // One probe: the key is only forgotten if it was not seen again since.
-            if let Some((seen, key)) = self.recent_order.pop_front()
-                && let Entry::Occupied(entry) = self.recent.entry(key)
-                && *entry.get() == seen
-            {
-                entry.remove();
+            // A key is queued once, when it enters `recent`: its expiry is this one.
+            if let Some((_, key)) = self.recent_order.pop_front() {
+                self.recent.remove(&key);
             }
+        }
+        if let Some(c) = shrunk(self.recent.capacity(), self.recent.len()) {
+            self.recent.shrink_to(c);
+        }
+        if let Some(c) = shrunk(self.recent_order.capacity(), self.recent_order.len()) {
+            self.recent_order.shrink_to(c);
         }
         // At least one decision per new alert: grow the list once, not by
         // doubling (a decision is a few hundred bytes; payloads are batches).
         out.decisions.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
-            let key = Arc::new(DedupeKey {
-                group: alert.group_key.clone(),
-                fingerprint: alert.fingerprint.clone(),
-                starts_at: alert.starts_at,
-                status: alert.status,
-            });
-            match self.recent.entry(key) {
-                Entry::Occupied(_) => continue,
-                Entry::Vacant(slot) => {
-                    self.recent_order.push_back((now, slot.key().clone()));
-                    slot.insert(now);
-                }
+            let key = notification_digest(&alert, false);
+            if !self.recent.insert(key) {
+                continue;
             }
+            self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
                     let firing = self.upsert_firing(alert, now);
-                    out.decisions.extend(self.decide_alert(firing, now));
+                    out.decisions.extend(self.decide_alert(&firing, now));
                 }
                 AlertStatus::Resolved => {
                     out.append(self.resolve(&alert, now));
@@ -249,60 +263,56 @@ impl Engine {
         out
     }
 
-    /// Records a firing alert; returns it as the state now holds it.
-    fn upsert_firing(&mut self, alert: Cow<'_, Alert>, now: Timestamp) -> Arc<Alert> {
-        // One search of the alert map (keyed by fingerprints that often share
-        // long prefixes): a new alert is inserted through the same entry.
-        match self.state.alerts.entry(alert.fingerprint.clone()) {
-            btree_map::Entry::Occupied(mut slot) => {
-                let entry = slot.get_mut();
-                let was_resolved = entry.resolved_at.take().is_some();
-                let starts_at = alert.starts_at;
-                if entry.alert.annotations != alert.annotations || was_resolved {
-                    self.facts.remove_alert(&entry.alert);
-                    entry.alert = Arc::new(alert.into_owned());
-                    self.facts.add_alert(&entry.alert);
-                }
-                // A repeat notification keeps the first start; a re-fire after a
-                // resolve starts again.
-                if !was_resolved && entry.alert.starts_at > starts_at {
-                    Arc::make_mut(&mut entry.alert).starts_at = starts_at;
-                }
-                entry.last_seen = now;
-                entry.alert.clone()
-            }
-            btree_map::Entry::Vacant(slot) => {
-                self.facts.add_alert(&alert);
-                let shared = Arc::new(alert.into_owned());
-                slot.insert(AlertEntry {
-                    alert: shared.clone(),
-                    first_seen: now,
-                    last_seen: now,
-                    resolved_at: None,
-                });
-                shared
-            }
+    /// Records a firing alert; returns it as the state now holds it (the one
+    /// given, unless a repeat kept the earlier start or annotations).
+    fn upsert_firing<'a>(&mut self, alert: Cow<'a, Alert>, now: Timestamp) -> Cow<'a, Alert> {
+        let fp = alert.fingerprint.as_str();
+        let alerts = &mut self.state.alerts;
+        let Some(times) = alerts.times(fp) else {
+            add_facts(&mut self.facts, &self.index, &self.rules, &alert);
+            alerts.insert_new(&alert, now);
+            return alert;
+        };
+        let was_resolved = times.resolved_at.is_some();
+        if was_resolved || !alerts.annotations_equal(fp, &alert.annotations) {
+            // A re-fire after a resolve starts again; new annotations replace the alert.
+            self.facts.remove_alert(fp, || alerts.alert(fp));
+            alerts.insert(&alert, times.first_seen, now, None);
+            add_facts(&mut self.facts, &self.index, &self.rules, &alert);
+            return alert;
+        }
+        // A repeat notification keeps the first start.
+        if times.starts_at > alert.starts_at {
+            let starts_at = alert.starts_at;
+            alerts.set(fp, |h| h.starts_at = starts_at);
+        }
+        alerts.touch(fp, now);
+        if alerts.same(&alert) {
+            return alert;
+        }
+        match alerts.alert(fp) {
+            Some(kept) => Cow::Owned(kept),
+            None => alert,
         }
     }
 
     fn resolve(&mut self, alert: &Alert, now: Timestamp) -> Output {
         let mut out = Output::default();
-        let entry = self
-            .state
-            .alerts
-            .entry(alert.fingerprint.clone())
-            .or_insert_with(|| AlertEntry {
-                alert: Arc::new(alert.clone()),
-                first_seen: now,
-                last_seen: now,
-                resolved_at: None,
+        let fp = alert.fingerprint.as_str();
+        let alerts = &mut self.state.alerts;
+        if !alerts.contains(fp) {
+            alerts.insert(alert, now, now, None);
+        }
+        if alerts.is_firing(fp) {
+            self.facts.remove_alert(fp, || alerts.alert(fp));
+            alerts.set(fp, |h| {
+                h.status = AlertStatus::Resolved;
+                h.resolved_at = Some(now);
             });
-        if entry.resolved_at.is_none() {
-            self.facts.remove_alert(&entry.alert);
-            Arc::make_mut(&mut entry.alert).status = AlertStatus::Resolved;
-            entry.resolved_at = Some(now);
-            entry.last_seen = now;
-            self.facts.add_alert(&entry.alert);
+            alerts.touch(fp, now);
+            if let Some(resolved) = alerts.alert(fp) {
+                add_facts(&mut self.facts, &self.index, &self.rules, &resolved);
+            }
         }
         self.deferred.remove_alert(&alert.fingerprint);
         // Close the loop: a warming event all of whose alerts resolved is rescued.
@@ -321,12 +331,10 @@ impl Engine {
     }
 
     fn all_resolved(&self, event: usize) -> bool {
-        self.state.events[event].alerts.iter().all(|fp| {
-            self.state
-                .alerts
-                .get(fp)
-                .is_none_or(|a| a.resolved_at.is_some())
-        })
+        self.state.events[event]
+            .alerts
+            .iter()
+            .all(|fp| !self.state.alerts.is_firing(fp))
     }
 
     /// The remediator accepted the call and returned its own ID.
@@ -582,19 +590,15 @@ impl Engine {
         }
     }
 
-    fn firing_alert(&self, fp: &str) -> Option<Arc<Alert>> {
-        self.state
-            .alerts
-            .get(fp)
-            .filter(|a| a.resolved_at.is_none())
-            .map(|a| a.alert.clone())
+    fn firing_alert(&self, fp: &str) -> Option<Alert> {
+        self.state.alerts.firing(fp)
     }
 
     /// Every applicable remediation's decision for one firing alert.
-    fn decide_alert(&mut self, alert: Arc<Alert>, now: Timestamp) -> Vec<Decision> {
+    fn decide_alert(&mut self, alert: &Alert, now: Timestamp) -> Vec<Decision> {
         let mut decisions = Vec::new();
-        for r in self.index.candidates(&alert) {
-            if let Some(d) = self.decide_one(&alert, r, now) {
+        for r in self.index.candidates(alert) {
+            if let Some(d) = self.decide_one(alert, r, now) {
                 decisions.push(d);
             }
         }

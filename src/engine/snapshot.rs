@@ -28,7 +28,7 @@ pub struct Snapshot {
 impl Engine {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            alerts: self.state.alerts.values().cloned().collect(),
+            alerts: self.state.alerts.entries().collect(),
             events: self.state.events.clone(),
             pauses: self.state.pauses.clone(),
             escalated: self
@@ -60,8 +60,13 @@ impl Engine {
         let mut engine = Engine::new(rules.clone(), now);
         let mut state = State::default();
         for entry in snapshot.alerts {
-            engine.facts.add_alert(&entry.alert);
-            state.alerts.insert(entry.alert.fingerprint.clone(), entry);
+            super::add_facts(&mut engine.facts, &engine.index, &rules, &entry.alert);
+            state.alerts.insert(
+                &entry.alert,
+                entry.first_seen,
+                entry.last_seen,
+                entry.resolved_at,
+            );
         }
         for event in snapshot.events {
             let warm = (event.state == super::EventState::Warming)
@@ -127,16 +132,14 @@ impl Engine {
         let old: Vec<String> = self
             .state
             .alerts
-            .iter()
-            .filter(|(fp, e)| {
-                e.resolved_at.is_some_and(|t| t < before) && !waited_on.contains(fp.as_str())
-            })
-            .map(|(fp, _)| fp.clone())
+            .iter_times()
+            .filter(|(fp, t)| t.resolved_at.is_some_and(|t| t < before) && !waited_on.contains(fp))
+            .map(|(fp, _)| fp.to_owned())
             .collect();
         for fp in &old {
-            if let Some(entry) = self.state.alerts.remove(fp) {
-                self.facts.remove_alert(&entry.alert);
-            }
+            let alerts = &mut self.state.alerts;
+            self.facts.remove_alert(fp, || alerts.alert(fp));
+            alerts.remove(fp);
         }
         if !old.is_empty() {
             self.facts.time_changed();

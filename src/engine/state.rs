@@ -102,9 +102,10 @@ impl std::fmt::Display for EventState {
     }
 }
 
+/// An alert in state with its times, made whole (state keeps it packed: see
+/// [`Alerts`](super::Alerts)).
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertEntry {
-    /// Shared so that deciding an alert does not copy its label maps.
     pub alert: std::sync::Arc<Alert>,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
@@ -159,7 +160,8 @@ impl Pause {
 /// decision scans the whole event history (it grows for as long as serve runs).
 #[derive(Debug, Default, Clone)]
 pub struct State {
-    pub alerts: BTreeMap<String, AlertEntry>,
+    /// Packed (see [`Alerts`]): `get` makes an alert whole.
+    pub alerts: super::Alerts,
     /// Read freely; change only through the methods below.
     pub events: Vec<Event>,
     pub pauses: Vec<Pause>,

@@ -24,6 +24,11 @@ use crate::source::Alert;
 
 /// At most this many messages per step.
 const MAX_STEP: usize = 1024;
+/// And at most about this many alerts: a step holds every alert it decides as
+/// it is journaled (the alert, its decisions, their JSON), and 1024 webhooks
+/// of 50 alerts would make that hundreds of megabytes, which the allocator
+/// keeps once freed. Past this, the next message waits for the next step.
+const MAX_STEP_ALERTS: usize = 4096;
 /// Wake at least this often, to run timers and notice shutdown.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
 /// Resolved alerts are forgotten this long after they resolved.
@@ -68,6 +73,16 @@ pub enum Msg {
         event: String,
         reply: SyncSender<Result<(), ApprovalRefused>>,
     },
+}
+
+impl Msg {
+    /// How many alerts the message brings.
+    fn alerts(&self) -> usize {
+        match self {
+            Msg::Inbound { alerts, .. } => alerts.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// Why an approval did not go through.
@@ -186,9 +201,13 @@ impl Decider {
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
-            while batch.len() < MAX_STEP {
+            let mut alerts: usize = batch.iter().map(Msg::alerts).sum();
+            while batch.len() < MAX_STEP && alerts < MAX_STEP_ALERTS {
                 match inbox.try_recv() {
-                    Ok(msg) => batch.push(msg),
+                    Ok(msg) => {
+                        alerts += msg.alerts();
+                        batch.push(msg);
+                    }
                     Err(_) => break,
                 }
             }

@@ -6,29 +6,21 @@
 //! arrives while the first is still being written is journaled too; the
 //! engine's own dedupe decides it once. Safety never rests on this.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::source::{Alert, AlertStatus};
+use rustc_hash::FxHashMap;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    source: String,
-    group: Option<String>,
-    fingerprint: String,
-    starts_at: jiff::Timestamp,
-    status: AlertStatus,
-}
+use crate::source::{Alert, notification_digest};
+
+/// An alert's `(source, groupKey, fingerprint, startsAt, status)`, as a digest:
+/// 16 bytes per key instead of copies of its strings (see
+/// [`notification_digest`] for why a collision is not a concern).
+type Key = [u8; 16];
 
 fn key(a: &Alert) -> Key {
-    Key {
-        source: a.source.clone(),
-        group: a.group_key.clone(),
-        fingerprint: a.fingerprint.clone(),
-        starts_at: a.starts_at,
-        status: a.status,
-    }
+    notification_digest(a, true)
 }
 
 /// At most this many keys are remembered: a flood of distinct alerts cannot
@@ -37,21 +29,29 @@ const MAX_KEYS: usize = 200_000;
 
 pub struct Dedupe {
     window: Duration,
+    /// Times are kept as nanoseconds since this (8 bytes, not an `Instant`'s 16).
+    base: Instant,
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
-    seen: HashMap<Key, Instant>,
-    order: VecDeque<(Instant, Key)>,
+    /// Key → when it was last recorded.
+    seen: FxHashMap<Key, u64>,
+    order: VecDeque<(u64, Key)>,
 }
 
 impl Dedupe {
     pub fn new(window: Duration) -> Dedupe {
         Dedupe {
             window,
+            base: Instant::now(),
             inner: Mutex::new(Inner::default()),
         }
+    }
+
+    fn tick(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The alerts of `alerts` not seen within the window, in order.
@@ -59,8 +59,8 @@ impl Dedupe {
         let Ok(mut inner) = self.inner.lock() else {
             return alerts;
         };
-        let now = Instant::now();
-        inner.expire(now, self.window);
+        let window = u64::try_from(self.window.as_nanos()).unwrap_or(u64::MAX);
+        inner.expire(self.tick(), window);
         alerts
             .into_iter()
             .filter(|a| !inner.seen.contains_key(&key(a)))
@@ -72,10 +72,10 @@ impl Dedupe {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let now = Instant::now();
+        let now = self.tick();
         for a in alerts {
             let k = key(a);
-            inner.seen.insert(k.clone(), now);
+            inner.seen.insert(k, now);
             inner.order.push_back((now, k));
         }
         while inner.order.len() > MAX_KEYS {
@@ -89,9 +89,9 @@ impl Dedupe {
 }
 
 impl Inner {
-    fn expire(&mut self, now: Instant, window: Duration) {
+    fn expire(&mut self, now: u64, window: u64) {
         while let Some((at, _)) = self.order.front() {
-            if now.duration_since(*at) < window {
+            if now.saturating_sub(*at) < window {
                 break;
             }
             if let Some((at, k)) = self.order.pop_front()
@@ -99,6 +99,12 @@ impl Inner {
             {
                 self.seen.remove(&k);
             }
+        }
+        if let Some(c) = crate::engine::shrunk(self.seen.capacity(), self.seen.len()) {
+            self.seen.shrink_to(c);
+        }
+        if let Some(c) = crate::engine::shrunk(self.order.capacity(), self.order.len()) {
+            self.order.shrink_to(c);
         }
     }
 }

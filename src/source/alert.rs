@@ -56,6 +56,46 @@ pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
     format!("{hash:016x}")
 }
 
+/// What a dedupe table remembers of one notification instead of its strings:
+/// 128 bits of SHA-256 over `(source, groupKey, fingerprint, startsAt, status)`
+/// (`source` only `with_source`), each string length-prefixed so that no two
+/// different notifications feed the same bytes.
+///
+/// A collision would make a new notification look like a copy, and a copy is
+/// dropped (serve) or not decided (the engine), so it must not happen by chance
+/// or by design. By chance: a table holds at most a few hundred thousand keys,
+/// n²/2¹²⁹ ≈ 10⁻²⁸. By design: a sender that finds a pair of colliding
+/// notifications (≈ 2⁶⁴ SHA-256 computations) only gets its own second one
+/// ignored; shadowing someone else's alert needs a second preimage of a digest
+/// it cannot see (2¹²⁸). Deterministic, unlike a randomly keyed hash, so the
+/// engine stays a pure function of its inputs (backtests replay the same).
+pub fn notification_digest(alert: &Alert, with_source: bool) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut text = |s: &str| {
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    if with_source {
+        text(&alert.source);
+    }
+    match &alert.group_key {
+        Some(g) => {
+            text("1");
+            text(g);
+        }
+        None => text("0"),
+    }
+    text(&alert.fingerprint);
+    text(alert.status.as_str());
+    h.update(alert.starts_at.as_second().to_le_bytes());
+    h.update(alert.starts_at.subsec_nanosecond().to_le_bytes());
+    let full = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
 impl AlertStatus {
     /// `firing` or `resolved`, exactly as Alertmanager writes them.
     pub fn from_word(word: &str) -> Option<Self> {
