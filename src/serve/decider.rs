@@ -22,13 +22,18 @@ use crate::rules::RuleSet;
 use crate::rules::schema::Mode;
 use crate::source::Alert;
 
-/// At most this many messages per step.
-const MAX_STEP: usize = 1024;
+/// At most this many messages per step. A step is journaled as one piece in
+/// the writer's next group, so every webhook committed in that group waits for
+/// it: 1,024 single-alert webhooks per step put the ingest p99 at 64
+/// connections at 7–17 ms (median 10.7 of 3 runs); 256 at 7.2–10.4 ms (median
+/// 8.2 of 6), with the same throughput (`benches/README.md`, 2026-11-29).
+const MAX_STEP: usize = 256;
 /// And at most about this many alerts: a step holds every alert it decides as
-/// it is journaled (the alert, its decisions, their JSON), and 1024 webhooks
-/// of 50 alerts would make that hundreds of megabytes, which the allocator
-/// keeps once freed. Past this, the next message waits for the next step.
-const MAX_STEP_ALERTS: usize = 4096;
+/// it is journaled (the alert, its decisions, their JSON), and hundreds of
+/// webhooks of 50 alerts would make that hundreds of megabytes, which the
+/// allocator keeps once freed; a smaller step is also a shorter wait for the
+/// webhooks committed with it. Past this, the next message waits for the next step.
+const MAX_STEP_ALERTS: usize = 2048;
 /// Wake at least this often, to run timers and notice shutdown.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
 /// Resolved alerts are forgotten this long after they resolved.
