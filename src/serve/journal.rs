@@ -204,14 +204,7 @@ pub fn open_reader(path: &Path) -> Result<Db> {
 
 fn migrate(conn: &rusqlite::Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > MIGRATIONS.len() as i64 {
-        return Err(JournalError {
-            message: format!(
-                "the journal has schema {current}, newer than this resgate knows ({}); use a newer resgate",
-                MIGRATIONS.len()
-            ),
-        });
-    }
+    refuse_newer_schema(current, MIGRATIONS.len())?;
     for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i + 1;
         conn.execute_batch(&format!(
@@ -220,6 +213,18 @@ fn migrate(conn: &rusqlite::Connection) -> Result<()> {
         .inspect_err(|_| {
             let _ = conn.execute_batch("ROLLBACK");
         })?;
+    }
+    Ok(())
+}
+
+/// A journal migrated by a newer resgate is not this one's to write.
+fn refuse_newer_schema(current: i64, known: usize) -> Result<()> {
+    if current > known as i64 {
+        return Err(JournalError {
+            message: format!(
+                "the journal has schema {current}, newer than this resgate knows ({known}); use a newer resgate"
+            ),
+        });
     }
     Ok(())
 }

@@ -120,14 +120,7 @@ impl Postgres {
             .next()
             .flatten()
             .unwrap_or(0);
-        if current > MIGRATIONS.len() as i64 {
-            return Err(JournalError {
-                message: format!(
-                    "the journal has schema {current}, newer than this resgate knows ({}); use a newer resgate",
-                    MIGRATIONS.len()
-                ),
-            });
-        }
+        super::refuse_newer_schema(current, MIGRATIONS.len())?;
         for (i, (_name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let version = i + 1;
             let script = format!(
