@@ -21,7 +21,7 @@ use std::time::Instant;
 use jiff::{SignedDuration, Timestamp};
 use resgate::backtest;
 use resgate::engine::{Decision, EventState, Transition, Verdict};
-use resgate::rules::{self, RuleSet};
+use resgate::rules::RuleSet;
 use resgate::scenario::{Action, Fake, Runner, Step};
 use resgate::serve::journal::{self, history};
 use resgate::source::{Alert, AlertStatus, fingerprint};
@@ -30,20 +30,8 @@ use rusqlite::{Connection, params};
 use common::Lcg;
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let args: Vec<String> = std::env::args().collect();
-    let alerts = args
-        .iter()
-        .position(|a| a == "--alerts")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(if quick { 2_000 } else { 100_000 });
-    let loaded = rules::load_path(Path::new("rules"));
-    let Some(rules) = loaded.rules else {
-        eprintln!("the shipped rules do not load");
-        std::process::exit(1);
-    };
-    let rules = Arc::new(rules);
+    let alerts = common::alerts_arg(2_000, 100_000);
+    let rules = common::shipped_rules();
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => {

@@ -107,11 +107,7 @@ fn run(remediations: usize, state_alerts: usize, queried: usize) -> Report {
 /// `resgate test`/`simulate` throughput: generated Alertmanager payloads of 100
 /// alerts each, mapped and decided against the shipped rules on one core.
 fn throughput(total: usize) -> (f64, f64) {
-    let loaded = resgate::rules::load_path(std::path::Path::new("rules"));
-    let Some(rules) = loaded.rules else {
-        panic!("shipped rules do not load")
-    };
-    let rules = Arc::new(rules);
+    let rules = common::shipped_rules();
     let Some(source) = rules.source("alertmanager") else {
         panic!("no alertmanager source")
     };

@@ -30,16 +30,17 @@
 //! `--only unmatched|matched` one workload (for a heap profiler).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use resgate::engine::Engine;
-use resgate::rules::{self, RuleSet};
+use resgate::rules::RuleSet;
 use resgate::serve::dedupe::Dedupe;
 use resgate::source::{Alert, map_payload};
+
+mod common;
 
 /// The system allocator, counting live bytes and blocks (signed: a block freed
 /// on one side of a measurement and allocated on the other may cross zero).
@@ -240,19 +241,8 @@ fn run(rules: &Arc<RuleSet>, w: Workload, n: usize) -> Row {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--alerts")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(if quick { 2_000 } else { 100_000 });
-    let loaded = rules::load_path(Path::new("rules"));
-    let Some(rules) = loaded.rules else {
-        eprintln!("the shipped rules do not load");
-        std::process::exit(1);
-    };
-    let rules = Arc::new(rules);
+    let n = common::alerts_arg(2_000, 100_000);
+    let rules = common::shipped_rules();
     println!(
         "memory per alert in state: {n} never-resolved alerts, one per webhook, shipped rules/, as serve ingests them"
     );

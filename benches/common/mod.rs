@@ -27,6 +27,32 @@ impl Lcg {
     }
 }
 
+/// `--alerts N` from the command line; else `quick` with `--quick`, `full` without.
+pub fn alerts_arg(quick: usize, full: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    let fallback = if args.iter().any(|a| a == "--quick") {
+        quick
+    } else {
+        full
+    };
+    args.iter()
+        .position(|a| a == "--alerts")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(fallback)
+}
+
+/// The shipped `rules/`; the bench exits with a message when they do not load.
+pub fn shipped_rules() -> Arc<RuleSet> {
+    match rules::load_path(std::path::Path::new("rules")).rules {
+        Some(rules) => Arc::new(rules),
+        None => {
+            eprintln!("the shipped rules do not load");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// A firing alert of source `am` with these labels, starting at `at`.
 pub fn alert(labels: &[(&str, String)], at: Timestamp) -> Alert {
     let labels: BTreeMap<String, String> = labels
