@@ -19,10 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, alertmanager_payload, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{Daemon, alertmanager_payload};
 use common::load::{
-    Acked, Lcg, all_final, assert_all_journaled, assert_one_call_per_event, next_notification, post,
+    Acked, Lcg, all_final, assert_all_journaled, assert_one_call_per_event, kill_test_remediator,
+    next_notification, post,
 };
 
 #[test]
@@ -37,17 +37,9 @@ fn kill_9_at_random_points_loses_nothing_acknowledged_and_never_calls_twice() {
         .unwrap_or(20_261_129);
     println!("crash test: {rounds} kills, CRASH_SEED={seed}");
 
-    let fake = FakeRemediator::start(Behaviour {
-        hang: Some(Duration::from_millis(30)),
-        running_polls: 2,
-        ..Behaviour::default()
-    });
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
-    // A call whose answer a crash lost stays in flight until `poll.timeout`:
-    // short here so the test ends.
-    common::edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 3s");
+    let fake = kill_test_remediator(&rules, 2, "3s");
     let data = dir.path().join("data");
 
     let addr = Arc::new(Mutex::new(String::new()));

@@ -27,10 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::daemon::{Daemon, alertmanager_payload, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{Daemon, alertmanager_payload};
+use common::fake_remediator::FakeRemediator;
 use common::load::{
-    Acked, Lcg, all_final, assert_all_journaled, assert_one_call_per_event, next_notification, post,
+    Acked, Lcg, all_final, assert_all_journaled, assert_one_call_per_event, kill_test_remediator,
+    next_notification, post,
 };
 use common::postgres::Postgres;
 use common::tcp_proxy::TcpProxy;
@@ -66,18 +67,11 @@ impl Bench {
     fn new(database: &str) -> Option<Bench> {
         let pg = Postgres::start()?;
         let url = pg.database(database);
-        let fake = FakeRemediator::start(Behaviour {
-            hang: Some(Duration::from_millis(30)),
-            running_polls: 3,
-            ..Behaviour::default()
-        });
         let dir = tempfile::tempdir().unwrap();
         let rules = dir.path().join("rules");
-        write_rules(&rules, &fake, "");
-        // A call whose answer a kill lost stays in flight until `poll.timeout`:
-        // short, so the test ends, but well over a takeover (about 2 s), so
-        // that the events a new leader resumes have time to be polled to the end.
-        common::edit(&rules.join("sources.yaml"), "timeout: 1m", "timeout: 8s");
+        // poll.timeout well over a takeover (about 2 s), so that the events a
+        // new leader resumes have time to be polled to the end.
+        let fake = kill_test_remediator(&rules, 3, "8s");
         let data = [dir.path().join("a"), dir.path().join("b")];
         Some(Bench {
             pg,

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::fake_remediator::ReceivedCall;
+use super::daemon::write_rules;
+use super::fake_remediator::{Behaviour, FakeRemediator, ReceivedCall};
 
 /// A cheap deterministic generator (tests print their seed, so a failing run
 /// can be repeated).
@@ -69,6 +70,30 @@ pub fn next_notification(
     };
     let status = if resolve { "resolved" } else { "firing" };
     (instance, status, starts_at)
+}
+
+/// The remediator and rules the kill tests run: a Rundeck-like fake that
+/// holds each call 30 ms (so kills land between a call and its answer) and
+/// reports `running` for `running_polls` polls, and `write_rules` in `rules`
+/// with `poll.timeout` set to `poll_timeout`: a call whose answer a kill lost
+/// stays in flight that long, so it must be short for the test to end.
+pub fn kill_test_remediator(
+    rules: &std::path::Path,
+    running_polls: usize,
+    poll_timeout: &str,
+) -> FakeRemediator {
+    let fake = FakeRemediator::start(Behaviour {
+        hang: Some(Duration::from_millis(30)),
+        running_polls,
+        ..Behaviour::default()
+    });
+    write_rules(rules, &fake, "");
+    super::edit(
+        &rules.join("sources.yaml"),
+        "timeout: 1m",
+        &format!("timeout: {poll_timeout}"),
+    );
+    fake
 }
 
 /// POSTs without panicking: a killed daemon is an error, not a test failure.
