@@ -34,6 +34,38 @@ impl Preset {
         }
     }
 
+    /// A job runner answers a launch with "queued" and reports the outcome
+    /// later: without polling, a 2xx would count a job that then fails as a
+    /// success. `None` for a plain webhook, whose 2xx is the outcome.
+    pub fn status_url_shape(self) -> Option<&'static str> {
+        match self {
+            Preset::Rundeck => Some("https://rundeck.example/api/45/execution/{{ id }}"),
+            Preset::StackStorm => Some("https://st2.example/api/v1/executions/{{ id }}"),
+            Preset::Awx => Some("https://awx.example/api/v2/jobs/{{ id }}/"),
+            Preset::Webhook => None,
+        }
+    }
+
+    /// The header(s) the product authenticates API calls with (any one will
+    /// do), and an example of it.
+    pub fn auth_headers(self) -> Option<(&'static [&'static str], &'static str)> {
+        match self {
+            Preset::Rundeck => Some((
+                &["X-Rundeck-Auth-Token"],
+                "X-Rundeck-Auth-Token: \"${env:RUNDECK_TOKEN}\"",
+            )),
+            Preset::StackStorm => Some((
+                &["St2-Api-Key", "X-Auth-Token"],
+                "St2-Api-Key: \"${env:ST2_API_KEY}\"",
+            )),
+            Preset::Awx => Some((
+                &["Authorization"],
+                "Authorization: \"Bearer ${env:AWX_TOKEN}\"",
+            )),
+            Preset::Webhook => None,
+        }
+    }
+
     /// JMESPath of the event ID in the POST response.
     pub fn id(self) -> Option<&'static str> {
         match self {
