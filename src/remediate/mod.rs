@@ -17,7 +17,10 @@ mod client;
 mod render;
 
 pub use client::{CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy};
-pub use render::{CallRequest, render_call, render_escalation, render_status_url, resolve_headers};
+pub use render::{
+    CallRequest, render_call, render_escalation, render_status_url, render_status_url_for,
+    resolve_headers,
+};
 
 /// Where `${env:...}` and `${file:...}` secrets come from. A trait so tests
 /// (and anything embedding resgate) need not touch the process environment.

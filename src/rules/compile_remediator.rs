@@ -252,6 +252,11 @@ impl Compiler<'_> {
             states,
             poll_every: every?,
             poll_timeout: timeout?,
+            preset,
+            // Preset expressions are ours and known to compile.
+            kind: preset
+                .and_then(Preset::kind)
+                .and_then(|e| jmespath::compile(e).ok()),
         };
         ok.then_some(Some(tracking))
     }

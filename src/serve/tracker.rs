@@ -146,15 +146,17 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 CallResult::Accepted {
                     remote_id,
                     note: why,
+                    kind,
                 } => {
                     shared.metrics.call("accepted");
                     if let (Some(rid), Some(_)) = (&remote_id, &remediator.tracking) {
-                        match remediate::render_status_url(
+                        match remediate::render_status_url_for(
                             rules,
                             remediation,
                             alert,
                             &job.event.target,
                             rid,
+                            kind.as_deref(),
                         ) {
                             Ok(url) => status_url = Some(url),
                             Err(e) => {
