@@ -284,11 +284,13 @@ impl Runner {
         }
         if fake.then == FakeOutcome::NoAnswer {
             // As serve does with an unknown outcome: nothing is reported until
-            // the event's deadline (`poll.timeout`, or the untracked hold),
-            // whatever `takes` says; then it has timed out.
-            let due = now
+            // the event's deadline (fired + `poll.timeout`, or the untracked
+            // hold), whatever `takes` says; then it has timed out.
+            let fired = self.engine.state().event(event).map_or(now, |e| e.fired_at);
+            let due = fired
                 .saturating_add(self.no_answer_hold(remediation))
-                .unwrap_or(now);
+                .unwrap_or(fired)
+                .max(now);
             self.seq += 1;
             self.scheduled
                 .push((due, self.seq, event.to_owned(), Outcome::TimedOut));
