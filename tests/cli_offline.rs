@@ -16,6 +16,18 @@ fn shipped_rule_tests_pass() {
     assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
 }
 
+/// PagerDuty updates (acknowledged, escalated, priority_updated) between the
+/// trigger and the resolve are no notification: no second attempt; the
+/// reopening is (tests/rules/pagerduty).
+#[test]
+fn pagerduty_updates_start_no_attempt_in_the_offline_engine() {
+    let run = Test::new()
+        .args(["test", &repo("tests/rules/pagerduty")])
+        .run();
+    assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
+    run.code(0);
+}
+
 const RULES: &str = "sources:\n  am: {kind: alertmanager}\nremediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n  restart:\n    match: {alertname: Down, service: \"=~.+\"}\n    target: \"{{ service }}\"\n    remediator: runner\n    unless: {deploying: \"firing(A), label(A, \\\"alertname\\\", \\\"Deploying\\\"), label(A, \\\"service\\\", $service)\"}\n    budget: {attempts: 2, within: 1h}\n";
 
 #[test]

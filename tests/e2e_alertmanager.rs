@@ -323,6 +323,7 @@ remediators:
   rundeck:
     preset: rundeck
     url: "{fake}/api/45/job/{{{{ job }}}}/run"
+    headers: {{X-Rundeck-Auth-Token: "test-token"}}
     status_url: "{fake}/api/45/execution/{{{{ id }}}}"
     poll: {{every: 1s, timeout: 5m}}
     timeout: 5s

@@ -3,7 +3,9 @@
 //! - never two events in flight for one remediation and target (no robo-hammer);
 //! - every non-shadow fire creates exactly one event;
 //! - at most one escalation per remediation and target inside its budget window;
-//! - events only move along the lifecycle of DESIGN.md §3.
+//! - events only move along the lifecycle of DESIGN.md §3;
+//! - no fire on a target inside the warm-up window of an earlier success there,
+//!   whatever that event's state is now (DESIGN.md §3 row 2), across restarts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -178,6 +180,12 @@ proptest! {
                 match d.verdict {
                     Verdict::Fire if d.reason.as_deref() != Some("shadow") => {
                         let event = d.event.clone().expect("a fire names its event");
+                        let (r, t) = (d.remediation.as_deref(), d.target.as_deref());
+                        for e in &engine.state().events {
+                            let warm = e.succeeded_at.zip(e.warm_until).is_some_and(|(s, u)| s <= d.at && d.at < u);
+                            prop_assert!(!(warm && e.id != event && Some(e.remediation.as_str()) == r && Some(e.target.as_str()) == t),
+                                "{} fired at {} inside the warm-up of {} ({})", event, d.at, e.id, e.state);
+                        }
                         prop_assert!(fired_events.insert(event), "one event per fire");
                     }
                     Verdict::Escalate => {

@@ -73,6 +73,9 @@ cases!(
     builtin_redefined,
     bad_mode,
     invalid_auth,
+    job_runner_no_status_url,
+    id_no_status_url,
+    job_runner_no_auth_header,
 );
 
 #[test]
@@ -99,6 +102,7 @@ fn cases_fail_the_way_their_name_says() {
         "label_not_guaranteed",
         "label_not_guaranteed_template",
         "unused_predicate",
+        "job_runner_no_auth_header",
     ];
     for name in CASES {
         let loaded = rules::load_path(&Path::new("tests/lint").join(name));

@@ -152,7 +152,9 @@ fn recording_policy(attempts: u32) -> (RetryPolicy, Arc<Mutex<Vec<Duration>>>) {
 
 fn accepted(result: &CallResult) -> (Option<String>, Option<String>) {
     match result {
-        CallResult::Accepted { remote_id, note } => (remote_id.clone(), note.clone()),
+        CallResult::Accepted {
+            remote_id, note, ..
+        } => (remote_id.clone(), note.clone()),
         other => panic!("expected Accepted, got {other:?}"),
     }
 }
@@ -877,4 +879,284 @@ fn dropping_the_fake_while_a_call_hangs_returns_promptly() {
     let started = Instant::now();
     drop(fake);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Rundeck's scheduler marks a scheduled run that never started `missed`
+/// (Rundeck API docs, "Execution Info": `status`; `EXECUTION_MISSED` in
+/// rundeckapp's ExecutionService). It will not run any more: a failure now,
+/// not a word polled until `poll.timeout`.
+#[test]
+fn a_missed_rundeck_execution_is_a_failure_at_once() {
+    let fake = FakeRemediator::start(Behaviour {
+        final_status: "missed".to_owned(),
+        ..Behaviour::default()
+    });
+    let rules = rules_at(&fake.url());
+    let r = remediation(&rules, "restart-api");
+    let alert = api_down();
+    let client = Client::new();
+    let tracking = tracking(&rules);
+    let id = accepted(&client.send(&restart_call(&rules, &alert), KEY, TIMEOUT, Some(tracking)))
+        .0
+        .expect("an id");
+    let url = render_status_url(&rules, r, &alert, "api/host-1", &id).expect("status url");
+    let headers = resgate::remediate::resolve_headers(
+        &rules.remediators[r.remediator],
+        &Secrets::with_token(),
+    )
+    .expect("headers");
+    assert_eq!(
+        client.poll(&url, &headers, TIMEOUT, tracking),
+        PollResult::State {
+            state: RemoteState::Failed,
+            word: "missed".to_owned()
+        }
+    );
+}
+
+/// Every status word each job runner documents, and what resgate makes of it
+/// (the table in docs/integrations.md). Sources:
+/// - Rundeck API docs, "Execution Info" (`running`, `succeeded`, `failed`,
+///   `aborted`, `timedout`, `failed-with-retry`, `scheduled`, `other`) and
+///   rundeckapp's ExecutionService (`queued`, `missed`);
+/// - StackStorm st2common/st2common/constants/action.py `LIVEACTION_STATUSES`;
+/// - AWX awx/main/models/unified_jobs.py `STATUS_CHOICES` (jobs and workflow jobs).
+///
+/// A word none of them lists is never success: it is polled again until it
+/// changes or `poll.timeout` makes the event `timed_out`.
+#[test]
+fn every_documented_status_word_of_each_job_runner_is_sorted() {
+    use RemoteState::{Failed, Running, Succeeded};
+    use resgate::rules::preset::Preset;
+    let table: &[(Preset, &[(&str, RemoteState)])] = &[
+        (
+            Preset::Rundeck,
+            &[
+                ("running", Running),
+                ("scheduled", Running),
+                ("queued", Running),
+                ("succeeded", Succeeded),
+                ("failed", Failed),
+                ("aborted", Failed),
+                ("timedout", Failed),
+                ("failed-with-retry", Failed),
+                ("missed", Failed),
+                ("other", Failed),
+            ],
+        ),
+        (
+            Preset::StackStorm,
+            &[
+                ("requested", Running),
+                ("scheduled", Running),
+                ("delayed", Running),
+                ("running", Running),
+                ("pending", Running),
+                ("pausing", Running),
+                ("paused", Running),
+                ("resuming", Running),
+                ("canceling", Running),
+                ("succeeded", Succeeded),
+                ("failed", Failed),
+                ("timeout", Failed),
+                ("abandoned", Failed),
+                ("canceled", Failed),
+            ],
+        ),
+        (
+            Preset::Awx,
+            &[
+                ("new", Running),
+                ("pending", Running),
+                ("waiting", Running),
+                ("running", Running),
+                ("successful", Succeeded),
+                ("failed", Failed),
+                ("error", Failed),
+                ("canceled", Failed),
+            ],
+        ),
+    ];
+    for (preset, words) in table {
+        let states = preset.states();
+        for (word, expected) in *words {
+            assert_eq!(states.classify(word), Some(*expected), "{preset:?} {word}");
+        }
+        for unknown in ["", "unknown", "success", "done", "ok", "completed"] {
+            assert_eq!(states.classify(unknown), None, "{preset:?} {unknown}");
+        }
+        let listed = states.running.len() + states.succeeded.len() + states.failed.len();
+        assert_eq!(listed, words.len(), "{preset:?}: a word the table misses");
+    }
+}
+
+/// An AWX-shaped remediator on loopback, as AWX's API documents it: launching
+/// a job template (`POST /api/v2/job_templates/N/launch/`) answers 201 with
+/// `job`, `id` and `"type": "job"`, the job's status is at `/api/v2/jobs/ID/`;
+/// launching a workflow job template (`POST
+/// /api/v2/workflow_job_templates/N/launch/`) answers `workflow_job`, `id` and
+/// `"type": "workflow_job"`, and its status is only at
+/// `/api/v2/workflow_jobs/ID/` (`/api/v2/jobs/ID/` is 404). Each job reports
+/// `pending` once, then `successful`.
+struct FakeAwx {
+    server: Arc<tiny_http::Server>,
+    base: String,
+    thread: Option<JoinHandle<()>>,
+    polled: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeAwx {
+    fn start() -> FakeAwx {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind"));
+        let base = format!(
+            "http://{}",
+            server.server_addr().to_ip().expect("a TCP address")
+        );
+        let polled = Arc::new(Mutex::new(Vec::new()));
+        let (inner, seen) = (server.clone(), polled.clone());
+        let thread = std::thread::spawn(move || {
+            // id → (is a workflow job, polls answered)
+            let mut jobs: BTreeMap<u64, (bool, usize)> = BTreeMap::new();
+            let mut next = 100u64;
+            for request in inner.incoming_requests() {
+                let path = request.url().to_owned();
+                let json = |code: u16, body: String| {
+                    tiny_http::Response::from_string(body)
+                        .with_status_code(code)
+                        .with_header(
+                            tiny_http::Header::from_bytes("Content-Type", "application/json")
+                                .expect("header"),
+                        )
+                };
+                let launch = |workflow: bool, id: u64| {
+                    let (field, kind, at) = if workflow {
+                        ("workflow_job", "workflow_job", "workflow_jobs")
+                    } else {
+                        ("job", "job", "jobs")
+                    };
+                    format!(
+                        r#"{{"{field}": {id}, "ignored_fields": {{}}, "id": {id}, "type": "{kind}", "url": "/api/v2/{at}/{id}/", "status": "pending"}}"#
+                    )
+                };
+                let response = if request.method() == &tiny_http::Method::Post {
+                    next += 1;
+                    let workflow = path.starts_with("/api/v2/workflow_job_templates/");
+                    jobs.insert(next, (workflow, 0));
+                    json(201, launch(workflow, next))
+                } else {
+                    seen.lock().expect("polled").push(path.clone());
+                    let (workflow_url, rest) = match path.strip_prefix("/api/v2/workflow_jobs/") {
+                        Some(rest) => (true, rest),
+                        None => (false, path.strip_prefix("/api/v2/jobs/").unwrap_or("")),
+                    };
+                    let id = rest.trim_end_matches('/').parse::<u64>().unwrap_or(0);
+                    match jobs.get_mut(&id) {
+                        Some((workflow, polls)) if *workflow == workflow_url => {
+                            *polls += 1;
+                            let status = if *polls == 1 { "pending" } else { "successful" };
+                            json(200, format!(r#"{{"id": {id}, "status": "{status}"}}"#))
+                        }
+                        _ => json(404, r#"{"detail": "Not found."}"#.to_owned()),
+                    }
+                };
+                let _ = request.respond(response);
+            }
+        });
+        FakeAwx {
+            server,
+            base,
+            thread: Some(thread),
+            polled,
+        }
+    }
+}
+
+impl Drop for FakeAwx {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn an_awx_workflow_job_is_tracked_and_polled_at_its_workflow_jobs_url() {
+    let awx = FakeAwx::start();
+    let base = &awx.base;
+    let text = format!(
+        r#"
+sources:
+  alertmanager: {{kind: alertmanager}}
+remediators:
+  awx:
+    preset: awx
+    url: "{base}/api/v2/{{{{ kind }}}}/{{{{ template }}}}/launch/"
+    headers: {{Authorization: "Bearer ${{env:AWX_TOKEN}}"}}
+    status_url: "{base}/api/v2/jobs/{{{{ id }}}}/"
+remediations:
+  roll-api:
+    match: {{alertname: ApiDown}}
+    target: "{{{{ service }}}}"
+    remediator: awx
+    vars: {{template: "7"}}
+    budget: {{attempts: 3, within: 1h}}
+"#
+    );
+    let loaded = rules::load_texts(vec![(PathBuf::from("rules.yaml"), text)]);
+    let rules = loaded
+        .rules
+        .unwrap_or_else(|| panic!("rules do not load: {:#?}", loaded.diagnostics));
+    let r = remediation(&rules, "roll-api");
+    let remediator = &rules.remediators[r.remediator];
+    let tracking = remediator.tracking.as_ref().expect("awx is tracked");
+    let secrets = Secrets(BTreeMap::from([("AWX_TOKEN", TOKEN)]));
+    let headers = resgate::remediate::resolve_headers(remediator, &secrets).expect("headers");
+    let client = Client::new();
+
+    for (kind, polled_at) in [
+        ("job_templates", "/api/v2/jobs/"),
+        ("workflow_job_templates", "/api/v2/workflow_jobs/"),
+    ] {
+        let alert = alert(&[("alertname", "ApiDown"), ("service", "api"), ("kind", kind)]);
+        let request = render_call(&rules, r, &alert, "api", &secrets).expect("render_call");
+        assert_eq!(request.url, format!("{base}/api/v2/{kind}/7/launch/"));
+        let result = client.send(&request, KEY, TIMEOUT, Some(tracking));
+        let CallResult::Accepted {
+            remote_id: Some(id),
+            kind: launched,
+            ..
+        } = result
+        else {
+            panic!("{kind}: no remote ID in {result:?}");
+        };
+        let url = resgate::remediate::render_status_url_for(
+            &rules,
+            r,
+            &alert,
+            "api",
+            &id,
+            launched.as_deref(),
+        )
+        .expect("status url");
+        assert_eq!(url, format!("{base}{polled_at}{id}/"), "{kind}");
+        assert_eq!(
+            client.poll(&url, &headers, TIMEOUT, tracking),
+            PollResult::State {
+                state: RemoteState::Running,
+                word: "pending".to_owned()
+            },
+            "{kind}"
+        );
+        assert_eq!(
+            client.poll(&url, &headers, TIMEOUT, tracking),
+            PollResult::State {
+                state: RemoteState::Succeeded,
+                word: "successful".to_owned()
+            },
+            "{kind}"
+        );
+    }
+    let polled = awx.polled.lock().expect("polled").clone();
+    assert_eq!(polled.len(), 4, "{polled:?}");
 }

@@ -471,30 +471,47 @@ fn pagerduty_events_not_about_an_incident_are_no_alert() {
     assert_eq!(map(SourceKind::PagerDuty, note).expect("maps"), Vec::new());
 }
 
+/// PagerDuty's v3 webhook event types (developer docs, "Webhooks Overview",
+/// event types): only `incident.triggered` and `incident.reopened` say an
+/// incident fires. Acknowledging, escalating, reassigning ... describe the same
+/// incident changing hands: no alert, so no decision, however long after the
+/// trigger it comes; a later type PagerDuty adds is treated alike.
 #[test]
-fn pagerduty_acknowledged_fires_and_resolved_state_wins() {
+fn pagerduty_updates_are_no_notification_and_resolved_state_wins() {
     let body = |event_type: &str, status: &str| {
         format!(
             r#"{{"event": {{"id": "E", "event_type": "{event_type}", "resource_type": "incident", "occurred_at": "2026-11-20T10:05:00Z",
             "data": {{"id": "Q1", "type": "incident", "title": "disk full", "status": "{status}", "created_at": "2026-11-20T10:00:00Z"}}}}}}"#
         )
     };
-    let ack = only(
-        map(
-            SourceKind::PagerDuty,
-            body("incident.acknowledged", "acknowledged").as_bytes(),
-        )
-        .expect("maps"),
-    );
-    assert_eq!(ack.status, AlertStatus::Firing);
-    assert_eq!(
-        ack.labels,
-        labels(&[
-            ("alertname", "disk full"),
-            ("event_type", "incident.acknowledged"),
-            ("resource_type", "incident")
-        ])
-    );
+    for (event_type, status) in [
+        ("incident.acknowledged", "acknowledged"),
+        ("incident.unacknowledged", "triggered"),
+        ("incident.delegated", "triggered"),
+        ("incident.escalated", "triggered"),
+        ("incident.reassigned", "acknowledged"),
+        ("incident.priority_updated", "acknowledged"),
+        ("incident.service_updated", "triggered"),
+        ("incident.custom_field_values.updated", "triggered"),
+    ] {
+        assert_eq!(
+            map(SourceKind::PagerDuty, body(event_type, status).as_bytes()).expect("maps"),
+            Vec::new(),
+            "{event_type}"
+        );
+    }
+    for fixture in [
+        "pagerduty/incident-acknowledged.json",
+        "pagerduty/incident-escalated.json",
+        "pagerduty/incident-priority-updated.json",
+    ] {
+        assert_eq!(
+            map_ok(SourceKind::PagerDuty, fixture),
+            Vec::new(),
+            "{fixture}"
+        );
+    }
+    // The incident's own state: an update of a resolved incident resolves it.
     let late = only(
         map(
             SourceKind::PagerDuty,
@@ -504,6 +521,24 @@ fn pagerduty_acknowledged_fires_and_resolved_state_wins() {
     );
     assert_eq!(late.status, AlertStatus::Resolved);
     assert_eq!(late.ends_at, Some(ts("2026-11-20T10:05:00Z")));
+}
+
+/// `incident.reopened` is a new firing: it starts when the incident reopened
+/// (`occurred_at`), not when it was first created, or `age` guards would pass
+/// at once.
+#[test]
+fn pagerduty_reopened_fires_from_the_reopening() {
+    let alert = only(map_ok(
+        SourceKind::PagerDuty,
+        "pagerduty/incident-reopened.json",
+    ));
+    assert_eq!(alert.status, AlertStatus::Firing);
+    assert_eq!(alert.fingerprint, "Q3LJRS6ADPFW2K");
+    assert_eq!(alert.starts_at, ts("2026-11-20T10:20:04.781Z"));
+    assert_eq!(
+        alert.labels.get("event_type").map(String::as_str),
+        Some("incident.reopened")
+    );
 }
 
 #[test]

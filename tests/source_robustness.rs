@@ -16,6 +16,8 @@ const FIXTURES: &[&str] = &[
     "pagerduty/incident-triggered.json",
     "pagerduty/incident-resolved.json",
     "pagerduty/ping.json",
+    "pagerduty/incident-acknowledged.json",
+    "pagerduty/incident-reopened.json",
     "jmespath/legacy.json",
 ];
 

@@ -102,23 +102,24 @@ pub(super) fn decide(
         ));
     }
 
-    // 2. The last success on this target is still warming up.
-    let warming = engine
-        .state
-        .open_on(name, &target)
-        .rev()
-        .find(|e| e.state == EventState::Warming && e.warm_until.is_some_and(|u| now < u));
-    if let Some(e) = warming {
+    // 2. A success on this target is still inside its warm-up window, whatever
+    // its event's state is now: an alert that resolved during the warm-up
+    // (rescued) and fires again a minute later is the flapping of a roll-out,
+    // not a reason to hammer the target again (DESIGN.md §3 row 2).
+    if let Some(e) = engine.state.warm_window(name, &target, now) {
         let proof = Proof::WarmingUp {
             event: e.id.clone(),
             succeeded_at: e.succeeded_at.unwrap_or(e.fired_at),
             until: e.warm_until.unwrap_or(now),
         };
-        let id = e.id.clone();
-        if let Some(e) = engine
-            .state
-            .event_index(&id)
-            .and_then(|i| engine.state.events.get_mut(i))
+        let (id, warming) = (e.id.clone(), e.state == EventState::Warming);
+        // A warming event is rescued only once this alert resolves too; a
+        // final event is left as it ended.
+        if warming
+            && let Some(e) = engine
+                .state
+                .event_index(&id)
+                .and_then(|i| engine.state.events.get_mut(i))
         {
             e.alerts.insert(alert.fingerprint.clone());
         }

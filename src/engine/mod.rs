@@ -459,8 +459,13 @@ impl Engine {
     pub fn next_timer(&self) -> Option<Timestamp> {
         let warm = self.state.next_warm_timer().map(|(t, _)| t);
         let approval = self.state.next_approval_timer().map(|(t, _)| t);
+        let windows = self.state.next_window_end();
         let pauses = self.state.pauses.iter().filter_map(|p| p.until);
-        warm.into_iter().chain(approval).chain(pauses).min()
+        warm.into_iter()
+            .chain(approval)
+            .chain(windows)
+            .chain(pauses)
+            .min()
     }
 
     /// Runs every timer due up to `now`, in time order, re-deciding deferred
@@ -485,6 +490,8 @@ impl Engine {
                     break; // cannot happen: leaving AwaitingApproval removes the timer
                 }
             }
+            // A rescued event's window ending frees its target too.
+            self.state.end_windows(at);
             self.state.pauses.retain(|p| p.until.is_none_or(|u| u > at));
             out.append(self.reevaluate(at, Scope::All));
         }

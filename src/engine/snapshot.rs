@@ -72,6 +72,9 @@ impl Engine {
             let warm = (event.state == super::EventState::Warming)
                 .then_some(event.succeeded_at.zip(event.warm_until))
                 .flatten();
+            // A success that ended otherwise (rescued) still holds its target
+            // until its window ends; windows long over are not kept.
+            let window = event.warm_until.filter(|u| warm.is_none() && *u > now);
             let in_flight = event.state.in_flight();
             // The approval deadline follows the rules live now.
             let approval = (event.state == super::EventState::AwaitingApproval).then(|| {
@@ -91,6 +94,9 @@ impl Engine {
             }
             if let Some((succeeded, until)) = warm {
                 state.set_warm_until(i, succeeded, until);
+            }
+            if let Some(until) = window {
+                state.set_window(i, until);
             }
             if in_flight {
                 engine.facts.set_in_flight(&r, &t, true);

@@ -181,6 +181,14 @@ pub struct State {
     flying: FxHashMap<String, usize>,
     /// (warm_until, event) of warming events: the next warm-up to end is first.
     warm_timers: BTreeSet<(Timestamp, usize)>,
+    /// (warm_until, event) of every success whose warm-up window may still be
+    /// running, whatever the event's state is now (DESIGN.md §3 row 2: a
+    /// rescued event still holds its target until the window ends). When one
+    /// ends, deferrals are decided again.
+    windows: BTreeSet<(Timestamp, usize)>,
+    /// remediation → target → (end of the latest warm-up window, its event).
+    /// Nested like `by_target`.
+    window_on: FxHashMap<String, FxHashMap<String, (Timestamp, usize)>>,
     /// (deadline, event) of events awaiting approval: the next to expire first.
     approval_timers: BTreeSet<(Timestamp, usize)>,
     approval_deadlines: FxHashMap<usize, Timestamp>,
@@ -251,6 +259,55 @@ impl State {
             e.succeeded_at = Some(succeeded_at);
             e.warm_until = Some(until);
             self.warm_timers.insert((until, i));
+        }
+        self.set_window(i, until);
+    }
+
+    /// Records that event `i`'s success holds its target until `until`, in
+    /// whatever state the event is (a restored rescued event included).
+    pub fn set_window(&mut self, i: usize, until: Timestamp) {
+        let Some(e) = self.events.get(i) else {
+            return;
+        };
+        self.windows.insert((until, i));
+        let slot = self
+            .window_on
+            .entry(e.remediation.clone())
+            .or_default()
+            .entry(e.target.clone())
+            .or_insert((until, i));
+        if until >= slot.0 {
+            *slot = (until, i);
+        }
+    }
+
+    /// The event whose success on (remediation, target) holds the target in
+    /// its warm-up window at `now`, if any: the one whose window ends last.
+    pub fn warm_window(&self, remediation: &str, target: &str, now: Timestamp) -> Option<&Event> {
+        let &(until, i) = self.window_on.get(remediation)?.get(target)?;
+        (now < until).then(|| self.events.get(i)).flatten()
+    }
+
+    /// When the earliest warm-up window ends (the event may be rescued by then).
+    pub fn next_window_end(&self) -> Option<Timestamp> {
+        self.windows.first().map(|(t, _)| *t)
+    }
+
+    /// Forgets the warm-up windows that ended at or before `at`.
+    pub fn end_windows(&mut self, at: Timestamp) {
+        while let Some(&(until, i)) = self.windows.first().filter(|(u, _)| *u <= at) {
+            self.windows.remove(&(until, i));
+            let Some(e) = self.events.get(i) else {
+                continue;
+            };
+            if let Some(targets) = self.window_on.get_mut(&e.remediation)
+                && targets.get(&e.target) == Some(&(until, i))
+            {
+                targets.remove(&e.target);
+                if targets.is_empty() {
+                    self.window_on.remove(&e.remediation);
+                }
+            }
         }
     }
 

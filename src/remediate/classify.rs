@@ -122,8 +122,11 @@ pub fn transport(error: &ureq::Error, connected: bool) -> CallResult {
 
 /// The event ID in a 2xx answer of a tracked remediator.
 pub fn remote_id(body: &[u8], id: &Expr) -> CallResult {
-    let accepted =
-        |remote_id: Option<String>, note: Option<String>| CallResult::Accepted { remote_id, note };
+    let accepted = |remote_id: Option<String>, note: Option<String>| CallResult::Accepted {
+        remote_id,
+        note,
+        kind: None,
+    };
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return accepted(None, Some("response is not JSON".to_owned()));
     };
@@ -131,6 +134,16 @@ pub fn remote_id(body: &[u8], id: &Expr) -> CallResult {
         Ok(id) => accepted(Some(id), None),
         Err(why) => accepted(None, Some(why.replace("{what}", "id"))),
     }
+}
+
+/// The kind of job a launch answer names at the JMESPath `expr` (AWX's
+/// `type`), when it is a plain word; anything else is no kind.
+pub fn remote_kind(body: &[u8], expr: &Expr) -> Option<String> {
+    let json = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let found = expr.search(&json).ok()?;
+    let word = found.as_string()?;
+    (!word.is_empty() && word.len() <= MAX_WORD_BYTES && !word.chars().any(char::is_control))
+        .then(|| word.clone())
 }
 
 /// The state word in a status response.
@@ -303,7 +316,9 @@ mod tests {
     fn ids_are_strings_or_numbers() {
         let id = expr("id");
         let got = |body: &str| match remote_id(body.as_bytes(), &id) {
-            CallResult::Accepted { remote_id, note } => (remote_id, note),
+            CallResult::Accepted {
+                remote_id, note, ..
+            } => (remote_id, note),
             other => panic!("{other:?}"),
         };
         assert_eq!(got(r#"{"id": 42}"#), (Some("42".to_owned()), None));

@@ -37,6 +37,9 @@ pub enum CallResult {
     Accepted {
         remote_id: Option<String>,
         note: Option<String>,
+        /// What kind of job the launch started, when the preset's status URL
+        /// depends on it (AWX: `job` or `workflow_job`).
+        kind: Option<String>,
     },
     /// Certainly not acted on: nothing was sent (connection refused, DNS,
     /// connect timeout), or the remediator said no (4xx; 5xx and 429 are
@@ -203,14 +206,24 @@ impl Client {
             return CallResult::Accepted {
                 remote_id: None,
                 note: None,
+                kind: None,
             };
         };
         match read_capped(response.body_mut()) {
-            Ok(body) => classify::remote_id(&body, &tracking.id),
+            Ok(body) => {
+                let mut result = classify::remote_id(&body, &tracking.id);
+                if let (CallResult::Accepted { kind, .. }, Some(expr)) =
+                    (&mut result, &tracking.kind)
+                {
+                    *kind = classify::remote_kind(&body, expr);
+                }
+                result
+            }
             // Accepted all the same: the status line said so.
             Err(why) => CallResult::Accepted {
                 remote_id: None,
                 note: Some(redact(why)),
+                kind: None,
             },
         }
     }
@@ -329,9 +342,14 @@ fn redact_result(result: CallResult, headers: &[(String, String)]) -> CallResult
         CallResult::Unknown { reason } => CallResult::Unknown {
             reason: classify::redact(reason, headers),
         },
-        CallResult::Accepted { remote_id, note } => CallResult::Accepted {
+        CallResult::Accepted {
+            remote_id,
+            note,
+            kind,
+        } => CallResult::Accepted {
             remote_id,
             note: note.map(|n| classify::redact(n, headers)),
+            kind,
         },
     }
 }

@@ -17,7 +17,15 @@ mod client;
 mod render;
 
 pub use client::{CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy};
-pub use render::{CallRequest, render_call, render_escalation, render_status_url, resolve_headers};
+/// How long an event whose call may or may not have reached an untracked
+/// remediator (a plain webhook) keeps its target blocked: with nothing to
+/// poll, wait as long as a tracked job would be given by default.
+pub const UNTRACKED_HOLD: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+pub use render::{
+    CallRequest, render_call, render_escalation, render_status_url, render_status_url_for,
+    resolve_headers,
+};
 
 /// Where `${env:...}` and `${file:...}` secrets come from. A trait so tests
 /// (and anything embedding resgate) need not touch the process environment.

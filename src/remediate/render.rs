@@ -89,6 +89,19 @@ pub fn render_status_url(
     target: &str,
     id: &str,
 ) -> Result<String, String> {
+    render_status_url_for(rules, remediation, alert, target, id, None)
+}
+
+/// [`render_status_url`] for a job of `kind` (what the launch answer said it
+/// started): a preset may poll another URL for it (AWX workflow jobs).
+pub fn render_status_url_for(
+    rules: &RuleSet,
+    remediation: &Remediation,
+    alert: &Alert,
+    target: &str,
+    id: &str,
+    kind: Option<&str>,
+) -> Result<String, String> {
     let remediator = remediator(rules, remediation.remediator, remediation)?;
     let Some(tracking) = &remediator.tracking else {
         return Err(format!(
@@ -98,8 +111,12 @@ pub fn render_status_url(
     };
     let mut context = call_context(rules, remediation, alert, target)?;
     context.push(("id".to_owned(), Value::from(id)));
-    render_url(rules, tracking.status_url, &to_value(&context))
-        .map_err(|e| format!("remediator \"{}\": status_url: {e}", remediator.name))
+    let url = render_url(rules, tracking.status_url, &to_value(&context))
+        .map_err(|e| format!("remediator \"{}\": status_url: {e}", remediator.name))?;
+    Ok(match tracking.preset {
+        Some(preset) => preset.status_url_for(url, kind),
+        None => url,
+    })
 }
 
 /// The headers of a remediator with their secrets resolved (calls and polls).

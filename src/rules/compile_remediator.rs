@@ -81,6 +81,31 @@ impl Compiler<'_> {
             }
         }
 
+        if let Some((p, (names, example))) = def
+            .preset
+            .as_ref()
+            .zip(preset)
+            .and_then(|(written, p)| Some((written, p.auth_headers()?)))
+            && !def
+                .headers
+                .iter()
+                .any(|(h, _)| names.iter().any(|n| n.eq_ignore_ascii_case(&h.value)))
+        {
+            let span = self.value_span(src, p);
+            self.error(
+                Diagnostic::warning(
+                    "no-auth-header",
+                    format!(
+                        "remediator \"{}\" has no {} header",
+                        key.value,
+                        names.join(" or ")
+                    ),
+                )
+                .label(span, format!("{} authenticates its API with it", p.value))
+                .help(format!("add headers: {{{example}}}")),
+            );
+        }
+
         let timeout = self.duration(src, def.timeout.as_ref(), DEFAULT_CALL_TIMEOUT, "timeout");
         let tracking = self.tracking(src, key, def, preset);
         Some(Remediator {
@@ -134,6 +159,26 @@ impl Compiler<'_> {
                     Diagnostic::error("no-status-url", format!("remediator \"{}\" has an `id` but no `status_url`", key.value))
                         .label(span, "the event ID is extracted here")
                         .help("add `status_url` (e.g. \"https://host/api/45/execution/{{ id }}\") so resgate can poll the event"),
+                );
+                return None;
+            }
+            if let (Some(p), Some(shape)) = (
+                def.preset.as_ref(),
+                preset.and_then(Preset::status_url_shape),
+            ) {
+                let span = self.value_span(src, p);
+                self.error(
+                    Diagnostic::error(
+                        "no-status-url",
+                        format!(
+                            "remediator \"{}\" runs {} jobs but has no `status_url`",
+                            key.value, p.value
+                        ),
+                    )
+                    .label(span, "its launch answer only means \"queued\"")
+                    .help(format!(
+                        "add `status_url: \"{shape}\"` so resgate polls the job's outcome"
+                    )),
                 );
                 return None;
             }
@@ -207,6 +252,11 @@ impl Compiler<'_> {
             states,
             poll_every: every?,
             poll_timeout: timeout?,
+            preset,
+            // Preset expressions are ours and known to compile.
+            kind: preset
+                .and_then(Preset::kind)
+                .and_then(|e| jmespath::compile(e).ok()),
         };
         ok.then_some(Some(tracking))
     }

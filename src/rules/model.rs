@@ -127,6 +127,12 @@ pub struct Tracking {
     pub states: States,
     pub poll_every: Duration,
     pub poll_timeout: Duration,
+    /// The preset that filled it, if any: it may pick the status URL by the
+    /// kind of job the launch started (AWX workflows).
+    pub preset: Option<super::preset::Preset>,
+    /// JMESPath into the launch answer naming the kind of job it started
+    /// (the preset's; AWX: `type`).
+    pub kind: Option<Expr>,
 }
 
 /// The remediator's own state words, sorted into resgate's three.

@@ -282,6 +282,20 @@ impl Runner {
         if fake.then == FakeOutcome::NeverAccepts {
             return self.engine.refused(event, now);
         }
+        if fake.then == FakeOutcome::NoAnswer {
+            // As serve does with an unknown outcome: nothing is reported until
+            // the event's deadline (fired + `poll.timeout`, or the untracked
+            // hold), whatever `takes` says; then it has timed out.
+            let fired = self.engine.state().event(event).map_or(now, |e| e.fired_at);
+            let due = fired
+                .saturating_add(self.no_answer_hold(remediation))
+                .unwrap_or(fired)
+                .max(now);
+            self.seq += 1;
+            self.scheduled
+                .push((due, self.seq, event.to_owned(), Outcome::TimedOut));
+            return Output::default();
+        }
         let mut accepted = self
             .engine
             .accepted(event, Some(format!("fake-{}", self.seq)), now);
@@ -289,13 +303,27 @@ impl Runner {
         let outcome = match fake.then {
             FakeOutcome::Failed => Outcome::Failed,
             FakeOutcome::TimedOut => Outcome::TimedOut,
-            FakeOutcome::Succeeded | FakeOutcome::NeverAccepts => Outcome::Succeeded,
+            FakeOutcome::Succeeded | FakeOutcome::NeverAccepts | FakeOutcome::NoAnswer => {
+                Outcome::Succeeded
+            }
         };
         let due = now.saturating_add(fake.takes).unwrap_or(now);
         self.seq += 1;
         self.scheduled
             .push((due, self.seq, event.to_owned(), outcome));
         accepted
+    }
+
+    /// How long `serve` waits on a call with no answer before the event times
+    /// out: the remediator's `poll.timeout`, or the hold of an untracked one.
+    fn no_answer_hold(&self, remediation: &str) -> SignedDuration {
+        let rules = self.engine.rules();
+        let hold = rules
+            .remediation(remediation)
+            .and_then(|r| rules.remediators.get(r.remediator))
+            .and_then(|r| r.tracking.as_ref())
+            .map_or(crate::remediate::UNTRACKED_HOLD, |t| t.poll_timeout);
+        SignedDuration::try_from(hold).unwrap_or(SignedDuration::MAX)
     }
 
     fn fake_for(&self, remediation: &str) -> Fake {

@@ -104,6 +104,10 @@ pub enum FakeOutcome {
     TimedOut,
     /// Every call is refused before acceptance (connection refused, 5xx).
     NeverAccepts,
+    /// Every call is sent and gets no answer (a timeout after sending, a
+    /// dropped connection): the event stays in flight, is never sent again,
+    /// and ends `timed_out` at the remediator's `poll.timeout`.
+    NoAnswer,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,10 +29,7 @@ pub struct Job {
     pub remote_id: Option<String>,
 }
 
-/// How long an event whose call may or may not have reached an untracked
-/// remediator (a plain webhook) keeps its target blocked: with nothing to
-/// poll, wait as long as a tracked job would be given by default.
-const UNTRACKED_HOLD: Duration = Duration::from_secs(30 * 60);
+use crate::remediate::UNTRACKED_HOLD;
 
 pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
     let id = job.event.id.clone();
@@ -146,15 +143,17 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 CallResult::Accepted {
                     remote_id,
                     note: why,
+                    kind,
                 } => {
                     shared.metrics.call("accepted");
                     if let (Some(rid), Some(_)) = (&remote_id, &remediator.tracking) {
-                        match remediate::render_status_url(
+                        match remediate::render_status_url_for(
                             rules,
                             remediation,
                             alert,
                             &job.event.target,
                             rid,
+                            kind.as_deref(),
                         ) {
                             Ok(url) => status_url = Some(url),
                             Err(e) => {

@@ -1,13 +1,22 @@
 //! PagerDuty v3 webhooks: `{"event": {"id", "event_type", "resource_type",
 //! "occurred_at", "agent", "client", "data": {...}}}`.
 //!
-//! An event whose `data` is an incident (`incident.triggered`, `.acknowledged`,
-//! `.escalated`, `.reopened`, `.resolved`, `.priority_updated`, ...) becomes one
-//! alert identified by the incident ID, so every event about one incident is the
-//! same alert. Everything else maps to no alert and is not an error:
-//! `pagey.ping` (the test event), `service.*` events, and the incident events
-//! whose `data` is a note, a responder request, a status update or a conference
-//! bridge, which carry no incident title or status to act on.
+//! Only two event types are notifications that an incident fires:
+//! `incident.triggered`, and `incident.reopened` (a new firing, which starts at
+//! the reopening: the event's `occurred_at`). `incident.resolved` resolves it.
+//! Each becomes one alert identified by the incident ID, so every event about
+//! one incident is the same alert.
+//!
+//! Every other incident event (`acknowledged`, `unacknowledged`, `delegated`,
+//! `escalated`, `reassigned`, `priority_updated`, `annotated`, `responder.*`,
+//! ... and types PagerDuty adds later) describes the same incident changing
+//! hands: it is no new notification and maps to no alert, so a human
+//! acknowledging an incident never starts another remediation attempt (see
+//! docs/decisions.md, "PagerDuty updates"). One whose incident `status` is
+//! already `resolved` resolves it, since that is the incident's own state.
+//! Everything else maps to no alert and is not an error: `pagey.ping` (the
+//! test event), `service.*` events, and the incident events whose `data` is a
+//! note, a responder request, a status update or a conference bridge.
 //!
 //! Labels: `alertname` (the incident title), `service`, `urgency`, `priority`,
 //! `incident_key`, `event_type`, `resource_type`; a missing or null one is left
@@ -33,6 +42,13 @@ pub fn map(source: &str, body: &[u8], received_at: Timestamp) -> Result<Vec<Aler
     }
     let incident = event.obj("data")?;
     if !is_incident(&incident)? {
+        return Ok(Vec::new());
+    }
+    let notifies = matches!(
+        event_type,
+        "incident.triggered" | "incident.reopened" | "incident.resolved"
+    );
+    if !notifies && incident.opt_str("status")? != Some("resolved") {
         return Ok(Vec::new());
     }
     map_incident(&event, event_type, &incident, received_at).map(|alert| vec![alert])
@@ -101,10 +117,16 @@ fn map_incident(
         status,
         labels,
         annotations,
-        starts_at: incident
-            .opt_time("created_at")?
-            .or(occurred_at)
-            .unwrap_or(received_at),
+        // A reopened incident fires anew from the reopening: its creation time
+        // would make `age` guards pass at once.
+        starts_at: if event_type == "incident.reopened" {
+            occurred_at.unwrap_or(received_at)
+        } else {
+            incident
+                .opt_time("created_at")?
+                .or(occurred_at)
+                .unwrap_or(received_at)
+        },
         ends_at: resolved.then(|| occurred_at.unwrap_or(received_at)),
         // Each delivery has its own `event.id`, and that is no group: leaving
         // this empty lets serve's dedupe treat two events of one incident alike.

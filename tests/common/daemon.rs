@@ -333,6 +333,7 @@ remediators:
   rundeck:
     preset: rundeck
     url: "{url}/api/45/job/{{{{ job }}}}/run"
+    headers: {{X-Rundeck-Auth-Token: "test-token"}}
     status_url: "{url}/api/45/execution/{{{{ id }}}}"
     poll: {{every: 100ms, timeout: 1m}}
     timeout: 5s
