@@ -4,8 +4,10 @@
 
 #[path = "alertmanager_matchers/cases.rs"]
 mod cases;
+#[path = "alertmanager_matchers/random.rs"]
+mod random;
 
-use cases::{CASES, Go};
+use cases::{CASES, Case, Go};
 use resgate::rules::matcher::Matcher;
 
 /// What resgate answers for one case.
@@ -17,9 +19,8 @@ fn resgate(written: &str, label: Option<&str>) -> Go {
     }
 }
 
-#[test]
-fn every_case_agrees_with_alertmanager() {
-    let disagree: Vec<String> = CASES
+fn assert_all_agree(cases: &[Case]) {
+    let disagree: Vec<String> = cases
         .iter()
         .filter_map(|c| {
             let ours = resgate(c.written, c.label);
@@ -35,9 +36,22 @@ fn every_case_agrees_with_alertmanager() {
         disagree.is_empty(),
         "{} of {} cases disagree:\n{}",
         disagree.len(),
-        CASES.len(),
+        cases.len(),
         disagree.join("\n")
     );
+}
+
+#[test]
+fn every_case_agrees_with_alertmanager() {
+    assert_all_agree(CASES);
+}
+
+/// Random patterns built from the pieces Go and the regex crate read
+/// differently, with Go's answers (gen.go -random, fixed seed).
+#[test]
+fn random_patterns_agree_with_alertmanager() {
+    assert!(random::RANDOM.len() > 2000);
+    assert_all_agree(random::RANDOM);
 }
 
 /// A matcher that holds for an alert without its label is what lint's catch-all
