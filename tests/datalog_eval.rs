@@ -216,6 +216,27 @@ fn regex_is_anchored() {
     assert_eq!(tuples(&db, "digits"), set(&["a1"]));
 }
 
+/// `=~` has the dialect of a `match:` regex (docs/rules.md): Go's, as in
+/// Alertmanager, so `\d` and `\w` are ASCII and `\Q...\E` quotes.
+#[test]
+fn regex_has_the_matchers_go_semantics() {
+    let mut db = db(r#"
+        digits(A) :- label(A, "code", V), V =~ "\\d+".
+        word(A) :- label(A, "name", V), V =~ "\\w+".
+        quoted(A) :- label(A, "path", V), V =~ "\\Q/a.b\\E".
+    "#);
+    ins(&mut db, "label", &["ascii", "code", "42"]);
+    ins(&mut db, "label", &["arabic", "code", "\u{663}"]);
+    ins(&mut db, "label", &["ascii", "name", "api_1"]);
+    ins(&mut db, "label", &["accent", "name", "caf\u{e9}"]);
+    ins(&mut db, "label", &["ascii", "path", "/a.b"]);
+    ins(&mut db, "label", &["other", "path", "/axb"]);
+    db.evaluate();
+    assert_eq!(tuples(&db, "digits"), set(&["ascii"]));
+    assert_eq!(tuples(&db, "word"), set(&["ascii"]));
+    assert_eq!(tuples(&db, "quoted"), set(&["ascii"]));
+}
+
 #[test]
 fn wildcards() {
     let mut db = db(r#"

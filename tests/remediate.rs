@@ -1160,3 +1160,72 @@ remediations:
     let polled = awx.polled.lock().expect("polled").clone();
     assert_eq!(polled.len(), 4, "{polled:?}");
 }
+
+/// `{{ labels | tojson }}` in a body (docs/rules.md, Templates) is the alert's
+/// labels as a JSON object, and a label whose name is not an identifier reads
+/// with `labels['...']` (issue 17: both were a list of pairs / undefined).
+#[test]
+fn a_body_renders_labels_as_a_json_object() {
+    let text = r#"
+sources:
+  alertmanager: {kind: alertmanager}
+remediators:
+  hook:
+    url: "http://127.0.0.1:9/hooks/{{ labels['app.kubernetes.io/name'] }}"
+  pager:
+    url: "http://127.0.0.1:9/alerts"
+remediations:
+  notify:
+    match: {alertname: ApiDown}
+    target: "{{ alertname }}"
+    remediator: hook
+    body:
+      labels: "{{ labels | tojson }}"
+      annotations: "{{ annotations | tojson }}"
+      app: "{{ labels['app.kubernetes.io/name'] | upper }}"
+    budget: {attempts: 1, within: 1h}
+    escalate: pager
+"#;
+    let loaded = rules::load_texts(vec![(PathBuf::from("rules.yaml"), text.to_owned())]);
+    let Some(rules) = loaded.rules else {
+        panic!("rules do not load: {:#?}", loaded.diagnostics);
+    };
+    let mut alert = api_down();
+    alert.labels.insert(
+        "app.kubernetes.io/name".to_owned(),
+        "web/1 \"x\"".to_owned(),
+    );
+    let request = render_call(
+        &rules,
+        remediation(&rules, "notify"),
+        &alert,
+        "ApiDown",
+        &Secrets::with_token(),
+    )
+    .unwrap_or_else(|e| panic!("render_call: {e}"));
+    // The URL still percent-encodes the label, `/` included.
+    assert_eq!(request.url, "http://127.0.0.1:9/hooks/web%2F1%20%22x%22");
+    let body: serde_json::Value =
+        serde_json::from_str(request.body.as_deref().unwrap_or("")).expect("body is JSON");
+    let field = |name: &str| {
+        body[name]
+            .as_str()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+    };
+    assert_eq!(
+        field("labels"),
+        Some(serde_json::json!({
+            "alertname": "ApiDown",
+            "service": "api",
+            "instance": "host-1",
+            "severity": "critical",
+            "app.kubernetes.io/name": "web/1 \"x\"",
+        })),
+        "{body}"
+    );
+    assert_eq!(
+        field("annotations"),
+        Some(serde_json::json!({"summary": "api is down"}))
+    );
+    assert_eq!(body["app"], "WEB/1 \"X\"");
+}

@@ -352,19 +352,11 @@ pub(crate) fn check_regexes(body: &[Literal], errors: &mut Vec<DatalogError>) {
 }
 
 /// `pattern` anchored at both ends, or the reason it is invalid (one line).
+/// The same dialect as a `match:` regex: Go's syntax and meaning, as
+/// Alertmanager's (crate::rules::re2), so one pattern means one thing in both
+/// places. A pattern that would escape the anchors (`a)|(b`) is refused.
 pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    // Validate the bare pattern first: `a)|(b` is invalid alone but would parse
-    // once wrapped in `^(?:...)$`, silently losing the anchors.
-    regex::Regex::new(pattern)
-        .and_then(|_| regex::Regex::new(&format!("^(?:{pattern})$")))
-        .map_err(|e| {
-            let text = e.to_string();
-            text.lines()
-                .rev()
-                .find_map(|l| l.strip_prefix("error: "))
-                .map(str::to_owned)
-                .unwrap_or_else(|| text.lines().next().unwrap_or_default().to_lowercase())
-        })
+    crate::rules::re2::compile_anchored(pattern)
 }
 
 #[cfg(test)]

@@ -27,8 +27,9 @@ pub fn to_value(ctx: &[(String, Value)]) -> Value {
     Value::from(map)
 }
 
+/// A MiniJinja map. Not `.collect()`: MiniJinja collects an iterator into a
+/// sequence, so `labels` was a list of pairs (`tojson` printed `[["job","api"]]`
+/// and `labels['a.b']` was undefined outside the plain-template fast path).
 fn map(m: &std::collections::BTreeMap<String, String>) -> Value {
-    m.iter()
-        .map(|(k, v)| (k.as_str(), Value::from(v.as_str())))
-        .collect()
+    Value::from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }

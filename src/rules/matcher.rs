@@ -1,8 +1,11 @@
 //! Label matchers of a remediation's `match:`, with Alertmanager's semantics.
 //!
-//! `=~re` and `!~re` are regexes anchored at both ends; `!=v` is inequality; any
-//! other value is equality. A label the alert lacks has the value `""`, exactly as
-//! in Alertmanager, so `{team: "!=db"}` matches alerts with no `team` label.
+//! `=~re` and `!~re` are regexes anchored at both ends; `!=v` is inequality; `=v`
+//! (Alertmanager's explicit operator) and any other value are equality. The
+//! operator is the longest of `=~ !~ != =` that starts the value and everything
+//! after it is the operand, so `"==x"` equals `=x`. Regexes have Go's syntax and
+//! meaning (see [`super::re2`]). A label the alert lacks has the value `""`,
+//! exactly as in Alertmanager, so `{team: "!=db"}` matches alerts with no `team`.
 
 use regex::Regex;
 
@@ -93,6 +96,10 @@ impl Matcher {
             (MatchOp::NotRegex, 2)
         } else if written.starts_with("!=") {
             (MatchOp::NotEqual, 2)
+        } else if written.starts_with('=') {
+            // Alertmanager writes equality `severity="critical"`; a value copied
+            // from there keeps its `=`, which is the operator, not part of it.
+            (MatchOp::Equal, 1)
         } else {
             (MatchOp::Equal, 0)
         };
@@ -101,8 +108,8 @@ impl Matcher {
             MatchOp::Regex | MatchOp::NotRegex => match cache.get(value) {
                 Some(re) => Some(re.clone()),
                 None => {
-                    let re = Regex::new(&format!("^(?:{value})$")).map_err(|e| MatcherError {
-                        message: format!("invalid regex {value:?}: {}", one_line(&e.to_string())),
+                    let re = super::re2::compile_anchored(value).map_err(|e| MatcherError {
+                        message: format!("invalid regex {value:?}: {e}"),
                         start: prefix,
                         end: written.len(),
                     })?;

@@ -16,6 +16,7 @@ pub mod locate;
 pub mod matcher;
 pub mod model;
 pub mod preset;
+pub mod re2;
 pub mod schema;
 pub mod secret;
 pub mod template;

@@ -324,25 +324,83 @@ mod tests {
         assert!(err.is_some_and(|e| e.message.starts_with("invalid template")));
     }
 
-    /// The context `engine::alert_context` builds, as MiniJinja sees it.
+    /// The context `engine::alert_context` builds, as MiniJinja sees it: the
+    /// real one, so these tests see what a rendered remediator call sees.
     fn jinja_context(c: &PlainContext<'_>) -> minijinja::Value {
-        let strings = |m: &BTreeMap<String, String>| {
-            minijinja::Value::from(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), minijinja::Value::from(v.as_str())))
-                    .collect::<BTreeMap<String, minijinja::Value>>(),
-            )
+        let alert = crate::source::Alert {
+            source: "alertmanager".to_owned(),
+            fingerprint: c.fingerprint.to_owned(),
+            status: crate::source::AlertStatus::Firing,
+            labels: c.labels.clone(),
+            annotations: c.annotations.clone(),
+            starts_at: jiff::Timestamp::UNIX_EPOCH,
+            ends_at: None,
+            group_key: None,
+            generator_url: None,
         };
-        let mut ctx: BTreeMap<String, minijinja::Value> = c
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), minijinja::Value::from(v.as_str())))
-            .collect();
-        ctx.insert("labels".into(), strings(c.labels));
-        ctx.insert("annotations".into(), strings(c.annotations));
-        ctx.insert("remediation".into(), c.remediation.into());
-        ctx.insert("fingerprint".into(), c.fingerprint.into());
-        minijinja::Value::from(ctx)
+        crate::engine::to_value(&crate::engine::alert_context(&alert, c.remediation))
+    }
+
+    /// `{{ labels | tojson }}` (docs/rules.md) is a JSON object, and `labels` and
+    /// `annotations` are maps for every filter and lookup, not lists of pairs.
+    #[test]
+    fn labels_and_annotations_are_maps() {
+        let labels = BTreeMap::from([
+            ("service".to_owned(), "api".to_owned()),
+            ("app.kubernetes.io/name".to_owned(), "web \"1\"".to_owned()),
+        ]);
+        let annotations = BTreeMap::from([("summary".to_owned(), "down".to_owned())]);
+        let c = PlainContext {
+            labels: &labels,
+            annotations: &annotations,
+            remediation: "restart",
+            fingerprint: "abc",
+        };
+        let mut t = Templates::new();
+        let mut render = |kind, source: &str| {
+            let id = t
+                .add(kind, source)
+                .unwrap_or_else(|e| panic!("{source}: {e:?}"));
+            t.render(id, &jinja_context(&c))
+        };
+        let json = render(TemplateKind::Text, "{{ labels | tojson }}");
+        let parsed = json
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>);
+        assert_eq!(
+            parsed.ok().and_then(Result::ok),
+            Some(serde_json::json!({"service": "api", "app.kubernetes.io/name": "web \"1\""})),
+            "{json:?}"
+        );
+        let json = render(TemplateKind::Text, "{{ annotations | tojson }}");
+        let parsed = json
+            .as_deref()
+            .map(serde_json::from_str::<serde_json::Value>);
+        assert_eq!(
+            parsed.ok().and_then(Result::ok),
+            Some(serde_json::json!({"summary": "down"})),
+            "{json:?}"
+        );
+        assert_eq!(
+            render(TemplateKind::Text, "{{ labels['app.kubernetes.io/name'] }}"),
+            Ok("web \"1\"".to_owned())
+        );
+        assert_eq!(
+            render(
+                TemplateKind::Text,
+                "{% for k, v in labels | items %}{{ k }}={{ v }};{% endfor %}{{ labels | length }}"
+            ),
+            Ok("app.kubernetes.io/name=web \"1\";service=api;2".to_owned())
+        );
+        // A URL template still percent-encodes what it prints, the object too.
+        let text = render(TemplateKind::Text, "{{ labels | tojson }}").unwrap_or_default();
+        assert_eq!(
+            render(TemplateKind::Url, "https://rd/x?l={{ labels | tojson }}"),
+            Ok(format!(
+                "https://rd/x?l={}",
+                utf8_percent_encode(&text, URL_VALUE)
+            ))
+        );
     }
 
     #[test]
