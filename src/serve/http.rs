@@ -156,6 +156,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         ["metrics"] if method == "GET" => {
             let mut text = shared.metrics.render();
             text.push_str(&liveness(shared));
+            text.push_str(&shared.limits.render(shared.metrics.journal_used()));
             return Answer::text(200, text, "text/plain; version=0.0.4; charset=utf-8");
         }
         ["api", "v1", "events"] if method == "GET" => {
@@ -409,6 +410,19 @@ fn accept(
         Ok(a) => a,
         Err(e) => return (Answer::error(400, e.to_string()), 0),
     };
+    let journal_used = shared.metrics.journal_used().unwrap_or(0);
+    let reserved = match shared.limits.admit(&alerts, journal_used) {
+        Ok(keys) => keys,
+        Err(refusal) => {
+            shared.metrics.refused(&source.name, refusal.reason());
+            let answer = Answer::error(refusal.status(), refusal.message());
+            let answer = match refusal.status() {
+                503 => answer.with("Retry-After", "5"),
+                _ => answer,
+            };
+            return (answer, 0);
+        }
+    };
     let total = alerts.len();
     let fresh = shared.dedupe.fresh(alerts);
     if fresh.is_empty() {
@@ -420,6 +434,7 @@ fn accept(
     let journaled = match serde_json::to_string(&fresh) {
         Ok(j) => j,
         Err(e) => {
+            shared.limits.release(&reserved);
             return (
                 Answer::error(503, format!("cannot encode the alerts: {e}")),
                 0,
@@ -459,6 +474,7 @@ fn accept(
             (Answer::json(200, ok), n)
         }
         Err(e) => {
+            shared.limits.release(&reserved);
             tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
             (
                 Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"),
