@@ -214,3 +214,31 @@ fn a_full_journal_refuses_webhooks_yet_still_decides_everything_it_acknowledged(
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     drop(fake);
 }
+
+#[test]
+fn the_status_page_stays_bounded_after_a_huge_webhook() {
+    let (_fake, dir) = setup();
+    let d = Daemon::start(&dir.path().join("rules"), &dir.path().join("data"), &[]);
+    // As in issue 19: one post of about 850 KB, 10,000 distinct alerts, each
+    // decided; then a hundred alerts with 8 KB label values.
+    assert_eq!(
+        d.post("/webhook/alertmanager", &flood("s", 9_000, 0)).0,
+        200
+    );
+    assert_eq!(
+        d.post("/webhook/alertmanager", &flood("l", 100, 8_000)).0,
+        200
+    );
+    d.wait_for("everything to be decided", WAIT, |d| {
+        metric(d, "resgate_inbound_undecided") == Some(0.0)
+    });
+    let (status, page) = d.request("GET", "/", &[], b"");
+    assert_eq!(status, 200);
+    assert!(
+        page.len() < resgate::serve::status::PAGE_BYTES,
+        "the status page is {} bytes",
+        page.len()
+    );
+    assert!(!page.contains(&"x".repeat(200)), "long values are cut");
+    d.kill9();
+}
