@@ -276,14 +276,33 @@ fn liveness(shared: &Shared) -> String {
 const STATUS_HOURS: (u32, u32) = (6, 7 * 24);
 /// Rows the status page lists and draws at most.
 const STATUS_DECISIONS: u32 = 200;
-const STATUS_PICTURE_DECISIONS: u32 = 5_000;
+/// Decisions the picture draws at most: more make a picture larger than the
+/// page shows (`status::PICTURE_BYTES`), at a cost in CPU per view (issue 19).
+const STATUS_PICTURE_DECISIONS: u32 = 1_000;
 
-/// The read-only status page (`GET /`, `?hours=N`).
+/// The read-only status page (`GET /`, `?hours=N`), drawn at most once a
+/// second (`status::Cache`).
 fn status_page(shared: &Shared, query: &str) -> Answer {
     let hours = param(query, "hours")
         .and_then(|h| h.parse::<u32>().ok())
         .unwrap_or(STATUS_HOURS.0)
         .clamp(1, STATUS_HOURS.1);
+    match shared
+        .status_cache
+        .get(hours, || render_status(shared, hours))
+    {
+        Ok(html) => Answer::text(200, html.to_string(), "text/html; charset=utf-8")
+            // No script may run on this page, whatever a label smuggles in.
+            .with(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+            )
+            .with("Cache-Control", "no-store"),
+        Err(e) => Answer::error(503, e.to_string()),
+    }
+}
+
+fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
     let now = Timestamp::now();
     let since = now
         .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
@@ -296,10 +315,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
             history::window(&conn, since, now, STATUS_PICTURE_DECISIONS)?,
         ))
     });
-    let (in_flight, decisions, pauses, window) = match gathered {
-        Ok(g) => g,
-        Err(e) => return Answer::error(503, e.to_string()),
-    };
+    let (in_flight, decisions, pauses, window) = gathered?;
     // The picture starts at the first thing that happened in the window (to
     // the second), so that a burst of the last minutes is not a sliver at the
     // right edge of six empty hours.
@@ -318,7 +334,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
         timeline::svg::render(&Timeline::from_trace(&window.trace, start))
     });
     let rules = shared.rules_record();
-    let html = status::render(&status::StatusPage {
+    Ok(status::render(&status::StatusPage {
         now,
         instance: &shared.instance,
         role: shared.leadership.shared.then(|| shared.leadership.role()),
@@ -329,14 +345,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
         pauses: &pauses,
         timeline: picture.as_deref(),
         truncated: window.truncated,
-    });
-    Answer::text(200, html, "text/html; charset=utf-8")
-        // No script may run on this page, whatever a label smuggles in.
-        .with(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
-        )
-        .with("Cache-Control", "no-store")
+    }))
 }
 
 fn read(shared: &Shared, f: impl FnOnce(&journal::Db) -> journal::Result<Value>) -> Answer {

@@ -171,6 +171,8 @@ pub struct Shared {
     dedupe: dedupe::Dedupe,
     /// The bounds on what webhooks can make the daemon hold.
     pub limits: limits::Limits,
+    /// The status page, drawn at most once a second.
+    status_cache: status::Cache,
 }
 
 impl Shared {
@@ -297,6 +299,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
             options.max_alerts,
             options.journal_max_bytes,
         ),
+        status_cache: status::Cache::default(),
         options: options.clone(),
         ready: AtomicBool::new(false),
         decider_beat: std::sync::atomic::AtomicI64::new(jiff::Timestamp::now().as_second()),

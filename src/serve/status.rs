@@ -7,6 +7,8 @@
 //! JavaScript, and the route forbids scripts with a Content-Security-Policy.
 
 use std::fmt::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -51,6 +53,42 @@ pub const CELL_CHARS: usize = 120;
 /// What the page can weigh at most: the tables, the picture, and the head,
 /// style and notes around them (a few KiB, with room to spare).
 pub const PAGE_BYTES: usize = 3 * TABLE_BYTES + PICTURE_BYTES + 32 * 1024;
+
+/// A rendered page is served again for this long: however many browsers
+/// (or a reload loop) ask, the journal is read and the page drawn at most
+/// once a second per `?hours=`; the page says `at` when it was drawn.
+pub const CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The last page rendered, and for which `?hours=`.
+#[derive(Default)]
+pub struct Cache {
+    last: Mutex<Option<(Instant, u32, Arc<str>)>>,
+}
+
+impl Cache {
+    /// The page for `hours`: the one rendered less than [`CACHE_FOR`] ago, or
+    /// a new one. Viewers arriving during a render wait for it rather than
+    /// render too.
+    pub fn get<E>(
+        &self,
+        hours: u32,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        let mut last = match self.last.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((at, h, page)) = last.as_ref()
+            && *h == hours
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(page.clone());
+        }
+        let page: Arc<str> = render()?.into();
+        *last = Some((Instant::now(), hours, page.clone()));
+        Ok(page)
+    }
+}
 
 pub fn render(page: &StatusPage) -> String {
     let picture = page.timeline.map_or(0, |t| t.len().min(PICTURE_BYTES));
@@ -462,6 +500,32 @@ mod tests {
 
     fn page_with<'a>(rules: &'a RulesRecord, in_flight: &'a [Value]) -> StatusPage<'a> {
         page(rules, in_flight, &[], &[])
+    }
+
+    /// However often it is asked, a page is drawn at most once per
+    /// [`CACHE_FOR`] (counted against the time the asking took, so a slow
+    /// machine cannot fail it).
+    #[test]
+    fn the_page_is_drawn_at_most_once_a_second() {
+        let cache = Cache::default();
+        let renders = std::cell::Cell::new(0u64);
+        let started = Instant::now();
+        for _ in 0..1_000 {
+            let page = cache.get(6, || {
+                renders.set(renders.get() + 1);
+                Ok::<_, ()>("page".to_owned())
+            });
+            assert_eq!(page.as_deref(), Ok("page"));
+        }
+        let allowed = started.elapsed().as_secs() / CACHE_FOR.as_secs() + 1;
+        assert!(renders.get() <= allowed, "{} renders", renders.get());
+        // Another window is another page.
+        assert_eq!(
+            cache
+                .get(1, || Ok::<_, ()>("one hour".to_owned()))
+                .as_deref(),
+            Ok("one hour")
+        );
     }
 
     #[test]
