@@ -57,7 +57,7 @@ pub struct Args {
     pub max_alerts_per_request: usize,
     /// Alerts held at most (firing, and resolved within the last hour); webhooks
     /// with alerts not held yet get 503 (the sender retries) while full
-    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_alerts: usize,
     /// A PostgreSQL journal shared by several instances
     /// (`postgres://user@host:5432/db`; the password from the URL or
