@@ -420,7 +420,8 @@ fn accept(
         Err(e) => return (Answer::error(400, e.to_string()), 0),
     };
     let journal_used = shared.metrics.journal_used().unwrap_or(0);
-    let reserved = match shared.limits.admit(&alerts, journal_used) {
+    let decides = shared.leadership.is_leader();
+    let reserved = match shared.limits.admit(&alerts, journal_used, decides) {
         Ok(keys) => keys,
         Err(refusal) => {
             shared.metrics.refused(&source.name, refusal.reason());

@@ -119,7 +119,17 @@ impl Limits {
     /// bytes. On success its alerts not held yet are now held (reserved);
     /// the returned keys are what [`Limits::release`] gives back if the
     /// webhook is not journaled after all.
-    pub fn admit(&self, alerts: &[Alert], journal_used: u64) -> Result<Vec<u64>, Refusal> {
+    ///
+    /// `decides`: this instance runs the decision thread, which holds the
+    /// alerts and forgets resolved ones. A standby of a shared journal has
+    /// none: it would only ever add to the set, so it checks the other bounds
+    /// and leaves this one to the leader, which holds what it decides.
+    pub fn admit(
+        &self,
+        alerts: &[Alert],
+        journal_used: u64,
+        decides: bool,
+    ) -> Result<Vec<u64>, Refusal> {
         if alerts.len() > self.max_alerts_per_request {
             return Err(Refusal::TooManyAlerts {
                 given: alerts.len(),
@@ -142,6 +152,9 @@ impl Limits {
                     limit,
                 });
             }
+        }
+        if !decides {
+            return Ok(Vec::new());
         }
         let mut held = match self.held.write() {
             Ok(h) => h,
@@ -284,33 +297,49 @@ mod tests {
     #[test]
     fn new_alerts_past_the_limit_are_refused_and_held_ones_always_pass() {
         let limits = Limits::new(100, 10, None);
-        assert_eq!(limits.admit(&alerts("a", 8), 0).map(|k| k.len()), Ok(8));
         assert_eq!(
-            limits.admit(&alerts("b", 3), 0),
+            limits.admit(&alerts("a", 8), 0, true).map(|k| k.len()),
+            Ok(8)
+        );
+        assert_eq!(
+            limits.admit(&alerts("b", 3), 0, true),
             Err(Refusal::AlertsFull { max: 10 })
         );
         assert_eq!(limits.held(), 8, "a refused webhook reserves nothing");
         // Repeats and resolves of held alerts: the way the state drains.
-        assert_eq!(limits.admit(&alerts("a", 8), 0), Ok(vec![]));
-        assert_eq!(limits.admit(&alerts("b", 2), 0).map(|k| k.len()), Ok(2));
+        assert_eq!(limits.admit(&alerts("a", 8), 0, true), Ok(vec![]));
+        assert_eq!(
+            limits.admit(&alerts("b", 2), 0, true).map(|k| k.len()),
+            Ok(2)
+        );
         assert_eq!(limits.held(), 10);
         limits.forget(["a0", "a1", "a2"]);
-        assert_eq!(limits.admit(&alerts("b", 3), 0).map(|k| k.len()), Ok(1));
+        assert_eq!(
+            limits.admit(&alerts("b", 3), 0, true).map(|k| k.len()),
+            Ok(1)
+        );
     }
 
     #[test]
     fn a_webhook_not_journaled_gives_its_reservation_back() {
         let limits = Limits::new(100, 10, None);
-        let keys = limits.admit(&alerts("a", 10), 0).unwrap();
+        let keys = limits.admit(&alerts("a", 10), 0, true).unwrap();
         limits.release(&keys);
         assert_eq!(limits.held(), 0);
-        assert!(limits.admit(&alerts("b", 10), 0).is_ok());
+        assert!(limits.admit(&alerts("b", 10), 0, true).is_ok());
+    }
+
+    #[test]
+    fn a_standby_which_decides_nothing_holds_nothing() {
+        let limits = Limits::new(100, 10, None);
+        assert_eq!(limits.admit(&alerts("a", 50), 0, false), Ok(vec![]));
+        assert_eq!(limits.held(), 0);
     }
 
     #[test]
     fn too_many_alerts_in_one_request_is_the_senders_fault() {
         let limits = Limits::new(5, 1000, None);
-        let refused = limits.admit(&alerts("a", 6), 0).unwrap_err();
+        let refused = limits.admit(&alerts("a", 6), 0, true).unwrap_err();
         assert_eq!(refused.status(), 413);
         assert_eq!(limits.held(), 0);
     }
@@ -318,8 +347,8 @@ mod tests {
     #[test]
     fn the_journal_stops_webhooks_at_ninety_percent_of_its_cap() {
         let limits = Limits::new(5, 1000, Some(1000));
-        assert!(limits.admit(&alerts("a", 1), 899).is_ok());
-        let refused = limits.admit(&alerts("b", 1), 900).unwrap_err();
+        assert!(limits.admit(&alerts("a", 1), 899, true).is_ok());
+        let refused = limits.admit(&alerts("b", 1), 900, true).unwrap_err();
         assert_eq!(
             refused,
             Refusal::JournalFull {
