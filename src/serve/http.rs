@@ -276,9 +276,10 @@ fn liveness(shared: &Shared) -> String {
 const STATUS_HOURS: (u32, u32) = (6, 7 * 24);
 /// Rows the status page lists and draws at most.
 const STATUS_DECISIONS: u32 = 200;
-/// Decisions the picture draws at most: more make a picture larger than the
-/// page shows (`status::PICTURE_BYTES`), at a cost in CPU per view (issue 19).
-const STATUS_PICTURE_DECISIONS: u32 = 1_000;
+/// Decisions the picture draws at most: about 500 bytes of SVG each, so the
+/// picture fits the page (`status::PICTURE_BYTES`); 1,000 made 492 KiB, drawn
+/// for nothing, and every one costs CPU per view (issue 19).
+const STATUS_PICTURE_DECISIONS: u32 = 500;
 
 /// The read-only status page (`GET /`, `?hours=N`), drawn at most once a
 /// second (`status::Cache`).
