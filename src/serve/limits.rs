@@ -17,11 +17,11 @@
 //! Each refusal is counted in `/metrics` and logged once per change between
 //! "room" and "full". This module decides; the HTTP route only answers.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustc_hash::{FxHashSet, FxHasher};
+use rustc_hash::FxHashSet;
 
 use crate::source::Alert;
 
@@ -87,16 +87,10 @@ pub struct Limits {
     /// admitting a webhook inserts its new fingerprints at once, so concurrent
     /// requests cannot each see room for the same last slots.
     held: RwLock<FxHashSet<u64>>,
+    /// Keys [`Limits::key`]: SipHash with a key drawn at start.
+    hasher: std::collections::hash_map::RandomState,
     alerts_full: AtomicBool,
     journal_full: AtomicBool,
-}
-
-/// A fingerprint as the set keeps it. A collision can only admit an alert as
-/// if it were held already: the bound is then off by one, nothing is lost.
-fn key(fingerprint: &str) -> u64 {
-    let mut h = FxHasher::default();
-    fingerprint.hash(&mut h);
-    h.finish()
 }
 
 impl Limits {
@@ -110,9 +104,19 @@ impl Limits {
             max_alerts,
             journal_max_bytes,
             held: RwLock::new(FxHashSet::default()),
+            hasher: std::collections::hash_map::RandomState::new(),
             alerts_full: AtomicBool::new(false),
             journal_full: AtomicBool::new(false),
         }
+    }
+
+    /// A fingerprint as the set keeps it: 8 bytes, whatever its length. The
+    /// sender chooses fingerprints (Alertmanager's `fingerprint` field), so
+    /// the hash is keyed and secret: with a known one (FxHash) anyone could
+    /// make any number of new alerts pass as one held alert. A chance
+    /// collision only admits one alert as if held: the bound is off by one.
+    fn key(&self, fingerprint: &str) -> u64 {
+        self.hasher.hash_one(fingerprint)
     }
 
     /// Checks a mapped webhook against every bound, given the journal's used
@@ -162,7 +166,7 @@ impl Limits {
         };
         let mut new: Vec<u64> = alerts
             .iter()
-            .map(|a| key(&a.fingerprint))
+            .map(|a| self.key(&a.fingerprint))
             .filter(|k| !held.contains(k))
             .collect();
         new.sort_unstable();
@@ -205,7 +209,7 @@ impl Limits {
     /// journal; with a shared journal, taken by any instance).
     pub fn hold<'a>(&self, fingerprints: impl IntoIterator<Item = &'a str>) {
         if let Ok(mut held) = self.held.write() {
-            held.extend(fingerprints.into_iter().map(key));
+            held.extend(fingerprints.into_iter().map(|fp| self.key(fp)));
         }
     }
 
@@ -213,7 +217,7 @@ impl Limits {
     pub fn forget<'a>(&self, fingerprints: impl IntoIterator<Item = &'a str>) {
         if let Ok(mut held) = self.held.write() {
             for fp in fingerprints {
-                held.remove(&key(fp));
+                held.remove(&self.key(fp));
             }
             if let Some(c) = crate::engine::shrunk(held.capacity(), held.len()) {
                 held.shrink_to(c);
