@@ -75,6 +75,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --journal-max-size 'Largest a SQLite journal may grow (`512MiB`, `10GiB`; `0`: no cap; default 1GiB). Webhooks get 503 (the sender retries) once it is 90% full, until pruning frees room or the cap is raised; the rest is kept for decisions'
             cand --max-alerts-per-request 'Alerts one webhook may carry; more are refused with 413 (set Alertmanager''s `max_alerts` at or below this to have it truncate instead)'
             cand --max-alerts 'Alerts held at most (firing, and resolved within the last hour); webhooks with alerts not held yet get 503 (the sender retries) while full'
+            cand --max-alert-bytes 'Bytes of labels and annotations of the alerts held at most (`128MiB`); beyond, webhooks with alerts not held yet get 503 likewise'
             cand --journal 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires'
             cand --lease 'With a shared journal: how long the leader''s lease lasts without renewal; a standby takes over within about this after the leader dies'
             cand --no-watch 'Do not watch the rules directory'

@@ -242,3 +242,33 @@ fn the_status_page_stays_bounded_after_a_huge_webhook() {
     assert!(!page.contains(&"x".repeat(200)), "long values are cut");
     d.kill9();
 }
+
+#[test]
+fn alerts_held_are_bounded_in_bytes_as_well_as_in_number() {
+    let (_fake, dir) = setup();
+    let data = dir.path().join("data");
+    let d = Daemon::start(
+        &dir.path().join("rules"),
+        &data,
+        &["--max-alert-bytes", "64KiB"],
+    );
+    // Few alerts, large labels: far below --max-alerts, not below the bytes.
+    assert_eq!(
+        d.post("/webhook/alertmanager", &flood("l", 5, 8_000)).0,
+        200
+    );
+    let (status, head, answer) = d.post_with_head("/webhook/alertmanager", &flood("m", 5, 8_000));
+    assert_eq!(status, 503, "{answer}");
+    assert!(head.contains("Retry-After"), "{head}");
+    assert!(answer.contains("bytes"), "{answer}");
+    assert!(metric(&d, "resgate_alerts_held_bytes").is_some_and(|b| b > 40_000.0));
+    assert_eq!(
+        metric(&d, "resgate_alerts_held_bytes_limit"),
+        Some(65_536.0)
+    );
+    // Small alerts still fit.
+    assert_eq!(d.post("/webhook/alertmanager", &flood("s", 5, 0)).0, 200);
+    d.kill9();
+    let journaled = journaled_instances(&data);
+    assert!(!journaled.iter().any(|i| i.starts_with("m-")));
+}

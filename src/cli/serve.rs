@@ -59,6 +59,10 @@ pub struct Args {
     /// with alerts not held yet get 503 (the sender retries) while full
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_alerts: usize,
+    /// Bytes of labels and annotations of the alerts held at most (`128MiB`);
+    /// beyond, webhooks with alerts not held yet get 503 likewise
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub max_alert_bytes: u64,
     /// A PostgreSQL journal shared by several instances
     /// (`postgres://user@host:5432/db`; the password from the URL or
     /// PGPASSWORD); without it, the SQLite file in --data. All instances take
@@ -129,6 +133,7 @@ pub fn run(args: &Args) -> Exit {
         },
         max_alerts_per_request: args.max_alerts_per_request,
         max_alerts: args.max_alerts,
+        max_alert_bytes: args.max_alert_bytes,
         journal: args.journal.clone(),
         lease: args.lease,
     };

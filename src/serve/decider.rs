@@ -145,9 +145,8 @@ impl Decider {
             *by_state.entry(e.state.as_str().to_owned()).or_default() += 1;
         }
         let (mut engine, output) = Engine::restore(rules, snapshot, at);
-        shared
-            .limits
-            .hold(engine.state().alerts.iter_times().map(|(fp, _)| fp));
+        let held: Vec<_> = engine.state().alerts.entries().collect();
+        shared.limits.hold(held.iter().map(|e| e.alert.as_ref()));
         if let Ok(window) = jiff::SignedDuration::try_from(shared.options.dedupe_window) {
             engine.set_dedupe_window(window);
         }
@@ -300,9 +299,7 @@ impl Decider {
                 let out = e.ingest(&alerts, now);
                 // Held now, whoever admitted them (another instance, with a
                 // shared journal; or before a restart).
-                self.shared
-                    .limits
-                    .hold(alerts.iter().map(|a| a.fingerprint.as_str()));
+                self.shared.limits.hold(&alerts);
                 step.add_alerts(e, alerts.iter().map(|a| a.fingerprint.as_str()));
                 step.add_output_from(e, out, Some(id));
                 return None;

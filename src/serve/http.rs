@@ -445,7 +445,7 @@ fn accept(
     let journaled = match serde_json::to_string(&fresh) {
         Ok(j) => j,
         Err(e) => {
-            shared.limits.release(&reserved);
+            shared.limits.release(reserved);
             return (
                 Answer::error(503, format!("cannot encode the alerts: {e}")),
                 0,
@@ -485,7 +485,7 @@ fn accept(
             (Answer::json(200, ok), n)
         }
         Err(e) => {
-            shared.limits.release(&reserved);
+            shared.limits.release(reserved);
             tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
             (
                 Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"),

@@ -68,6 +68,8 @@ pub struct Options {
     pub max_alerts_per_request: usize,
     /// Alerts held at most; a webhook bringing new ones while full: 503.
     pub max_alerts: usize,
+    /// Bytes of the held alerts' strings at most (`limits::weight`); likewise.
+    pub max_alert_bytes: u64,
     /// A PostgreSQL journal shared with other instances (`--journal URL`);
     /// none: the SQLite file in `data`.
     pub journal: Option<String>,
@@ -297,6 +299,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         limits: limits::Limits::new(
             options.max_alerts_per_request,
             options.max_alerts,
+            options.max_alert_bytes,
             options.journal_max_bytes,
         ),
         status_cache: status::Cache::default(),
