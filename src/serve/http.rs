@@ -423,7 +423,7 @@ fn accept(
     let journal_used = shared.metrics.journal_used().unwrap_or(0);
     let decides = shared.leadership.is_leader();
     let reserved = match shared.limits.admit(&alerts, journal_used, decides) {
-        Ok(keys) => keys,
+        Ok(reservation) => reservation,
         Err(refusal) => {
             shared.metrics.refused(&source.name, refusal.reason());
             let answer = Answer::error(refusal.status(), refusal.message());
@@ -437,6 +437,8 @@ fn accept(
     let total = alerts.len();
     let fresh = shared.dedupe.fresh(alerts);
     if fresh.is_empty() {
+        // Repeats of what is journaled (and so held): nothing new to hold.
+        shared.limits.release(reserved);
         let ok = json!({"status": "success", "alerts": total, "journaled": 0});
         return (Answer::json(200, ok), 0);
     }
