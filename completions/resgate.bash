@@ -561,7 +561,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --journal --lease --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --max-alerts-per-request --max-alerts --max-alert-bytes --journal --lease --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +616,18 @@ _resgate() {
                     return 0
                     ;;
                 --journal-max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-alerts-per-request)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-alerts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-alert-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -45,10 +45,24 @@ pub struct Args {
     /// First wait between those tries (doubles each time)
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub call_backoff: Duration,
-    /// Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get
-    /// 503 (the sender retries) until pruning frees room or the cap is raised
+    /// Largest a SQLite journal may grow (`512MiB`, `10GiB`; `0`: no cap;
+    /// default 1GiB). Webhooks get 503 (the sender retries) once it is 90%
+    /// full, until pruning frees room or the cap is raised; the rest is kept
+    /// for decisions
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub journal_max_size: Option<u64>,
+    /// Alerts one webhook may carry; more are refused with 413 (set
+    /// Alertmanager's `max_alerts` at or below this to have it truncate instead)
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_alerts_per_request: usize,
+    /// Alerts held at most (firing, and resolved within the last hour); webhooks
+    /// with alerts not held yet get 503 (the sender retries) while full
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_alerts: usize,
+    /// Bytes of labels and annotations of the alerts held at most (`128MiB`);
+    /// beyond, webhooks with alerts not held yet get 503 likewise
+    #[arg(long, value_name = "SIZE", default_value = "128MiB", value_parser = parse_size)]
+    pub max_alert_bytes: u64,
     /// A PostgreSQL journal shared by several instances
     /// (`postgres://user@host:5432/db`; the password from the URL or
     /// PGPASSWORD); without it, the SQLite file in --data. All instances take
@@ -71,6 +85,12 @@ pub struct Args {
     #[arg(long)]
     pub log_json: bool,
 }
+
+/// `--journal-max-size` of a SQLite journal when not given: about a million
+/// webhook bodies of a few alerts, or a week of a busy Alertmanager, and far
+/// below any disk a daemon is given; reached only by a flood, which then gets
+/// 503 instead of filling the disk (docs/operations.md, "Limits").
+const DEFAULT_JOURNAL_MAX_SIZE: u64 = 1 << 30;
 
 pub fn run(args: &Args) -> Exit {
     init_logging(args.log_json);
@@ -104,7 +124,16 @@ pub fn run(args: &Args) -> Exit {
         call_attempts: args.call_attempts,
         call_backoff: args.call_backoff,
         watch: !args.no_watch,
-        journal_max_bytes: args.journal_max_size,
+        journal_max_bytes: match (args.journal_max_size, &args.journal) {
+            (Some(0), _) => None,
+            (Some(max), _) => Some(max),
+            (None, None) => Some(DEFAULT_JOURNAL_MAX_SIZE),
+            // A PostgreSQL database is capped by its own quotas.
+            (None, Some(_)) => None,
+        },
+        max_alerts_per_request: args.max_alerts_per_request,
+        max_alerts: args.max_alerts,
+        max_alert_bytes: args.max_alert_bytes,
         journal: args.journal.clone(),
         lease: args.lease,
     };

@@ -145,6 +145,8 @@ impl Decider {
             *by_state.entry(e.state.as_str().to_owned()).or_default() += 1;
         }
         let (mut engine, output) = Engine::restore(rules, snapshot, at);
+        let held: Vec<_> = engine.state().alerts.entries().collect();
+        shared.limits.hold(held.iter().map(|e| e.alert.as_ref()));
         if let Ok(window) = jiff::SignedDuration::try_from(shared.options.dedupe_window) {
             engine.set_dedupe_window(window);
         }
@@ -228,6 +230,9 @@ impl Decider {
                 self.last_forget = now;
                 if let Ok(before) = now.checked_sub(FORGET_RESOLVED_AFTER) {
                     step.alerts_forgotten = self.engine.forget_resolved(before);
+                    self.shared
+                        .limits
+                        .forget(step.alerts_forgotten.iter().map(String::as_str));
                 }
             }
             if self.shared.leadership.shared {
@@ -292,6 +297,9 @@ impl Decider {
             Msg::Inbound { id, alerts } => {
                 step.inbound.push(id);
                 let out = e.ingest(&alerts, now);
+                // Held now, whoever admitted them (another instance, with a
+                // shared journal; or before a restart).
+                self.shared.limits.hold(&alerts);
                 step.add_alerts(e, alerts.iter().map(|a| a.fingerprint.as_str()));
                 step.add_output_from(e, out, Some(id));
                 return None;

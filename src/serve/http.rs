@@ -156,6 +156,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         ["metrics"] if method == "GET" => {
             let mut text = shared.metrics.render();
             text.push_str(&liveness(shared));
+            text.push_str(&shared.limits.render(shared.metrics.journal_used()));
             return Answer::text(200, text, "text/plain; version=0.0.4; charset=utf-8");
         }
         ["api", "v1", "events"] if method == "GET" => {
@@ -275,14 +276,34 @@ fn liveness(shared: &Shared) -> String {
 const STATUS_HOURS: (u32, u32) = (6, 7 * 24);
 /// Rows the status page lists and draws at most.
 const STATUS_DECISIONS: u32 = 200;
-const STATUS_PICTURE_DECISIONS: u32 = 5_000;
+/// Decisions the picture draws at most: about 500 bytes of SVG each, so the
+/// picture fits the page (`status::PICTURE_BYTES`); 1,000 made 492 KiB, drawn
+/// for nothing, and every one costs CPU per view (issue 19).
+const STATUS_PICTURE_DECISIONS: u32 = 500;
 
-/// The read-only status page (`GET /`, `?hours=N`).
+/// The read-only status page (`GET /`, `?hours=N`), drawn at most once a
+/// second (`status::Cache`).
 fn status_page(shared: &Shared, query: &str) -> Answer {
     let hours = param(query, "hours")
         .and_then(|h| h.parse::<u32>().ok())
         .unwrap_or(STATUS_HOURS.0)
         .clamp(1, STATUS_HOURS.1);
+    match shared
+        .status_cache
+        .get(hours, || render_status(shared, hours))
+    {
+        Ok(html) => Answer::text(200, html.to_string(), "text/html; charset=utf-8")
+            // No script may run on this page, whatever a label smuggles in.
+            .with(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+            )
+            .with("Cache-Control", "no-store"),
+        Err(e) => Answer::error(503, e.to_string()),
+    }
+}
+
+fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
     let now = Timestamp::now();
     let since = now
         .checked_sub(jiff::SignedDuration::from_hours(i64::from(hours)))
@@ -295,10 +316,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
             history::window(&conn, since, now, STATUS_PICTURE_DECISIONS)?,
         ))
     });
-    let (in_flight, decisions, pauses, window) = match gathered {
-        Ok(g) => g,
-        Err(e) => return Answer::error(503, e.to_string()),
-    };
+    let (in_flight, decisions, pauses, window) = gathered?;
     // The picture starts at the first thing that happened in the window (to
     // the second), so that a burst of the last minutes is not a sliver at the
     // right edge of six empty hours.
@@ -317,7 +335,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
         timeline::svg::render(&Timeline::from_trace(&window.trace, start))
     });
     let rules = shared.rules_record();
-    let html = status::render(&status::StatusPage {
+    Ok(status::render(&status::StatusPage {
         now,
         instance: &shared.instance,
         role: shared.leadership.shared.then(|| shared.leadership.role()),
@@ -328,14 +346,7 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
         pauses: &pauses,
         timeline: picture.as_deref(),
         truncated: window.truncated,
-    });
-    Answer::text(200, html, "text/html; charset=utf-8")
-        // No script may run on this page, whatever a label smuggles in.
-        .with(
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
-        )
-        .with("Cache-Control", "no-store")
+    }))
 }
 
 fn read(shared: &Shared, f: impl FnOnce(&journal::Db) -> journal::Result<Value>) -> Answer {
@@ -409,9 +420,25 @@ fn accept(
         Ok(a) => a,
         Err(e) => return (Answer::error(400, e.to_string()), 0),
     };
+    let journal_used = shared.metrics.journal_used().unwrap_or(0);
+    let decides = shared.leadership.is_leader();
+    let reserved = match shared.limits.admit(&alerts, journal_used, decides) {
+        Ok(reservation) => reservation,
+        Err(refusal) => {
+            shared.metrics.refused(&source.name, refusal.reason());
+            let answer = Answer::error(refusal.status(), refusal.message());
+            let answer = match refusal.status() {
+                503 => answer.with("Retry-After", "5"),
+                _ => answer,
+            };
+            return (answer, 0);
+        }
+    };
     let total = alerts.len();
     let fresh = shared.dedupe.fresh(alerts);
     if fresh.is_empty() {
+        // Repeats of what is journaled (and so held): nothing new to hold.
+        shared.limits.release(reserved);
         let ok = json!({"status": "success", "alerts": total, "journaled": 0});
         return (Answer::json(200, ok), 0);
     }
@@ -420,6 +447,7 @@ fn accept(
     let journaled = match serde_json::to_string(&fresh) {
         Ok(j) => j,
         Err(e) => {
+            shared.limits.release(reserved);
             return (
                 Answer::error(503, format!("cannot encode the alerts: {e}")),
                 0,
@@ -459,6 +487,7 @@ fn accept(
             (Answer::json(200, ok), n)
         }
         Err(e) => {
+            shared.limits.release(reserved);
             tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
             (
                 Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"),

@@ -187,6 +187,22 @@ pub fn cap_size(db: &Db, max_bytes: u64) -> Result<()> {
     Ok(())
 }
 
+/// Bytes of a SQLite journal in use: its pages less those on the free list
+/// (pruning frees pages, which are reused before the file grows). `None`
+/// for PostgreSQL, whose size is its server's business.
+pub fn used_bytes(db: &Db) -> Option<u64> {
+    let Db::Sqlite(conn) = db else {
+        return None;
+    };
+    let pragma = |name: &str| -> Option<u64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
+            .ok()
+            .and_then(|v| u64::try_from(v).ok())
+    };
+    let pages = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+    Some(pages.saturating_mul(pragma("page_size")?))
+}
+
 /// A read-only connection to a SQLite journal (the API, `resgate events`).
 pub fn open_reader(path: &Path) -> Result<Db> {
     if !path.exists() {

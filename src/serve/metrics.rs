@@ -24,6 +24,9 @@ pub struct Metrics {
     commit_count: AtomicU64,
     commit_micros: AtomicU64,
     rules_loaded_at: AtomicU64,
+    /// Bytes of the journal in use after the last commit, plus one (0: not known,
+    /// a PostgreSQL journal or no commit yet).
+    journal_used: AtomicU64,
 }
 
 impl Metrics {
@@ -125,6 +128,26 @@ impl Metrics {
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// The writer publishes the journal's size after each commit.
+    pub fn set_journal_used(&self, bytes: Option<u64>) {
+        let stored = bytes.map_or(0, |b| b.saturating_add(1));
+        self.journal_used.store(stored, Ordering::Relaxed);
+    }
+
+    /// Bytes of the journal in use, if known (SQLite).
+    pub fn journal_used(&self) -> Option<u64> {
+        self.journal_used.load(Ordering::Relaxed).checked_sub(1)
+    }
+
+    /// A webhook refused by a bound of [`super::limits`].
+    pub fn refused(&self, source: &str, reason: &str) {
+        self.add(
+            "resgate_ingest_refused_total",
+            format!("source=\"{}\",reason=\"{reason}\"", escape(source)),
+            1,
+        );
+    }
+
     /// The decision thread publishes how many events are in each state.
     pub fn set_events(&self, by_state: BTreeMap<String, u64>) {
         if let Ok(mut e) = self.events.lock() {
@@ -144,6 +167,11 @@ impl Metrics {
                 "resgate_ingest_alerts_total",
                 "counter",
                 "Alerts journaled from webhooks, by source.",
+            ),
+            (
+                "resgate_ingest_refused_total",
+                "counter",
+                "Webhooks refused by a limit before they were journaled: alerts_per_request (413), alerts_held or journal_full (503).",
             ),
             (
                 "resgate_decisions_total",

@@ -18,6 +18,7 @@ mod http;
 mod httpd;
 pub mod journal;
 pub mod leader;
+pub mod limits;
 pub mod metrics;
 mod reload;
 pub mod status;
@@ -63,6 +64,12 @@ pub struct Options {
     pub watch: bool,
     /// The journal's file may not grow beyond this (SQLite `max_page_count`).
     pub journal_max_bytes: Option<u64>,
+    /// Alerts one webhook may carry; more: 413 ([`limits`]).
+    pub max_alerts_per_request: usize,
+    /// Alerts held at most; a webhook bringing new ones while full: 503.
+    pub max_alerts: usize,
+    /// Bytes of the held alerts' strings at most (`limits::weight`); likewise.
+    pub max_alert_bytes: u64,
     /// A PostgreSQL journal shared with other instances (`--journal URL`);
     /// none: the SQLite file in `data`.
     pub journal: Option<String>,
@@ -164,6 +171,10 @@ pub struct Shared {
     /// `/readyz` fails when it is stuck (e.g. the journal refuses its writes).
     decider_beat: std::sync::atomic::AtomicI64,
     dedupe: dedupe::Dedupe,
+    /// The bounds on what webhooks can make the daemon hold.
+    pub limits: limits::Limits,
+    /// The status page, drawn at most once a second.
+    status_cache: status::Cache,
 }
 
 impl Shared {
@@ -242,6 +253,15 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     let conn = location.open_writer()?;
     if let Some(max) = options.journal_max_bytes {
         journal::cap_size(&conn, max)?;
+        if let Some(used) = journal::used_bytes(&conn)
+            && used >= limits::webhook_share(max)
+        {
+            tracing::error!(
+                used,
+                max,
+                "the journal is already past 90% of --journal-max-size: webhooks are answered 503 until pruning frees room or the cap is raised"
+            );
+        }
     }
     let instance = journal::instance_id(&conn)?;
     let leadership = match &location {
@@ -249,6 +269,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         journal::Location::Postgres(_) => leader::Leadership::by_lease(options.lease),
     };
     let metrics = Arc::new(metrics::Metrics::default());
+    metrics.set_journal_used(journal::used_bytes(&conn));
     metrics.reload(true);
     let reopen: writer::Reopen = {
         let location = location.clone();
@@ -275,6 +296,13 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         readers: journal::readers::Readers::new(location),
         leadership,
         dedupe: dedupe::Dedupe::new(options.dedupe_window),
+        limits: limits::Limits::new(
+            options.max_alerts_per_request,
+            options.max_alerts,
+            options.max_alert_bytes,
+            options.journal_max_bytes,
+        ),
+        status_cache: status::Cache::default(),
         options: options.clone(),
         ready: AtomicBool::new(false),
         decider_beat: std::sync::atomic::AtomicI64::new(jiff::Timestamp::now().as_second()),

@@ -7,6 +7,8 @@
 //! JavaScript, and the route forbids scripts with a Content-Security-Policy.
 
 use std::fmt::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -38,8 +40,59 @@ pub struct StatusPage<'a> {
 /// Seconds between automatic reloads of the page.
 pub const REFRESH_SECS: u32 = 30;
 
+/// The page's size is bounded whatever the journal holds (issue 19: one
+/// 850 KB webhook made it 2.5 MB and 38 ms of CPU per view, and 80 views
+/// slowed every other client). Each table stops at this many bytes, with a
+/// line saying how many rows it left out and where the API lists them all...
+pub const TABLE_BYTES: usize = 96 * 1024;
+/// ...the timeline picture is left out, with a note, beyond this...
+pub const PICTURE_BYTES: usize = 384 * 1024;
+/// ...and every value shown (a label, a target, a reason) is cut to this
+/// many characters with an ellipsis, so that one row cannot fill a table.
+pub const CELL_CHARS: usize = 120;
+/// What the page can weigh at most: the tables, the picture, and the head,
+/// style and notes around them (a few KiB, with room to spare).
+pub const PAGE_BYTES: usize = 3 * TABLE_BYTES + PICTURE_BYTES + 32 * 1024;
+
+/// A rendered page is served again for this long: however many browsers
+/// (or a reload loop) ask, the journal is read and the page drawn at most
+/// once a second per `?hours=`; the page says `at` when it was drawn.
+pub const CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The last page rendered, and for which `?hours=`.
+#[derive(Default)]
+pub struct Cache {
+    last: Mutex<Option<(Instant, u32, Arc<str>)>>,
+}
+
+impl Cache {
+    /// The page for `hours`: the one rendered less than [`CACHE_FOR`] ago, or
+    /// a new one. Viewers arriving during a render wait for it rather than
+    /// render too.
+    pub fn get<E>(
+        &self,
+        hours: u32,
+        render: impl FnOnce() -> Result<String, E>,
+    ) -> Result<Arc<str>, E> {
+        let mut last = match self.last.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((at, h, page)) = last.as_ref()
+            && *h == hours
+            && at.elapsed() < CACHE_FOR
+        {
+            return Ok(page.clone());
+        }
+        let page: Arc<str> = render()?.into();
+        *last = Some((Instant::now(), hours, page.clone()));
+        Ok(page)
+    }
+}
+
 pub fn render(page: &StatusPage) -> String {
-    let mut out = String::with_capacity(16 * 1024 + page.timeline.map_or(0, str::len));
+    let picture = page.timeline.map_or(0, |t| t.len().min(PICTURE_BYTES));
+    let mut out = String::with_capacity(16 * 1024 + picture);
     // Writing to a String cannot fail.
     let _ = write_page(&mut out, page);
     out
@@ -101,18 +154,23 @@ fn write_in_flight(out: &mut String, events: &[Value]) -> fmt::Result {
             "<table><thead><tr><th>event</th><th>remediation</th><th>target</th><th>state</th>\
              <th>remote ID</th><th>fired</th><th>last change</th></tr></thead><tbody>\n",
         );
-        for e in events {
+        let start = out.len();
+        for (i, e) in events.iter().enumerate() {
+            if out.len() - start > TABLE_BYTES {
+                more(out, events.len() - i, 7, "/api/v1/events")?;
+                break;
+            }
             writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=\"state {state}\">{state}</span></td>\
                  <td>{}</td><td>{}</td><td>{}</td></tr>",
                 event_link(text(e, "id")),
-                escape(text(e, "remediation")),
-                escape(text(e, "target")),
-                escape(text(e, "remote_id")),
+                cell(e, "remediation"),
+                cell(e, "target"),
+                cell(e, "remote_id"),
                 stored_time(e, "fired_at"),
                 stored_time(e, "updated_at"),
-                state = escape(text(e, "state")),
+                state = cell(e, "state"),
             )?;
         }
         out.push_str("</tbody></table>\n");
@@ -128,6 +186,15 @@ fn write_timeline(out: &mut String, page: &StatusPage) -> fmt::Result {
         page.hours
     )?;
     match page.timeline {
+        Some(svg) if svg.len() > PICTURE_BYTES => {
+            writeln!(
+                out,
+                "<p class=\"warn\">The picture of this window is too large to show ({} KiB). \
+                 Ask for fewer hours with <code>?hours=</code>, or read \
+                 <a href=\"/api/v1/decisions\">/api/v1/decisions</a>.</p>",
+                svg.len() / 1024
+            )?;
+        }
         Some(svg) => {
             if page.truncated {
                 out.push_str(
@@ -157,18 +224,23 @@ fn write_decisions(out: &mut String, decisions: &[Value]) -> fmt::Result {
             "<table><thead><tr><th>at</th><th>verdict</th><th>reason</th><th>remediation</th>\
              <th>target</th><th>alert</th><th>event</th></tr></thead><tbody>\n",
         );
-        for d in decisions {
+        let start = out.len();
+        for (i, d) in decisions.iter().enumerate() {
+            if out.len() - start > TABLE_BYTES {
+                more(out, decisions.len() - i, 7, "/api/v1/decisions")?;
+                break;
+            }
             writeln!(
                 out,
                 "<tr><td>{}</td><td><span class=\"verdict {verdict}\">{verdict}</span></td><td>{}</td>\
                  <td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
                 stored_time(d, "at"),
-                escape(text(d, "reason")),
-                escape(text(d, "remediation")),
-                escape(text(d, "target")),
-                escape(text(d, "alert")),
+                cell(d, "reason"),
+                cell(d, "remediation"),
+                cell(d, "target"),
+                cell(d, "alert"),
                 event_link(text(d, "event")),
-                verdict = escape(text(d, "verdict")),
+                verdict = cell(d, "verdict"),
             )?;
         }
         out.push_str("</tbody></table>\n");
@@ -190,10 +262,15 @@ fn write_pauses(out: &mut String, pauses: &[Value]) -> fmt::Result {
             "<table><thead><tr><th>remediation</th><th>target</th><th>reason</th><th>until</th>\
              <th>since</th></tr></thead><tbody>\n",
         );
-        for p in pauses {
+        let start = out.len();
+        for (i, p) in pauses.iter().enumerate() {
+            if out.len() - start > TABLE_BYTES {
+                more(out, pauses.len() - i, 5, "/api/v1/pauses")?;
+                break;
+            }
             let target = match text(p, "target") {
                 "" => "<em>every target</em>".to_owned(),
-                t => escape(t).into_owned(),
+                _ => cell(p, "target"),
             };
             let until = match text(p, "until") {
                 "" => "<em>until unpaused</em>".to_owned(),
@@ -202,8 +279,8 @@ fn write_pauses(out: &mut String, pauses: &[Value]) -> fmt::Result {
             writeln!(
                 out,
                 "<tr><td>{}</td><td>{target}</td><td>{}</td><td>{until}</td><td>{}</td></tr>",
-                escape(text(p, "remediation")),
-                escape(text(p, "reason")),
+                cell(p, "remediation"),
+                cell(p, "reason"),
                 stored_time(p, "created_at"),
             )?;
         }
@@ -218,6 +295,28 @@ fn text<'a>(row: &'a Value, key: &str) -> &'a str {
     row.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
+/// A string field, cut to [`CELL_CHARS`] with an ellipsis, then escaped.
+fn cell(row: &Value, key: &str) -> String {
+    cut(text(row, key))
+}
+
+/// `raw` cut to [`CELL_CHARS`] with an ellipsis, then escaped.
+fn cut(raw: &str) -> String {
+    match raw.char_indices().nth(CELL_CHARS) {
+        Some((end, _)) => format!("{}…", escape(&raw[..end])),
+        None => escape(raw).into_owned(),
+    }
+}
+
+/// The last row of a table cut at [`TABLE_BYTES`]: how many rows it left out.
+fn more(out: &mut String, left: usize, columns: usize, api: &str) -> fmt::Result {
+    writeln!(
+        out,
+        "<tr><td colspan=\"{columns}\" class=\"warn\">{left} more not shown: \
+         see <a href=\"{api}\">{api}</a></td></tr>"
+    )
+}
+
 /// `2026-11-25 10:00:00 UTC`, in a `<time>` element carrying the exact instant.
 fn time(t: Timestamp) -> String {
     format!(
@@ -228,22 +327,22 @@ fn time(t: Timestamp) -> String {
 
 /// A journal timestamp as [`time`]; text that does not parse is shown as is.
 fn stored_time(row: &Value, key: &str) -> String {
-    let raw = text(row, key);
-    match raw.parse::<Timestamp>() {
+    match text(row, key).parse::<Timestamp>() {
         Ok(t) => time(t),
-        Err(_) => escape(raw).into_owned(),
+        Err(_) => cell(row, key),
     }
 }
 
-/// An event ID linking to its JSON in the API (empty for no event).
+/// An event ID linking to its JSON in the API (empty for no event). IDs are
+/// resgate's own (`ev-N`); one that is not is shown cut, as any cell.
 fn event_link(id: &str) -> String {
     if id.is_empty() {
         return String::new();
     }
+    let shown = cut(id);
     format!(
-        r#"<a href="/api/v1/events/{}">{}</a>"#,
+        r#"<a href="/api/v1/events/{}">{shown}</a>"#,
         escape(&percent_encode(id)),
-        escape(id)
     )
 }
 
@@ -355,6 +454,78 @@ mod tests {
         ] {
             assert!(html.contains(expected), "missing {expected:?} in {html}");
         }
+    }
+
+    /// Whatever the journal holds (here 10,000 of each row, every value
+    /// 100 KiB of characters that escaping makes six times longer, and a
+    /// picture of 10 MB), the page stays under [`PAGE_BYTES`].
+    #[test]
+    fn the_page_is_bounded_whatever_the_input() {
+        let rules = rules();
+        let huge = "\"".repeat(100 * 1024);
+        let events: Vec<Value> = (0..10_000)
+            .map(|i| {
+                json!({"id": format!("ev-{i}"), "remediation": huge, "target": huge,
+                "state": huge, "remote_id": huge, "fired_at": huge, "updated_at": huge})
+            })
+            .collect();
+        let decisions: Vec<Value> = (0..10_000)
+            .map(|_| {
+                json!({"at": huge, "verdict": huge, "reason": huge, "remediation": huge,
+                "target": huge, "alert": huge, "event": "ev-1"})
+            })
+            .collect();
+        let pauses: Vec<Value> = (0..10_000)
+            .map(|_| {
+                json!({"remediation": huge, "target": huge, "reason": huge,
+                "until": huge, "created_at": huge})
+            })
+            .collect();
+        let picture = "<svg>".repeat(2 * 1024 * 1024);
+        let mut page = page(&rules, &events, &decisions, &pauses);
+        page.timeline = Some(&picture);
+        let html = render(&page);
+        assert!(html.len() < PAGE_BYTES, "{} bytes", html.len());
+        assert!(html.contains("more not shown"));
+        assert!(html.contains("too large to show"));
+        assert!(
+            html.contains("&quot;…"),
+            "a long value is cut with an ellipsis"
+        );
+        // And a small page is whole.
+        let few = &events[..1];
+        let html = render(&page_with(&rules, few));
+        assert!(!html.contains("more not shown"));
+    }
+
+    fn page_with<'a>(rules: &'a RulesRecord, in_flight: &'a [Value]) -> StatusPage<'a> {
+        page(rules, in_flight, &[], &[])
+    }
+
+    /// However often it is asked, a page is drawn at most once per
+    /// [`CACHE_FOR`] (counted against the time the asking took, so a slow
+    /// machine cannot fail it).
+    #[test]
+    fn the_page_is_drawn_at_most_once_a_second() {
+        let cache = Cache::default();
+        let renders = std::cell::Cell::new(0u64);
+        let started = Instant::now();
+        for _ in 0..1_000 {
+            let page = cache.get(6, || {
+                renders.set(renders.get() + 1);
+                Ok::<_, ()>("page".to_owned())
+            });
+            assert_eq!(page.as_deref(), Ok("page"));
+        }
+        let allowed = started.elapsed().as_secs() / CACHE_FOR.as_secs() + 1;
+        assert!(renders.get() <= allowed, "{} renders", renders.get());
+        // Another window is another page.
+        assert_eq!(
+            cache
+                .get(1, || Ok::<_, ()>("one hour".to_owned()))
+                .as_deref(),
+            Ok("one hour")
+        );
     }
 
     #[test]

@@ -197,6 +197,9 @@ fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
             metrics.journal_error();
         }
         metrics.commit_latency(started.elapsed());
+        // Read after each commit (three header reads): what the webhook
+        // routes compare with --journal-max-size before journaling.
+        metrics.set_journal_used(super::journal::used_bytes(&conn));
         for piece in ran {
             piece.finish(result.clone());
         }
