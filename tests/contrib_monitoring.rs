@@ -369,9 +369,9 @@ fn exported_metrics() -> BTreeSet<String> {
     names
 }
 
-/// `/metrics` of a `resgate serve` with the starter rules of `resgate init`,
-/// before anything happened.
-fn scrape_fresh_daemon() -> String {
+/// A `resgate serve` with the starter rules of `resgate init`, and its temp
+/// dir (rules in `rules/`).
+fn start_daemon() -> (Daemon, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let rules = dir.path().join("rules");
     for (rel, text) in resgate::cli::init::FILES {
@@ -380,9 +380,20 @@ fn scrape_fresh_daemon() -> String {
         std::fs::write(path, text).expect("rule file");
     }
     let daemon = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    (daemon, dir)
+}
+
+fn scrape(daemon: &Daemon) -> String {
     let (status, text) = daemon.request("GET", "/metrics", &[], b"");
     assert_eq!(status, 200, "{text}");
     text
+}
+
+/// `/metrics` of a `resgate serve` with the starter rules, before anything
+/// happened.
+fn scrape_fresh_daemon() -> String {
+    let (daemon, _dir) = start_daemon();
+    scrape(&daemon)
 }
 
 /// Every PromQL expression of the dashboard, with where it is: panel targets
@@ -575,5 +586,90 @@ fn dashboard_queries_parse_as_promql() {
     assert!(
         text.contains(&format!("SUCCESS: {} rules found", queries.len())),
         "{text}"
+    );
+}
+
+/// The samples of `metric` in a scrape: label string (as in the text) → value.
+fn samples(text: &str, metric: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(metric))
+        .filter_map(|rest| {
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(r) => r.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            Some((labels.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// End to end: what a real daemon exports before and after a refused reload,
+/// as Prometheus would have scraped it, fires ResgateRulesReloadRefused in
+/// `promtool test rules`. The first scrapes (minutes 0-4) are the fresh
+/// daemon's, the later ones after the refusal; a series missing from a scrape
+/// has no sample there (`_`), as in Prometheus. Before the counters started at
+/// 0 this did not fire: `increase()` cannot see a series' first sample.
+#[test]
+fn a_real_refused_reload_fires_its_alert_in_promtool() {
+    let Some(promtool) = promtool() else { return };
+    let (daemon, dir) = start_daemon();
+    let metric = "resgate_rules_reloads_total";
+    let before = samples(&scrape(&daemon), metric);
+    std::fs::write(
+        dir.path().join("rules/broken.yaml"),
+        "remediations:\n  x: {match: {a: b}, remediator: nowhere}\n",
+    )
+    .expect("broken rule file");
+    daemon.wait_for(
+        "the refused reload",
+        std::time::Duration::from_secs(30),
+        |d| {
+            samples(&scrape(d), metric)
+                .get(r#"result="refused""#)
+                .map(String::as_str)
+                == Some("1")
+        },
+    );
+    let after = samples(&scrape(&daemon), metric);
+
+    let mut series = String::new();
+    for (labels, value) in &after {
+        let early = before.get(labels).map_or("_", String::as_str);
+        let sep = if labels.is_empty() { "" } else { "," };
+        series.push_str(&format!(
+            "      - series: '{metric}{{job=\"resgate\",instance=\"x:9095\"{sep}{labels}}}'\n        values: '{early}x4 {value}x10'\n"
+        ));
+    }
+    let (_, rule) = alerts()
+        .into_iter()
+        .find(|(name, _)| name == "ResgateRulesReloadRefused")
+        .expect("the alert");
+    let mut annotations = String::new();
+    for (key, text) in rule["annotations"].as_object().expect("annotations") {
+        let text = text
+            .as_str()
+            .expect("a string")
+            .replace("{{ $labels.instance }}", "x:9095");
+        assert!(!text.contains("{{"), "{text}");
+        annotations.push_str(&format!(
+            "              {key}: {}\n",
+            serde_json::to_string(&text).expect("JSON")
+        ));
+    }
+    let tests = format!(
+        "rule_files: [resgate.rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{series}    alert_rule_test:\n      - eval_time: 7m\n        alertname: ResgateRulesReloadRefused\n        exp_alerts:\n          - exp_labels: {{severity: warning, job: resgate, instance: \"x:9095\", result: refused}}\n            exp_annotations:\n{annotations}"
+    );
+    std::fs::copy(repo(RULES), dir.path().join("resgate.rules.yml")).expect("copy the rules");
+    std::fs::write(dir.path().join("scraped.test.yml"), &tests).expect("test file");
+    let out = Command::new(promtool)
+        .args(["test", "rules", "scraped.test.yml"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "the refused reload did not fire the alert:\n{}{}\n{tests}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
