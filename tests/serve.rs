@@ -445,7 +445,8 @@ fn pauses_defer_until_removed_and_reload_refuses_broken_rules() {
     d.wait_for("the refused reload", WAIT, |d| {
         d.request("GET", "/metrics", &[], b"")
             .1
-            .contains("resgate_rules_reloads_total{result=\"refused\"}")
+            // The series is there at 0 from the start: wait for the count.
+            .contains("resgate_rules_reloads_total{result=\"refused\"} 1\n")
     });
     std::fs::remove_file(rules.join("broken.yaml")).unwrap();
 

@@ -14,6 +14,46 @@ const COMMIT_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Series shown at 0 from the start. Prometheus's `increase()` and `rate()`
+/// cannot see the first sample of a series, so a counter that only appears
+/// when it becomes 1 (the first refused reload, the first journal error) would
+/// never fire the alerts of contrib/prometheus/resgate.rules.yml. These are the
+/// label sets those alerts select, known before anything happens.
+const ZERO: &[(&str, &str)] = &[
+    ("resgate_journal_errors_total", ""),
+    ("resgate_rules_reloads_total", "result=\"ok\""),
+    ("resgate_rules_reloads_total", "result=\"refused\""),
+    ("resgate_remediator_calls_total", "result=\"accepted\""),
+    ("resgate_remediator_calls_total", "result=\"refused\""),
+    ("resgate_remediator_calls_total", "result=\"unknown\""),
+    ("resgate_remediator_calls_total", "result=\"not_sent\""),
+    (
+        "resgate_remediator_calls_total",
+        "result=\"escalation_accepted\"",
+    ),
+    (
+        "resgate_remediator_calls_total",
+        "result=\"escalation_refused\"",
+    ),
+    (
+        "resgate_remediator_calls_total",
+        "result=\"escalation_unknown\"",
+    ),
+    (
+        "resgate_remediator_calls_total",
+        "result=\"escalation_not_sent\"",
+    ),
+    ("resgate_remediator_polls_total", "result=\"ok\""),
+    ("resgate_remediator_polls_total", "result=\"unrecognised\""),
+    ("resgate_remediator_polls_total", "result=\"error\""),
+    ("resgate_event_transitions_total", "to=\"rescued\""),
+    ("resgate_event_transitions_total", "to=\"not_rescued\""),
+    ("resgate_event_transitions_total", "to=\"failed\""),
+    ("resgate_event_transitions_total", "to=\"timed_out\""),
+    ("resgate_event_transitions_total", "to=\"refused\""),
+    ("resgate_event_transitions_total", "to=\"expired\""),
+];
+
 #[derive(Default)]
 pub struct Metrics {
     /// (metric name, label string) → count.
@@ -209,7 +249,10 @@ impl Metrics {
                 "Journal transactions that failed (answered 503).",
             ),
         ];
-        let counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        let mut counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        for (name, labels) in ZERO {
+            counters.entry((name, (*labels).to_owned())).or_insert(0);
+        }
         for (name, kind, text) in help {
             let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
             for ((n, labels), v) in &counters {
