@@ -458,6 +458,58 @@ fn pauses_defer_until_removed_and_reload_refuses_broken_rules() {
     assert_eq!(fake.calls().len(), 1);
 }
 
+/// Reloads counted by `/metrics` with this result (`ok`, `refused`).
+fn reloads(d: &Daemon, result: &str) -> u64 {
+    let prefix = format!("resgate_rules_reloads_total{{result=\"{result}\"}} ");
+    d.request("GET", "/metrics", &[], b"")
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_owned))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// How long a test watches the reload counter for reloads that must not
+/// come: ten times the watcher's 500 ms debounce. Issue 18 saw 9 reloads in
+/// 5 s after one `touch`; a loop shows within the first second.
+const QUIET: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_save_without_change_reloads_nothing_and_one_edit_reloads_exactly_once() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let file = rules.join("restart.yaml");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    // The start-up load counts as one.
+    assert_eq!(reloads(&d, "ok"), 1);
+
+    // `touch` (open + new mtime) and an editor's save of the same bytes.
+    let same = std::fs::read(&file).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .unwrap();
+    std::fs::write(&file, &same).unwrap();
+    std::thread::sleep(QUIET);
+    assert_eq!(reloads(&d, "ok"), 1, "{}", d.logs());
+    assert_eq!(reloads(&d, "refused"), 0, "{}", d.logs());
+
+    // One real change: one reload, and none after it.
+    common::edit(&file, "warmup: 1s", "warmup: 2s");
+    d.wait_for("the reload", WAIT, |d| reloads(d, "ok") >= 2);
+    std::thread::sleep(QUIET);
+    assert_eq!(reloads(&d, "ok"), 2, "{}", d.logs());
+    assert_eq!(
+        d.logs().matches("rules reloaded").count(),
+        1,
+        "{}",
+        d.logs()
+    );
+}
+
 #[test]
 fn a_refusing_remediator_is_retried_with_the_same_key_then_the_event_is_refused() {
     let fake = FakeRemediator::start(Behaviour {

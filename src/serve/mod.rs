@@ -226,8 +226,8 @@ impl Shared {
 /// Loads the rules, opens the journal, restores the engine, and serves until
 /// SIGTERM/SIGINT. `on_listen` is told the bound address (the CLI prints it).
 pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let rules = reload::load(&options.rules)
-        .ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
+    let (rules, digest) = reload::load(&options.rules);
+    let rules = rules.ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
     let location = match &options.journal {
         Some(url) => journal::Location::Postgres(url.clone()),
         None => journal::Location::File(options.data.join(journal::FILE_NAME)),
@@ -337,7 +337,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         }
     }
     let watcher = if options.watch {
-        reload::watch(shared.clone())
+        reload::watch(shared.clone(), digest)
     } else {
         None
     };

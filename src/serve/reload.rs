@@ -1,12 +1,19 @@
 //! Rules hot reload: the rules directory is watched (debounced, so an editor's
 //! burst of writes is one reload); new rules go live only if they pass lint,
 //! otherwise the old ones stay and the refusal is logged and counted.
+//!
+//! Only events that can change what the directory holds start a reload
+//! (create, write, rename, remove), and a reload whose files are byte for byte
+//! the ones live (or the ones last refused) does nothing: reading the rules
+//! opens them, and reacting to those opens made one `touch` reload forever
+//! (issue 18).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::notify::event::ModifyKind;
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
 use super::Shared;
@@ -14,9 +21,19 @@ use super::decider::Msg;
 use crate::diag::{self, RenderStyle};
 use crate::rules::{self, RuleSet};
 
-/// Loads and checks the rules; logs every diagnostic; `None` when any is an error.
-pub fn load(path: &Path) -> Option<Arc<RuleSet>> {
-    let loaded = rules::load_path(path);
+/// A digest of the rule files' names and bytes ([`rules::Read::digest`]).
+pub type Digest = [u8; 32];
+
+/// Loads and checks the rules; logs every diagnostic; `None` when any is an
+/// error. The digest is of the files as read.
+pub fn load(path: &Path) -> (Option<Arc<RuleSet>>, Digest) {
+    let read = rules::read_path(path);
+    let digest = read.digest();
+    (check(read), digest)
+}
+
+fn check(read: rules::Read) -> Option<Arc<RuleSet>> {
+    let loaded = read.load();
     for d in &loaded.diagnostics {
         let text = diag::render(d, &loaded.sources, RenderStyle::plain());
         if d.is_error() {
@@ -33,15 +50,31 @@ pub fn load(path: &Path) -> Option<Arc<RuleSet>> {
 
 pub type Watcher = Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>;
 
-/// Watches the rules directory until the returned watcher is dropped.
-pub fn watch(shared: Arc<Shared>) -> Option<Watcher> {
+/// What the watcher has seen: the digest of the live rules and of the last
+/// refused ones.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    live: Digest,
+    refused: Option<Digest>,
+}
+
+/// Watches the rules directory until the returned watcher is dropped. `live`
+/// is the digest of the rules loaded at start.
+pub fn watch(shared: Arc<Shared>, live: Digest) -> Option<Watcher> {
     let dir = shared.options.rules.clone();
     let handler_shared = shared.clone();
+    let mut seen = Seen {
+        live,
+        refused: None,
+    };
     let handler = move |result: DebounceEventResult| {
-        if result.is_err() || handler_shared.shutdown.is_set() {
+        if handler_shared.shutdown.is_set() {
             return;
         }
-        reload(&handler_shared);
+        let Ok(events) = result else { return };
+        if events.iter().any(|e| changes_content(&e.kind)) {
+            reload(&handler_shared, &mut seen);
+        }
     };
     let mut debouncer = match new_debouncer(Duration::from_millis(500), None, handler) {
         Ok(d) => d,
@@ -57,9 +90,37 @@ pub fn watch(shared: Arc<Shared>) -> Option<Watcher> {
     Some(debouncer)
 }
 
-/// Loads the rules again and, if they pass lint, makes them live.
-pub fn reload(shared: &Shared) -> bool {
-    let Some(new) = load(&shared.options.rules) else {
+/// Can this event change a file's bytes or the directory's list of files?
+/// Opens, reads and closes cannot (our own reload makes them), and neither can
+/// a new mtime or mode (`touch`, `chmod`): those are ignored.
+fn changes_content(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        // A rescan or an event the platform cannot classify: the digest decides.
+        EventKind::Any | EventKind::Other => true,
+    }
+}
+
+/// Loads the rules again and, if they differ from the live ones and pass
+/// lint, makes them live. Returns whether new rules went live.
+pub fn reload(shared: &Shared, seen: &mut Seen) -> bool {
+    let read = rules::read_path(&shared.options.rules);
+    let digest = read.digest();
+    if digest == seen.live {
+        if seen.refused.take().is_some() {
+            // The refused edit was undone: the files on disk are live again.
+            shared.set_rules_record(|r| r.last_refused = None);
+            tracing::info!(dir = %shared.options.rules.display(), "the rules on disk are the live rules again");
+        }
+        return false;
+    }
+    if seen.refused == Some(digest) {
+        return false;
+    }
+    let Some(new) = check(read) else {
+        seen.refused = Some(digest);
         shared.metrics.reload(false);
         shared.set_rules_record(|r| r.last_refused = Some(jiff::Timestamp::now()));
         tracing::error!(
@@ -68,6 +129,8 @@ pub fn reload(shared: &Shared) -> bool {
         );
         return false;
     };
+    seen.live = digest;
+    seen.refused = None;
     match shared.rules.write() {
         Ok(mut live) => *live = new.clone(),
         Err(poisoned) => *poisoned.into_inner() = new.clone(),
