@@ -75,7 +75,8 @@ impl Compiler<'_> {
 
         let mut headers = Vec::new();
         for (name, value) in def.headers.iter() {
-            match self.secret(src, value, "this header") {
+            let place = format!("remediator \"{}\", header {}", key.value, name.value);
+            match self.secret(src, value, "this header", &place) {
                 Some(s) => headers.push((name.value.clone(), s)),
                 None => ok = false,
             }

@@ -250,7 +250,12 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
 
     let mut compiler = compile::Compiler::new(&sources, compiled, &mut diags);
     let built = compiler.build(&defs);
-    let (compiled, templates, query_predicates) = compiler.finish();
+    let compile::Finished {
+        program: compiled,
+        templates,
+        query_predicates,
+        secret_uses,
+    } = compiler.finish();
 
     // "Never used" is only meaningful when every guard compiled.
     if !diags.iter().any(Diagnostic::is_error) {
@@ -273,6 +278,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
                 .collect();
             Some(RuleSet {
                 version,
+                secret_uses,
                 guard_reads: guard_reads.into_iter().collect(),
                 sources: sources_,
                 remediators,

@@ -35,6 +35,10 @@ pub struct RuleSet {
     /// file's name and text, in load order. Same files, same version, wherever
     /// the directory lives; the status page and logs name it.
     pub version: String,
+    /// Every `${env:}`/`${file:}` reference with where it is written; `serve`
+    /// resolves them all before rules go live (lint and test do not: CI has
+    /// no secrets).
+    pub secret_uses: Vec<super::secret::SecretUse>,
 }
 
 impl RuleSet {

@@ -17,6 +17,57 @@ pub enum Piece {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString {
     pieces: Vec<Piece>,
+    /// `start..end` in the written text of each reference, in order.
+    ranges: Vec<(usize, usize)>,
+}
+
+/// One reference some rule makes, where it is written and what it is for:
+/// `serve` checks them all before it starts and before a reload goes live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretUse {
+    /// An [`Piece::Env`] or [`Piece::File`].
+    pub piece: Piece,
+    pub span: crate::datalog::Span,
+    /// What the secret is for: `remediator "rundeck", header X-Rundeck-Auth-Token`.
+    pub place: String,
+}
+
+impl SecretUse {
+    /// Why this reference cannot be resolved now, if it cannot.
+    pub fn unresolved(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        read_file: impl Fn(&str) -> std::io::Result<String>,
+    ) -> Option<crate::diag::Diagnostic> {
+        use crate::diag::Diagnostic;
+        let (message, help) = match &self.piece {
+            Piece::Text(_) => return None,
+            Piece::Env(name) => {
+                if env(name).is_some() {
+                    return None;
+                }
+                (
+                    format!("environment variable {name} is not set"),
+                    format!(
+                        "set {name} in the environment of `resgate serve`, or use ${{file:PATH}}"
+                    ),
+                )
+            }
+            Piece::File(path) => match read_file(path) {
+                Ok(_) => return None,
+                Err(e) => (
+                    format!("cannot read secret file {path}: {e}"),
+                    "create the file, or make it readable by the user running `resgate serve`"
+                        .to_owned(),
+                ),
+            },
+        };
+        Some(
+            Diagnostic::error("unresolved-secret", message)
+                .label(self.span, format!("{} uses it", self.place))
+                .help(help),
+        )
+    }
 }
 
 impl fmt::Debug for SecretString {
@@ -51,6 +102,7 @@ pub struct SecretError {
 impl SecretString {
     pub fn parse(text: &str) -> Result<SecretString, SecretError> {
         let mut pieces = Vec::new();
+        let mut ranges = Vec::new();
         let mut rest = text;
         let mut offset = 0;
         while let Some(open) = rest.find("${") {
@@ -92,13 +144,22 @@ impl SecretString {
                 }
             };
             pieces.push(piece);
+            ranges.push((start, end));
             rest = &after[close + 1..];
             offset = end;
         }
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_owned()));
         }
-        Ok(SecretString { pieces })
+        Ok(SecretString { pieces, ranges })
+    }
+
+    /// Each reference with its `start..end` in the written text.
+    pub fn references(&self) -> impl Iterator<Item = (&Piece, (usize, usize))> {
+        self.pieces
+            .iter()
+            .filter(|p| !matches!(p, Piece::Text(_)))
+            .zip(self.ranges.iter().copied())
     }
 
     pub fn has_secrets(&self) -> bool {

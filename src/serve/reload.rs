@@ -19,22 +19,51 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use super::Shared;
 use super::decider::Msg;
 use crate::diag::{self, RenderStyle};
+use crate::remediate::SecretSource;
 use crate::rules::{self, RuleSet};
 
 /// A digest of the rule files' names and bytes ([`rules::Read::digest`]).
 pub type Digest = [u8; 32];
 
-/// Loads and checks the rules; logs every diagnostic; `None` when any is an
-/// error. The digest is of the files as read.
-pub fn load(path: &Path) -> (Option<Arc<RuleSet>>, Digest) {
-    let read = rules::read_path(path);
-    let digest = read.digest();
-    (check(read), digest)
+/// Why rules were not made live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The directory or a file in it cannot be read.
+    Unreadable,
+    /// The rules fail lint.
+    Lint,
+    /// The rules pass lint but name `${env:}`/`${file:}` secrets this process
+    /// cannot resolve: they would fail at the first call, silently.
+    Secrets(usize),
 }
 
-fn check(read: rules::Read) -> Option<Arc<RuleSet>> {
+impl Refusal {
+    fn why(self) -> &'static str {
+        match self {
+            Refusal::Unreadable => "they cannot be read",
+            Refusal::Lint => "they fail lint",
+            Refusal::Secrets(_) => "they use secrets that cannot be resolved",
+        }
+    }
+}
+
+/// Loads and checks the rules; logs every diagnostic. The digest is of the
+/// files as read.
+pub fn load(path: &Path, secrets: &dyn SecretSource) -> (Result<Arc<RuleSet>, Refusal>, Digest) {
+    let read = rules::read_path(path);
+    let digest = read.digest();
+    (check(read, secrets), digest)
+}
+
+fn check(read: rules::Read, secrets: &dyn SecretSource) -> Result<Arc<RuleSet>, Refusal> {
     let loaded = read.load();
-    for d in &loaded.diagnostics {
+    let unresolved: Vec<_> = loaded
+        .rules
+        .iter()
+        .flat_map(|r| &r.secret_uses)
+        .filter_map(|u| u.unresolved(|n| secrets.env(n), |p| secrets.read_file(p)))
+        .collect();
+    for d in loaded.diagnostics.iter().chain(&unresolved) {
         let text = diag::render(d, &loaded.sources, RenderStyle::plain());
         if d.is_error() {
             tracing::error!(code = d.code, "{}", text.trim_end());
@@ -42,10 +71,16 @@ fn check(read: rules::Read) -> Option<Arc<RuleSet>> {
             tracing::warn!(code = d.code, "{}", text.trim_end());
         }
     }
-    if loaded.errors() > 0 {
-        return None;
+    if loaded.diagnostics.iter().any(|d| d.code == "io") {
+        return Err(Refusal::Unreadable);
     }
-    loaded.rules.map(Arc::new)
+    if loaded.errors() > 0 {
+        return Err(Refusal::Lint);
+    }
+    if !unresolved.is_empty() {
+        return Err(Refusal::Secrets(unresolved.len()));
+    }
+    loaded.rules.map(Arc::new).ok_or(Refusal::Lint)
 }
 
 pub type Watcher = Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>;
@@ -119,15 +154,24 @@ pub fn reload(shared: &Shared, seen: &mut Seen) -> bool {
     if seen.refused == Some(digest) {
         return false;
     }
-    let Some(new) = check(read) else {
-        seen.refused = Some(digest);
-        shared.metrics.reload(false);
-        shared.set_rules_record(|r| r.last_refused = Some(jiff::Timestamp::now()));
-        tracing::error!(
-            dir = %shared.options.rules.display(),
-            "new rules refused (they fail lint); the previous rules stay live"
-        );
-        return false;
+    let new = match check(read, &shared.secrets) {
+        Ok(new) => new,
+        Err(refusal) => {
+            // Lint is a function of the bytes: the same bytes are refused
+            // again without a look. Secrets are not (a secret file may appear),
+            // so a save of the same bytes checks them again.
+            if refusal == Refusal::Lint {
+                seen.refused = Some(digest);
+            }
+            shared.metrics.reload(false);
+            shared.set_rules_record(|r| r.last_refused = Some(jiff::Timestamp::now()));
+            tracing::error!(
+                dir = %shared.options.rules.display(),
+                "new rules refused ({}); the previous rules stay live",
+                refusal.why()
+            );
+            return false;
+        }
     };
     seen.live = digest;
     seen.refused = None;
