@@ -73,6 +73,11 @@ cases!(
     builtin_redefined,
     bad_mode,
     invalid_auth,
+    // `target:` one space short after `match:`'s block: valid for no YAML
+    // parser (PyYAML 6: "expected <block end>, but found '<block mapping
+    // start>'" at line 11, column 4), but serde-saphyr's deserializer said
+    // `missing key remediator` at `match:` first (issue 18).
+    misindented_key,
 );
 
 #[test]

@@ -210,7 +210,10 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         } else {
             match parse_yaml(&text) {
                 Ok(file) => rule_files.push((src, file)),
-                Err(e) => diags.push(yaml_diagnostic(src, &text, &e)),
+                Err(e) => diags.push(match super::yaml::syntax_error(&text) {
+                    Some(syntax) => syntax_diagnostic(src, &syntax),
+                    None => yaml_diagnostic(src, &text, &e),
+                }),
             }
         }
     }
@@ -311,6 +314,36 @@ fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
         return Ok(RuleFile::default());
     }
     super::yaml::parse(text)
+}
+
+/// A syntax error the parser found on its own (see [`super::yaml::syntax_error`]).
+fn syntax_diagnostic(src: SourceId, e: &super::yaml::SyntaxError) -> Diagnostic {
+    let span = Span::new(src, e.offset, e.offset + 1);
+    let Some(m) = &e.indentation else {
+        return Diagnostic::error("yaml", e.message.clone())
+            .label(span, "here")
+            .help("fix the YAML at the marked place");
+    };
+    let spaces = |n: usize| format!("{n} space{}", if n == 1 { "" } else { "s" });
+    let mut message = format!("`{}` is indented {}", m.key, spaces(m.indent));
+    let mut help = String::new();
+    if let Some((at, key, line)) = &m.deeper {
+        message.push_str(&format!(", its siblings {} (`{key}` on line {line})", at));
+        help = format!(
+            "indent `{}` by {} to keep it beside `{key}`",
+            m.key,
+            spaces(*at)
+        );
+    }
+    if let Some((at, key, line)) = &m.shallower {
+        help.push_str(&format!(
+            ", or by {} to make it a key beside `{key}` (line {line})",
+            spaces(*at)
+        ));
+    }
+    Diagnostic::error("yaml-indentation", message)
+        .label(span, "not aligned with any key above it")
+        .help(help)
 }
 
 fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
