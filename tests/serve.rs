@@ -614,6 +614,34 @@ fn serve_refuses_to_start_naming_every_unresolved_secret() {
     assert_eq!(reloads(&d, "ok"), 1);
 }
 
+/// DESIGN.md §1: an unreadable input is exit 2, as `lint` says for the same
+/// directory ("cannot read"); issue 18 saw exit 1 and the error twice.
+#[test]
+fn serve_on_a_missing_rules_directory_exits_two_saying_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-dir").display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let (code, stdout, stderr) = exit_of(&[
+        "serve",
+        "--rules",
+        &missing,
+        "--data",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr.matches("cannot read the rules in").count(),
+        1,
+        "{stderr}"
+    );
+    let (lint, _, lint_err) = common::resgate(&["lint", &missing], &[]);
+    assert_eq!(lint, 2, "{lint_err}");
+    assert!(lint_err.contains("cannot read"), "{lint_err}");
+}
+
 /// A hot reload that adds a secret this process cannot resolve is refused as a
 /// lint failure is: counted `refused`, and the old rules stay live and fire.
 #[test]
