@@ -69,6 +69,8 @@ cases!(
     duplicate_name,
     invalid_duration,
     secret_in_url,
+    // The base may come from the environment; a secret after it may not.
+    secret_after_url_base,
     unknown_source_kind,
     builtin_redefined,
     bad_mode,

@@ -70,6 +70,7 @@ impl Compiler<'_> {
                         piece: piece.clone(),
                         span: located.span(start, end),
                         place: place.to_owned(),
+                        base_url: false,
                     });
                 }
                 Some(s)

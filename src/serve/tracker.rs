@@ -166,6 +166,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                             alert,
                             &job.event.target,
                             rid,
+                            &shared.secrets,
                         ) {
                             Ok(url) => status_url = Some(url),
                             Err(e) => {
