@@ -67,12 +67,22 @@ fn warnings_pass_unless_denied() {
         .args(["lint", "rules"])
         .run()
         .code(0);
-    Test::new()
+    let denied = Test::new()
         .file("rules/rules.yaml", &rules)
         .copy(GOOD_DL, "rules/topology.dl")
         .args(["lint", "rules", "--deny", "warnings"])
         .run()
         .code(1);
+    // A failure never says `ok:` (issue 18: it did, beside exit 1).
+    assert!(!denied.stderr.contains("ok:"), "{}", denied.stderr);
+    assert_eq!(denied.stdout, "");
+    assert!(
+        denied
+            .stderr
+            .ends_with("0 errors, 1 warning (denied by --deny warnings)\n"),
+        "{}",
+        denied.stderr
+    );
 }
 
 #[test]

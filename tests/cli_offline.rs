@@ -140,3 +140,35 @@ fn simulate_a_missing_file_is_a_usage_error() {
         .run()
         .code(2);
 }
+
+/// DESIGN.md §1: `--format json` is for machines, so stdout is one JSON
+/// document; the `N passed, M failed` line went after it on stdout (issue 18).
+#[test]
+fn test_json_stdout_is_only_json_and_the_count_goes_to_stderr() {
+    for (tests, code) in [
+        (
+            "tests:\n  - name: passes\n    labels: {alertname: Down, service: api}\n    expect:\n      - {remediation: restart, verdict: fire}\n",
+            0,
+        ),
+        (
+            "tests:\n  - name: fails\n    labels: {alertname: Down, service: api}\n    expect:\n      - {remediation: restart, verdict: defer}\n",
+            1,
+        ),
+    ] {
+        let run = Test::new()
+            .file("rules/r.yaml", RULES)
+            .file("rules/r.test.yaml", tests)
+            .args(["test", "rules", "--format", "json"])
+            .run()
+            .code(code);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{}", run.stdout));
+        assert_eq!(json[0]["passed"], code == 0, "{json}");
+        let count = if code == 0 {
+            "1 passed, 0 failed"
+        } else {
+            "0 passed, 1 failed"
+        };
+        assert!(run.stderr.contains(count), "{}", run.stderr);
+    }
+}

@@ -7,6 +7,8 @@
 //! `CI` is set. `systemd-analyze verify` runs where systemd-analyze exists (it
 //! works without a running systemd, e.g. in a container).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -62,9 +64,9 @@ fn alertmanager_example_passes_amtool() {
                  prometheus-alertmanager (.ci/run does this)"
             );
         }
-        println!(
-            "skipped: amtool was not found (`apt-get install -y prometheus-alertmanager` \
-             to check contrib/alertmanager.yml)"
+        common::skipped(
+            "amtool was not found (`apt-get install -y prometheus-alertmanager` \
+             to check contrib/alertmanager.yml)",
         );
         return;
     };
@@ -144,7 +146,7 @@ fn ha_drop_in_replaces_exec_start_with_real_flags() {
 #[test]
 fn service_unit_passes_systemd_analyze_verify() {
     let Some(analyze) = find("systemd-analyze") else {
-        println!("skipped: systemd-analyze was not found");
+        common::skipped("systemd-analyze was not found (`apt-get install -y systemd`)");
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -218,4 +220,37 @@ fn containerfile_runs_serve_as_a_user_with_real_flags() {
     );
     // The health check asks the port the daemon listens on.
     assert!(file.contains(&format!("/dev/tcp/127.0.0.1/{port}")));
+}
+
+/// Issue 18: skip notices written with `println!` were captured by libtest and
+/// only seen under `--nocapture`, so a newcomer believed the browser tests ran.
+/// This runs this very test binary on [`skip_notice_probe`] without
+/// `--nocapture`, as `cargo test` does, and looks for the notice.
+#[test]
+fn a_skip_notice_is_shown_without_nocapture() {
+    let out = Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "skip_notice_probe", "--test-threads", "1"])
+        .env("RESGATE_SKIP_PROBE", "1")
+        .output()
+        .expect("run the probe");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.lines().any(|l| l
+            == "SKIPPED: skip_notice_probe: the probe of a_skip_notice_is_shown_without_nocapture"),
+        "{shown}"
+    );
+}
+
+/// Skips itself (through the helper every skipping test uses) when
+/// `RESGATE_SKIP_PROBE` is set; otherwise there is nothing to do.
+#[test]
+fn skip_notice_probe() {
+    if std::env::var_os("RESGATE_SKIP_PROBE").is_some() {
+        common::skipped("the probe of a_skip_notice_is_shown_without_nocapture");
+    }
 }

@@ -117,10 +117,10 @@ fn alertmanager_notifications_fire_once_collapse_and_rescue() {
                  (.ci/run does this)"
             );
         }
-        println!(
-            "skipped: the Alertmanager binary was not found (the Debian package \
+        common::skipped(
+            "the Alertmanager binary was not found (the Debian package \
              prometheus-alertmanager is not installed; `apt-get install -y \
-             prometheus-alertmanager` to run this test)"
+             prometheus-alertmanager` to run this test)",
         );
         return;
     };

@@ -28,7 +28,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -184,12 +183,10 @@ fn required(mount: Result<Mount, String>) -> Option<Mount> {
             )
         }
         Err(why) => {
-            // Past the test harness's capture: a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED: needs mount privileges (root, loop devices, mkfs.ext4); \
-                 set CI to make this a failure: {why} ***\n"
-            );
+            common::skipped(&format!(
+                "needs mount privileges (root, loop devices, mkfs.ext4); \
+                 set CI to make this a failure: {why}"
+            ));
             None
         }
     }

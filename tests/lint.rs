@@ -69,6 +69,8 @@ cases!(
     duplicate_name,
     invalid_duration,
     secret_in_url,
+    // The base may come from the environment; a secret after it may not.
+    secret_after_url_base,
     unknown_source_kind,
     builtin_redefined,
     bad_mode,
@@ -76,6 +78,11 @@ cases!(
     job_runner_no_status_url,
     id_no_status_url,
     job_runner_no_auth_header,
+    // `target:` one space short after `match:`'s block: valid for no YAML
+    // parser (PyYAML 6: "expected <block end>, but found '<block mapping
+    // start>'" at line 11, column 4), but serde-saphyr's deserializer said
+    // `missing key remediator` at `match:` first (issue 18).
+    misindented_key,
 );
 
 #[test]

@@ -261,7 +261,14 @@ fn an_untracked_remediator_is_accepted_on_2xx_without_an_id() {
     assert_eq!(accepted(&result), (None, None));
     assert_eq!(fake.escalations().len(), 1);
 
-    let err = render_status_url(&rules, notify, &disk, "DiskFull", "1");
+    let err = render_status_url(
+        &rules,
+        notify,
+        &disk,
+        "DiskFull",
+        "1",
+        &Secrets::with_token(),
+    );
     assert!(err.is_err_and(|e| e.contains("nothing to poll")));
 }
 
@@ -584,7 +591,8 @@ fn polls_report_running_then_the_final_word() {
     let id = accepted(&client.send(&request, KEY, TIMEOUT, Some(tracking)))
         .0
         .expect("an id");
-    let url = render_status_url(&rules, r, &alert, "api/host-1", &id).expect("status url");
+    let url = render_status_url(&rules, r, &alert, "api/host-1", &id, &Secrets::with_token())
+        .expect("status url");
     assert_eq!(url, format!("{}/api/45/execution/1", fake.url()));
     let headers = resgate::remediate::resolve_headers(
         &rules.remediators[r.remediator],
@@ -637,7 +645,15 @@ fn polling_an_unknown_id_fails_naming_the_404() {
     let rules = rules_at(&fake.url());
     let r = remediation(&rules, "restart-api");
     let alert = api_down();
-    let url = render_status_url(&rules, r, &alert, "api/host-1", "999").expect("status url");
+    let url = render_status_url(
+        &rules,
+        r,
+        &alert,
+        "api/host-1",
+        "999",
+        &Secrets::with_token(),
+    )
+    .expect("status url");
     let client = Client::new();
     let result = client.poll(&url, &[], TIMEOUT, tracking(&rules));
     assert!(
@@ -658,7 +674,8 @@ fn polling_an_unknown_id_fails_naming_the_404() {
         forget_ids: true,
         ..Behaviour::default()
     });
-    let url = render_status_url(&rules, r, &alert, "api/host-1", &id).expect("status url");
+    let url = render_status_url(&rules, r, &alert, "api/host-1", &id, &Secrets::with_token())
+        .expect("status url");
     let result = client.poll(&url, &[], TIMEOUT, tracking(&rules));
     assert!(
         matches!(&result, PollResult::Failed { reason } if reason.contains("404")),
@@ -689,6 +706,7 @@ fn a_poll_without_an_answer_in_time_fails() {
         &alert,
         "api/host-1",
         &id,
+        &Secrets::with_token(),
     )
     .expect("status url");
     let started = Instant::now();
@@ -749,10 +767,27 @@ fn a_label_that_would_render_a_dot_dot_segment_is_refused() {
     // the remediator's answer: `..` there would poll another resource.
     let alert = api_down();
     let r = remediation(&rules, "restart-api");
-    let err = render_status_url(&rules, r, &alert, "api/host-1", "..");
+    let err = render_status_url(
+        &rules,
+        r,
+        &alert,
+        "api/host-1",
+        "..",
+        &Secrets::with_token(),
+    );
     assert!(err.is_err_and(|e| e.contains("..")));
     // A dot-dot inside a longer value is a plain name.
-    assert!(render_status_url(&rules, r, &alert, "api/host-1", "..x").is_ok());
+    assert!(
+        render_status_url(
+            &rules,
+            r,
+            &alert,
+            "api/host-1",
+            "..x",
+            &Secrets::with_token()
+        )
+        .is_ok()
+    );
     assert!(fake.calls().is_empty());
 }
 
@@ -899,7 +934,8 @@ fn a_missed_rundeck_execution_is_a_failure_at_once() {
     let id = accepted(&client.send(&restart_call(&rules, &alert), KEY, TIMEOUT, Some(tracking)))
         .0
         .expect("an id");
-    let url = render_status_url(&rules, r, &alert, "api/host-1", &id).expect("status url");
+    let url = render_status_url(&rules, r, &alert, "api/host-1", &id, &Secrets::with_token())
+        .expect("status url");
     let headers = resgate::remediate::resolve_headers(
         &rules.remediators[r.remediator],
         &Secrets::with_token(),
@@ -1137,6 +1173,7 @@ remediations:
             "api",
             &id,
             launched.as_deref(),
+            &Secrets::with_token(),
         )
         .expect("status url");
         assert_eq!(url, format!("{base}{polled_at}{id}/"), "{kind}");

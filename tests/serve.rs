@@ -459,6 +459,262 @@ fn pauses_defer_until_removed_and_reload_refuses_broken_rules() {
     assert_eq!(fake.calls().len(), 1);
 }
 
+/// Reloads counted by `/metrics` with this result (`ok`, `refused`).
+fn reloads(d: &Daemon, result: &str) -> u64 {
+    let prefix = format!("resgate_rules_reloads_total{{result=\"{result}\"}} ");
+    d.request("GET", "/metrics", &[], b"")
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_owned))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The version of the live rules, as the status page shows it.
+fn rules_version(d: &Daemon) -> String {
+    let page = d.request("GET", "/", &[], b"").1;
+    page.split_once(r#"<code id="rules-version">"#)
+        .and_then(|(_, rest)| rest.split_once("</code>"))
+        .map(|(v, _)| v.to_owned())
+        .unwrap_or_else(|| panic!("no rules version on the status page:\n{page}"))
+}
+
+/// How long a test watches the reload counter for reloads that must not
+/// come: ten times the watcher's 500 ms debounce. Issue 18 saw 9 reloads in
+/// 5 s after one `touch`; a loop shows within the first second.
+const QUIET: Duration = Duration::from_secs(5);
+
+#[test]
+fn a_save_without_change_reloads_nothing_and_one_edit_reloads_exactly_once() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let file = rules.join("restart.yaml");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    // The start-up load counts as one.
+    assert_eq!(reloads(&d, "ok"), 1);
+
+    // `touch` (open + new mtime) and an editor's save of the same bytes.
+    let same = std::fs::read(&file).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .unwrap();
+    std::fs::write(&file, &same).unwrap();
+    std::thread::sleep(QUIET);
+    assert_eq!(reloads(&d, "ok"), 1, "{}", d.logs());
+    assert_eq!(reloads(&d, "refused"), 0, "{}", d.logs());
+
+    // One real change: one reload, and none after it.
+    common::edit(&file, "warmup: 1s", "warmup: 2s");
+    d.wait_for("the reload", WAIT, |d| reloads(d, "ok") >= 2);
+    std::thread::sleep(QUIET);
+    assert_eq!(reloads(&d, "ok"), 2, "{}", d.logs());
+    assert_eq!(
+        d.logs().matches("rules reloaded").count(),
+        1,
+        "{}",
+        d.logs()
+    );
+}
+
+/// Runs resgate with `args` and waits up to [`WAIT`] for it to exit: `None`
+/// when it did not (a `serve` that started), then it is killed.
+fn exit_of(args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(args)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let read = |p| std::fs::read_to_string(p).unwrap_or_default();
+    (code, read(&out), read(&err))
+}
+
+/// Issue 18: with `${env:RUNDECK_TOKEN}` unset, `serve` started and the first
+/// fire ended `refused` with no reason in the log. Now it does not start: exit 2
+/// (the environment is wrong, not the rules), naming every unresolved
+/// reference, its file and line, and what it is for.
+#[test]
+fn serve_refuses_to_start_naming_every_unresolved_secret() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(
+        &rules,
+        &fake,
+        ", auth: {bearer: \"${file:/nonexistent/resgate-token}\"}",
+    );
+    common::edit(
+        &rules.join("sources.yaml"),
+        "    timeout: 5s\n",
+        "    timeout: 5s\n    headers: {X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"}\n",
+    );
+    let rules_arg = rules.display().to_string();
+    let data_arg = dir.path().join("data").display().to_string();
+    let args = [
+        "serve",
+        "--rules",
+        &rules_arg,
+        "--data",
+        &data_arg,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let (code, stdout, stderr) = exit_of(&args);
+    assert_eq!(code, Some(2), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stdout.contains("listening"), "{stdout}");
+    for needed in [
+        "environment variable RESGATE_TEST_UNSET_TOKEN is not set",
+        "remediator \"rundeck\", header X-Rundeck-Auth-Token",
+        "cannot read secret file /nonexistent/resgate-token",
+        "source \"alertmanager\", bearer token",
+        "sources.yaml:2:",
+        "sources.yaml:10:",
+        "2 secret references in the rules cannot be resolved",
+    ] {
+        assert!(stderr.contains(needed), "no {needed:?} in:\n{stderr}");
+    }
+    // The closing error is said once (issue 18.4).
+    assert_eq!(
+        stderr.matches("cannot be resolved (listed above)").count(),
+        1,
+        "{stderr}"
+    );
+
+    // With both present it starts.
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    common::edit(
+        &rules.join("sources.yaml"),
+        "/nonexistent/resgate-token",
+        &token.display().to_string(),
+    );
+    let d = Daemon::start_env(
+        &rules,
+        &dir.path().join("data"),
+        &[],
+        &[("RESGATE_TEST_UNSET_TOKEN", "x")],
+    );
+    assert_eq!(reloads(&d, "ok"), 1);
+}
+
+/// DESIGN.md §1: an unreadable input is exit 2, as `lint` says for the same
+/// directory ("cannot read"); issue 18 saw exit 1 and the error twice.
+#[test]
+fn serve_on_a_missing_rules_directory_exits_two_saying_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-dir").display().to_string();
+    let data = dir.path().join("data").display().to_string();
+    let (code, stdout, stderr) = exit_of(&[
+        "serve",
+        "--rules",
+        &missing,
+        "--data",
+        &data,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr.matches("cannot read the rules in").count(),
+        1,
+        "{stderr}"
+    );
+    let (lint, _, lint_err) = common::resgate(&["lint", &missing], &[]);
+    assert_eq!(lint, 2, "{lint_err}");
+    assert!(lint_err.contains("cannot read"), "{lint_err}");
+}
+
+/// A hot reload that adds a secret this process cannot resolve is refused as a
+/// lint failure is: counted `refused`, and the old rules stay live and fire.
+#[test]
+fn a_reload_introducing_an_unresolved_secret_is_refused_and_the_old_rules_stay() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    let version = rules_version(&d);
+    common::edit(
+        &rules.join("sources.yaml"),
+        "    timeout: 5s\n",
+        "    timeout: 5s\n    headers: {X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"}\n",
+    );
+    d.wait_for("the refused reload", WAIT, |d| reloads(d, "refused") == 1);
+    let logs = d.logs();
+    assert!(
+        logs.contains("environment variable RESGATE_TEST_UNSET_TOKEN is not set"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("new rules refused (they use secrets that cannot be resolved)"),
+        "{logs}"
+    );
+    assert_eq!(reloads(&d, "ok"), 1);
+    assert_eq!(rules_version(&d), version);
+
+    // The old rules (no header) still fire, without the header.
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("the call", WAIT, |_| !fake.calls().is_empty());
+    assert_eq!(fake.calls()[0].header("X-Rundeck-Auth-Token"), None);
+}
+
+/// The log line of a refused or failed event says why (issue 18: the reason
+/// was only in `resgate events ID`).
+#[test]
+fn refused_and_failed_events_log_their_reason() {
+    for (behaviour, to, reason) in [
+        (
+            Behaviour {
+                fail_first: 100,
+                fail_status: 400,
+                ..Behaviour::default()
+            },
+            "to=refused",
+            "the remediator did not accept the call",
+        ),
+        (
+            Behaviour {
+                final_status: "failed".to_owned(),
+                ..Behaviour::default()
+            },
+            "to=failed",
+            "the remediator reported",
+        ),
+    ] {
+        let fake = FakeRemediator::start(behaviour);
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        write_rules(&rules, &fake, "");
+        let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+        let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+        assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+        d.wait_for(to, WAIT, |d| d.logs().contains(to));
+        let logs = d.logs();
+        let line = logs.lines().find(|l| l.contains(to)).unwrap_or_default();
+        assert!(line.contains(reason), "{to} without {reason:?}: {line}");
+    }
+}
+
 #[test]
 fn a_refusing_remediator_is_retried_with_the_same_key_then_the_event_is_refused() {
     let fake = FakeRemediator::start(Behaviour {

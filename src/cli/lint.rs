@@ -60,7 +60,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         }
         Format::Text => {
             out.diagnostics(&loaded.diagnostics, &loaded.sources);
-            let summary = summary(&loaded, errors, warnings);
+            let summary = summary(&loaded, errors, warnings, failed);
             if failed {
                 eprintln!("{summary}");
             } else {
@@ -78,9 +78,16 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     }
 }
 
-fn summary(loaded: &rules::Loaded, errors: usize, warnings: usize) -> String {
+fn summary(loaded: &rules::Loaded, errors: usize, warnings: usize, failed: bool) -> String {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     match &loaded.rules {
+        // Loaded, yet failed: `--deny warnings` refused the warnings. Never
+        // `ok:` beside exit 1.
+        Some(_) if failed => format!(
+            "{}, {} (denied by --deny warnings)",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
         Some(r) => format!(
             "ok: {}, {}, {}; {}",
             plural(r.sources.len(), "source"),

@@ -146,8 +146,8 @@ pub fn run(args: &Args) -> Exit {
     match result {
         Ok(()) => Exit::Ok,
         Err(e) => {
+            // Once, as a log line like everything `serve` says (stderr).
             tracing::error!("{e}");
-            eprintln!("error: {e}");
             match e {
                 serve::ServeError::Rules(_) => Exit::Failed,
                 _ => Exit::Usage,

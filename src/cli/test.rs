@@ -101,7 +101,12 @@ pub fn run(args: &Args, out: &Output) -> Exit {
             );
         }
     }
-    println!("{passed} passed, {failed} failed");
+    // With --format json, stdout is the JSON document alone (DESIGN.md §1:
+    // machines parse it); the closing count is for the human, on stderr.
+    match args.format {
+        Format::Text => println!("{passed} passed, {failed} failed"),
+        Format::Json => eprintln!("{passed} passed, {failed} failed"),
+    }
     if failed > 0 { Exit::Failed } else { Exit::Ok }
 }
 

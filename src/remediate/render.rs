@@ -14,6 +14,7 @@ use minijinja::Value;
 use ureq::http::{HeaderName, HeaderValue, Uri};
 
 use crate::engine::{Decision, Proof, alert_context};
+use crate::rules::secret;
 use crate::rules::template::TemplateId;
 use crate::rules::{Body, Remediation, Remediator, RuleSet};
 use crate::source::Alert;
@@ -59,8 +60,14 @@ pub fn render_call(
 ) -> Result<CallRequest, String> {
     let remediator = remediator(rules, remediation.remediator, remediation)?;
     let context = to_value(&call_context(rules, remediation, alert, target)?);
-    let url = render_url(rules, remediator.url, &context)
-        .map_err(|e| format!("remediation \"{}\": url: {e}", remediation.name))?;
+    let url = render_url(
+        rules,
+        remediator.url,
+        &context,
+        remediator.url_env.as_deref(),
+        secrets,
+    )
+    .map_err(|e| format!("remediation \"{}\": url: {e}", remediation.name))?;
     let body = match &remediation.body {
         Some(body) => {
             let json = body_json(rules, body, &context)
@@ -88,8 +95,9 @@ pub fn render_status_url(
     alert: &Alert,
     target: &str,
     id: &str,
+    secrets: &dyn SecretSource,
 ) -> Result<String, String> {
-    render_status_url_for(rules, remediation, alert, target, id, None)
+    render_status_url_for(rules, remediation, alert, target, id, None, secrets)
 }
 
 /// [`render_status_url`] for a job of `kind` (what the launch answer said it
@@ -101,6 +109,7 @@ pub fn render_status_url_for(
     target: &str,
     id: &str,
     kind: Option<&str>,
+    secrets: &dyn SecretSource,
 ) -> Result<String, String> {
     let remediator = remediator(rules, remediation.remediator, remediation)?;
     let Some(tracking) = &remediator.tracking else {
@@ -111,8 +120,14 @@ pub fn render_status_url_for(
     };
     let mut context = call_context(rules, remediation, alert, target)?;
     context.push(("id".to_owned(), Value::from(id)));
-    let url = render_url(rules, tracking.status_url, &to_value(&context))
-        .map_err(|e| format!("remediator \"{}\": status_url: {e}", remediator.name))?;
+    let url = render_url(
+        rules,
+        tracking.status_url,
+        &to_value(&context),
+        tracking.status_url_env.as_deref(),
+        secrets,
+    )
+    .map_err(|e| format!("remediator \"{}\": status_url: {e}", remediator.name))?;
     Ok(match tracking.preset {
         Some(preset) => preset.status_url_for(url, kind),
         None => url,
@@ -173,8 +188,14 @@ pub fn render_escalation(
             .map_err(|e| format!("remediation \"{}\": target: {e}", remediation.name))?,
     };
     context.push(("target".to_owned(), Value::from(target.as_str())));
-    let url = render_url(rules, escalator.url, &to_value(&context))
-        .map_err(|e| format!("remediator \"{}\": url: {e}", escalator.name))?;
+    let url = render_url(
+        rules,
+        escalator.url,
+        &to_value(&context),
+        escalator.url_env.as_deref(),
+        secrets,
+    )
+    .map_err(|e| format!("remediator \"{}\": url: {e}", escalator.name))?;
 
     let mut labels = serde_json::Map::new();
     for (name, value) in &alert.labels {
@@ -293,8 +314,28 @@ fn to_value(context: &[(String, Value)]) -> Value {
     Value::from(map)
 }
 
-fn render_url(rules: &RuleSet, id: TemplateId, context: &Value) -> Result<String, String> {
-    let url = rules.templates.render(id, context)?;
+/// Renders a URL template; `base_env` names the variable its base comes from
+/// (`${env:NAME}` written first, left verbatim by the template).
+fn render_url(
+    rules: &RuleSet,
+    id: TemplateId,
+    context: &Value,
+    base_env: Option<&str>,
+    secrets: &dyn SecretSource,
+) -> Result<String, String> {
+    let mut url = rules.templates.render(id, context)?;
+    if let Some(name) = base_env {
+        let reference = format!("${{env:{name}}}");
+        let rest = url
+            .strip_prefix(reference.as_str())
+            .ok_or_else(|| format!("the rendered URL does not start with {reference}"))?;
+        let base = secrets
+            .env(name)
+            .ok_or_else(|| format!("environment variable {name} is not set"))?;
+        secret::check_base_url(&base)
+            .map_err(|why| format!("environment variable {name} is not a base URL: {why}"))?;
+        url = secret::join_base(&base, rest);
+    }
     check_url(&url)?;
     Ok(url)
 }

@@ -57,9 +57,19 @@ pub struct Compiler<'a> {
     /// guarantees is unknown, so "not guaranteed" warnings would be noise.
     pub(super) labels_unknown: bool,
     pub(super) regexes: super::matcher::RegexCache,
+    /// Every `${env:}`/`${file:}` the rules make, for `serve` to check.
+    pub(super) secret_uses: Vec<super::secret::SecretUse>,
 }
 
 type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
+
+/// What the compiler leaves besides the definitions.
+pub struct Finished {
+    pub program: Option<Compiled>,
+    pub templates: Templates,
+    pub query_predicates: BTreeSet<String>,
+    pub secret_uses: Vec<super::secret::SecretUse>,
+}
 
 impl<'a> Compiler<'a> {
     pub fn new(
@@ -75,6 +85,7 @@ impl<'a> Compiler<'a> {
             query_predicates: BTreeSet::new(),
             labels_unknown: false,
             regexes: super::matcher::RegexCache::new(),
+            secret_uses: Vec::new(),
         }
     }
 
@@ -102,8 +113,13 @@ impl<'a> Compiler<'a> {
         ))
     }
 
-    pub fn finish(self) -> (Option<Compiled>, Templates, BTreeSet<String>) {
-        (self.program, self.templates, self.query_predicates)
+    pub fn finish(self) -> Finished {
+        Finished {
+            program: self.program,
+            templates: self.templates,
+            query_predicates: self.query_predicates,
+            secret_uses: self.secret_uses,
+        }
     }
 
     pub(super) fn text(&self, src: SourceId) -> &'a str {

@@ -11,6 +11,7 @@ use super::compile::Compiler;
 use super::model::{Remediator, States, Tracking};
 use super::preset::{self, Preset};
 use super::schema::RemediatorDef;
+use super::secret;
 use super::template::TemplateKind;
 
 const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(15);
@@ -51,6 +52,7 @@ impl Compiler<'_> {
         };
 
         ok &= self.refuse_secret_in_url(src, &def.url, "url");
+        let url_env = self.url_env(src, &def.url, &format!("remediator \"{}\", url", key.value));
         let url = self.template(src, &def.url, TemplateKind::Url);
 
         let method = match &def.method {
@@ -75,7 +77,8 @@ impl Compiler<'_> {
 
         let mut headers = Vec::new();
         for (name, value) in def.headers.iter() {
-            match self.secret(src, value, "this header") {
+            let place = format!("remediator \"{}\", header {}", key.value, name.value);
+            match self.secret(src, value, "this header", &place) {
                 Some(s) => headers.push((name.value.clone(), s)),
                 None => ok = false,
             }
@@ -111,6 +114,7 @@ impl Compiler<'_> {
         Some(Remediator {
             name: key.value.clone(),
             url: url?,
+            url_env,
             method,
             headers,
             tracking: tracking?,
@@ -186,6 +190,11 @@ impl Compiler<'_> {
         };
 
         let mut ok = self.refuse_secret_in_url(src, status_url, "status_url");
+        let status_url_env = self.url_env(
+            src,
+            status_url,
+            &format!("remediator \"{}\", status_url", key.value),
+        );
         let status_template = self.template(src, status_url, TemplateKind::Url);
         let span = self.value_span(src, status_url);
         let (Some((id_written, id_expr)), Some((status_written, status_expr))) = (id, status)
@@ -248,6 +257,7 @@ impl Compiler<'_> {
         let tracking = Tracking {
             id: id?,
             status_url: status_template?,
+            status_url_env,
             status: status?,
             states,
             poll_every: every?,
@@ -275,16 +285,32 @@ impl Compiler<'_> {
         }
     }
 
+    /// A URL may take its base from the environment (`${env:NAME}` first,
+    /// then `/` or nothing); any other reference in it is an error.
     fn refuse_secret_in_url(&mut self, src: SourceId, url: &Spanned<String>, what: &str) -> bool {
-        let Some(at) = url.value.find("${") else {
+        let skip = secret::url_env_base(&url.value).map_or(0, |(_, end)| end);
+        let Some(at) = url.value[skip..].find("${").map(|at| at + skip) else {
             return true;
         };
         let span = self.locate(src, url).span(at, at + 2);
         self.error(
             Diagnostic::error("secret-in-url", format!("secret reference in `{what}`"))
                 .label(span, "URLs end up in logs and the journal")
-                .help("put credentials in `headers`, e.g. headers: {X-Rundeck-Auth-Token: \"${env:RUNDECK_TOKEN}\"}"),
+                .help("put credentials in `headers`, e.g. headers: {X-Rundeck-Auth-Token: \"${env:RUNDECK_TOKEN}\"}; only a URL's base may come from the environment, written first: \"${env:RUNDECK_URL}/api/45/...\""),
         );
         false
+    }
+
+    /// The environment variable of a URL's base, recorded for `serve` to check.
+    fn url_env(&mut self, src: SourceId, url: &Spanned<String>, place: &str) -> Option<String> {
+        let (name, end) = secret::url_env_base(&url.value)?;
+        let span = self.locate(src, url).span(0, end);
+        self.secret_uses.push(secret::SecretUse {
+            piece: secret::Piece::Env(name.to_owned()),
+            span,
+            place: place.to_owned(),
+            base_url: true,
+        });
+        Some(name.to_owned())
     }
 }

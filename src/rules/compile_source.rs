@@ -8,7 +8,7 @@ use crate::diag::Diagnostic;
 use super::compile::Compiler;
 use super::model::{HmacScheme, JmesMapping, Source, SourceAuth, SourceKind};
 use super::schema::{AuthDef, SourceDef};
-use super::secret::SecretString;
+use super::secret::{SecretString, SecretUse};
 
 const KINDS: &[&str] = &["alertmanager", "grafana", "pagerduty", "jmespath"];
 
@@ -60,9 +60,21 @@ impl Compiler<'_> {
         src: SourceId,
         value: &Spanned<String>,
         what: &str,
+        place: &str,
     ) -> Option<SecretString> {
         match SecretString::parse(&value.value) {
-            Ok(s) => Some(s),
+            Ok(s) => {
+                let located = self.locate(src, value);
+                for (piece, (start, end)) in s.references() {
+                    self.secret_uses.push(SecretUse {
+                        piece: piece.clone(),
+                        span: located.span(start, end),
+                        place: place.to_owned(),
+                        base_url: false,
+                    });
+                }
+                Some(s)
+            }
             Err(e) => {
                 let span = self.locate(src, value).span(e.start, e.end);
                 self.error(
@@ -99,11 +111,21 @@ impl Compiler<'_> {
         }
         if let Some(token) = &def.bearer {
             return self
-                .secret(src, token, "the bearer token")
+                .secret(
+                    src,
+                    token,
+                    "the bearer token",
+                    &format!("source \"{}\", bearer token", key.value),
+                )
                 .map(SourceAuth::Bearer);
         }
         if let Some(basic) = &def.basic {
-            let password = self.secret(src, &basic.password, "the password")?;
+            let password = self.secret(
+                src,
+                &basic.password,
+                "the password",
+                &format!("source \"{}\", basic auth password", key.value),
+            )?;
             return Some(SourceAuth::Basic {
                 username: basic.username.value.clone(),
                 password,
@@ -115,7 +137,12 @@ impl Compiler<'_> {
             SourceKind::Grafana => (HmacScheme::Hex, "X-Grafana-Alerting-Signature"),
             _ => (HmacScheme::Hex, "X-Signature"),
         };
-        let secret = self.secret(src, &hmac.secret, "the HMAC secret")?;
+        let secret = self.secret(
+            src,
+            &hmac.secret,
+            "the HMAC secret",
+            &format!("source \"{}\", HMAC secret", key.value),
+        )?;
         Some(SourceAuth::Hmac {
             secret,
             scheme,

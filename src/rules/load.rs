@@ -52,6 +52,46 @@ pub fn is_rule_file(path: &Path) -> bool {
 /// Loads a rules directory (its `*.yaml`, `*.yml` and `*.dl`, not `*.test.yaml`)
 /// or a single rule file.
 pub fn load_path(path: &Path) -> Loaded {
+    read_path(path).load()
+}
+
+/// The rule files of a directory (or one file) as read, before parsing.
+#[derive(Debug)]
+pub struct Read {
+    /// (path, text) in path order.
+    pub texts: Vec<(PathBuf, String)>,
+    /// Files that could not be read, an empty directory.
+    pub problems: Vec<Diagnostic>,
+}
+
+impl Read {
+    /// SHA-256 of every file's name and bytes, in order: equal digests mean
+    /// the same rules (the hot reload skips a save that changed nothing).
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash_files(&mut hash, &self.texts);
+        hash.update((self.problems.len() as u64).to_le_bytes());
+        hash.finalize().into()
+    }
+
+    pub fn load(self) -> Loaded {
+        let Read {
+            texts,
+            mut problems,
+        } = self;
+        let mut loaded = load_texts(texts);
+        problems.append(&mut loaded.diagnostics);
+        loaded.diagnostics = problems;
+        if loaded.errors() > 0 {
+            loaded.rules = None;
+        }
+        loaded
+    }
+}
+
+/// Reads the rule files of a directory (or one file) without parsing them.
+pub fn read_path(path: &Path) -> Read {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     match std::fs::metadata(path) {
@@ -86,13 +126,7 @@ pub fn load_path(path: &Path) -> Loaded {
             Err(d) => problems.push(d),
         }
     }
-    let mut loaded = load_texts(texts);
-    problems.append(&mut loaded.diagnostics);
-    loaded.diagnostics = problems;
-    if loaded.errors() > 0 {
-        loaded.rules = None;
-    }
-    loaded
+    Read { texts, problems }
 }
 
 fn io_error(path: &Path, e: &std::io::Error) -> Diagnostic {
@@ -132,6 +166,16 @@ fn read_limited(path: &Path) -> Result<String, Diagnostic> {
 fn version_of(files: &[(PathBuf, String)]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
+    hash_files(&mut hash, files);
+    hash.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn hash_files(hash: &mut sha2::Sha256, files: &[(PathBuf, String)]) {
+    use sha2::Digest;
     for (path, text) in files {
         let name = path
             .file_name()
@@ -141,11 +185,6 @@ fn version_of(files: &[(PathBuf, String)]) -> String {
         hash.update((text.len() as u64).to_le_bytes());
         hash.update(text.as_bytes());
     }
-    hash.finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
@@ -171,7 +210,10 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         } else {
             match parse_yaml(&text) {
                 Ok(file) => rule_files.push((src, file)),
-                Err(e) => diags.push(yaml_diagnostic(src, &text, &e)),
+                Err(e) => diags.push(match super::yaml::syntax_error(&text) {
+                    Some(syntax) => syntax_diagnostic(src, &syntax),
+                    None => yaml_diagnostic(src, &text, &e),
+                }),
             }
         }
     }
@@ -211,7 +253,12 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
 
     let mut compiler = compile::Compiler::new(&sources, compiled, &mut diags);
     let built = compiler.build(&defs);
-    let (compiled, templates, query_predicates) = compiler.finish();
+    let compile::Finished {
+        program: compiled,
+        templates,
+        query_predicates,
+        secret_uses,
+    } = compiler.finish();
 
     // "Never used" is only meaningful when every guard compiled.
     if !diags.iter().any(Diagnostic::is_error) {
@@ -234,6 +281,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
                 .collect();
             Some(RuleSet {
                 version,
+                secret_uses,
                 guard_reads: guard_reads.into_iter().collect(),
                 sources: sources_,
                 remediators,
@@ -266,6 +314,36 @@ fn parse_yaml(text: &str) -> Result<RuleFile, serde_saphyr::Error> {
         return Ok(RuleFile::default());
     }
     super::yaml::parse(text)
+}
+
+/// A syntax error the parser found on its own (see [`super::yaml::syntax_error`]).
+fn syntax_diagnostic(src: SourceId, e: &super::yaml::SyntaxError) -> Diagnostic {
+    let span = Span::new(src, e.offset, e.offset + 1);
+    let Some(m) = &e.indentation else {
+        return Diagnostic::error("yaml", e.message.clone())
+            .label(span, "here")
+            .help("fix the YAML at the marked place");
+    };
+    let spaces = |n: usize| format!("{n} space{}", if n == 1 { "" } else { "s" });
+    let mut message = format!("`{}` is indented {}", m.key, spaces(m.indent));
+    let mut help = String::new();
+    if let Some((at, key, line)) = &m.deeper {
+        message.push_str(&format!(", its siblings {} (`{key}` on line {line})", at));
+        help = format!(
+            "indent `{}` by {} to keep it beside `{key}`",
+            m.key,
+            spaces(*at)
+        );
+    }
+    if let Some((at, key, line)) = &m.shallower {
+        help.push_str(&format!(
+            ", or by {} to make it a key beside `{key}` (line {line})",
+            spaces(*at)
+        ));
+    }
+    Diagnostic::error("yaml-indentation", message)
+        .label(span, "not aligned with any key above it")
+        .help(help)
 }
 
 fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diagnostic {

@@ -23,5 +23,5 @@ pub mod template;
 pub mod yaml;
 
 pub use compile_remediation::{CONTEXT_NAMES, DEFAULT_WARMUP};
-pub use load::{Loaded, MAX_FILE_BYTES, is_rule_file, load_path, load_texts};
+pub use load::{Loaded, MAX_FILE_BYTES, Read, is_rule_file, load_path, load_texts, read_path};
 pub use model::*;

@@ -35,6 +35,10 @@ pub struct RuleSet {
     /// file's name and text, in load order. Same files, same version, wherever
     /// the directory lives; the status page and logs name it.
     pub version: String,
+    /// Every `${env:}`/`${file:}` reference with where it is written; `serve`
+    /// resolves them all before rules go live (lint and test do not: CI has
+    /// no secrets).
+    pub secret_uses: Vec<super::secret::SecretUse>,
 }
 
 impl RuleSet {
@@ -107,6 +111,8 @@ pub struct JmesMapping {
 pub struct Remediator {
     pub name: String,
     pub url: TemplateId,
+    /// `url` starts with `${env:NAME}`: its base comes from this variable.
+    pub url_env: Option<String>,
     pub method: String,
     /// Header values may hold `${env:...}` secrets; they are not templates.
     pub headers: Vec<(String, SecretString)>,
@@ -122,6 +128,8 @@ pub struct Tracking {
     /// JMESPath into the POST response that yields the event ID.
     pub id: Expr,
     pub status_url: TemplateId,
+    /// `status_url` starts with `${env:NAME}`.
+    pub status_url_env: Option<String>,
     /// JMESPath into the status response that yields the state word.
     pub status: Expr,
     pub states: States,

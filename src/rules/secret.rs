@@ -17,6 +17,121 @@ pub enum Piece {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString {
     pieces: Vec<Piece>,
+    /// `start..end` in the written text of each reference, in order.
+    ranges: Vec<(usize, usize)>,
+}
+
+/// One reference some rule makes, where it is written and what it is for:
+/// `serve` checks them all before it starts and before a reload goes live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretUse {
+    /// An [`Piece::Env`] or [`Piece::File`].
+    pub piece: Piece,
+    pub span: crate::datalog::Span,
+    /// What the secret is for: `remediator "rundeck", header X-Rundeck-Auth-Token`.
+    pub place: String,
+    /// A URL's base (`url: "${env:RUNDECK_URL}/api/..."`): the value must
+    /// also be a base URL ([`check_base_url`]).
+    pub base_url: bool,
+}
+
+/// The environment variable a URL's base comes from: `${env:NAME}` written at
+/// the very start of the URL and followed by `/` or nothing. Anywhere else a
+/// reference could put a secret in a query or user-info (see
+/// docs/decisions.md, "URLs from the environment"). Returns the name and the
+/// length of the reference.
+pub fn url_env_base(url: &str) -> Option<(&str, usize)> {
+    let rest = url.strip_prefix("${env:")?;
+    let close = rest.find('}')?;
+    let name = &rest[..close];
+    let end = "${env:".len() + close + 1;
+    let after = &url[end..];
+    (is_env_name(name) && (after.is_empty() || after.starts_with('/'))).then_some((name, end))
+}
+
+/// A base URL from the environment: `http(s)://host[:port][/path]`, with no
+/// user-info, query or fragment (those would put credentials or parameters in
+/// every URL, and URLs are logged and journaled).
+pub fn check_base_url(value: &str) -> Result<(), String> {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| format!("{value:?} does not start with http:// or https://"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("{value:?} has no host"));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| matches!(c, '@' | '?' | '#') || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{value:?} holds {c:?}: a base URL has no user-info, query or fragment"
+        ));
+    }
+    Ok(())
+}
+
+/// `base` (from the environment) joined to the rest of a rendered URL; one
+/// trailing `/` of the base is dropped so `http://h:4440/` works as well.
+pub fn join_base(base: &str, rest: &str) -> String {
+    let base = if rest.starts_with('/') {
+        base.strip_suffix('/').unwrap_or(base)
+    } else {
+        base
+    };
+    format!("{base}{rest}")
+}
+
+impl SecretUse {
+    /// Why this reference cannot be resolved now, if it cannot.
+    pub fn unresolved(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+        read_file: impl Fn(&str) -> std::io::Result<String>,
+    ) -> Option<crate::diag::Diagnostic> {
+        use crate::diag::Diagnostic;
+        let (message, help) = match &self.piece {
+            Piece::Text(_) => return None,
+            Piece::Env(name) => match env(name) {
+                Some(value) if self.base_url => match check_base_url(&value) {
+                    Ok(()) => return None,
+                    Err(why) => (
+                        format!("environment variable {name} is not a base URL: {why}"),
+                        format!(
+                            "set {name} to e.g. http://127.0.0.1:4440 (scheme, host, port, optional path)"
+                        ),
+                    ),
+                },
+                Some(_) => return None,
+                None => (
+                    format!("environment variable {name} is not set"),
+                    if self.base_url {
+                        format!(
+                            "set {name} in the environment of `resgate serve`, e.g. {name}=http://127.0.0.1:4440"
+                        )
+                    } else {
+                        format!(
+                            "set {name} in the environment of `resgate serve`, or use ${{file:PATH}}"
+                        )
+                    },
+                ),
+            },
+            Piece::File(path) => match read_file(path) {
+                Ok(_) => return None,
+                Err(e) => (
+                    format!("cannot read secret file {path}: {e}"),
+                    "create the file, or make it readable by the user running `resgate serve`"
+                        .to_owned(),
+                ),
+            },
+        };
+        Some(
+            Diagnostic::error("unresolved-secret", message)
+                .label(self.span, format!("{} uses it", self.place))
+                .help(help),
+        )
+    }
 }
 
 impl fmt::Debug for SecretString {
@@ -51,6 +166,7 @@ pub struct SecretError {
 impl SecretString {
     pub fn parse(text: &str) -> Result<SecretString, SecretError> {
         let mut pieces = Vec::new();
+        let mut ranges = Vec::new();
         let mut rest = text;
         let mut offset = 0;
         while let Some(open) = rest.find("${") {
@@ -92,13 +208,22 @@ impl SecretString {
                 }
             };
             pieces.push(piece);
+            ranges.push((start, end));
             rest = &after[close + 1..];
             offset = end;
         }
         if !rest.is_empty() {
             pieces.push(Piece::Text(rest.to_owned()));
         }
-        Ok(SecretString { pieces })
+        Ok(SecretString { pieces, ranges })
+    }
+
+    /// Each reference with its `start..end` in the written text.
+    pub fn references(&self) -> impl Iterator<Item = (&Piece, (usize, usize))> {
+        self.pieces
+            .iter()
+            .filter(|p| !matches!(p, Piece::Text(_)))
+            .zip(self.ranges.iter().copied())
     }
 
     pub fn has_secrets(&self) -> bool {
@@ -156,6 +281,23 @@ mod tests {
         let s = SecretString::parse("${env:NOPE}").unwrap_or_else(|e| panic!("{e:?}"));
         let r = s.resolve(|_| None, |_| Ok(String::new()));
         assert_eq!(r, Err("environment variable NOPE is not set".to_owned()));
+    }
+
+    #[test]
+    fn only_a_leading_env_reference_followed_by_a_slash_is_a_url_base() {
+        assert_eq!(url_env_base("${env:RD}/api/45"), Some(("RD", 9)));
+        assert_eq!(url_env_base("${env:RD}"), Some(("RD", 9)));
+        assert_eq!(url_env_base("${env:RD}?token=x"), None);
+        assert_eq!(url_env_base("${env:RD}@host/"), None);
+        assert_eq!(url_env_base("https://h/${env:RD}"), None);
+        assert_eq!(url_env_base("${file:/x}/api"), None);
+        assert!(check_base_url("http://127.0.0.1:4440").is_ok());
+        assert!(check_base_url("https://rundeck.internal/rundeck").is_ok());
+        assert!(check_base_url("https://user:pw@rundeck").is_err());
+        assert!(check_base_url("https://rundeck/?token=x").is_err());
+        assert!(check_base_url("rundeck:4440").is_err());
+        assert!(check_base_url("http:///x").is_err());
+        assert_eq!(join_base("http://h:1/", "/api"), "http://h:1/api");
     }
 
     #[test]

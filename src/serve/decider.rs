@@ -7,7 +7,7 @@
 //! once is decided as one step and journaled in one piece, so a burst costs one
 //! commit, not one per alert.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
@@ -53,12 +53,15 @@ pub enum Msg {
     Running {
         event: String,
     },
+    /// `reason`: why it did not succeed, for the log line of the transition.
     Finished {
         event: String,
         outcome: Outcome,
+        reason: Option<String>,
     },
     Refused {
         event: String,
+        reason: String,
     },
     Pause {
         pause: Pause,
@@ -113,6 +116,9 @@ pub struct Decider {
     last_forget: Timestamp,
     /// Events with a tracker thread: never two trackers (two calls) for one.
     tracked: HashSet<String>,
+    /// Why an event was refused or did not succeed, told by its tracker in
+    /// this step: logged with the transition, then dropped.
+    reasons: HashMap<String, String>,
 }
 
 impl Decider {
@@ -156,6 +162,7 @@ impl Decider {
             by_state,
             last_forget: now,
             tracked: HashSet::new(),
+            reasons: HashMap::new(),
         };
         for call in calls {
             decider.start_tracker(&call.event, call.phase, call.status_url, call.remote_id);
@@ -306,8 +313,20 @@ impl Decider {
             }
             Msg::Accepted { event, remote_id } => e.accepted(&event, remote_id, now),
             Msg::Running { event } => e.running(&event, now),
-            Msg::Finished { event, outcome } => e.finished(&event, outcome, now),
-            Msg::Refused { event } => e.refused(&event, now),
+            Msg::Finished {
+                event,
+                outcome,
+                reason,
+            } => {
+                if let Some(reason) = reason {
+                    self.reasons.insert(event.clone(), reason);
+                }
+                e.finished(&event, outcome, now)
+            }
+            Msg::Refused { event, reason } => {
+                self.reasons.insert(event.clone(), reason);
+                e.refused(&event, now)
+            }
             Msg::Pause { pause, reply } => {
                 step.pauses_set.push(pause.clone());
                 let out = e.pause(pause, now);
@@ -413,12 +432,16 @@ impl Decider {
         }
         for t in &step.transitions {
             metrics.transition(t.to.as_str());
+            // A refused, failed or timed-out event says why on its own line:
+            // an operator reading the log should not need `resgate events ID`.
+            let reason = self.reasons.remove(t.event.as_str());
             tracing::info!(
                 event = %t.event,
                 remediation = %t.remediation,
                 target = t.target.as_str(),
                 from = t.from.map(|s| s.as_str()).unwrap_or(""),
                 to = %t.to,
+                reason = reason.as_deref().unwrap_or(""),
                 "event"
             );
             if let Some(from) = t.from
@@ -434,6 +457,7 @@ impl Decider {
                 self.start_tracker(&t.event, CallPhase::Queued, None, None);
             }
         }
+        self.reasons.clear();
         metrics.set_events(self.by_state.clone());
     }
 

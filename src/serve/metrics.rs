@@ -241,7 +241,7 @@ impl Metrics {
             (
                 "resgate_rules_reloads_total",
                 "counter",
-                "Rule reloads: ok, or refused because the new rules fail lint.",
+                "Rule reloads: ok, or refused because the new rules fail lint or use unresolved secrets.",
             ),
             (
                 "resgate_journal_errors_total",

@@ -79,8 +79,16 @@ pub struct Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The rules fail lint (exit 1, as `lint`).
     #[error("the rules in {0} do not pass lint; run `resgate lint {0}`")]
     Rules(String),
+    /// The rules directory or a file in it cannot be read (exit 2, as `lint`).
+    #[error("cannot read the rules in {0}; check --rules")]
+    RulesUnreadable(String),
+    /// The rules name secrets this process cannot resolve (exit 2: the
+    /// environment, not the rules, is wrong).
+    #[error("{what} in the rules cannot be resolved (listed above); set them before starting resgate serve", what = if *.0 == 1 { "1 secret reference".to_owned() } else { format!("{} secret references", .0) })]
+    Secrets(usize),
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
     #[error("cannot create the data directory {path}: {source}")]
@@ -237,8 +245,13 @@ impl Shared {
 /// Loads the rules, opens the journal, restores the engine, and serves until
 /// SIGTERM/SIGINT. `on_listen` is told the bound address (the CLI prints it).
 pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let rules = reload::load(&options.rules)
-        .ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
+    let (rules, digest) = reload::load(&options.rules, &ProcessSecrets);
+    let dir = || options.rules.display().to_string();
+    let rules = rules.map_err(|refusal| match refusal {
+        reload::Refusal::Unreadable => ServeError::RulesUnreadable(dir()),
+        reload::Refusal::Lint => ServeError::Rules(dir()),
+        reload::Refusal::Secrets(n) => ServeError::Secrets(n),
+    })?;
     let location = match &options.journal {
         Some(url) => journal::Location::Postgres(url.clone()),
         None => journal::Location::File(options.data.join(journal::FILE_NAME)),
@@ -365,7 +378,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         }
     }
     let watcher = if options.watch {
-        reload::watch(shared.clone())
+        reload::watch(shared.clone(), digest)
     } else {
         None
     };

@@ -126,7 +126,7 @@ fn write_page(out: &mut String, page: &StatusPage) -> fmt::Result {
         loaded = time(page.rules.loaded_at),
         refused = match page.rules.last_refused {
             Some(at) => format!(
-                r#" · <span class="warn">last reload refused at {} (the rules fail lint; the version above is still live)</span>"#,
+                r#" · <span class="warn">last reload refused at {} (they fail lint or use unresolved secrets; the log says which; the version above is still live)</span>"#,
                 time(at)
             ),
             None => String::new(),

@@ -65,6 +65,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
         report(Msg::Finished {
             event: id.clone(),
             outcome: Outcome::TimedOut,
+            reason: Some("the remediation is no longer in the rules".into()),
         });
         return;
     };
@@ -80,10 +81,11 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
         .fired_at
         .saturating_add(SignedDuration::try_from(hold).unwrap_or(SignedDuration::MAX))
         .unwrap_or(job.event.fired_at);
-    let finish = |outcome: Outcome| {
+    let finish = |outcome: Outcome, reason: Option<String>| {
         report(Msg::Finished {
             event: id.clone(),
             outcome,
+            reason,
         });
     };
 
@@ -93,7 +95,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             let Some(alert) = job.alert.as_deref() else {
                 note(json!({"error": "the alert of this event is not in the journal"}));
                 let _ = set_call(CallPhase::Refused, None, None);
-                report(Msg::Refused { event: id.clone() });
+                report(Msg::Refused {
+                    event: id.clone(),
+                    reason: "the alert of this event is not in the journal".into(),
+                });
                 return;
             };
             let mut request = match remediate::render_call(
@@ -108,7 +113,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     note(json!({"call": "not sent", "error": e}));
                     let _ = set_call(CallPhase::Refused, None, None);
                     shared.metrics.call("not_sent");
-                    report(Msg::Refused { event: id.clone() });
+                    report(Msg::Refused {
+                        event: id.clone(),
+                        reason: format!("not sent: {e}"),
+                    });
                     return;
                 }
             };
@@ -121,7 +129,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             while let Err(e) = set_call(CallPhase::Sending, None, None) {
                 if Timestamp::now() >= deadline {
                     tracing::error!(event = %id, error = %e, "cannot journal the call before the event's deadline; not sending it");
-                    report(Msg::Refused { event: id.clone() });
+                    report(Msg::Refused {
+                        event: id.clone(),
+                        reason: format!("not sent: cannot journal the call: {e}"),
+                    });
                     return;
                 }
                 tracing::error!(event = %id, error = %e, "cannot journal the call; retrying before sending it");
@@ -154,6 +165,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                             &job.event.target,
                             rid,
                             kind.as_deref(),
+                            &shared.secrets,
                         ) {
                             Ok(url) => status_url = Some(url),
                             Err(e) => {
@@ -169,7 +181,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     });
                     if remediator.tracking.is_none() {
                         // A plain webhook: its 2xx is the whole story.
-                        finish(Outcome::Succeeded);
+                        finish(Outcome::Succeeded, None);
                         return;
                     }
                 }
@@ -177,7 +189,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                     shared.metrics.call("refused");
                     note(json!({"call": "refused", "retryable": retryable, "error": reason}));
                     let _ = set_call(CallPhase::Refused, None, None);
-                    report(Msg::Refused { event: id.clone() });
+                    report(Msg::Refused {
+                        event: id.clone(),
+                        reason: format!("the remediator did not accept the call: {reason}"),
+                    });
                     return;
                 }
                 CallResult::Unknown { reason } => {
@@ -199,12 +214,15 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 remote_id: job.remote_id.clone(),
             });
             if remediator.tracking.is_none() {
-                finish(Outcome::Succeeded);
+                finish(Outcome::Succeeded, None);
                 return;
             }
         }
         CallPhase::Refused => {
-            report(Msg::Refused { event: id.clone() });
+            report(Msg::Refused {
+                event: id.clone(),
+                reason: "refused before the restart; `resgate events` shows why".into(),
+            });
             return;
         }
     }
@@ -214,7 +232,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
         // until it would have timed out, then say so.
         wait_until(shared, deadline);
         if !shared.shutdown.is_set() {
-            finish(Outcome::TimedOut);
+            finish(
+                Outcome::TimedOut,
+                Some("no status to poll after an uncertain call; the target was held until the timeout".into()),
+            );
         }
         return;
     };
@@ -238,6 +259,10 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
             report(Msg::Finished {
                 event: id.clone(),
                 outcome: Outcome::TimedOut,
+                reason: Some(format!(
+                    "no end state within poll.timeout ({})",
+                    crate::rules::duration::format(tracking.poll_timeout)
+                )),
             });
             return;
         }
@@ -249,7 +274,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                 shared.metrics.poll("ok");
                 if last_word.as_deref() != Some(word.as_str()) {
                     note(json!({"poll": word}));
-                    last_word = Some(word);
+                    last_word = Some(word.clone());
                 }
                 match state {
                     RemoteState::Running => {
@@ -262,6 +287,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                         report(Msg::Finished {
                             event: id.clone(),
                             outcome: Outcome::Succeeded,
+                            reason: None,
                         });
                         return;
                     }
@@ -269,6 +295,7 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
                         report(Msg::Finished {
                             event: id.clone(),
                             outcome: Outcome::Failed,
+                            reason: Some(format!("the remediator reported {word:?}")),
                         });
                         return;
                     }

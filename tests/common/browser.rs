@@ -35,10 +35,10 @@ impl Browser {
                 "CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing: \
                  `apt-get install -y chromium chromium-driver`"
             );
-            println!(
-                "skipped: {CHROMIUM} or {CHROMEDRIVER} not found \
+            super::skipped(&format!(
+                "{CHROMIUM} or {CHROMEDRIVER} not found \
                  (`apt-get install -y chromium chromium-driver`)"
-            );
+            ));
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0")

@@ -123,7 +123,14 @@ pub struct FakeRemediator {
 
 impl FakeRemediator {
     pub fn start(behaviour: Behaviour) -> FakeRemediator {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind the fake remediator");
+        Self::start_on("127.0.0.1:0", behaviour)
+    }
+
+    /// As [`FakeRemediator::start`], on a given address (a documented example's
+    /// port); panics when it is taken.
+    pub fn start_on(addr: &str, behaviour: Behaviour) -> FakeRemediator {
+        let server = tiny_http::Server::http(addr)
+            .unwrap_or_else(|e| panic!("bind the fake remediator on {addr}: {e}"));
         let addr = server
             .server_addr()
             .to_ip()

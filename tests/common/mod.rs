@@ -9,8 +9,20 @@ pub mod load;
 pub mod postgres;
 pub mod tcp_proxy;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+
+/// Says that the running test is skipped (a Debian package or a privilege is
+/// missing) where `cargo test` shows it: libtest captures what the `print!`
+/// macros write, not a direct write to `std::io::stderr()`, so a newcomer sees
+/// the skip without `--nocapture`. `.ci/run` lists the lines that start with
+/// `SKIPPED: `. The test's thread carries its name.
+pub fn skipped(why: &str) {
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why}");
+}
 
 pub struct Test {
     dir: tempfile::TempDir,

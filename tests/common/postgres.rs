@@ -67,7 +67,9 @@ impl Postgres {
                 std::env::var_os("CI").is_none(),
                 "PostgreSQL is not installed (apt-get install postgresql, or set PG_BIN); CI must run this test"
             );
-            eprintln!("SKIPPED: PostgreSQL is not installed (set PG_BIN or install postgresql)");
+            super::skipped(
+                "PostgreSQL is not installed (set PG_BIN or `apt-get install -y postgresql`)",
+            );
             return None;
         };
         let dir = tempfile::tempdir().expect("temp dir");
