@@ -172,3 +172,22 @@ fn test_json_stdout_is_only_json_and_the_count_goes_to_stderr() {
         assert!(run.stderr.contains(count), "{}", run.stderr);
     }
 }
+
+/// `then: no_answer` under `mode: approve`: the call goes out when the
+/// operator approves, so `poll.timeout` counts from the approval, as serve's
+/// tracker counts it (DESIGN.md §3: after acceptance resgate never fires
+/// blindly again). Counted from the fire, an approval 40 minutes late timed
+/// the event out the moment the call was sent, and the re-fire a minute later
+/// was a second attempt while the first job may run (issue 17, no_answer).
+#[test]
+fn no_answer_after_a_late_approval_holds_the_target_for_poll_timeout_from_the_call() {
+    let rules = "sources:\n  am: {kind: alertmanager}\nremediators:\n  rd:\n    preset: rundeck\n    url: \"https://rundeck.example/api/45/job/x/run\"\n    headers: {X-Rundeck-Auth-Token: \"${env:T}\"}\n    status_url: \"https://rundeck.example/api/45/execution/{{ id }}\"\n    poll: {every: 15s, timeout: 30m}\n  pager:\n    url: \"https://pager.example/alerts\"\nremediations:\n  restart:\n    match: {alertname: Down, service: \"=~.+\"}\n    target: \"{{ service }}\"\n    remediator: rd\n    mode: approve\n    approve_within: 1h\n    budget: {attempts: 3, within: 2h}\n    escalate: pager\n";
+    let tests = "tests:\n  - name: approved 40m late, no answer\n    remediators: {rd: {then: no_answer}}\n    timeline:\n      - {at: 0m, labels: {alertname: Down, service: api}}\n      - {at: 40m, approve: ev-1}\n      - {at: 41m, labels: {alertname: Down, service: api}}\n      - {at: 69m, labels: {alertname: Down, service: api}}\n      - {at: 71m, labels: {alertname: Down, service: api}}\n    expect:\n      - {at: 0m, remediation: restart, verdict: fire}\n      - {at: 41m, remediation: restart, verdict: collapse, reason: in_flight}\n      - {at: 69m, remediation: restart, verdict: collapse, reason: in_flight}\n      - {at: 70m, event: restart, state: timed_out}\n      - {at: 71m, remediation: restart, verdict: fire}\n";
+    let run = Test::new()
+        .file("rules/r.yaml", rules)
+        .file("rules/r.test.yaml", tests)
+        .args(["test", "rules"])
+        .run();
+    assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
+    run.code(0);
+}

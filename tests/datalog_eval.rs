@@ -581,7 +581,9 @@ fn query_errors() {
             "label($alert, \"x\", V), V =~ \"[\"",
             &["alert"]
         ),
-        ["invalid regex \"[\": unclosed character class"]
+        [
+            "invalid regex \"[\": unclosed character class (regexes use Go's RE2 syntax, anchored at both ends, as in matchers: X =~ \"api-[0-9]+\")"
+        ]
     );
     assert!(errs(&mut compiled, "not deploying($service)", &["service"]).is_empty());
 }

@@ -1033,7 +1033,10 @@ fn every_documented_status_word_of_each_job_runner_is_sorted() {
 /// /api/v2/workflow_job_templates/N/launch/`) answers `workflow_job`, `id` and
 /// `"type": "workflow_job"`, and its status is only at
 /// `/api/v2/workflow_jobs/ID/` (`/api/v2/jobs/ID/` is 404). Each job reports
-/// `pending` once, then `successful`.
+/// `pending` once, then `successful`. Ansible Automation Platform 2.5 serves
+/// the same API under `/api/controller/v2/` behind its gateway (AAP 2.5
+/// "Automation controller API overview"; e.g. `POST
+/// /api/controller/v2/job_templates/N/launch/`), answered here too.
 struct FakeAwx {
     server: Arc<tiny_http::Server>,
     base: String,
@@ -1056,6 +1059,10 @@ impl FakeAwx {
             let mut next = 100u64;
             for request in inner.incoming_requests() {
                 let path = request.url().to_owned();
+                // AAP's gateway path is the same API.
+                let path = path
+                    .strip_prefix("/api/controller/")
+                    .map_or(path.clone(), |rest| format!("/api/{rest}"));
                 let json = |code: u16, body: String| {
                     tiny_http::Response::from_string(body)
                         .with_status_code(code)
@@ -1118,8 +1125,23 @@ impl Drop for FakeAwx {
 
 #[test]
 fn an_awx_workflow_job_is_tracked_and_polled_at_its_workflow_jobs_url() {
+    awx_jobs_are_polled_at_their_own_urls("/api/v2");
+}
+
+/// The same under Ansible Automation Platform 2.5's gateway, where the status
+/// URL a user writes is `/api/controller/v2/jobs/{{ id }}/`: a workflow job
+/// must be polled at `/api/controller/v2/workflow_jobs/ID/`, not at the jobs
+/// URL that is 404 for it until `poll.timeout` (issue 17).
+#[test]
+fn an_aap_workflow_job_is_polled_at_its_controller_workflow_jobs_url() {
+    awx_jobs_are_polled_at_their_own_urls("/api/controller/v2");
+}
+
+/// Launches a job template and a workflow job template under `api` (AWX's
+/// `/api/v2` or AAP's `/api/controller/v2`) and follows each to success.
+fn awx_jobs_are_polled_at_their_own_urls(api: &str) {
     let awx = FakeAwx::start();
-    let base = &awx.base;
+    let base = &format!("{}{api}", awx.base);
     let text = format!(
         r#"
 sources:
@@ -1127,9 +1149,9 @@ sources:
 remediators:
   awx:
     preset: awx
-    url: "{base}/api/v2/{{{{ kind }}}}/{{{{ template }}}}/launch/"
+    url: "{base}/{{{{ kind }}}}/{{{{ template }}}}/launch/"
     headers: {{Authorization: "Bearer ${{env:AWX_TOKEN}}"}}
-    status_url: "{base}/api/v2/jobs/{{{{ id }}}}/"
+    status_url: "{base}/jobs/{{{{ id }}}}/"
 remediations:
   roll-api:
     match: {{alertname: ApiDown}}
@@ -1151,12 +1173,12 @@ remediations:
     let client = Client::new();
 
     for (kind, polled_at) in [
-        ("job_templates", "/api/v2/jobs/"),
-        ("workflow_job_templates", "/api/v2/workflow_jobs/"),
+        ("job_templates", "/jobs/"),
+        ("workflow_job_templates", "/workflow_jobs/"),
     ] {
         let alert = alert(&[("alertname", "ApiDown"), ("service", "api"), ("kind", kind)]);
         let request = render_call(&rules, r, &alert, "api", &secrets).expect("render_call");
-        assert_eq!(request.url, format!("{base}/api/v2/{kind}/7/launch/"));
+        assert_eq!(request.url, format!("{base}/{kind}/7/launch/"));
         let result = client.send(&request, KEY, TIMEOUT, Some(tracking));
         let CallResult::Accepted {
             remote_id: Some(id),

@@ -563,8 +563,8 @@ fn serve_refuses_to_start_naming_every_unresolved_secret() {
     );
     common::edit(
         &rules.join("sources.yaml"),
-        "    timeout: 5s\n",
-        "    timeout: 5s\n    headers: {X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"}\n",
+        "X-Rundeck-Auth-Token: \"test-token\"",
+        "X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"",
     );
     let rules_arg = rules.display().to_string();
     let data_arg = dir.path().join("data").display().to_string();
@@ -586,7 +586,7 @@ fn serve_refuses_to_start_naming_every_unresolved_secret() {
         "cannot read secret file /nonexistent/resgate-token",
         "source \"alertmanager\", bearer token",
         "sources.yaml:2:",
-        "sources.yaml:10:",
+        "sources.yaml:7:",
         "2 secret references in the rules cannot be resolved",
     ] {
         assert!(stderr.contains(needed), "no {needed:?} in:\n{stderr}");
@@ -655,8 +655,8 @@ fn a_reload_introducing_an_unresolved_secret_is_refused_and_the_old_rules_stay()
     let version = rules_version(&d);
     common::edit(
         &rules.join("sources.yaml"),
-        "    timeout: 5s\n",
-        "    timeout: 5s\n    headers: {X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"}\n",
+        "X-Rundeck-Auth-Token: \"test-token\"",
+        "X-Rundeck-Auth-Token: \"${env:RESGATE_TEST_UNSET_TOKEN}\"",
     );
     d.wait_for("the refused reload", WAIT, |d| reloads(d, "refused") == 1);
     let logs = d.logs();
@@ -671,11 +671,14 @@ fn a_reload_introducing_an_unresolved_secret_is_refused_and_the_old_rules_stay()
     assert_eq!(reloads(&d, "ok"), 1);
     assert_eq!(rules_version(&d), version);
 
-    // The old rules (no header) still fire, without the header.
+    // The old rules still fire, with the old token.
     let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
     d.wait_for("the call", WAIT, |_| !fake.calls().is_empty());
-    assert_eq!(fake.calls()[0].header("X-Rundeck-Auth-Token"), None);
+    assert_eq!(
+        fake.calls()[0].header("X-Rundeck-Auth-Token"),
+        Some("test-token")
+    );
 }
 
 /// The log line of a refused or failed event says why (issue 18: the reason

@@ -135,8 +135,12 @@ pub enum DatalogError {
         span: Span,
     },
 
-    /// The pattern of `X =~ "pattern"` is not a valid `regex` crate expression.
+    /// The pattern of `X =~ "pattern"` is not valid in Go's regexp (RE2), the
+    /// dialect of matchers (crate::rules::re2).
     #[error("invalid regex {pattern:?}: {reason}")]
+    #[diagnostic(help(
+        "regexes use Go's RE2 syntax, anchored at both ends, as in matchers: X =~ \"api-[0-9]+\""
+    ))]
     InvalidRegex {
         pattern: String,
         reason: String,

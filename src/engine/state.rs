@@ -131,6 +131,21 @@ pub struct Event {
     pub history: Vec<(Timestamp, EventState)>,
 }
 
+impl Event {
+    /// When the call to the remediator went out: at the fire, or for a
+    /// `mode: approve` event at its approval (its last move to `pending`).
+    /// The wait for the remediator (`poll.timeout`) counts from here: counted
+    /// from a fire approved late, it would time a job out as it starts and
+    /// free the target for a second attempt while the first may run.
+    pub fn called_at(&self) -> Timestamp {
+        self.history
+            .iter()
+            .rev()
+            .find(|(_, s)| *s == EventState::Pending)
+            .map_or(self.fired_at, |(at, _)| *at)
+    }
+}
+
 /// An operator's pause of a remediation, or of one target of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Pause {

@@ -92,10 +92,12 @@ impl Preset {
     /// The status URL for a job of `kind`: AWX serves a workflow job's status
     /// at `/api/v2/workflow_jobs/ID/`, not at the `/api/v2/jobs/ID/` written
     /// for job templates (polling that would 404 until `poll.timeout`).
+    /// Ansible Automation Platform 2.5 serves the same API at
+    /// `/api/controller/v2/`, so the `v2/jobs/` segment is what is rewritten.
     pub fn status_url_for(self, url: String, kind: Option<&str>) -> String {
         match (self, kind) {
-            (Preset::Awx, Some("workflow_job")) if url.contains("/api/v2/jobs/") => {
-                url.replacen("/api/v2/jobs/", "/api/v2/workflow_jobs/", 1)
+            (Preset::Awx, Some("workflow_job")) if url.contains("/v2/jobs/") => {
+                url.replacen("/v2/jobs/", "/v2/workflow_jobs/", 1)
             }
             _ => url,
         }

@@ -284,12 +284,17 @@ impl Runner {
         }
         if fake.then == FakeOutcome::NoAnswer {
             // As serve does with an unknown outcome: nothing is reported until
-            // the event's deadline (fired + `poll.timeout`, or the untracked
-            // hold), whatever `takes` says; then it has timed out.
-            let fired = self.engine.state().event(event).map_or(now, |e| e.fired_at);
-            let due = fired
+            // the event's deadline (the call + `poll.timeout`, or the untracked
+            // hold; an approved event is called at its approval), whatever
+            // `takes` says; then it has timed out.
+            let called = self
+                .engine
+                .state()
+                .event(event)
+                .map_or(now, |e| e.called_at());
+            let due = called
                 .saturating_add(self.no_answer_hold(remediation))
-                .unwrap_or(fired)
+                .unwrap_or(called)
                 .max(now);
             self.seq += 1;
             self.scheduled

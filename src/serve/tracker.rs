@@ -76,11 +76,11 @@ pub fn track(shared: &Shared, rules: &RuleSet, job: Job) {
         .tracking
         .as_ref()
         .map_or(UNTRACKED_HOLD, |t| t.poll_timeout);
-    let deadline = job
-        .event
-        .fired_at
+    // From the call, not the fire: an approved event is called at its approval.
+    let called_at = job.event.called_at();
+    let deadline = called_at
         .saturating_add(SignedDuration::try_from(hold).unwrap_or(SignedDuration::MAX))
-        .unwrap_or(job.event.fired_at);
+        .unwrap_or(called_at);
     let finish = |outcome: Outcome, reason: Option<String>| {
         report(Msg::Finished {
             event: id.clone(),
