@@ -99,3 +99,65 @@ fn a_mixed_payload_prints_as_before_in_json() {
     assert_eq!(v.as_array().map(Vec::len), Some(10), "one entry per alert");
     insta::assert_snapshot!(out);
 }
+
+/// More alerts than one encoding block (8,192), every tenth a second entry of
+/// an earlier fingerprint: one entry per payload entry, in order, each with
+/// the decisions on its own fingerprint only, and one well-formed document
+/// whose entries all sit at the same indentation.
+#[test]
+fn a_payload_of_many_blocks_is_one_document_in_payload_order() {
+    const N: usize = 9_000;
+    let fingerprint = |i: usize| format!("{:016x}", if i % 10 == 9 { i - 5 } else { i });
+    let alerts: Vec<String> = (0..N)
+        .map(|i| {
+            let labels = format!(
+                "\"alertname\": \"ApiDown\", \"severity\": \"critical\", \"service\": \"api\", \"instance\": \"api-{}:8080\"",
+                if i % 10 == 9 { i - 5 } else { i }
+            );
+            alert(
+                &labels,
+                "firing",
+                Some("2026-11-20T10:00:00Z"),
+                &fingerprint(i),
+            )
+        })
+        .collect();
+    let body = format!(
+        "{{\"version\": \"4\", \"status\": \"firing\", \"alerts\": [{}]}}",
+        alerts.join(", ")
+    );
+    let run = Test::new()
+        .file("many.json", &body)
+        .args([
+            "simulate",
+            "--rules",
+            &repo("rules"),
+            "many.json",
+            "--format",
+            "json",
+        ])
+        .run()
+        .code(0);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    let entries = v.as_array().expect("an array");
+    assert_eq!(entries.len(), N);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e["fingerprint"], fingerprint(i), "entry {i}");
+        let decisions = e["decisions"].as_array().expect("decisions");
+        assert!(!decisions.is_empty(), "entry {i} has no decision");
+        assert!(
+            decisions.iter().all(|d| d["alert"] == fingerprint(i)),
+            "entry {i}: {decisions:?}"
+        );
+    }
+    for i in (9..N).step_by(10) {
+        assert_eq!(
+            entries[i]["decisions"],
+            entries[i - 5]["decisions"],
+            "entry {i}"
+        );
+    }
+    let starts = run.stdout.lines().filter(|l| *l == "  {").count();
+    assert_eq!(starts, N, "every entry opens at one indentation");
+    assert!(run.stdout.starts_with("[\n  {\n") && run.stdout.ends_with("\n  }\n]\n"));
+}
