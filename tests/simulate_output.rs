@@ -161,3 +161,37 @@ fn a_payload_of_many_blocks_is_one_document_in_payload_order() {
     assert_eq!(starts, N, "every entry opens at one indentation");
     assert!(run.stdout.starts_with("[\n  {\n") && run.stdout.ends_with("\n  }\n]\n"));
 }
+
+/// `--svg FILE` says on stderr where it wrote the picture; stdout is the
+/// timeline as without it (issue 18 item 8).
+#[test]
+fn svg_says_where_it_wrote_the_picture() {
+    let plain = Test::new()
+        .args([
+            "simulate",
+            "--rules",
+            &repo("rules"),
+            &repo("fixtures/scenarios/robo-hammer.yaml"),
+        ])
+        .run()
+        .code(0);
+    let run = Test::new()
+        .args([
+            "simulate",
+            "--rules",
+            &repo("rules"),
+            &repo("fixtures/scenarios/robo-hammer.yaml"),
+            "--svg",
+            "out/robo.svg",
+        ])
+        .file("out/.keep", "")
+        .run()
+        .code(0);
+    assert!(run.dir.join("out/robo.svg").is_file());
+    assert_eq!(
+        run.stderr, "wrote the timeline picture to out/robo.svg\n",
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, plain.stdout);
+}

@@ -147,6 +147,19 @@ fn label_values_and_pause_reasons_reach_the_terminal_escaped() {
             "{args:?}: a forged line:\n{text}"
         );
     }
+    // `events ID` draws each decision with its proof as `explain` does, not
+    // as raw JSON (issue 18 item 8).
+    let (_, out, _) = run_raw(&["events", "ev-1", "--data", data_arg(&data)]);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("\n    fire restart-api api/api-1\\x1b]0;pwned"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n      matched alertname=\"ApiDown\""),
+        "{text}"
+    );
+    assert!(!text.contains("\"kind\""), "raw JSON proof:\n{text}");
     // The alert's own story (by fingerprint) holds the decisions' proofs.
     let fingerprint = events[0]["alert"].as_str().expect("the event's alert");
     let (code, out, err) = run_raw(&["explain", fingerprint, "--data", data_arg(&data)]);
