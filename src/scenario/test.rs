@@ -72,7 +72,7 @@ fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Fa
                 .find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
             let start = resolver.start(first);
             let trace = timeline_trace(rules, &resolver, case, start)?;
-            Ok(expect::check(&trace, &case.expect, start, true))
+            Ok(expect::check(&trace, &case.expect, start, true, rules))
         }
         (None, Some(_), None) | (None, None, Some(_)) => {
             // The payload is read once: its first alert sets the start.
@@ -89,7 +89,7 @@ fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Fa
                 decisions,
                 ..Trace::default()
             };
-            Ok(expect::check(&trace, &case.expect, start, false))
+            Ok(expect::check(&trace, &case.expect, start, false, rules))
         }
         (None, None, None) => {
             Err("a test needs an `alert`, inline `labels`, or a `timeline`".to_owned())
