@@ -273,7 +273,7 @@ pub fn render_event(id: &str, story: &str, picture: Option<&str>) -> String {
 "#
     );
     if let Some(svg) = picture {
-        let _ = write!(out, "<section id=\"timeline\">{svg}</section>\n");
+        let _ = writeln!(out, "<section id=\"timeline\">{svg}</section>");
     }
     out.push_str("<section id=\"story\"><pre>");
     for (i, line) in story.lines().enumerate() {
