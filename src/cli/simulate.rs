@@ -179,30 +179,31 @@ fn payload(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
 /// decisions on alerts not in the payload (a timer's, with --journal) none.
 struct Grouped<'a> {
     /// Per payload entry, the slot of its fingerprint.
-    slot: Vec<u32>,
+    slot: Vec<usize>,
     /// `decisions[start[s]..start[s + 1]]` are slot `s`'s.
-    start: Vec<u32>,
+    start: Vec<usize>,
     decisions: Vec<&'a Decision>,
 }
 
 impl<'a> Grouped<'a> {
     fn new(alerts: &[Alert], decisions: &'a [Decision]) -> Self {
-        let mut slots: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut slots: FxHashMap<&str, usize> = FxHashMap::default();
         slots.reserve(alerts.len());
-        let slot: Vec<u32> = alerts
+        let slot: Vec<usize> = alerts
             .iter()
             .map(|a| {
-                let next = slots.len() as u32;
+                let next = slots.len();
                 *slots.entry(a.fingerprint.as_str()).or_insert(next)
             })
             .collect();
-        let of: Vec<Option<u32>> = decisions
+        let of: Vec<Option<usize>> = decisions
             .iter()
             .map(|d| slots.get(d.alert.as_str()).copied())
             .collect();
-        let mut start = vec![0u32; slots.len() + 1];
+        // Counting sort by slot: stable, so each slot keeps decision order.
+        let mut start = vec![0usize; slots.len() + 1];
         for s in of.iter().flatten() {
-            start[*s as usize + 1] += 1;
+            start[s + 1] += 1;
         }
         for i in 1..start.len() {
             start[i] += start[i - 1];
@@ -211,9 +212,8 @@ impl<'a> Grouped<'a> {
         let mut grouped: Vec<Option<&Decision>> = vec![None; decisions.len()];
         for (d, s) in decisions.iter().zip(&of) {
             if let Some(s) = s {
-                let at = &mut fill[*s as usize];
-                grouped[*at as usize] = Some(d);
-                *at += 1;
+                grouped[fill[*s]] = Some(d);
+                fill[*s] += 1;
             }
         }
         Grouped {
@@ -225,8 +225,8 @@ impl<'a> Grouped<'a> {
 
     /// The decisions of the payload's entry `i`.
     fn of(&self, i: usize) -> &[&'a Decision] {
-        let s = self.slot[i] as usize;
-        &self.decisions[self.start[s] as usize..self.start[s + 1] as usize]
+        let s = self.slot[i];
+        &self.decisions[self.start[s]..self.start[s + 1]]
     }
 }
 
