@@ -13,4 +13,5 @@ pub mod scenario;
 pub mod serve;
 pub mod source;
 pub mod suggest;
+pub mod term;
 pub mod timeline;

@@ -121,3 +121,36 @@ fn shipped_rules_pass() {
         run.stdout
     );
 }
+
+/// A YAML key the diagnostic names is covered whole by its JSON label, not
+/// by its first character (issue 18 item 8): an editor underlines `unles`.
+#[test]
+fn json_labels_of_a_key_span_the_whole_key() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (case, code, key) in [
+        ("unknown_key", "unknown-key", "unles"),
+        ("duplicate_key", "duplicate-key", "target"),
+    ] {
+        let run = Test::new()
+            .args([
+                "lint",
+                &format!("{root}/tests/lint/{case}"),
+                "--format",
+                "json",
+            ])
+            .run()
+            .code(1);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let diag = report["diagnostics"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["code"] == code))
+            .unwrap_or_else(|| panic!("{case}: no {code} in {}", run.stdout));
+        let label = &diag["labels"][0];
+        let (start, end) = (
+            label["start"].as_u64().unwrap() as usize,
+            label["end"].as_u64().unwrap() as usize,
+        );
+        let text = std::fs::read_to_string(format!("{root}/tests/lint/{case}/rules.yaml")).unwrap();
+        assert_eq!(&text[start..end], key, "{case}: {label}");
+    }
+}

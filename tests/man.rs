@@ -18,14 +18,28 @@ fn pages() -> Vec<(String, Vec<u8>)> {
             continue;
         }
         // Subcommands have no version of their own: name the program's on every page.
+        let sections = resgate::cli::manpage::roff_sections(&cmd);
         let man = clap_mangen::Man::new(cmd)
             .source(format!("resgate {}", env!("CARGO_PKG_VERSION")))
             .manual("resgate manual");
         let mut text = Vec::new();
         man.render(&mut text).expect("render a man page");
-        pages.push((man.get_filename(), text));
+        pages.push((man.get_filename(), with_sections(text, &sections)));
     }
     pages
+}
+
+/// `page` with EXIT STATUS and ENVIRONMENT where man-pages(7) puts them:
+/// after the options and subcommands, before VERSION and AUTHORS.
+fn with_sections(page: Vec<u8>, sections: &str) -> Vec<u8> {
+    let page = String::from_utf8(page).expect("roff is text");
+    let at = [".SH VERSION", ".SH AUTHORS"]
+        .iter()
+        .filter_map(|h| page.find(&format!("\n{h}")).map(|i| i + 1))
+        .min()
+        .unwrap_or(page.len());
+    let (head, tail) = page.split_at(at);
+    format!("{head}{sections}{tail}").into_bytes()
 }
 
 #[test]
@@ -90,5 +104,27 @@ fn every_subcommand_has_a_page_that_names_its_options() {
     );
     assert!(init.contains("\\-\\-force"), "{init}");
     assert!(page("resgate-serve.1").contains("\\-\\-rules"));
+    // EXIT STATUS and ENVIRONMENT on every page (issue 18 item 8).
+    for (name, text) in &pages {
+        let text = String::from_utf8_lossy(text);
+        assert!(
+            text.contains(".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR"),
+            "{name}"
+        );
+        assert!(text.contains("\\fB2\\fR\nUsage error"), "{name}");
+        assert!(
+            text.contains(".SH ENVIRONMENT\n") && text.contains("NO_COLOR"),
+            "{name}"
+        );
+    }
+    let pauses = page("resgate-pauses.1");
+    assert!(pauses.contains("\\fBRESGATE_URL\\fR"), "{pauses}");
+    assert!(pauses.contains("\\fBRESGATE_API_TOKEN\\fR"), "{pauses}");
+    let serve = page("resgate-serve.1");
+    assert!(
+        serve.contains("\\fBRESGATE_JOURNAL\\fR") && serve.contains("PGPASSWORD"),
+        "{serve}"
+    );
+    assert!(serve.contains("\\fBRESGATE_API_TOKEN\\fR"), "{serve}");
     assert!(!pages.iter().any(|(n, _)| n == "resgate-help.1"));
 }

@@ -103,8 +103,8 @@ fn the_status_page_shows_events_decisions_pauses_and_escapes_sender_text() {
 
     for expected in [
         "In flight (2)",
-        r#"<a href="/api/v1/events/ev-1">ev-1</a>"#,
-        r#"<a href="/api/v1/events/ev-2">ev-2</a>"#,
+        r#"<a href="/events/ev-1">ev-1</a>"#,
+        r#"<a href="/events/ev-2">ev-2</a>"#,
         "api/api-1:8080",
         // The hostile instance label, in the target, as text.
         "api/&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;&amp;&apos;",
@@ -182,6 +182,47 @@ fn the_status_page_shows_events_decisions_pauses_and_escapes_sender_text() {
         html.contains("Timeline, last 168 h"),
         "the window is capped at a week"
     );
+}
+
+/// Each event has a page of its own (DESIGN.md §9, `/events/{id}`), which the
+/// status page links to instead of raw JSON (issue 18 item 8): the story
+/// `explain` tells and its picture, every sender's value escaped.
+#[test]
+fn an_event_page_tells_its_story_escaped() {
+    let scene = scene();
+    let d = &scene.daemon;
+    let events = d.events();
+    let hostile = events
+        .iter()
+        .find(|e| e["target"].as_str().is_some_and(|t| t.contains("<script>")))
+        .and_then(|e| e["id"].as_str())
+        .expect("the event on the hostile target")
+        .to_owned();
+    let (head, html) = get_raw(&d.addr, &format!("/events/{hostile}"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head_lower = head.to_ascii_lowercase();
+    assert!(
+        head_lower.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        head_lower.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    for expected in [
+        format!("<title>resgate event {hostile}</title>"),
+        format!(
+            "event {hostile}: restart-api on api/&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;&amp;&apos;, running"
+        ),
+        "fire restart-api api/&lt;script&gt;".to_owned(),
+        format!(r#"<a href="/api/v1/events/{hostile}/explain">"#),
+        "<svg".to_owned(),
+    ] {
+        assert!(html.contains(&expected), "no {expected:?} in\n{html}");
+    }
+    assert!(!html.contains("<script>"), "{html}");
+    let (head, _) = get_raw(&d.addr, "/events/ev-404");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
 
 #[test]

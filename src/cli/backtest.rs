@@ -14,6 +14,7 @@ use crate::rules;
 use crate::scenario::Fake;
 use crate::scenario::schema::FakeOutcome;
 use crate::serve::journal::{self, history};
+use crate::term::escape;
 use crate::timeline::{Timeline, svg};
 
 #[derive(Debug, clap::Args)]
@@ -237,7 +238,7 @@ fn render(
                 let target = e
                     .target
                     .as_deref()
-                    .map_or(String::new(), |t| format!(" {t}"));
+                    .map_or(String::new(), |t| format!(" {}", escape(t)));
                 let show = |words: &[String]| {
                     if words.is_empty() {
                         "(nothing)".to_owned()
@@ -248,9 +249,9 @@ fn render(
                 let _ = writeln!(
                     out,
                     "    {}{target}: {} -> {}",
-                    e.alert,
-                    show(&e.before),
-                    show(&e.after)
+                    escape(&e.alert),
+                    escape(&show(&e.before)),
+                    escape(&show(&e.after))
                 );
             }
         }

@@ -12,7 +12,13 @@ use super::Exit;
 #[derive(Debug, clap::Args)]
 pub struct Server {
     /// The daemon's address (`resgate serve --listen`)
-    #[arg(long, env = "RESGATE_URL", default_value = "http://127.0.0.1:9095")]
+    // `hide_env_values`: unset, clap would show `[env: RESGATE_URL=]`, as if set to nothing.
+    #[arg(
+        long,
+        env = "RESGATE_URL",
+        hide_env_values = true,
+        default_value = "http://127.0.0.1:9095"
+    )]
     pub server: String,
     /// The API token the daemon was started with
     #[arg(long, env = "RESGATE_API_TOKEN", hide_env_values = true)]

@@ -1,12 +1,15 @@
 //! `resgate events [ID]`: the events in a serve journal, read from disk (no
 //! daemon needed, safe while it runs: the journal is opened read-only).
 
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::{Exit, Format};
+use crate::engine::{Decision, render_decision};
 use crate::serve::journal;
+use crate::term::escape;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -89,8 +92,10 @@ pub fn run(args: &Args) -> Exit {
     }
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+/// A text field, escaped for the terminal ([`crate::term::escape`]): targets
+/// come from alert labels.
+fn s(v: &Value) -> String {
+    escape(v.as_str().unwrap_or("-")).into_owned()
 }
 
 fn events_table(events: &[Value]) -> String {
@@ -101,12 +106,12 @@ fn events_table(events: &[Value]) -> String {
         .iter()
         .map(|e| {
             [
-                s(&e["id"]).to_owned(),
-                s(&e["state"]).to_owned(),
-                s(&e["remediation"]).to_owned(),
-                s(&e["target"]).to_owned(),
-                s(&e["fired_at"]).to_owned(),
-                s(&e["remote_id"]).to_owned(),
+                s(&e["id"]),
+                s(&e["state"]),
+                s(&e["remediation"]),
+                s(&e["target"]),
+                s(&e["fired_at"]),
+                s(&e["remote_id"]),
             ]
         })
         .collect();
@@ -116,6 +121,8 @@ fn events_table(events: &[Value]) -> String {
     )
 }
 
+/// One event: its headline, its decisions with their proofs as `explain`
+/// and `simulate` draw them, then its changes.
 fn event_story(e: &Value) -> String {
     let mut out = format!(
         "{} {} {} on {}\n  fired {}  remote id {}  call {}\n",
@@ -129,29 +136,49 @@ fn event_story(e: &Value) -> String {
     );
     out.push_str("decisions:\n");
     for d in e["decisions"].as_array().into_iter().flatten() {
-        let reason = d["reason"]
-            .as_str()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "  {}  {}{}  alert {}\n    proof: {}\n",
-            s(&d["at"]),
-            s(&d["verdict"]),
-            reason,
-            s(&d["alert"]),
-            d["proof"]
-        ));
+        let _ = writeln!(out, "  {}  alert {}", s(&d["at"]), s(&d["alert"]));
+        match serde_json::from_value::<Decision>(d.clone()) {
+            Ok(decision) => {
+                for line in render_decision(&decision).lines() {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+            // A proof this resgate cannot read (written by another version):
+            // its JSON, escaped, rather than nothing.
+            Err(_) => {
+                let reason = d["reason"]
+                    .as_str()
+                    .map(|r| format!(" ({})", escape(r)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    {}{reason}\n    proof: {}",
+                    s(&d["verdict"]),
+                    escape(&d["proof"].to_string())
+                );
+            }
+        }
     }
     out.push_str("story:\n");
     for c in e["changes"].as_array().into_iter().flatten() {
         match (c["from"].as_str(), c["to"].as_str()) {
-            (from, Some(to)) => out.push_str(&format!(
-                "  {}  {} -> {}\n",
-                s(&c["at"]),
-                from.unwrap_or("-"),
-                to
-            )),
-            _ => out.push_str(&format!("  {}  {}\n", s(&c["at"]), c["detail"])),
+            (from, Some(to)) => {
+                let _ = writeln!(
+                    out,
+                    "  {}  {} -> {}",
+                    s(&c["at"]),
+                    escape(from.unwrap_or("-")),
+                    escape(to)
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "  {}  {}",
+                    s(&c["at"]),
+                    super::explain::note(&c["detail"])
+                );
+            }
         }
     }
     out

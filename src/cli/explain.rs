@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Exit, Format};
 use crate::engine::render_decision;
 use crate::serve::journal::{self, story::Step, story::Story};
+use crate::term::escape;
 use crate::timeline::{Timeline, svg};
 
 #[derive(Debug, clap::Args)]
@@ -87,9 +88,11 @@ pub fn run(args: &Args) -> Exit {
 }
 
 /// The story for a person: the subject, its alerts, then one entry per step.
+/// Every value that came from outside (labels, targets, bodies) is escaped
+/// ([`crate::term::escape`]): the text goes to a terminal.
 pub fn render(story: &Story, payloads: bool) -> String {
     let mut out = String::new();
-    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or("-").to_owned();
+    let text = |v: &Value, k: &str| escape(v[k].as_str().unwrap_or("-")).into_owned();
     for e in &story.events {
         let _ = writeln!(
             out,
@@ -108,16 +111,25 @@ pub fn render(story: &Story, payloads: bool) -> String {
         );
     }
     if story.events.is_empty() {
-        let _ = writeln!(out, "alert {}: no event fired for it", story.subject.id);
+        let _ = writeln!(
+            out,
+            "alert {}: no event fired for it",
+            escape(&story.subject.id)
+        );
     }
     for a in &story.alerts {
         let labels: Vec<String> = a.alert["labels"]
             .as_object()
             .into_iter()
             .flatten()
-            .map(|(k, v)| format!("{k}={}", v))
+            .map(|(k, v)| format!("{}={}", escape(k), escape(&v.to_string())))
             .collect();
-        let _ = writeln!(out, "alert {} {{{}}}", a.fingerprint, labels.join(", "));
+        let _ = writeln!(
+            out,
+            "alert {} {{{}}}",
+            escape(&a.fingerprint),
+            labels.join(", ")
+        );
         let resolved = a
             .resolved_at
             .map_or("still firing".to_owned(), |t| format!("resolved {t}"));
@@ -142,17 +154,19 @@ pub fn render(story: &Story, payloads: bool) -> String {
             } => {
                 let carried: Vec<String> = alerts
                     .iter()
-                    .map(|a| format!("{} {}", a.fingerprint, a.status.as_str()))
+                    .map(|a| format!("{} {}", escape(&a.fingerprint), a.status.as_str()))
                     .collect();
                 let _ = writeln!(
                     out,
-                    "{at}  received webhook #{inbound} from {source}: {}",
+                    "{at}  received webhook #{inbound} from {}: {}",
+                    escape(source),
                     carried.join(", ")
                 );
                 if let (true, Some(body)) = (payloads, body) {
+                    // JSON escapes C0 controls, not DEL, C1 or bidi overrides.
                     let pretty = serde_json::to_string_pretty(body).unwrap_or_default();
                     for line in pretty.lines() {
-                        let _ = writeln!(out, "      {line}");
+                        let _ = writeln!(out, "      {}", escape(line));
                     }
                 }
             }
@@ -163,7 +177,11 @@ pub fn render(story: &Story, payloads: bool) -> String {
                     Some(i) => format!("from webhook #{i}"),
                     None => "on re-evaluation".to_owned(),
                 };
-                let _ = writeln!(out, "{at}  decided {from} for alert {}", decision.alert);
+                let _ = writeln!(
+                    out,
+                    "{at}  decided {from} for alert {}",
+                    escape(&decision.alert)
+                );
                 for line in render_decision(decision).lines() {
                     let _ = writeln!(out, "      {line}");
                 }
@@ -173,8 +191,8 @@ pub fn render(story: &Story, payloads: bool) -> String {
             } => {
                 let from = from
                     .as_deref()
-                    .map_or(String::new(), |f| format!("{f} -> "));
-                let _ = writeln!(out, "{at}  {event} {from}{to}");
+                    .map_or(String::new(), |f| format!("{} -> ", escape(f)));
+                let _ = writeln!(out, "{at}  {} {from}{}", escape(event), escape(to));
             }
             Step::Noted { event, detail, .. } => {
                 // Status polls repeat the same word for minutes: one line per run.
@@ -198,16 +216,17 @@ pub fn render(story: &Story, payloads: bool) -> String {
                 } else {
                     String::new()
                 };
-                let _ = writeln!(out, "{at}  {event} {}{times}", note(detail));
+                let _ = writeln!(out, "{at}  {} {}{times}", escape(event), note(detail));
             }
         }
     }
     out
 }
 
-/// A call answer or poll as `key value` pairs, in the order the journal wrote them.
-fn note(detail: &Value) -> String {
-    match detail.as_object() {
+/// A call answer or poll as `key value` pairs, in the order the journal
+/// wrote them (escaped: a remediator's answer is outside text too).
+pub(super) fn note(detail: &Value) -> String {
+    let text = match detail.as_object() {
         Some(fields) => fields
             .iter()
             .filter(|(_, v)| !v.is_null())
@@ -218,5 +237,6 @@ fn note(detail: &Value) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         None => detail.to_string(),
-    }
+    };
+    escape(&text).into_owned()
 }

@@ -11,6 +11,7 @@ pub mod events;
 pub mod explain;
 pub mod init;
 pub mod lint;
+pub mod manpage;
 mod output;
 pub mod pause;
 pub mod serve;

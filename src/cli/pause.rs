@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::client::{Server, call};
 use super::output::table;
 use super::{Exit, Format};
+use crate::term::escape;
 
 #[derive(Debug, clap::Args)]
 pub struct PauseArgs {
@@ -69,7 +70,12 @@ pub fn pause(args: &PauseArgs) -> Exit {
                 (_, Some(u)) => format!("until {u}"),
                 _ => "until unpaused".to_owned(),
             };
-            println!("paused {} {how_long}: {}", args.scope, args.reason);
+            println!(
+                "paused {} {}: {}",
+                escape(&args.scope),
+                escape(&how_long),
+                escape(&args.reason)
+            );
             Exit::Ok
         }
         Err(e) => e.report(&args.server),
@@ -90,7 +96,8 @@ pub fn list(args: &ListArgs) -> Exit {
         println!("no pauses");
         return Exit::Ok;
     }
-    let text = |p: &Value, k: &str, none: &str| p[k].as_str().unwrap_or(none).to_owned();
+    // Targets come from labels and reasons from whoever called the API.
+    let text = |p: &Value, k: &str, none: &str| escape(p[k].as_str().unwrap_or(none)).into_owned();
     let rows: Vec<[String; 5]> = pauses
         .iter()
         .map(|p| {
@@ -125,7 +132,7 @@ pub fn unpause(args: &UnpauseArgs) -> Exit {
             p["remediation"].as_str() == Some(remediation) && p["target"].as_str() == target
         });
     if !exists {
-        eprintln!("error: no pause on {} is in force", args.scope);
+        eprintln!("error: no pause on {} is in force", escape(&args.scope));
         eprintln!("help: `resgate pauses` lists them; give the scope exactly as paused");
         return Exit::Failed;
     }
@@ -135,7 +142,7 @@ pub fn unpause(args: &UnpauseArgs) -> Exit {
     }
     match call(&args.server, "DELETE", "/api/v1/pauses", Some(&body)) {
         Ok(_) => {
-            println!("unpaused {}", args.scope);
+            println!("unpaused {}", escape(&args.scope));
             Exit::Ok
         }
         Err(e) => e.report(&args.server),

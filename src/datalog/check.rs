@@ -91,9 +91,36 @@ impl Symbols {
         self.ids.get(name).and_then(|&i| self.preds.get(i))
     }
 
+    /// A likely typo's fix; else how to define the predicate, and what is
+    /// defined (so that a user never meets the error without a way on).
     fn suggest(&self, name: &str) -> Option<String> {
-        did_you_mean(name, self.preds.iter().map(|p| p.name.as_str()))
-            .map(|s| format!("did you mean \"{s}\"?"))
+        if let Some(s) = did_you_mean(name, self.preds.iter().map(|p| p.name.as_str())) {
+            return Some(format!("did you mean \"{s}\"?"));
+        }
+        let mut defined: Vec<&str> = self
+            .preds
+            .iter()
+            .filter(|p| !p.builtin)
+            .map(|p| p.name.as_str())
+            .collect();
+        defined.sort_unstable();
+        defined.dedup();
+        let mut builtin: Vec<&str> = self
+            .preds
+            .iter()
+            .filter(|p| p.builtin)
+            .map(|p| p.name.as_str())
+            .collect();
+        builtin.sort_unstable();
+        let defined = if defined.is_empty() {
+            "none is defined yet".to_owned()
+        } else {
+            format!("defined: {}", defined.join(", "))
+        };
+        Some(format!(
+            "define it with a rule or facts in a .dl file of the rules directory, e.g. `{name}(X) :- label(A, \"service\", X), firing(A).`; {defined}; built in: {}",
+            builtin.join(", ")
+        ))
     }
 }
 
@@ -400,9 +427,15 @@ mod tests {
         let help = miette::Diagnostic::help(&e[0]).unwrap().to_string();
         assert_eq!(help, "did you mean \"deploying\"?");
         assert_eq!(e[0].span(), Span::new(SourceId(0), 47, 55));
-        // Nothing close: no suggestion.
-        let e = errs("p(X) :- zzzzzz(X).");
-        assert!(miette::Diagnostic::help(&e[0]).is_none());
+        // Nothing close: how to define it, and what is defined.
+        let e = errs("q(\"a\").\np(X) :- zzzzzz(X), q(X).");
+        let help = miette::Diagnostic::help(&e[0]).unwrap().to_string();
+        assert!(
+            help.starts_with("define it with a rule or facts in a .dl file")
+                && help.contains("`zzzzzz(X) :- ")
+                && help.contains("; defined: p, q; built in: "),
+            "{help}"
+        );
     }
 
     #[test]

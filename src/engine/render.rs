@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::Transition;
 use super::decision::{Decision, FactProof, Proof, Verdict};
+use crate::term::escape;
 
 /// One decision: a headline, then the proof indented below it.
 ///
@@ -17,17 +18,19 @@ use super::decision::{Decision, FactProof, Proof, Verdict};
 pub fn render_decision(d: &Decision) -> String {
     let mut out = String::new();
     let _ = write!(out, "{}", d.verdict);
+    // Targets, label values and pause reasons came from outside: escaped
+    // (crate::term), so that they cannot drive the terminal or forge a line.
     if let Some(r) = &d.remediation {
-        let _ = write!(out, " {r}");
+        let _ = write!(out, " {}", escape(r));
     }
     if let Some(t) = &d.target {
-        let _ = write!(out, " {t}");
+        let _ = write!(out, " {}", escape(t));
     }
     if let Some(reason) = &d.reason {
-        let _ = write!(out, " ({reason})");
+        let _ = write!(out, " ({})", escape(reason));
     }
     if let Some(e) = &d.event {
-        let _ = write!(out, " -> {e}");
+        let _ = write!(out, " -> {}", escape(e));
     }
     out.push('\n');
     render_proof(&d.proof, d.verdict, &mut out);
@@ -37,7 +40,10 @@ pub fn render_decision(d: &Decision) -> String {
 fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
     match proof {
         Proof::NoMatch { labels } => {
-            let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{}={v:?}", escape(k)))
+                .collect();
             let _ = writeln!(out, "  no remediation matches {{{}}}", labels.join(", "));
         }
         Proof::InFlight {
@@ -45,7 +51,12 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
             state,
             since,
         } => {
-            let _ = writeln!(out, "  {event} is {state} on this target since {since}");
+            let _ = writeln!(
+                out,
+                "  {} is {} on this target since {since}",
+                escape(event),
+                escape(state)
+            );
         }
         Proof::WarmingUp {
             event,
@@ -54,7 +65,8 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
         } => {
             let _ = writeln!(
                 out,
-                "  {event} succeeded at {succeeded_at}; warming up until {until}"
+                "  {} succeeded at {succeeded_at}; warming up until {until}",
+                escape(event)
             );
         }
         Proof::Budget {
@@ -68,7 +80,7 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
                 "  {} attempt(s) in the last {}: {} (budget {attempts})",
                 events.len(),
                 crate::rules::duration::format(std::time::Duration::from_secs(*within_secs)),
-                events.join(", ")
+                escape(&events.join(", "))
             );
             if *already_escalated || verdict == Verdict::Discard {
                 let _ = writeln!(out, "  already escalated in this window");
@@ -80,7 +92,12 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
             until,
         } => {
             let until = until.map_or("until unpaused".to_owned(), |u| format!("until {u}"));
-            let _ = writeln!(out, "  {scope} paused {until}: {reason}");
+            let _ = writeln!(
+                out,
+                "  {} paused {until}: {}",
+                escape(scope),
+                escape(reason)
+            );
         }
         Proof::Guard {
             guard,
@@ -88,9 +105,12 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
             bindings,
             facts,
         } => {
-            let _ = writeln!(out, "  guard {guard}: {}", body.trim());
+            let _ = writeln!(out, "  guard {}: {}", escape(guard), escape(body.trim()));
             if !bindings.is_empty() {
-                let b: Vec<String> = bindings.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let b: Vec<String> = bindings
+                    .iter()
+                    .map(|(k, v)| format!("{} = {}", escape(k), escape(v)))
+                    .collect();
                 let _ = writeln!(out, "  with {}", b.join(", "));
             }
             for (i, f) in facts.iter().enumerate() {
@@ -102,29 +122,33 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
                 out,
                 "  {} of max {limit} in flight: {}",
                 events.len(),
-                events.join(", ")
+                escape(&events.join(", "))
             );
         }
         Proof::Fire {
             matched,
             guards_checked,
         } => {
-            let _ = writeln!(out, "  matched {}", matched.join(", "));
+            let _ = writeln!(out, "  matched {}", escape(&matched.join(", ")));
             if !guards_checked.is_empty() {
-                let _ = writeln!(out, "  guards not holding: {}", guards_checked.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  guards not holding: {}",
+                    escape(&guards_checked.join(", "))
+                );
             }
         }
         Proof::Error { message } => {
-            let _ = writeln!(out, "  error: {message}");
+            let _ = writeln!(out, "  error: {}", escape(message));
         }
     }
 }
 
 fn render_fact(f: &FactProof, depth: usize, lead: &str, out: &mut String) {
     let pad = "  ".repeat(depth);
-    let _ = writeln!(out, "{pad}{lead}{}", f.fact);
+    let _ = writeln!(out, "{pad}{lead}{}", escape(&f.fact));
     if let Some(rule) = &f.rule {
-        let _ = writeln!(out, "{pad}  by {}", rule.trim());
+        let _ = writeln!(out, "{pad}  by {}", escape(rule.trim()));
     }
     for child in f.from.iter() {
         render_fact(child, depth + 2, "", out);
@@ -135,6 +159,9 @@ pub fn render_transition(t: &Transition) -> String {
     let from = t.from.map_or(String::new(), |f| format!("{f} -> "));
     format!(
         "{} {} {}: {from}{}\n",
-        t.event, t.remediation, t.target, t.to
+        escape(&t.event),
+        escape(&t.remediation),
+        escape(&t.target),
+        t.to
     )
 }

@@ -346,6 +346,20 @@ fn syntax_diagnostic(src: SourceId, e: &super::yaml::SyntaxError) -> Diagnostic 
         .help(help)
 }
 
+/// The length of `name` at the start of `rest`, plain or in matching quotes.
+fn spelt_len(rest: &str, name: &str) -> Option<usize> {
+    if name.is_empty() {
+        return None;
+    }
+    if rest.starts_with(name) {
+        return Some(name.len());
+    }
+    ['"', '\''].into_iter().find_map(|q| {
+        let inner = rest.strip_prefix(q)?.strip_prefix(name)?;
+        inner.starts_with(q).then_some(name.len() + 2)
+    })
+}
+
 fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
     let message = yaml_message(&super::yaml::error_line(err));
     let offset = err
@@ -400,7 +414,13 @@ fn yaml_diagnostic(src: SourceId, text: &str, err: &serde_saphyr::Error) -> Diag
             "fix the YAML at the marked place".to_owned(),
         )
     };
-    let end = (offset + 1).min(text.len()).max(offset);
+    // The key or value the message names is underlined whole (a JSON
+    // consumer highlights exactly the label's span), else one character.
+    let named = matches!(code, "unknown-key" | "duplicate-key" | "invalid-value")
+        .then(|| message.split('`').nth(1))
+        .flatten()
+        .and_then(|name| text.get(offset..).and_then(|rest| spelt_len(rest, name)));
+    let end = (offset + named.unwrap_or(1)).min(text.len()).max(offset);
     Diagnostic::error(code, message)
         .label(Span::new(src, offset, end), "here")
         .help(help)

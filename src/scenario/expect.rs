@@ -6,8 +6,9 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::engine::{Decision, Transition, Verdict, render_decision};
-use crate::rules::duration;
+use crate::engine::{Decision, Proof, Transition, Verdict, render_decision};
+use crate::rules::{RuleSet, duration};
+use crate::term::escape;
 
 use super::run::Trace;
 use super::schema::Expectation;
@@ -25,6 +26,7 @@ pub fn check(
     expect: &[Expectation],
     start: Timestamp,
     complete: bool,
+    rules: &RuleSet,
 ) -> Vec<Failure> {
     let mut failures = Vec::new();
     for e in expect {
@@ -62,7 +64,7 @@ pub fn check(
             let detail = if is_event {
                 closest_transitions(trace, e, start)
             } else {
-                closest_decisions(trace, e, start)
+                closest_decisions(trace, e, start, rules)
             };
             failures.push(Failure { message, detail });
         }
@@ -164,7 +166,7 @@ fn describe(e: &Expectation) -> String {
 }
 
 /// The decisions most like the expected one: same remediation (and time, if given).
-fn closest_decisions(trace: &Trace, e: &Expectation, start: Timestamp) -> String {
+fn closest_decisions(trace: &Trace, e: &Expectation, start: Timestamp, rules: &RuleSet) -> String {
     let near: Vec<&Decision> = trace
         .decisions
         .iter()
@@ -176,18 +178,127 @@ fn closest_decisions(trace: &Trace, e: &Expectation, start: Timestamp) -> String
         .filter(|d| at_matches(&e.at, start, d.at))
         .collect();
     if near.is_empty() {
-        return "  nothing was decided for it".to_owned();
+        return nothing_decided(trace, e, start, rules);
     }
     near.iter()
         .map(|d| {
+            let nearest = match &d.proof {
+                Proof::NoMatch { labels } => {
+                    nearest_remediation(rules, e.remediation.as_deref(), labels)
+                }
+                _ => None,
+            };
             format!(
-                "  got at {}: {}",
+                "  got at {}: {}{}",
                 offset(start, d.at),
-                indent(&render_decision(d))
+                indent(&render_decision(d)),
+                nearest.unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()
         .join("")
+}
+
+/// Discards shown when nothing was decided for an expectation: a test with
+/// many alerts names a few, not all.
+const DISCARDS_SHOWN: usize = 3;
+
+/// "Nothing was decided for it", and why: the alerts discarded at that moment
+/// because no remediation matched them (`no_match`), each with the nearest
+/// remediation (the expected one if it exists, else the one whose `match`
+/// holds for the most of its matchers) and the matchers that fail.
+fn nothing_decided(trace: &Trace, e: &Expectation, start: Timestamp, rules: &RuleSet) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    let discards: Vec<(&Decision, &Vec<(String, String)>)> = trace
+        .decisions
+        .iter()
+        .filter(|d| at_matches(&e.at, start, d.at))
+        .filter_map(|d| match &d.proof {
+            Proof::NoMatch { labels } => Some((d, labels)),
+            _ => None,
+        })
+        .filter(|(d, _)| {
+            let new = !seen.contains(&d.alert.as_str());
+            seen.push(&d.alert);
+            new
+        })
+        .collect();
+    if discards.is_empty() {
+        return "  nothing was decided for it\n".to_owned();
+    }
+    let mut out = String::from("  nothing was decided for it:\n");
+    for (d, labels) in discards.iter().take(DISCARDS_SHOWN) {
+        out.push_str(&format!(
+            "  alert {} was discarded (no_match) at {}\n",
+            escape(&d.alert),
+            offset(start, d.at)
+        ));
+        let shown: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{}={v:?}", escape(k)))
+            .collect();
+        out.push_str(&format!(
+            "    no remediation matches {{{}}}\n",
+            shown.join(", ")
+        ));
+        if let Some(line) = nearest_remediation(rules, e.remediation.as_deref(), labels) {
+            out.push_str(&line);
+        }
+    }
+    if discards.len() > DISCARDS_SHOWN {
+        out.push_str(&format!(
+            "  and {} more alerts discarded (no_match)\n",
+            discards.len() - DISCARDS_SHOWN
+        ));
+    }
+    out
+}
+
+/// `    nearest remediation: restart: its match fails on alertname="Down"
+/// (the alert has alertname="Dwn")`.
+fn nearest_remediation(
+    rules: &RuleSet,
+    expected: Option<&str>,
+    labels: &[(String, String)],
+) -> Option<String> {
+    let value = |label: &str| {
+        labels
+            .iter()
+            .find(|(k, _)| k == label)
+            .map(|(_, v)| v.as_str())
+    };
+    let failing = |r: &crate::rules::Remediation| -> Vec<String> {
+        r.matchers
+            .iter()
+            .filter(|m| !m.matches(value(&m.label)))
+            .map(|m| match value(&m.label) {
+                Some(v) => format!("{m} (the alert has {}={v:?})", escape(&m.label)),
+                None => format!("{m} (the alert has no {} label)", escape(&m.label)),
+            })
+            .collect()
+    };
+    let nearest = match expected.and_then(|name| rules.remediation(name)) {
+        Some(r) => r,
+        // Most matchers holding, then fewest failing, then by name.
+        None => rules.remediations.iter().min_by_key(|r| {
+            let fails = failing(r).len();
+            (
+                std::cmp::Reverse(r.matchers.len() - fails),
+                fails,
+                r.name.clone(),
+            )
+        })?,
+    };
+    let fails = failing(nearest);
+    let why = if fails.is_empty() {
+        "its match holds: its `when` does not".to_owned()
+    } else {
+        format!("its match fails on {}", fails.join(", "))
+    };
+    Some(format!(
+        "    nearest remediation: {}: {why}\n",
+        escape(&nearest.name)
+    ))
 }
 
 fn closest_transitions(trace: &Trace, e: &Expectation, start: Timestamp) -> String {
@@ -199,8 +310,8 @@ fn closest_transitions(trace: &Trace, e: &Expectation, start: Timestamp) -> Stri
             format!(
                 "  got at {}: {} {} -> {}\n",
                 offset(start, t.at),
-                t.event,
-                t.target,
+                escape(&t.event),
+                escape(&t.target),
                 t.to
             )
         })

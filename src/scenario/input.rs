@@ -46,6 +46,52 @@ pub fn payload(source: &Source, path: &Path, received_at: Timestamp) -> Result<V
     source::map_payload(source, &body, received_at).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Stands in for "when resgate received it" while a payload is mapped before
+/// that moment is known: no payload states this instant (the year -9999).
+const UNSTATED: Timestamp = Timestamp::MIN;
+
+/// Which of a payload's alerts' times sets the moment it is received at.
+#[derive(Debug, Clone, Copy)]
+pub enum Moment {
+    /// The latest `startsAt` (`simulate` decides a payload when all of it has begun).
+    Latest,
+    /// The earliest `startsAt` (a test's clock starts with its first alert).
+    Earliest,
+}
+
+/// Reads and maps a payload file once, received at the `moment` its own alerts
+/// give, an alert without `startsAt` counting as [`DEFAULT_START`]; alerts
+/// without a time of their own take that moment, exactly as if the payload
+/// were mapped a second time, received then. Returns the moment and the alerts.
+pub fn payload_at(
+    source: &Source,
+    path: &Path,
+    moment: Moment,
+) -> Result<(Timestamp, Vec<Alert>), String> {
+    let mut alerts = payload(source, path, UNSTATED)?;
+    let starts = alerts.iter().map(|a| {
+        if a.starts_at == UNSTATED {
+            DEFAULT_START
+        } else {
+            a.starts_at
+        }
+    });
+    let at = match moment {
+        Moment::Latest => starts.max(),
+        Moment::Earliest => starts.min(),
+    }
+    .unwrap_or(DEFAULT_START);
+    for a in &mut alerts {
+        if a.starts_at == UNSTATED {
+            a.starts_at = at;
+        }
+        if a.ends_at == Some(UNSTATED) {
+            a.ends_at = Some(at);
+        }
+    }
+    Ok((at, alerts))
+}
+
 /// One firing alert from inline labels.
 pub fn labelled(labels: &BTreeMap<String, String>, at: Timestamp) -> Result<Alert, String> {
     if labels.is_empty() {

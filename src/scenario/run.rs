@@ -88,8 +88,10 @@ pub struct Runner {
     script: Option<Script>,
     /// Told after each step how many steps are done (a progress bar).
     progress: Option<Box<dyn FnMut(usize)>>,
-    /// (when, sequence, event, outcome): sequence keeps same-time order stable.
-    scheduled: Vec<(Timestamp, u64, String, Outcome)>,
+    /// (when, sequence) → (event, outcome): sequence keeps same-time order
+    /// stable. A map, not a list sorted at every step: a payload of 100k
+    /// fires schedules 100k ends.
+    scheduled: BTreeMap<(Timestamp, u64), (String, Outcome)>,
     seq: u64,
     trace: Trace,
 }
@@ -101,7 +103,7 @@ impl Runner {
             fakes,
             script: None,
             progress: None,
-            scheduled: Vec::new(),
+            scheduled: BTreeMap::new(),
             seq: 0,
             trace: Trace::default(),
         }
@@ -211,15 +213,19 @@ impl Runner {
     /// made by a timer is answered by its fake at the moment it was made.
     fn run_until(&mut self, now: Timestamp) {
         loop {
-            self.scheduled.sort_by_key(|(t, s, _, _)| (*t, *s));
-            let fake = self.scheduled.first().map(|s| s.0).filter(|t| *t <= now);
+            let fake = self
+                .scheduled
+                .first_key_value()
+                .map(|((t, _), _)| *t)
+                .filter(|t| *t <= now);
             let timer = self.engine.next_timer().filter(|t| *t <= now);
             match (fake, timer) {
                 // Work that ends at the same moment as a timer ends first.
                 (Some(f), t) if t.is_none_or(|t| f <= t) => {
-                    let (at, _, event, outcome) = self.scheduled.remove(0);
-                    let out = self.engine.finished(&event, outcome, at);
-                    self.handle(out);
+                    if let Some(((at, _), (event, outcome))) = self.scheduled.pop_first() {
+                        let out = self.engine.finished(&event, outcome, at);
+                        self.handle(out);
+                    }
                 }
                 (_, Some(t)) => {
                     let out = self.engine.advance(t);
@@ -298,7 +304,7 @@ impl Runner {
                 .max(now);
             self.seq += 1;
             self.scheduled
-                .push((due, self.seq, event.to_owned(), Outcome::TimedOut));
+                .insert((due, self.seq), (event.to_owned(), Outcome::TimedOut));
             return Output::default();
         }
         let mut accepted = self
@@ -315,7 +321,7 @@ impl Runner {
         let due = now.saturating_add(fake.takes).unwrap_or(now);
         self.seq += 1;
         self.scheduled
-            .push((due, self.seq, event.to_owned(), outcome));
+            .insert((due, self.seq), (event.to_owned(), outcome));
         accepted
     }
 

@@ -1,5 +1,6 @@
 //! Running the tests of a `*.test.yaml` file.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,16 +72,24 @@ fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Fa
                 .find_map(|s| s.alert.as_deref().or(s.resolve.as_deref()));
             let start = resolver.start(first);
             let trace = timeline_trace(rules, &resolver, case, start)?;
-            Ok(expect::check(&trace, &case.expect, start, true))
+            Ok(expect::check(&trace, &case.expect, start, true, rules))
         }
         (None, Some(_), None) | (None, None, Some(_)) => {
-            let start = resolver.start(case.alert.as_deref());
-            let decisions = single(rules, &resolver, case, start)?;
+            // The payload is read once: its first alert sets the start.
+            let (start, alerts) = match &case.alert {
+                Some(path) => input::payload_at(
+                    resolver.source,
+                    &resolver.path(path),
+                    input::Moment::Earliest,
+                )?,
+                None => (input::DEFAULT_START, Vec::new()),
+            };
+            let decisions = single(rules, &resolver, case, start, alerts)?;
             let trace = Trace {
                 decisions,
                 ..Trace::default()
             };
-            Ok(expect::check(&trace, &case.expect, start, false))
+            Ok(expect::check(&trace, &case.expect, start, false, rules))
         }
         (None, None, None) => {
             Err("a test needs an `alert`, inline `labels`, or a `timeline`".to_owned())
@@ -91,12 +100,14 @@ fn run_case(rules: &Arc<RuleSet>, base: &Path, case: &TestCase) -> Result<Vec<Fa
     }
 }
 
-/// A single-alert test: set up the state, then decide the one alert.
+/// A single-alert test: set up the state, then decide the one alert (the
+/// payload's `alerts`, or the test's inline labels).
 fn single(
     rules: &Arc<RuleSet>,
     resolver: &Resolver<'_>,
     case: &TestCase,
     start: jiff::Timestamp,
+    alerts: Vec<crate::source::Alert>,
 ) -> Result<Vec<Decision>, String> {
     let mut engine = Engine::new(rules.clone(), start);
     if let Some(state) = &case.state {
@@ -109,11 +120,12 @@ fn single(
         }
     }
     let alerts = match (&case.alert, &case.labels) {
-        (Some(path), _) => input::payload(resolver.source, &resolver.path(path), start)?,
+        (Some(_), _) => alerts,
         (None, Some(labels)) => vec![input::labelled(labels, start)?],
         (None, None) => Vec::new(),
     };
-    let fingerprints: Vec<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
+    // A set: a list searched once per decision made a large payload quadratic.
+    let fingerprints: HashSet<&str> = alerts.iter().map(|a| a.fingerprint.as_str()).collect();
     let out = engine.ingest(&alerts, start);
     Ok(out
         .decisions

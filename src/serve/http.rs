@@ -201,6 +201,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         ["api", "v1", "decisions"] if method == "GET" => {
             return decisions(shared, query);
         }
+        ["events", id] if method == "GET" => return event_page(shared, &decode(id)),
         ["api", "v1", "pauses"] if method == "GET" => {
             return read(shared, |conn| {
                 Ok(json!({"pauses": journal::list_pauses(conn, Timestamp::now())?}))
@@ -212,6 +213,7 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
         | ["api", "v1", "events", _, "explain"]
+        | ["events", _]
         | ["api", "v1", "decisions"] => &["GET"],
         _ => return Answer::error(404, format!("no route {path}")),
     };
@@ -347,6 +349,37 @@ fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
         timeline: picture.as_deref(),
         truncated: window.truncated,
     }))
+}
+
+/// `GET /events/{id}`: the event's story as a page (DESIGN.md §9), what
+/// `resgate explain ID --no-payload` prints, with its timeline picture.
+fn event_page(shared: &Shared, id: &str) -> Answer {
+    let story = shared.readers.get().and_then(|conn| {
+        if story::is_event(&conn, id)? {
+            story::story(&conn, id)
+        } else {
+            Ok(None)
+        }
+    });
+    let story = match story {
+        Ok(Some(story)) => story,
+        Ok(None) => return Answer::error(404, format!("no event {id}")),
+        Err(e) => return Answer::error(503, e.to_string()),
+    };
+    let picture = story.start().map(|start| {
+        let mut timeline = Timeline::from_trace(&story.trace(), start);
+        timeline.title = Some(format!("event {id}"));
+        timeline::svg::render(&timeline)
+    });
+    let text = crate::cli::explain::render(&story, false);
+    let html = status::render_event(id, &text, picture.as_deref());
+    Answer::text(200, html, "text/html; charset=utf-8")
+        // As on the status page: no script may run, whatever a label holds.
+        .with(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:",
+        )
+        .with("Cache-Control", "no-store")
 }
 
 fn read(shared: &Shared, f: impl FnOnce(&journal::Db) -> journal::Result<Value>) -> Answer {

@@ -333,17 +333,56 @@ fn stored_time(row: &Value, key: &str) -> String {
     }
 }
 
-/// An event ID linking to its JSON in the API (empty for no event). IDs are
-/// resgate's own (`ev-N`); one that is not is shown cut, as any cell.
+/// An event ID linking to its page, `/events/{id}` (empty for no event). IDs
+/// are resgate's own (`ev-N`); one that is not is shown cut, as any cell.
 fn event_link(id: &str) -> String {
     if id.is_empty() {
         return String::new();
     }
     let shown = cut(id);
     format!(
-        r#"<a href="/api/v1/events/{}">{shown}</a>"#,
+        r#"<a href="/events/{}">{shown}</a>"#,
         escape(&percent_encode(id)),
     )
+}
+
+/// The page of one event (DESIGN.md §9, `/events/{id}`): the story
+/// `resgate explain` tells, as preformatted text, under its timeline
+/// picture, with links to the same as JSON. `story` is that text (values from
+/// outside already escaped for a terminal); here it is escaped for HTML.
+pub fn render_event(id: &str, story: &str, picture: Option<&str>) -> String {
+    let id_html = escape(id);
+    let id_url = escape(&percent_encode(id)).into_owned();
+    let mut out = String::with_capacity(story.len() * 2 + picture.map_or(0, str::len) + 2048);
+    let _ = write!(
+        out,
+        r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>resgate event {id_html}</title>
+<style>{STYLE} pre {{ white-space: pre-wrap; }}</style>
+</head>
+<body>
+<header>
+<h1>event {id_html}</h1>
+<p class="meta"><a href="/">status</a> · as JSON: <a href="/api/v1/events/{id_url}">the event</a>, <a href="/api/v1/events/{id_url}/explain">its story</a></p>
+</header>
+"#
+    );
+    if let Some(svg) = picture {
+        let _ = writeln!(out, "<section id=\"timeline\">{svg}</section>");
+    }
+    out.push_str("<section id=\"story\"><pre>");
+    for (i, line) in story.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&escape(line));
+    }
+    out.push_str("</pre></section>\n</body>\n</html>\n");
+    out
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
@@ -433,7 +472,7 @@ mod tests {
         assert!(!html.contains("<b>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&apos;"));
         assert!(
-            html.contains(r#"href="/api/v1/events/ev-1%22%3E%3Cb%3E""#),
+            html.contains(r#"href="/events/ev-1%22%3E%3Cb%3E""#),
             "an ID in a link is percent-encoded: {html}"
         );
     }
