@@ -870,3 +870,44 @@ fn duplicate_json_keys_take_the_last_value() {
     assert_eq!(alert["labels"]["service"], "second", "{alert}");
     assert!(fake.calls().is_empty());
 }
+
+/// The HMAC timestamp is a network value: `i64::MIN + now` made `now - ts`
+/// overflow (issue 19, item 5). A debug build's connection thread panicked
+/// and never gave its slot back, so with `--max-connections 4` four such
+/// requests made every later one 503 and SIGTERM hung; a release build
+/// wrapped the difference to `i64::MIN`, whose `abs()` is negative, and took
+/// a signature of any age. Each is refused 401, and the daemon keeps serving.
+#[test]
+fn an_overflowing_signature_timestamp_is_refused_and_leaks_no_connection_slot() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), &fake, &["--max-connections", "4"]);
+    let grafana = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/grafana/firing.json"
+    ))
+    .expect("grafana fixture");
+    for stamp in [i64::MIN + now_secs(), i64::MIN, i64::MAX, i64::MIN + 1] {
+        let ts = stamp.to_string();
+        // A valid signature of that timestamp: only the skew check stands
+        // between it and the journal.
+        let sig = sign_hex(GF_SECRET, Some(&ts), &grafana);
+        let r = request(
+            &d.addr,
+            "POST",
+            "/webhook/grafana",
+            &[(GF_SIGNATURE, &sig), (GF_TIMESTAMP, &ts)],
+            &grafana,
+        );
+        assert_eq!(r.status, 401, "timestamp {ts}: {}\n{}", r.head, r.body);
+        assert!(r.body.contains("too old or in the future"), "{}", r.body);
+    }
+    let healthy = request(&d.addr, "GET", "/healthz", &[], b"");
+    assert_eq!(
+        healthy.status, 200,
+        "a slot is free again: {}",
+        healthy.body
+    );
+    assert_eq!(journaled(&dir.path().join("data/resgate.db")), 0);
+    assert!(d.terminate().success(), "SIGTERM stops the daemon");
+}

@@ -159,25 +159,43 @@ impl Server {
                 refuse_busy(stream);
                 continue;
             }
-            self.open.fetch_add(1, Ordering::SeqCst);
+            // Given back when the thread ends, or by the closure's drop when
+            // it cannot start.
+            let slot = Counted::take(self.open.clone());
             let (limits, handler) = (limits.clone(), handler.clone());
-            let (stopping, busy, open) =
-                (self.stopping.clone(), self.busy.clone(), self.open.clone());
-            let spawned = std::thread::Builder::new()
+            let (stopping, busy) = (self.stopping.clone(), self.busy.clone());
+            let _ = std::thread::Builder::new()
                 .name("http-conn".into())
                 .stack_size(CONNECTION_STACK)
                 .spawn(move || {
+                    let _slot = slot;
                     connection(stream, &limits, &*handler, &stopping, &busy);
-                    open.fetch_sub(1, Ordering::SeqCst);
                 });
-            if spawned.is_err() {
-                self.open.fetch_sub(1, Ordering::SeqCst);
-            }
         }
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+}
+
+/// One unit of a counter (an open connection, a request in progress), given
+/// back on drop: on return and on a panic alike, so that a handler that
+/// panics never leaks a connection slot (issue 19: four leaked slots with
+/// `--max-connections 4` made every later request 503) nor keeps shutdown
+/// waiting for a request that will never finish.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn take(counter: Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -215,7 +233,7 @@ fn connection(
     limits: &Limits,
     handler: &Handler,
     stopping: &AtomicBool,
-    busy: &AtomicUsize,
+    busy: &Arc<AtomicUsize>,
 ) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.body_timeout));
@@ -252,14 +270,22 @@ fn connection(
                 return;
             }
         };
-        busy.fetch_add(1, Ordering::SeqCst);
-        let (reply, close) = answer(head, &mut reader, limits, handler);
+        let in_progress = Counted::take(busy.clone());
+        // A panic is a bug of ours: answer 500 (a sender retries a 5xx) and
+        // close, rather than drop the connection without a word.
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            answer(head, &mut reader, limits, handler)
+        }));
+        let (reply, close) = answered.unwrap_or_else(|_| {
+            tracing::error!("a request handler panicked; answering 500 (a bug in resgate)");
+            (error(500, "internal error (a bug in resgate); retry"), true)
+        });
         let written = write_reply(
             &mut writer,
             &reply,
             close || stopping.load(Ordering::SeqCst),
         );
-        busy.fetch_sub(1, Ordering::SeqCst);
+        drop(in_progress);
         if close || written.is_err() {
             return;
         }
@@ -498,6 +524,7 @@ fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
         503 => "Service Unavailable",
         _ => "",
     }
@@ -506,6 +533,56 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler that panics is answered 500 and gives its connection slot
+    /// back: with a cap of 2, five panics in a row leave room for a request.
+    #[test]
+    fn a_panicking_handler_is_answered_500_and_leaks_no_slot() {
+        let server = Arc::new(Server::bind("127.0.0.1:0").unwrap());
+        let addr = server.addr();
+        let limits = Limits {
+            max_head: 16 * 1024,
+            idle_timeout: Duration::from_secs(5),
+            head_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            max_connections: 2,
+        };
+        let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
+            assert!(request.path != "/panic", "a bug");
+            error(200, "fine")
+        });
+        let running = {
+            let server = server.clone();
+            std::thread::spawn(move || server.run(&limits, handler))
+        };
+        let ask = |path: &str| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            write!(
+                c,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            let _ = c.read_to_string(&mut out);
+            out
+        };
+        for _ in 0..5 {
+            let out = ask("/panic");
+            assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+        }
+        // The connection threads end just after their answer is written.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.open.load(Ordering::SeqCst), 0, "slots leaked");
+        assert_eq!(server.busy.load(Ordering::SeqCst), 0);
+        let out = ask("/ok");
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        server.stop();
+        running.join().unwrap();
+    }
 
     fn length(values: &[&str]) -> Result<usize, &'static str> {
         let headers: Vec<(String, String)> = values
