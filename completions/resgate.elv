@@ -75,6 +75,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --journal-max-size 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised'
             cand --journal 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires'
             cand --lease 'With a shared journal: how long the leader''s lease lasts without renewal; a standby takes over within about this after the leader dies'
+            cand --allowed-host 'A name of this server that requests may use (`Host`) and writes may come from (`Origin`), besides IP addresses, `localhost` and the --listen name; repeat it, or comma-separate in the variable. A leading `.` allows the domain and every name under it'
+            cand --insecure-no-api-token 'Listen beyond loopback without RESGATE_API_TOKEN (refused otherwise): only when a firewall or an authenticating proxy guards the API'
             cand --no-watch 'Do not watch the rules directory'
             cand --log-json 'Log lines as JSON'
             cand -h 'Print help'

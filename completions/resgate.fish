@@ -71,6 +71,8 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal-max-size -d 'Largest the journal may grow (`512MiB`, `10GiB`); beyond it webhooks get 503 (the sender retries) until pruning frees room or the cap is raised' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal -d 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l lease -d 'With a shared journal: how long the leader\'s lease lasts without renewal; a standby takes over within about this after the leader dies' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l allowed-host -d 'A name of this server that requests may use (`Host`) and writes may come from (`Origin`), besides IP addresses, `localhost` and the --listen name; repeat it, or comma-separate in the variable. A leading `.` allows the domain and every name under it' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l insecure-no-api-token -d 'Listen beyond loopback without RESGATE_API_TOKEN (refused otherwise): only when a firewall or an authenticating proxy guards the API'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l no-watch -d 'Do not watch the rules directory'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l log-json -d 'Log lines as JSON'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -s h -l help -d 'Print help'

@@ -85,9 +85,15 @@ fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut bytes = format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    let mut bytes = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         bytes.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        bytes.push_str("Content-Type: application/json\r\n");
     }
     bytes.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut bytes = bytes.into_bytes();
@@ -148,7 +154,7 @@ impl GoodClient {
                 let started = Instant::now();
                 let status = raw(
                     &addr,
-                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                 )
                 .status;
                 out.lock().unwrap_or_else(|e| e.into_inner()).push((
@@ -425,7 +431,7 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
     let am_auth = format!("Bearer {AM_TOKEN}");
     let am = |headers: &str, body: &[u8]| {
         let mut bytes = format!(
-            "POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {am_auth}\r\n{headers}\r\n"
+            "POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: {am_auth}\r\nContent-Type: application/json\r\n{headers}\r\n"
         )
         .into_bytes();
         bytes.extend_from_slice(body);
@@ -484,7 +490,7 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
             trickle(
                 a,
                 b"G",
-                b"ET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+                b"ET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n",
                 Duration::from_millis(200),
             )
         },
@@ -521,12 +527,12 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
         });
     }
     cases.run("400: lower-case method", 400, false, &|a| {
-        raw(a, b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw(a, b"get /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     });
     cases.run("400: absolute-form target", 400, false, &|a| {
         raw(
             a,
-            b"GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
         )
     });
 
@@ -554,12 +560,12 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
 
     // Invalid UTF-8.
     cases.run("400: raw 0xFF in the path", 400, false, &|a| {
-        raw(a, b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n")
+        raw(a, b"GET /\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     });
     cases.run("400: raw 0xFF in a header value", 400, false, &|a| {
         raw(
             a,
-            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nX-Junk: \xff\r\nContent-Length: 0\r\n\r\n",
+            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: \xff\r\nContent-Length: 0\r\n\r\n",
         )
     });
     for source in SOURCES {
@@ -618,7 +624,7 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
     cases.run("401: wrong bearer token, body never sent", 401, false, &|a| {
         raw(
             a,
-            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\nContent-Length: 100000\r\n\r\n",
+            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
         )
     });
     cases.run(
@@ -910,4 +916,294 @@ fn an_overflowing_signature_timestamp_is_refused_and_leaks_no_connection_slot() 
     );
     assert_eq!(journaled(&dir.path().join("data/resgate.db")), 0);
     assert!(d.terminate().success(), "SIGTERM stops the daemon");
+}
+
+/// Sends `method path` with exactly these header lines (Host included) and a
+/// Content-Length for `body`, on a fresh connection.
+fn exactly(addr: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Response {
+    let mut bytes = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    for h in headers {
+        bytes.push_str(h);
+        bytes.push_str("\r\n");
+    }
+    bytes.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = bytes.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes)
+}
+
+/// Issue 19, item 1: with the default set-up (loopback, no API token) any web
+/// page the operator opens could pause a remediation, approve one, forge an
+/// alert (browser "simple" requests: POST, `text/plain`, a foreign Origin),
+/// and read the journal by DNS rebinding (`Host: evil.example`). The Fetch
+/// standard lets a page send cross-site, without a preflight, only
+/// `text/plain`, `multipart/form-data` and `application/x-www-form-urlencoded`
+/// bodies (CORS-safelisted request headers), always with its own `Origin`; a
+/// rebinding page's requests carry its own name in `Host`.
+#[test]
+fn a_web_page_cannot_drive_the_daemon() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(
+        &rules,
+        &dir.path().join("data"),
+        &[
+            "--allowed-host",
+            "resgate.test",
+            "--allowed-host",
+            ".ops.test",
+        ],
+    );
+    let db = dir.path().join("data/resgate.db");
+    let addr = d.addr.as_str();
+    let port = addr.rsplit_once(':').unwrap().1;
+    let host = format!("Host: {addr}");
+    let payload = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    let pause = br#"{"remediation":"restart-api","reason":"from a web page"}"#;
+    let evil = "Origin: http://evil.example";
+    let text = "Content-Type: text/plain";
+    let json = "Content-Type: application/json";
+
+    // Cross-site writes, as a page's fetch() or <form> sends them.
+    for (what, method, path, headers, body, want) in [
+        (
+            "pause, text/plain, foreign Origin",
+            "POST",
+            "/api/v1/pauses",
+            [text, evil],
+            &pause[..],
+            403,
+        ),
+        (
+            "pause, text/plain, no Origin",
+            "POST",
+            "/api/v1/pauses",
+            [text, ""],
+            &pause[..],
+            415,
+        ),
+        (
+            "pause, no Content-Type",
+            "POST",
+            "/api/v1/pauses",
+            ["", ""],
+            &pause[..],
+            415,
+        ),
+        (
+            "approve, text/plain, foreign Origin",
+            "POST",
+            "/api/v1/events/ev-1/approve",
+            [text, evil],
+            b"",
+            403,
+        ),
+        (
+            "approve, no Content-Type, no body",
+            "POST",
+            "/api/v1/events/ev-1/approve",
+            ["", ""],
+            b"",
+            415,
+        ),
+        (
+            "unpause, form, foreign Origin",
+            "DELETE",
+            "/api/v1/pauses?remediation=restart-api",
+            ["Content-Type: application/x-www-form-urlencoded", evil],
+            b"",
+            403,
+        ),
+        (
+            "webhook, text/plain, foreign Origin",
+            "POST",
+            "/webhook/alertmanager",
+            [text, evil],
+            &payload[..],
+            403,
+        ),
+        (
+            "webhook, text/plain, no Origin",
+            "POST",
+            "/webhook/alertmanager",
+            [text, ""],
+            &payload[..],
+            415,
+        ),
+        (
+            "webhook, multipart",
+            "POST",
+            "/webhook/alertmanager",
+            ["Content-Type: multipart/form-data; boundary=x", ""],
+            &payload[..],
+            415,
+        ),
+        (
+            "webhook, JSON, foreign Origin",
+            "POST",
+            "/webhook/alertmanager",
+            [json, evil],
+            &payload[..],
+            403,
+        ),
+        (
+            "webhook, JSON, Origin null (sandboxed page)",
+            "POST",
+            "/webhook/alertmanager",
+            [json, "Origin: null"],
+            &payload[..],
+            403,
+        ),
+        (
+            "webhook, JSON, Origin on another local port",
+            "POST",
+            "/webhook/alertmanager",
+            [json, "Origin: http://127.0.0.1:1"],
+            &payload[..],
+            403,
+        ),
+        (
+            "webhook, JSON, gzip Content-Encoding",
+            "POST",
+            "/webhook/alertmanager",
+            [json, "Content-Encoding: gzip"],
+            &payload[..],
+            415,
+        ),
+    ] {
+        let headers: Vec<&str> = [host.as_str()]
+            .into_iter()
+            .chain(headers)
+            .filter(|h| !h.is_empty())
+            .collect();
+        let r = exactly(addr, method, path, &headers, body);
+        assert_eq!(r.status, want, "{what}: {}\n{}", r.head, r.body);
+        assert_eq!(journaled(&db), 0, "{what}: journaled");
+    }
+
+    // DNS rebinding: every route, reads included, refuses a foreign name.
+    for path in [
+        "/",
+        "/healthz",
+        "/metrics",
+        "/api/v1/events",
+        "/api/v1/decisions",
+        "/api/v1/pauses",
+    ] {
+        for foreign in [
+            "evil.example",
+            &format!("evil.example:{port}"),
+            "localhost.evil.example",
+            "resgate.test.evil.example",
+        ] {
+            let r = exactly(addr, "GET", path, &[&format!("Host: {foreign}")], b"");
+            assert_eq!(r.status, 403, "GET {path} Host {foreign}: {}", r.body);
+            assert!(r.body.contains("--allowed-host"), "{}", r.body);
+        }
+    }
+    let r = exactly(
+        addr,
+        "POST",
+        "/webhook/alertmanager",
+        &["Host: evil.example", json],
+        &payload,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(journaled(&db), 0);
+    assert!(fake.calls().is_empty());
+
+    // What the daemon answers for: IP literals, localhost, --allowed-host
+    // names (a leading dot: the domain and below); Origins of itself.
+    for name in [
+        addr.to_owned(),
+        "127.0.0.1".to_owned(),
+        format!("localhost:{port}"),
+        "[::1]".to_owned(),
+        "resgate.test".to_owned(),
+        "RESGATE.test:8443".to_owned(),
+        "ops.test".to_owned(),
+        "a.ops.test".to_owned(),
+    ] {
+        let r = exactly(
+            addr,
+            "GET",
+            "/api/v1/events",
+            &[&format!("Host: {name}")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "Host {name}: {}", r.body);
+    }
+    for origin in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+        "https://resgate.test".to_owned(),
+    ] {
+        let r = exactly(
+            addr,
+            "GET",
+            "/healthz",
+            &[&host, &format!("Origin: {origin}")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{origin}: {}", r.body);
+        let r = exactly(
+            addr,
+            "POST",
+            "/api/v1/events/ev-1/approve",
+            &[&host, json, &format!("Origin: {origin}")],
+            b"",
+        );
+        assert_eq!(
+            r.status, 404,
+            "approve from {origin} reaches the route: {}",
+            r.body
+        );
+    }
+    // A program's write, as Alertmanager sends it (no Origin, JSON; charset
+    // parameters allowed), is taken.
+    let r = exactly(
+        addr,
+        "POST",
+        "/webhook/alertmanager",
+        &[&host, "Content-Type: application/json; charset=utf-8"],
+        &payload,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// Beyond loopback without an API token, the operator API would be open to
+/// the network: serve refuses to start and says what to do.
+#[test]
+fn serve_refuses_to_listen_beyond_loopback_without_an_api_token() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--rules"])
+        .arg(&rules)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env_remove("RESGATE_API_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run resgate serve");
+    // Bounded: a daemon that did start must not hang the test.
+    let deadline = Instant::now() + WAIT;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RESGATE_API_TOKEN"), "{stderr}");
+    assert!(stderr.contains("--insecure-no-api-token"), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened");
 }

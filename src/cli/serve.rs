@@ -64,6 +64,21 @@ pub struct Args {
     /// renewal; a standby takes over within about this after the leader dies
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
+    /// A name of this server that requests may use (`Host`) and writes may
+    /// come from (`Origin`), besides IP addresses, `localhost` and the
+    /// --listen name; repeat it, or comma-separate in the variable. A leading
+    /// `.` allows the domain and every name under it
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "RESGATE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Listen beyond loopback without RESGATE_API_TOKEN (refused otherwise):
+    /// only when a firewall or an authenticating proxy guards the API
+    #[arg(long)]
+    pub insecure_no_api_token: bool,
     /// Do not watch the rules directory
     #[arg(long)]
     pub no_watch: bool,
@@ -107,6 +122,8 @@ pub fn run(args: &Args) -> Exit {
         journal_max_bytes: args.journal_max_size,
         journal: args.journal.clone(),
         lease: args.lease,
+        allowed_hosts: args.allowed_hosts.clone(),
+        insecure_no_api_token: args.insecure_no_api_token,
     };
     let result = serve::run(options, |addr| {
         // The first line on stdout, for scripts and tests that asked for port 0.

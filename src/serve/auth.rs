@@ -104,7 +104,8 @@ pub fn check(
     }
 }
 
-fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+/// The credentials after an auth scheme, which is case-insensitive (RFC 9110 §11.1).
+pub fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
     let (given, rest) = value.trim().split_once(' ')?;
     given.eq_ignore_ascii_case(scheme).then_some(rest.trim())
 }
