@@ -510,11 +510,10 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
     for (method, path, allow) in [
         ("PUT", "/webhook/alertmanager", "POST"),
         ("GET", "/webhook/alertmanager", "POST"),
-        ("DELETE", "/healthz", "GET"),
-        ("POST", "/metrics", "GET"),
-        ("POST", "/api/v1/decisions", "GET"),
-        ("PATCH", "/api/v1/pauses", "GET, POST, DELETE"),
-        ("HEAD", "/", "GET"),
+        ("DELETE", "/healthz", "GET, HEAD"),
+        ("POST", "/metrics", "GET, HEAD"),
+        ("POST", "/api/v1/decisions", "GET, HEAD"),
+        ("PATCH", "/api/v1/pauses", "GET, HEAD, POST, DELETE"),
     ] {
         cases.run(&format!("405: {method} {path}"), 405, false, &|a| {
             let r = request(a, method, path, &[], b"");
@@ -526,14 +525,9 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
             r
         });
     }
-    cases.run("400: lower-case method", 400, false, &|a| {
+    // Methods are case-sensitive (RFC 9110 §9.1): `get` is no method we know.
+    cases.run("501: lower-case method", 501, false, &|a| {
         raw(a, b"get /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    });
-    cases.run("400: absolute-form target", 400, false, &|a| {
-        raw(
-            a,
-            b"GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-        )
     });
 
     // Path traversal: routes are matched on segments, never on files.
@@ -562,10 +556,12 @@ fn hostile_requests_get_their_status_nothing_is_journaled_and_a_good_client_is_s
     cases.run("400: raw 0xFF in the path", 400, false, &|a| {
         raw(a, b"GET /\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     });
-    cases.run("400: raw 0xFF in a header value", 400, false, &|a| {
+    // obs-text in a header value is allowed (RFC 9110 §5.5), but it cannot
+    // stand in for credentials.
+    cases.run("401: raw 0xFF in a header value", 401, false, &|a| {
         raw(
             a,
-            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Junk: \xff\r\nContent-Length: 0\r\n\r\n",
+            b"POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer \xff\r\nContent-Length: 0\r\n\r\n",
         )
     });
     for source in SOURCES {
@@ -1206,4 +1202,231 @@ fn serve_refuses_to_listen_beyond_loopback_without_an_api_token() {
     assert!(stderr.contains("RESGATE_API_TOKEN"), "{stderr}");
     assert!(stderr.contains("--insecure-no-api-token"), "{stderr}");
     assert!(out.stdout.is_empty(), "it never listened");
+}
+
+/// Issue 19, item 6: each MUST of RFC 9110/9112 the probe found broken, on a
+/// raw socket, with the RFC section that says it.
+#[test]
+fn rfc_9112_musts_at_the_edge() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), &fake, &[]);
+    let db = dir.path().join("data/resgate.db");
+    let addr = d.addr.as_str();
+    let port = addr.rsplit_once(':').unwrap().1;
+    let payload = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    let payload = String::from_utf8(payload).unwrap();
+    let len = payload.len();
+    let webhook = |extra: &[u8], body: &str| {
+        let mut bytes = format!(
+            "POST /webhook/alertmanager HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+             Authorization: Bearer {AM_TOKEN}\r\nContent-Type: application/json\r\n"
+        )
+        .into_bytes();
+        bytes.extend_from_slice(extra);
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend_from_slice(body.as_bytes());
+        bytes
+    };
+    let get = |extra: &[u8]| {
+        let mut bytes =
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n").into_bytes();
+        bytes.extend_from_slice(extra);
+        bytes.extend_from_slice(b"\r\n");
+        bytes
+    };
+    let line = |text: String| text.into_bytes();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        // RFC 9110 §5.5: CR, LF and NUL are never part of a field value.
+        ("CR inside a value", get(b"X-A: a\rb\r\n"), 400),
+        ("NUL inside a value", get(b"X-A: a\0b\r\n"), 400),
+        (
+            "a bare LF hiding a Transfer-Encoding",
+            webhook(
+                format!("X-A: a\nTransfer-Encoding: chunked\r\nContent-Length: {len}\r\n")
+                    .as_bytes(),
+                &payload,
+            ),
+            400,
+        ),
+        ("obs-fold (RFC 9112 §5.2)", get(b"X-A: a\r\n b\r\n"), 400),
+        (
+            "space before the colon (RFC 9112 §5.1)",
+            get(b"X-A : a\r\n"),
+            400,
+        ),
+        // RFC 9112 §3.2: missing, repeated or malformed Host: 400.
+        (
+            "no Host in HTTP/1.1",
+            b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "two Hosts",
+            get(format!("Host: {addr}\r\n").as_bytes()),
+            400,
+        ),
+        (
+            "Host with a space",
+            b"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "Host [::1 unclosed",
+            b"GET /healthz HTTP/1.1\r\nHost: [::1\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "empty Host",
+            b"GET /healthz HTTP/1.1\r\nHost:\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "HTTP/1.0 without Host (allowed)",
+            b"GET /healthz HTTP/1.0\r\n\r\n".to_vec(),
+            200,
+        ),
+        // RFC 9112 §3.2.2: absolute-form is accepted; its host replaces Host.
+        (
+            "absolute-form target",
+            line(format!(
+                "GET http://127.0.0.1:{port}/healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )),
+            200,
+        ),
+        (
+            "absolute-form target naming a foreign host",
+            line(format!(
+                "GET http://evil.example/healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )),
+            403,
+        ),
+        // RFC 9110 §9.1: an unknown method is 501, not 405.
+        (
+            "unknown method",
+            line(format!("FOO /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n")),
+            501,
+        ),
+        // RFC 9110 §15.6.6: a major version we do not speak is 505.
+        (
+            "HTTP/2.0",
+            line(format!("GET /healthz HTTP/2.0\r\nHost: {addr}\r\n\r\n")),
+            505,
+        ),
+        // RFC 9112 §2.2: an empty line before the request line is ignored.
+        (
+            "a leading empty line",
+            line(format!(
+                "\r\nGET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )),
+            200,
+        ),
+        // RFC 9110 §5.5: obs-text (0x80-0xFF) in a value is allowed.
+        ("obs-text in a value", get(b"X-Note: caf\xe9\r\n"), 200),
+        // RFC 9112 §6.3: a Content-Length that is not digits is invalid.
+        (
+            "Content-Length with a no-break space (UTF-8)",
+            webhook("Content-Length: 2\u{a0}\r\n".as_bytes(), "{}"),
+            400,
+        ),
+        (
+            "Content-Length with a no-break space (Latin-1)",
+            webhook(b"Content-Length: 2\xa0\r\n", "{}"),
+            400,
+        ),
+        (
+            "two different Content-Lengths",
+            webhook(
+                format!("Content-Length: {len}\r\nContent-Length: 2\r\n").as_bytes(),
+                &payload,
+            ),
+            400,
+        ),
+        // Not a MUST, but a gzip body must never be read as JSON.
+        (
+            "Content-Encoding: gzip",
+            webhook(
+                format!("Content-Encoding: gzip\r\nContent-Length: {len}\r\n").as_bytes(),
+                &payload,
+            ),
+            415,
+        ),
+    ];
+    for (what, bytes, want) in cases {
+        let r = raw(addr, &bytes);
+        assert_eq!(r.status, want, "{what}: {}\n{}", r.head, r.body);
+        assert_eq!(journaled(&db), 0, "{what}: journaled");
+    }
+
+    // HEAD works wherever GET does: the same head, no body (RFC 9110 §9.3.2).
+    let header = |r: &Response, name: &str| {
+        r.head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with(name))
+            .map(str::to_owned)
+    };
+    for path in [
+        "/healthz",
+        "/",
+        "/api/v1/events",
+        "/metrics",
+        "/api/v1/pauses",
+    ] {
+        let ask = |method: &str| {
+            raw(
+                addr,
+                format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+        };
+        let (head, get) = (ask("HEAD"), ask("GET"));
+        assert_eq!(head.status, 200, "HEAD {path}: {}", head.head);
+        assert!(
+            head.body.is_empty(),
+            "HEAD {path} sent a body: {:?}",
+            head.body
+        );
+        assert_eq!(
+            header(&head, "content-type"),
+            header(&get, "content-type"),
+            "{path}"
+        );
+        if path == "/healthz" {
+            assert_eq!(
+                header(&head, "content-length"),
+                header(&get, "content-length")
+            );
+        }
+    }
+
+    // `Connection` is a list of tokens (RFC 9110 §7.6.1): `keep-alive, close`
+    // closes after the answer, well before the 30 s idle timeout.
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        c,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: keep-alive, close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let ended = c.read_to_end(&mut out);
+    assert!(ended.is_ok(), "the connection stayed open: {ended:?}");
+    assert!(
+        out.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+
+    // RFC 9110 §11.1: the auth scheme is case-insensitive.
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let auth = format!("{scheme} {API_TOKEN}");
+        let r = request(
+            addr,
+            "POST",
+            "/api/v1/pauses",
+            &[("Authorization", &auth)],
+            br#"{"remediation":"restart-api","reason":"scheme case"}"#,
+        );
+        assert_eq!(r.status, 201, "{scheme}: {}", r.body);
+    }
 }

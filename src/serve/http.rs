@@ -78,7 +78,7 @@ pub fn handle(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> 
 /// answer for is refused on every route, reads included (the journal holds
 /// webhook bodies). No `Host` at all is an HTTP/1.0 client, never a browser.
 fn refuse_foreign_host(request: &Incoming, hosts: &AllowedHosts) -> Option<Answer> {
-    let host = request.header("host")?;
+    let host = request.authority.as_deref().or(request.header("host"))?;
     match hosts.host(host) {
         HostCheck::Allowed => None,
         HostCheck::Malformed => Some(Answer::error(400, "malformed Host header")),
@@ -127,7 +127,11 @@ fn refuse_foreign_write(request: &Incoming, hosts: &AllowedHosts) -> Option<Answ
 fn route(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Answer {
     let path = request.path.clone();
     let query = request.query.clone();
-    let method = request.method.clone();
+    // HEAD works wherever GET does (RFC 9110 §9.3.2): the edge drops the body.
+    let method = match request.method.as_str() {
+        "HEAD" => "GET".to_owned(),
+        m => m.to_owned(),
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let write = matches!(
         (method.as_str(), segments.as_slice()),
@@ -271,13 +275,13 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
                 Ok(json!({"pauses": journal::list_pauses(conn, Timestamp::now())?}))
             });
         }
-        ["api", "v1", "pauses"] => &["GET", "POST", "DELETE"],
+        ["api", "v1", "pauses"] => &["GET", "HEAD", "POST", "DELETE"],
         ["api", "v1", "events", _, "approve"] => &["POST"],
         ["" | "healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
         | ["api", "v1", "events", _, "explain"]
-        | ["api", "v1", "decisions"] => &["GET"],
+        | ["api", "v1", "decisions"] => &["GET", "HEAD"],
         _ => return Answer::error(404, format!("no route {path}")),
     };
     Answer::error(405, format!("{method} is not allowed on {path}"))
