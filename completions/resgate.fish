@@ -60,8 +60,9 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l rules -d 'Rule
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l data -d 'Data directory: the journal `resgate.db` lives here' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l listen -d 'Address to listen on (port 0: any free port, printed on start)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-connections -d 'Open connections at most (a thread each); more are answered 503' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-connections-per-ip -d 'Open connections from one client address at most (loopback included); more are answered 503. A quarter of the default --max-connections: one client cannot take them all, and local tools have room' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l idle-timeout -d 'A kept-alive connection idle this long is closed' -r
-complete -c resgate -n "__fish_resgate_using_subcommand serve" -l head-timeout -d 'The request line and headers must arrive within this' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l head-timeout -d 'The request line and headers must arrive within this (for a new connection\'s first request, counted from the connect)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-body -d 'Largest webhook body accepted, in bytes' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l body-timeout -d 'A whole request body must arrive within this' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies are kept in the journal' -r

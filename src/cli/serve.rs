@@ -21,10 +21,16 @@ pub struct Args {
     /// Open connections at most (a thread each); more are answered 503
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Open connections from one client address at most (loopback included);
+    /// more are answered 503. A quarter of the default --max-connections: one
+    /// client cannot take them all, and local tools have room
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_ip: usize,
     /// A kept-alive connection idle this long is closed
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
-    /// The request line and headers must arrive within this
+    /// The request line and headers must arrive within this (for a new
+    /// connection's first request, counted from the connect)
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub head_timeout: Duration,
     /// Largest webhook body accepted, in bytes
@@ -106,6 +112,7 @@ pub fn run(args: &Args) -> Exit {
         data: args.data.clone(),
         listen: args.listen.clone(),
         max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
         idle_timeout: args.idle_timeout,
         head_timeout: args.head_timeout,
         max_body: args.max_body,

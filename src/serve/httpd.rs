@@ -18,11 +18,14 @@
 //! bodies are refused with 411, and a Content-Length that is not plain digits
 //! or that a repeated header contradicts with 400.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -33,6 +36,8 @@ pub struct Limits {
     pub head_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    /// Open connections from one client address at most.
+    pub max_per_ip: usize,
 }
 
 /// One request, its body still on the wire until [`Incoming::body`] is called.
@@ -131,6 +136,8 @@ pub struct Server {
     /// Requests being handled right now (shutdown waits for them).
     busy: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    /// Open connections by client address (entries at zero are removed).
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl Server {
@@ -143,6 +150,7 @@ impl Server {
             stopping: Arc::new(AtomicBool::new(false)),
             busy: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicUsize::new(0)),
+            per_ip: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -158,19 +166,52 @@ impl Server {
     }
 
     /// Accepts until [`Server::stop`], then waits (bounded) for requests in progress.
-    pub fn run(&self, limits: &Limits, handler: Arc<Handler>) {
+    pub fn run(&self, limits: &Limits, handler: Arc<Handler>, metrics: &Metrics) {
+        let mut failing = false;
         for stream in self.listener.incoming() {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            let Ok(stream) = stream else { continue };
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE/ENFILE (out of file descriptors) and friends:
+                    // the connection waits in the listen backlog. Say so once
+                    // per state change, count each, and back off rather than
+                    // spin on an accept that fails at once.
+                    metrics.accept_error();
+                    if !failing {
+                        tracing::error!(error = %e, "cannot accept connections (out of file descriptors? raise LimitNOFILE / ulimit -n, or lower --max-connections); retrying");
+                        failing = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            if failing {
+                tracing::info!("accepting connections again");
+                failing = false;
+            }
             if self.open.load(Ordering::SeqCst) >= limits.max_connections {
-                refuse_busy(stream);
+                metrics.connection_refused("max_connections");
+                refuse_busy(stream, "too many connections; retry");
                 continue;
             }
+            let Some(ip_slot) = stream
+                .peer_addr()
+                .ok()
+                .and_then(|peer| IpSlot::take(&self.per_ip, peer.ip(), limits.max_per_ip))
+            else {
+                metrics.connection_refused("per_ip");
+                refuse_busy(
+                    stream,
+                    "too many connections from your address (--max-connections-per-ip); retry",
+                );
+                continue;
+            };
             // Given back when the thread ends, or by the closure's drop when
             // it cannot start.
-            let slot = Counted::take(self.open.clone());
+            let slot = (Counted::take(self.open.clone()), ip_slot);
             let (limits, handler) = (limits.clone(), handler.clone());
             let (stopping, busy) = (self.stopping.clone(), self.busy.clone());
             let _ = std::thread::Builder::new()
@@ -208,9 +249,43 @@ impl Drop for Counted {
     }
 }
 
-fn refuse_busy(mut stream: TcpStream) {
+/// A connection from one client address, given back on drop.
+struct IpSlot {
+    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    /// `None` when `ip` already has `max` connections open.
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut open = map.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn refuse_busy(mut stream: TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let body = r#"{"status":"error","error":"too many connections; retry"}"#;
+    let body = serde_json::json!({"status": "error", "error": why}).to_string();
     let _ = write!(
         stream,
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
@@ -248,23 +323,31 @@ fn connection(
     stopping: &AtomicBool,
     busy: &Arc<AtomicUsize>,
 ) {
+    let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.body_timeout));
-    let Ok(writer) = stream.try_clone() else {
-        return;
-    };
-    let mut writer = writer;
+    // One descriptor per connection: answers are written through a shared
+    // reference to the reader's socket (`&TcpStream` is `Write`), not a
+    // `try_clone` that doubled the descriptors (issue 19: under `ulimit -n
+    // 1024`, connections were reset silently at ~508).
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut first = true;
     loop {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let head = match read_head(&mut reader, limits) {
+        // A new connection's first byte is awaited for the head timeout, not
+        // the idle timeout: a client that connects and says nothing holds a
+        // slot no longer than a slow one (issue 19: 1,030 silent sockets
+        // locked everyone out for the 30 s idle timeout).
+        let since = first.then_some(accepted);
+        first = false;
+        let head = match read_head(&mut reader, limits, since) {
             Ok(h) => h,
             Err(HeadError::Gone) => return,
             Err(HeadError::TooLarge) => {
                 let _ = write_reply(
-                    &mut writer,
+                    reader.get_ref(),
                     &error(431, "request head too large or too many header lines"),
                     true,
                     false,
@@ -273,7 +356,7 @@ fn connection(
             }
             Err(HeadError::Timeout) => {
                 let _ = write_reply(
-                    &mut writer,
+                    reader.get_ref(),
                     &error(408, "request head not received in time"),
                     true,
                     false,
@@ -281,16 +364,16 @@ fn connection(
                 return;
             }
             Err(HeadError::Malformed(why)) => {
-                let _ = write_reply(&mut writer, &error(400, why), true, false);
+                let _ = write_reply(reader.get_ref(), &error(400, why), true, false);
                 return;
             }
             Err(HeadError::NotImplemented) => {
-                let _ = write_reply(&mut writer, &error(501, "unknown method"), true, false);
+                let _ = write_reply(reader.get_ref(), &error(501, "unknown method"), true, false);
                 return;
             }
             Err(HeadError::Version) => {
                 let _ = write_reply(
-                    &mut writer,
+                    reader.get_ref(),
                     &error(505, "this server speaks HTTP/1.1 and HTTP/1.0"),
                     true,
                     false,
@@ -310,7 +393,7 @@ fn connection(
             (error(500, "internal error (a bug in resgate); retry"), true)
         });
         let written = write_reply(
-            &mut writer,
+            reader.get_ref(),
             &reply,
             close || stopping.load(Ordering::SeqCst),
             head_only,
@@ -402,21 +485,33 @@ fn content_length(headers: &[(String, String)]) -> Result<usize, &'static str> {
     Ok(found.unwrap_or(0))
 }
 
-fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head, HeadError> {
+/// Reads the next request head. `first`: when the connection was accepted, for
+/// its first request, whose first byte must come within the head timeout;
+/// later requests' first byte may take the idle timeout.
+fn read_head(
+    reader: &mut BufReader<TcpStream>,
+    limits: &Limits,
+    first: Option<Instant>,
+) -> Result<Head, HeadError> {
     let timed_out = |e: &std::io::Error| {
         matches!(
             e.kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         )
     };
-    // Wait for the first byte of the next request with the idle timeout.
-    let _ = reader.get_ref().set_read_timeout(Some(limits.idle_timeout));
+    let wait = match first {
+        Some(accepted) => (accepted + limits.head_timeout)
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+        None => limits.idle_timeout,
+    };
+    let _ = reader.get_ref().set_read_timeout(Some(wait));
     match reader.fill_buf() {
         Ok([]) => return Err(HeadError::Gone),
         Ok(_) => {}
         Err(_) => return Err(HeadError::Gone),
     }
-    let deadline = Instant::now() + limits.head_timeout;
+    let deadline = first.unwrap_or_else(Instant::now) + limits.head_timeout;
     let mut head: Vec<u8> = Vec::with_capacity(1024);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -638,7 +733,7 @@ pub fn error(status: u16, message: &str) -> Reply {
 /// Writes the answer; `head_only` (a HEAD request) sends the head a GET would
 /// get, Content-Length included, without the body (RFC 9110 §9.3.2).
 fn write_reply(
-    w: &mut TcpStream,
+    mut w: &TcpStream,
     reply: &Reply,
     close: bool,
     head_only: bool,
@@ -708,6 +803,7 @@ mod tests {
             head_timeout: Duration::from_secs(5),
             body_timeout: Duration::from_secs(5),
             max_connections: 2,
+            max_per_ip: 2,
         };
         let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
             assert!(request.path != "/panic", "a bug");
@@ -715,7 +811,7 @@ mod tests {
         });
         let running = {
             let server = server.clone();
-            std::thread::spawn(move || server.run(&limits, handler))
+            std::thread::spawn(move || server.run(&limits, handler, &Metrics::default()))
         };
         let ask = |path: &str| {
             let mut c = TcpStream::connect(addr).unwrap();

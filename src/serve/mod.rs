@@ -44,6 +44,8 @@ pub struct Options {
     pub listen: String,
     /// Open connections at most (one thread each); beyond, 503 at once.
     pub max_connections: usize,
+    /// Open connections from one client address at most; beyond, 503 at once.
+    pub max_connections_per_ip: usize,
     /// A kept-alive connection idle this long is closed.
     pub idle_timeout: Duration,
     /// The request line and headers must arrive within this.
@@ -372,6 +374,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         head_timeout: options.head_timeout,
         body_timeout: options.body_timeout,
         max_connections: options.max_connections,
+        max_per_ip: options.max_connections_per_ip,
     };
     let hosts =
         hosts::AllowedHosts::new(addr, listen_host(&options.listen), &options.allowed_hosts);
@@ -380,7 +383,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         Arc::new(move |request: &mut httpd::Incoming| http::handle(request, &shared, &hosts))
     };
     // Returns once stopped and the requests in progress are answered.
-    server.run(&limits, handler);
+    server.run(&limits, handler, &shared.metrics);
     // Workers have answered everything they took; nothing new is accepted.
     shared.shutdown.trigger();
     let _ = decider_thread.join();
