@@ -1443,3 +1443,82 @@ fn silent_sockets_hold_a_slot_for_the_head_timeout_at_most() {
         "{metrics}"
     );
 }
+
+/// Issue 19, item 2: out of file descriptors, new connections were reset
+/// silently (the accept loop spun on EMFILE without a word). Under `ulimit -n
+/// 64`, 80 silent connections exhaust the daemon's descriptors: it says so
+/// once (not once per failed accept), counts the failures, and once the
+/// connections go away it says it recovered and serves again.
+#[test]
+fn out_of_file_descriptors_is_logged_once_and_recovered_from() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let log = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_resgate"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--head-timeout",
+            "60s",
+            "--rules",
+        ])
+        .arg(&rules)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start resgate serve under ulimit -n 64");
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("resgate listening on http://")
+        .unwrap_or_else(|| panic!("did not start: {line:?}"))
+        .to_owned();
+    let logs = || std::fs::read_to_string(&log).unwrap_or_default();
+    let silent: Vec<TcpStream> = (0..80)
+        .map(|_| TcpStream::connect(&addr).expect("connect (the backlog takes it)"))
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    while !logs().contains("cannot accept connections") {
+        assert!(
+            Instant::now() < deadline,
+            "no log line when out of descriptors:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Give the accept loop time to fail many more times: still one line.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(silent);
+    let deadline = Instant::now() + WAIT;
+    while !logs().contains("accepting connections again") {
+        assert!(Instant::now() < deadline, "no recovery:\n{}", logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let health = request(&addr, "GET", "/healthz", &[], b"");
+    assert_eq!(health.status, 200, "{}", health.body);
+    let metrics = request(&addr, "GET", "/metrics", &[], b"").body;
+    let failures: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("resgate_http_accept_errors_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(failures >= 2, "{metrics}");
+    let text = logs();
+    assert_eq!(
+        text.matches("cannot accept connections").count(),
+        1,
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
