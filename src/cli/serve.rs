@@ -92,6 +92,7 @@ pub struct Args {
         long = "allowed-host",
         value_name = "NAME",
         env = "RESGATE_ALLOWED_HOSTS",
+        hide_env_values = true,
         value_delimiter = ','
     )]
     pub allowed_hosts: Vec<String>,
