@@ -567,7 +567,9 @@ fn query_errors() {
             "queue_depth($service, D), D > 1000",
             &["service"]
         ),
-        ["undefined predicate \"queue_depth\""]
+        [
+            "undefined predicate \"queue_depth\" (define it with a rule or facts in a .dl file of the rules directory, e.g. `queue_depth(X) :- label(A, \"service\", X), firing(A).`; defined: depends, depends_on, deploying, upstream_down; built in: age, alert, annotation, attempts, failed, firing, in_flight, label, resolved, source, succeeded, warming)"
+        ]
     );
     assert_eq!(
         errs(&mut compiled, "not deploying(S)", &[]),
