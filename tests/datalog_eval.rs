@@ -568,7 +568,7 @@ fn query_errors() {
             &["service"]
         ),
         [
-            "undefined predicate \"queue_depth\" (define it with a rule or facts in a .dl file of the rules directory, e.g. `queue_depth(X) :- label(A, \"service\", X), firing(A).`; defined: depends, depends_on, deploying, upstream_down; built in: age, alert, annotation, attempts, failed, firing, in_flight, label, resolved, source, succeeded, warming)"
+            "undefined predicate \"queue_depth\" (define it with facts or a rule in a .dl file of the rules directory, e.g. `queue_depth(\"v1\", \"v2\").`; defined: depends, depends_on, deploying, upstream_down; built in: age, alert, annotation, attempts, failed, firing, in_flight, label, resolved, source, succeeded, warming)"
         ]
     );
     assert_eq!(

@@ -93,7 +93,7 @@ impl Symbols {
 
     /// A likely typo's fix; else how to define the predicate, and what is
     /// defined (so that a user never meets the error without a way on).
-    fn suggest(&self, name: &str) -> Option<String> {
+    fn suggest(&self, name: &str, arity: usize) -> Option<String> {
         if let Some(s) = did_you_mean(name, self.preds.iter().map(|p| p.name.as_str())) {
             return Some(format!("did you mean \"{s}\"?"));
         }
@@ -117,8 +117,13 @@ impl Symbols {
         } else {
             format!("defined: {}", defined.join(", "))
         };
+        // The example has the arity of the use, so it can be copied as it is.
+        let example = (1..=arity)
+            .map(|i| format!("\"v{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         Some(format!(
-            "define it with a rule or facts in a .dl file of the rules directory, e.g. `{name}(X) :- label(A, \"service\", X), firing(A).`; {defined}; built in: {}",
+            "define it with facts or a rule in a .dl file of the rules directory, e.g. `{name}({example}).`; {defined}; built in: {}",
             builtin.join(", ")
         ))
     }
@@ -244,7 +249,7 @@ pub(crate) fn check_atoms(body: &[Literal], symbols: &Symbols, errors: &mut Vec<
             None => errors.push(DatalogError::UndefinedPredicate {
                 name: atom.pred.clone(),
                 span: atom.pred_span,
-                help: symbols.suggest(&atom.pred),
+                help: symbols.suggest(&atom.pred, atom.args.len()),
             }),
             Some(decl) if decl.arity != atom.args.len() => {
                 errors.push(DatalogError::ArityMismatch {
@@ -431,8 +436,8 @@ mod tests {
         let e = errs("q(\"a\").\np(X) :- zzzzzz(X), q(X).");
         let help = miette::Diagnostic::help(&e[0]).unwrap().to_string();
         assert!(
-            help.starts_with("define it with a rule or facts in a .dl file")
-                && help.contains("`zzzzzz(X) :- ")
+            help.starts_with("define it with facts or a rule in a .dl file")
+                && help.contains("`zzzzzz(\"v1\").`")
                 && help.contains("; defined: p, q; built in: "),
             "{help}"
         );
