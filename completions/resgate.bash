@@ -561,7 +561,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --max-connections --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --journal --lease --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --max-connections-per-ip --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --journal --lease --allowed-host --insecure-no-api-token --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +580,10 @@ _resgate() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-ip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -624,6 +628,10 @@ _resgate() {
                     return 0
                     ;;
                 --lease)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allowed-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

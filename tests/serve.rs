@@ -344,7 +344,7 @@ fn bad_requests_get_their_status_and_nothing_is_journaled() {
             let mut c = TcpStream::connect(&d.addr).unwrap();
             write!(
                 c,
-                "POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer s3cret\r\nContent-Length: 3000\r\n\r\n{{\"alerts\": ["
+                "POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{{\"alerts\": ["
             )
             .unwrap();
             c
@@ -660,17 +660,17 @@ fn protocol_limits_are_enforced_on_the_socket() {
     big.extend_from_slice(b"\r\n\r\n");
     assert_eq!(raw(&big).0, 431);
     // Chunked bodies are refused: webhook senders give a length.
-    let chunked = b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    let chunked = b"POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     assert_eq!(raw(chunked).0, 411);
     assert_eq!(raw(b"NOT A REQUEST\r\n\r\n").0, 400);
     // A head that never ends: 408 after the head timeout, not a pinned thread.
-    assert_eq!(raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").0, 408);
+    assert_eq!(raw(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n").0, 408);
     // More idle connections than the cap: the extra ones are told to retry.
     let idle: Vec<TcpStream> = (0..8)
         .map(|_| TcpStream::connect(&d.addr).unwrap())
         .collect();
     d.wait_for("the cap to be reached", WAIT, |_| {
-        raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").0 == 503
+        raw(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").0 == 503
     });
     drop(idle);
     d.wait_for("room again", WAIT, |d| {

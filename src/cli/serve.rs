@@ -21,10 +21,16 @@ pub struct Args {
     /// Open connections at most (a thread each); more are answered 503
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Open connections from one client address at most (loopback included);
+    /// more are answered 503. A quarter of the default --max-connections: one
+    /// client cannot take them all, and local tools have room
+    #[arg(long, default_value_t = 256)]
+    pub max_connections_per_ip: usize,
     /// A kept-alive connection idle this long is closed
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
-    /// The request line and headers must arrive within this
+    /// The request line and headers must arrive within this (for a new
+    /// connection's first request, counted from the connect)
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub head_timeout: Duration,
     /// Largest webhook body accepted, in bytes
@@ -64,6 +70,21 @@ pub struct Args {
     /// renewal; a standby takes over within about this after the leader dies
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
+    /// A name of this server that requests may use (`Host`) and writes may
+    /// come from (`Origin`), besides IP addresses, `localhost` and the
+    /// --listen name; repeat it, or comma-separate in the variable. A leading
+    /// `.` allows the domain and every name under it
+    #[arg(
+        long = "allowed-host",
+        value_name = "NAME",
+        env = "RESGATE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+    /// Listen beyond loopback without RESGATE_API_TOKEN (refused otherwise):
+    /// only when a firewall or an authenticating proxy guards the API
+    #[arg(long)]
+    pub insecure_no_api_token: bool,
     /// Do not watch the rules directory
     #[arg(long)]
     pub no_watch: bool,
@@ -91,6 +112,7 @@ pub fn run(args: &Args) -> Exit {
         data: args.data.clone(),
         listen: args.listen.clone(),
         max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
         idle_timeout: args.idle_timeout,
         head_timeout: args.head_timeout,
         max_body: args.max_body,
@@ -107,6 +129,8 @@ pub fn run(args: &Args) -> Exit {
         journal_max_bytes: args.journal_max_size,
         journal: args.journal.clone(),
         lease: args.lease,
+        allowed_hosts: args.allowed_hosts.clone(),
+        insecure_no_api_token: args.insecure_no_api_token,
     };
     let result = serve::run(options, |addr| {
         // The first line on stdout, for scripts and tests that asked for port 0.

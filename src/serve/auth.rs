@@ -70,7 +70,12 @@ pub fn check(
                     .trim()
                     .parse()
                     .map_err(|_| Refusal("malformed signature timestamp"))?;
-                if (now_secs - secs).abs() > MAX_SKEW_SECS {
+                // A network value: `now - secs` overflows for a timestamp
+                // near i64::MIN or MAX (and wrapped to a negative `abs()` in
+                // a release build, which passed the check). No difference
+                // fits in an i64: far out of the window.
+                let skew = now_secs.checked_sub(secs).and_then(i64::checked_abs);
+                if skew.is_none_or(|s| s > MAX_SKEW_SECS) {
                     return Err(Refusal("signature timestamp too old or in the future"));
                 }
                 mac.update(ts.trim().as_bytes());
@@ -99,7 +104,8 @@ pub fn check(
     }
 }
 
-fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+/// The credentials after an auth scheme, which is case-insensitive (RFC 9110 §11.1).
+pub fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
     let (given, rest) = value.trim().split_once(' ')?;
     given.eq_ignore_ascii_case(scheme).then_some(rest.trim())
 }
@@ -245,6 +251,19 @@ mod tests {
             ("X-Grafana-Alerting-Timestamp", "1000"),
         ];
         assert!(run(&stamped, &headers, body, 1100).is_ok());
+        for extreme in [i64::MIN, i64::MIN + 1100, i64::MAX, -1100] {
+            let ts = extreme.to_string();
+            let sig = sign_hex("t0ken", Some(&ts), body);
+            let headers = [
+                ("X-Grafana-Alerting-Signature", sig.as_str()),
+                ("X-Grafana-Alerting-Timestamp", ts.as_str()),
+            ];
+            assert_eq!(
+                run(&stamped, &headers, body, 1100),
+                Err(Refusal("signature timestamp too old or in the future")),
+                "timestamp {ts}"
+            );
+        }
         assert_eq!(
             run(&stamped, &headers, body, 1000 + 301),
             Err(Refusal("signature timestamp too old or in the future")),

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::decider::{ApprovalRefused, Msg};
+use super::hosts::{self, AllowedHosts, HostCheck};
 use super::httpd::BodyError;
 use super::journal::{history, story};
 use super::{Shared, auth, journal, status};
@@ -60,8 +61,11 @@ impl Answer {
 }
 
 /// Answers one request (called on its connection's thread).
-pub fn handle(request: &mut Incoming, shared: &Shared) -> Reply {
-    let answer = route(request, shared);
+pub fn handle(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Reply {
+    let answer = match refuse_foreign_host(request, hosts) {
+        Some(refusal) => refusal,
+        None => route(request, shared, hosts),
+    };
     Reply {
         status: answer.status,
         content_type: answer.content_type,
@@ -70,11 +74,77 @@ pub fn handle(request: &mut Incoming, shared: &Shared) -> Reply {
     }
 }
 
-fn route(request: &mut Incoming, shared: &Shared) -> Answer {
+/// DNS rebinding (DESIGN.md §5): a request for a host this daemon does not
+/// answer for is refused on every route, reads included (the journal holds
+/// webhook bodies). No `Host` at all is an HTTP/1.0 client, never a browser.
+fn refuse_foreign_host(request: &Incoming, hosts: &AllowedHosts) -> Option<Answer> {
+    let host = request.authority.as_deref().or(request.header("host"))?;
+    match hosts.host(host) {
+        HostCheck::Allowed => None,
+        HostCheck::Malformed => Some(Answer::error(400, "malformed Host header")),
+        HostCheck::Foreign => Some(Answer::error(
+            403,
+            format!(
+                "this daemon does not answer for the host {host:?}; if it is a name of this \
+                 server, start resgate serve with --allowed-host NAME"
+            ),
+        )),
+    }
+}
+
+/// Every write (webhooks, the operator API) is JSON from a program, never a
+/// form or a cross-site page: a foreign `Origin` is refused 403, a body that
+/// is not `Content-Type: application/json` (or that is compressed) 415.
+fn refuse_foreign_write(request: &Incoming, hosts: &AllowedHosts) -> Option<Answer> {
+    if let Some(origin) = request.header("origin")
+        && !hosts.origin(origin)
+    {
+        return Some(Answer::error(
+            403,
+            format!(
+                "cross-site write refused: the Origin {origin:?} is not this daemon; writes \
+                 come from programs (Alertmanager, resgate pause), not from web pages"
+            ),
+        ));
+    }
+    if let Some(encoding) = request.header("content-encoding")
+        && !encoding.trim().eq_ignore_ascii_case("identity")
+    {
+        return Some(Answer::error(
+            415,
+            format!("Content-Encoding {encoding:?} is not accepted; send the body uncompressed"),
+        ));
+    }
+    if !hosts::is_json(request.header("content-type")) {
+        return Some(Answer::error(
+            415,
+            "writes need Content-Type: application/json",
+        ));
+    }
+    None
+}
+
+fn route(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Answer {
     let path = request.path.clone();
     let query = request.query.clone();
-    let method = request.method.clone();
+    // HEAD works wherever GET does (RFC 9110 §9.3.2): the edge drops the body.
+    let method = match request.method.as_str() {
+        "HEAD" => "GET".to_owned(),
+        m => m.to_owned(),
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let write = matches!(
+        (method.as_str(), segments.as_slice()),
+        ("POST", ["webhook", _])
+            | ("POST" | "DELETE", ["api", "v1", "pauses"])
+            | ("POST", ["api", "v1", "events", _, "approve"])
+    );
+    if write && let Some(refusal) = refuse_foreign_write(request, hosts) {
+        if let ("POST", ["webhook", _]) = (method.as_str(), segments.as_slice()) {
+            shared.metrics.ingest("", refusal.status, 0);
+        }
+        return refusal;
+    }
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["webhook", source]) => ingest(request, shared, source),
         ("POST" | "DELETE", ["api", "v1", "pauses"]) => {
@@ -205,13 +275,13 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
                 Ok(json!({"pauses": journal::list_pauses(conn, Timestamp::now())?}))
             });
         }
-        ["api", "v1", "pauses"] => &["GET", "POST", "DELETE"],
+        ["api", "v1", "pauses"] => &["GET", "HEAD", "POST", "DELETE"],
         ["api", "v1", "events", _, "approve"] => &["POST"],
         ["" | "healthz" | "readyz" | "metrics"]
         | ["api", "v1", "events"]
         | ["api", "v1", "events", _]
         | ["api", "v1", "events", _, "explain"]
-        | ["api", "v1", "decisions"] => &["GET"],
+        | ["api", "v1", "decisions"] => &["GET", "HEAD"],
         _ => return Answer::error(404, format!("no route {path}")),
     };
     Answer::error(405, format!("{method} is not allowed on {path}"))
@@ -529,7 +599,7 @@ fn api_auth(request: &Incoming, shared: &Shared) -> Option<Answer> {
     let token = shared.options.api_token.as_deref()?;
     let given = request.header("authorization");
     let ok = given
-        .and_then(|g| g.trim().strip_prefix("Bearer "))
+        .and_then(|g| auth::strip_scheme(g, "bearer"))
         .is_some_and(|g| auth::constant_time_eq(g.trim().as_bytes(), token.as_bytes()));
     (!ok).then(|| {
         Answer::error(401, "this route needs the API token").with("WWW-Authenticate", "Bearer")

@@ -6,17 +6,26 @@
 //! credentials and the Content-Length), and at most `max_connections`
 //! connections are open.
 //!
+//! Request heads are parsed by httparse (the parser under hyper); the
+//! policy around it is ours: CRLF line endings only, no control character in
+//! a field value, one `Host`, known methods (else 501), HTTP/1.x (else 505),
+//! origin- or absolute-form targets, `Connection` as a token list, HEAD
+//! answered as GET without the body.
+//!
 //! One thread per connection, up to that cap: a blocking design that is easy to
 //! follow, and what a webhook receiver with tens of senders needs. Only
 //! `Content-Length` bodies are taken (senders of webhooks set it); chunked
 //! bodies are refused with 411, and a Content-Length that is not plain digits
 //! or that a repeated header contradicts with 400.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -27,11 +36,16 @@ pub struct Limits {
     pub head_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    /// Open connections from one client address at most.
+    pub max_per_ip: usize,
 }
 
 /// One request, its body still on the wire until [`Incoming::body`] is called.
 pub struct Incoming<'a> {
     pub method: String,
+    /// The host of an absolute-form target (`GET http://host/path`), which
+    /// stands for `Host` (RFC 9112 §3.2.2).
+    pub authority: Option<String>,
     pub path: String,
     pub query: String,
     headers: Vec<(String, String)>,
@@ -122,6 +136,8 @@ pub struct Server {
     /// Requests being handled right now (shutdown waits for them).
     busy: Arc<AtomicUsize>,
     open: Arc<AtomicUsize>,
+    /// Open connections by client address (entries at zero are removed).
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl Server {
@@ -134,6 +150,7 @@ impl Server {
             stopping: Arc::new(AtomicBool::new(false)),
             busy: Arc::new(AtomicUsize::new(0)),
             open: Arc::new(AtomicUsize::new(0)),
+            per_ip: Arc::new(Mutex::new(HashMap::new())),
         })
     }
 
@@ -149,30 +166,61 @@ impl Server {
     }
 
     /// Accepts until [`Server::stop`], then waits (bounded) for requests in progress.
-    pub fn run(&self, limits: &Limits, handler: Arc<Handler>) {
+    pub fn run(&self, limits: &Limits, handler: Arc<Handler>, metrics: &Metrics) {
+        let mut failing = false;
         for stream in self.listener.incoming() {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            let Ok(stream) = stream else { continue };
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE/ENFILE (out of file descriptors) and friends:
+                    // the connection waits in the listen backlog. Say so once
+                    // per state change, count each, and back off rather than
+                    // spin on an accept that fails at once.
+                    metrics.accept_error();
+                    if !failing {
+                        tracing::error!(error = %e, "cannot accept connections (out of file descriptors? raise LimitNOFILE / ulimit -n, or lower --max-connections); retrying");
+                        failing = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            };
+            if failing {
+                tracing::info!("accepting connections again");
+                failing = false;
+            }
             if self.open.load(Ordering::SeqCst) >= limits.max_connections {
-                refuse_busy(stream);
+                metrics.connection_refused("max_connections");
+                refuse_busy(stream, "too many connections; retry");
                 continue;
             }
-            self.open.fetch_add(1, Ordering::SeqCst);
+            let Some(ip_slot) = stream
+                .peer_addr()
+                .ok()
+                .and_then(|peer| IpSlot::take(&self.per_ip, peer.ip(), limits.max_per_ip))
+            else {
+                metrics.connection_refused("per_ip");
+                refuse_busy(
+                    stream,
+                    "too many connections from your address (--max-connections-per-ip); retry",
+                );
+                continue;
+            };
+            // Given back when the thread ends, or by the closure's drop when
+            // it cannot start.
+            let slot = (Counted::take(self.open.clone()), ip_slot);
             let (limits, handler) = (limits.clone(), handler.clone());
-            let (stopping, busy, open) =
-                (self.stopping.clone(), self.busy.clone(), self.open.clone());
-            let spawned = std::thread::Builder::new()
+            let (stopping, busy) = (self.stopping.clone(), self.busy.clone());
+            let _ = std::thread::Builder::new()
                 .name("http-conn".into())
                 .stack_size(CONNECTION_STACK)
                 .spawn(move || {
+                    let _slot = slot;
                     connection(stream, &limits, &*handler, &stopping, &busy);
-                    open.fetch_sub(1, Ordering::SeqCst);
                 });
-            if spawned.is_err() {
-                self.open.fetch_sub(1, Ordering::SeqCst);
-            }
         }
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.busy.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
@@ -181,9 +229,63 @@ impl Server {
     }
 }
 
-fn refuse_busy(mut stream: TcpStream) {
+/// One unit of a counter (an open connection, a request in progress), given
+/// back on drop: on return and on a panic alike, so that a handler that
+/// panics never leaks a connection slot (issue 19: four leaked slots with
+/// `--max-connections 4` made every later request 503) nor keeps shutdown
+/// waiting for a request that will never finish.
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn take(counter: Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A connection from one client address, given back on drop.
+struct IpSlot {
+    map: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    /// `None` when `ip` already has `max` connections open.
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+        let mut open = map.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            map: map.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let mut open = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn refuse_busy(mut stream: TcpStream, why: &str) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let body = r#"{"status":"error","error":"too many connections; retry"}"#;
+    let body = serde_json::json!({"status": "error", "error": why}).to_string();
     let _ = write!(
         stream,
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
@@ -208,6 +310,10 @@ enum HeadError {
     TooLarge,
     Timeout,
     Malformed(&'static str),
+    /// A method no RFC defines (RFC 9110 §9.1: 501).
+    NotImplemented,
+    /// An HTTP version other than 1.0 and 1.1 (RFC 9110 §15.6.6: 505).
+    Version,
 }
 
 fn connection(
@@ -215,51 +321,84 @@ fn connection(
     limits: &Limits,
     handler: &Handler,
     stopping: &AtomicBool,
-    busy: &AtomicUsize,
+    busy: &Arc<AtomicUsize>,
 ) {
+    let accepted = Instant::now();
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(limits.body_timeout));
-    let Ok(writer) = stream.try_clone() else {
-        return;
-    };
-    let mut writer = writer;
+    // One descriptor per connection: answers are written through a shared
+    // reference to the reader's socket (`&TcpStream` is `Write`), not a
+    // `try_clone` that doubled the descriptors (issue 19: under `ulimit -n
+    // 1024`, connections were reset silently at ~508).
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut first = true;
     loop {
         if stopping.load(Ordering::SeqCst) {
             return;
         }
-        let head = match read_head(&mut reader, limits) {
+        // A new connection's first byte is awaited for the head timeout, not
+        // the idle timeout: a client that connects and says nothing holds a
+        // slot no longer than a slow one (issue 19: 1,030 silent sockets
+        // locked everyone out for the 30 s idle timeout).
+        let since = first.then_some(accepted);
+        first = false;
+        let head = match read_head(&mut reader, limits, since) {
             Ok(h) => h,
             Err(HeadError::Gone) => return,
             Err(HeadError::TooLarge) => {
                 let _ = write_reply(
-                    &mut writer,
+                    reader.get_ref(),
                     &error(431, "request head too large or too many header lines"),
                     true,
+                    false,
                 );
                 return;
             }
             Err(HeadError::Timeout) => {
                 let _ = write_reply(
-                    &mut writer,
+                    reader.get_ref(),
                     &error(408, "request head not received in time"),
                     true,
+                    false,
                 );
                 return;
             }
             Err(HeadError::Malformed(why)) => {
-                let _ = write_reply(&mut writer, &error(400, why), true);
+                let _ = write_reply(reader.get_ref(), &error(400, why), true, false);
+                return;
+            }
+            Err(HeadError::NotImplemented) => {
+                let _ = write_reply(reader.get_ref(), &error(501, "unknown method"), true, false);
+                return;
+            }
+            Err(HeadError::Version) => {
+                let _ = write_reply(
+                    reader.get_ref(),
+                    &error(505, "this server speaks HTTP/1.1 and HTTP/1.0"),
+                    true,
+                    false,
+                );
                 return;
             }
         };
-        busy.fetch_add(1, Ordering::SeqCst);
-        let (reply, close) = answer(head, &mut reader, limits, handler);
+        let head_only = head.method == "HEAD";
+        let in_progress = Counted::take(busy.clone());
+        // A panic is a bug of ours: answer 500 (a sender retries a 5xx) and
+        // close, rather than drop the connection without a word.
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            answer(head, &mut reader, limits, handler)
+        }));
+        let (reply, close) = answered.unwrap_or_else(|_| {
+            tracing::error!("a request handler panicked; answering 500 (a bug in resgate)");
+            (error(500, "internal error (a bug in resgate); retry"), true)
+        });
         let written = write_reply(
-            &mut writer,
+            reader.get_ref(),
             &reply,
             close || stopping.load(Ordering::SeqCst),
+            head_only,
         );
-        busy.fetch_sub(1, Ordering::SeqCst);
+        drop(in_progress);
         if close || written.is_err() {
             return;
         }
@@ -268,7 +407,10 @@ fn connection(
 
 struct Head {
     method: String,
+    /// Path and query.
     target: String,
+    /// The host of an absolute-form target, which replaces `Host`.
+    authority: Option<String>,
     keep_alive: bool,
     headers: Vec<(String, String)>,
 }
@@ -284,7 +426,7 @@ fn answer(
         head.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_owned())
+            .map(|(_, v)| v.to_owned())
     };
     if find("transfer-encoding").is_some() {
         return (error(411, "send the body with a Content-Length"), true);
@@ -300,6 +442,7 @@ fn answer(
     };
     let mut incoming = Incoming {
         method: head.method,
+        authority: head.authority,
         path,
         query,
         headers: head.headers,
@@ -310,8 +453,10 @@ fn answer(
         body_timeout: limits.body_timeout,
     };
     let reply = handler(&mut incoming);
-    // A body left on the wire (refused before reading) cannot be skipped safely.
-    let close = !head.keep_alive || (!incoming.body_read && content_length > 0);
+    // A body left on the wire (refused before reading) cannot be skipped
+    // safely; after a malformed request, the next one's framing is doubtful.
+    let close =
+        !head.keep_alive || (!incoming.body_read && content_length > 0) || reply.status == 400;
     (reply, close)
 }
 
@@ -325,7 +470,9 @@ fn content_length(headers: &[(String, String)]) -> Result<usize, &'static str> {
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
     {
-        let value = value.trim();
+        // Only SP and HTAB are whitespace here: `str::trim` would also take
+        // a no-break space off `5\u{a0}`, which other parsers read otherwise.
+        let value = value.trim_matches([' ', '\t']);
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
             return Err("invalid Content-Length");
         }
@@ -338,21 +485,33 @@ fn content_length(headers: &[(String, String)]) -> Result<usize, &'static str> {
     Ok(found.unwrap_or(0))
 }
 
-fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head, HeadError> {
+/// Reads the next request head. `first`: when the connection was accepted, for
+/// its first request, whose first byte must come within the head timeout;
+/// later requests' first byte may take the idle timeout.
+fn read_head(
+    reader: &mut BufReader<TcpStream>,
+    limits: &Limits,
+    first: Option<Instant>,
+) -> Result<Head, HeadError> {
     let timed_out = |e: &std::io::Error| {
         matches!(
             e.kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         )
     };
-    // Wait for the first byte of the next request with the idle timeout.
-    let _ = reader.get_ref().set_read_timeout(Some(limits.idle_timeout));
+    let wait = match first {
+        Some(accepted) => (accepted + limits.head_timeout)
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+        None => limits.idle_timeout,
+    };
+    let _ = reader.get_ref().set_read_timeout(Some(wait));
     match reader.fill_buf() {
         Ok([]) => return Err(HeadError::Gone),
         Ok(_) => {}
         Err(_) => return Err(HeadError::Gone),
     }
-    let deadline = Instant::now() + limits.head_timeout;
+    let deadline = first.unwrap_or_else(Instant::now) + limits.head_timeout;
     let mut head: Vec<u8> = Vec::with_capacity(1024);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -367,17 +526,16 @@ fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(HeadError::Gone),
         };
-        // Look for the blank line, also across the previous chunk's end.
-        let start = head.len().saturating_sub(3);
         let take = available
             .len()
             .min(limits.max_head + 1 - head.len().min(limits.max_head));
         head.extend_from_slice(&available[..take]);
-        if let Some(end) = find_blank_line(&head[start..]).map(|e| start + e) {
+        // Parsed again from the start as bytes arrive: at most 16 KiB, and
+        // httparse is fast; what follows the head stays in the reader.
+        if let Some((parsed, end)) = parse_head(&head)? {
             let used = take - (head.len() - end);
             reader.consume(used);
-            head.truncate(end);
-            return parse_head(&head);
+            return Ok(parsed);
         }
         reader.consume(take);
         if head.len() > limits.max_head {
@@ -386,70 +544,181 @@ fn read_head(reader: &mut BufReader<TcpStream>, limits: &Limits) -> Result<Head,
     }
 }
 
-/// The index just past the first `\r\n\r\n`.
-fn find_blank_line(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-}
+/// Methods of RFC 9110 §9 and RFC 5789: anything else is answered 501, these
+/// 405 where a route does not take them.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
 
-fn parse_head(bytes: &[u8]) -> Result<Head, HeadError> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| HeadError::Malformed("request head is not UTF-8"))?;
-    let mut lines = text.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HeadError::Malformed("malformed request line"));
-    };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(HeadError::Malformed("malformed method"));
-    }
-    if !target.starts_with('/') {
-        return Err(HeadError::Malformed("the request target must be a path"));
-    }
-    let mut keep_alive = match version {
-        "HTTP/1.1" => true,
-        "HTTP/1.0" => false,
-        _ => return Err(HeadError::Malformed("unsupported HTTP version")),
-    };
-    let mut headers = Vec::new();
-    for line in lines {
-        if line.is_empty() {
-            continue;
+/// Parses a request head with httparse; `None` while it is incomplete, else
+/// the head and its length in bytes. On top of httparse: line endings must be
+/// CRLF (a bare LF or CR, or a NUL anywhere in the head, is refused, so that
+/// no front end can split this head into other lines than we do), field
+/// values may hold no control character, `Host` must be there once (HTTP/1.1),
+/// and the target must be a path or an absolute `http(s)` URL.
+fn parse_head(bytes: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut slots);
+    let end = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            // A bare LF or a NUL is refused as soon as it arrives.
+            bare_line_ending(bytes)?;
+            return Ok(None);
         }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(HeadError::Malformed("malformed header line"));
-        };
-        if name.is_empty()
-            || name
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+        Err(httparse::Error::Version) => return Err(version_error(bytes)),
+        Err(httparse::Error::HeaderValue) => {
+            return Err(HeadError::Malformed(
+                "a header value holds a control character (CR, LF, NUL, ...)",
+            ));
+        }
+        Err(httparse::Error::HeaderName) => {
             return Err(HeadError::Malformed("malformed header name"));
         }
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("connection") {
-            if value.eq_ignore_ascii_case("close") {
-                keep_alive = false;
-            } else if value.eq_ignore_ascii_case("keep-alive") {
-                keep_alive = true;
+        Err(httparse::Error::NewLine) => {
+            return Err(HeadError::Malformed("lines must end with CRLF"));
+        }
+        Err(_) => return Err(HeadError::Malformed("malformed request line")),
+    };
+    bare_line_ending(&bytes[..end])?;
+    let method = request.method.unwrap_or_default();
+    if !KNOWN_METHODS.contains(&method) {
+        return Err(HeadError::NotImplemented);
+    }
+    let target = request.path.unwrap_or_default();
+    if !target.is_ascii() {
+        return Err(HeadError::Malformed("the request target must be ASCII"));
+    }
+    let (authority, target) = split_target(target)?;
+    let mut keep_alive = request.version == Some(1);
+    let mut headers = Vec::with_capacity(request.headers.len());
+    let mut hosts = 0;
+    for header in request.headers.iter() {
+        // httparse lets HTAB, SP, VCHAR and obs-text (0x80-0xFF) through;
+        // check again, a field value is never where a line may end.
+        if header
+            .value
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Err(HeadError::Malformed(
+                "a header value holds a control character (CR, LF, NUL, ...)",
+            ));
+        }
+        // obs-text is kept as U+FFFD: no header we read may hold it.
+        let value = String::from_utf8_lossy(header.value);
+        let value = value.trim_matches([' ', '\t']);
+        if header.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        }
+        if header.name.eq_ignore_ascii_case("connection") {
+            // A list of tokens (RFC 9110 §7.6.1): `close` anywhere closes.
+            for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
+                if token.eq_ignore_ascii_case("close") {
+                    keep_alive = false;
+                    break;
+                }
+                if token.eq_ignore_ascii_case("keep-alive") {
+                    keep_alive = true;
+                }
             }
         }
-        headers.push((name.to_owned(), value.to_owned()));
-        if headers.len() > MAX_HEADERS {
-            return Err(HeadError::TooLarge);
+        headers.push((header.name.to_owned(), value.to_owned()));
+    }
+    if headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("connection")
+            && v.split(',')
+                .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"))
+    }) {
+        keep_alive = false;
+    }
+    // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+    // without Host, and to any with more than one.
+    match (hosts, request.version) {
+        (0, Some(1)) => {
+            return Err(HeadError::Malformed(
+                "an HTTP/1.1 request needs a Host header",
+            ));
+        }
+        (0 | 1, _) => {}
+        _ => return Err(HeadError::Malformed("more than one Host header")),
+    }
+    Ok(Some((
+        Head {
+            method: method.to_owned(),
+            target,
+            authority,
+            keep_alive,
+            headers,
+        },
+        end,
+    )))
+}
+
+/// Refuses a LF not after a CR, a CR not before a LF, and NUL.
+fn bare_line_ending(bytes: &[u8]) -> Result<(), HeadError> {
+    for (i, &b) in bytes.iter().enumerate() {
+        let bare = match b {
+            b'\n' => i == 0 || bytes[i - 1] != b'\r',
+            b'\r' => bytes.get(i + 1).is_some_and(|&n| n != b'\n'),
+            0 => true,
+            _ => false,
+        };
+        if bare {
+            return Err(HeadError::Malformed(
+                "bare CR, LF or NUL in the request head; lines end with CRLF",
+            ));
         }
     }
-    Ok(Head {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        keep_alive,
-        headers,
-    })
+    Ok(())
+}
+
+/// `HTTP/2.0` and other well-formed versions we do not speak: 505; anything
+/// else in that place: 400.
+fn version_error(bytes: &[u8]) -> HeadError {
+    let line = bytes
+        .split(|&b| b == b'\n')
+        .find(|l| !l.is_empty() && l != b"\r");
+    let version = line.and_then(|l| l.rsplit(|&b| b == b' ').next());
+    match version {
+        Some([b'H', b'T', b'T', b'P', b'/', major, ..]) if major.is_ascii_digit() => {
+            HeadError::Version
+        }
+        _ => HeadError::Malformed("malformed HTTP version"),
+    }
+}
+
+/// The target's path and query, and its authority if it is in absolute form
+/// (`http://host:port/path`, RFC 9112 §3.2.2: a server MUST accept it, and
+/// its host replaces `Host`).
+fn split_target(target: &str) -> Result<(Option<String>, String), HeadError> {
+    if target.starts_with('/') {
+        return Ok((None, target.to_owned()));
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let rest = if lower.starts_with("http://") {
+        &target[7..]
+    } else if lower.starts_with("https://") {
+        &target[8..]
+    } else {
+        return Err(HeadError::Malformed(
+            "the request target must be a path or an absolute http URL",
+        ));
+    };
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    if authority.is_empty() || authority.contains('@') {
+        return Err(HeadError::Malformed(
+            "malformed authority in the request target",
+        ));
+    }
+    let path = match path {
+        "" => "/".to_owned(),
+        p if p.starts_with('?') => format!("/{p}"),
+        p => p.to_owned(),
+    };
+    Ok((Some(authority.to_owned()), path))
 }
 
 pub fn error(status: u16, message: &str) -> Reply {
@@ -461,7 +730,14 @@ pub fn error(status: u16, message: &str) -> Reply {
     }
 }
 
-fn write_reply(w: &mut TcpStream, reply: &Reply, close: bool) -> std::io::Result<()> {
+/// Writes the answer; `head_only` (a HEAD request) sends the head a GET would
+/// get, Content-Length included, without the body (RFC 9110 §9.3.2).
+fn write_reply(
+    mut w: &TcpStream,
+    reply: &Reply,
+    close: bool,
+    head_only: bool,
+) -> std::io::Result<()> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
         reply.status,
@@ -479,7 +755,9 @@ fn write_reply(w: &mut TcpStream, reply: &Reply, close: bool) -> std::io::Result
         out.push_str("Connection: close\r\n");
     }
     out.push_str("\r\n");
-    out.push_str(&reply.body);
+    if !head_only {
+        out.push_str(&reply.body);
+    }
     // One write: no small segments for Nagle to hold back.
     w.write_all(out.as_bytes())?;
     w.flush()
@@ -494,10 +772,16 @@ fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        403 => "Forbidden",
+        409 => "Conflict",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        505 => "HTTP Version Not Supported",
         503 => "Service Unavailable",
         _ => "",
     }
@@ -506,6 +790,57 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler that panics is answered 500 and gives its connection slot
+    /// back: with a cap of 2, five panics in a row leave room for a request.
+    #[test]
+    fn a_panicking_handler_is_answered_500_and_leaks_no_slot() {
+        let server = Arc::new(Server::bind("127.0.0.1:0").unwrap());
+        let addr = server.addr();
+        let limits = Limits {
+            max_head: 16 * 1024,
+            idle_timeout: Duration::from_secs(5),
+            head_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            max_connections: 2,
+            max_per_ip: 2,
+        };
+        let handler: Arc<Handler> = Arc::new(|request: &mut Incoming| {
+            assert!(request.path != "/panic", "a bug");
+            error(200, "fine")
+        });
+        let running = {
+            let server = server.clone();
+            std::thread::spawn(move || server.run(&limits, handler, &Metrics::default()))
+        };
+        let ask = |path: &str| {
+            let mut c = TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            write!(
+                c,
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            let _ = c.read_to_string(&mut out);
+            out
+        };
+        for _ in 0..5 {
+            let out = ask("/panic");
+            assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+        }
+        // The connection threads end just after their answer is written.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.open.load(Ordering::SeqCst), 0, "slots leaked");
+        assert_eq!(server.busy.load(Ordering::SeqCst), 0);
+        let out = ask("/ok");
+        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+        server.stop();
+        running.join().unwrap();
+    }
 
     fn length(values: &[&str]) -> Result<usize, &'static str> {
         let headers: Vec<(String, String)> = values

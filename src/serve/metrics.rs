@@ -48,6 +48,20 @@ impl Metrics {
         }
     }
 
+    /// A connection refused at accept with 503: `max_connections` or `per_ip`.
+    pub fn connection_refused(&self, reason: &str) {
+        self.add(
+            "resgate_http_connections_refused_total",
+            format!("reason=\"{}\"", escape(reason)),
+            1,
+        );
+    }
+
+    /// An accept that failed (out of file descriptors, most likely).
+    pub fn accept_error(&self) {
+        self.add("resgate_http_accept_errors_total", String::new(), 1);
+    }
+
     /// A fire that `mode: shadow` kept from calling: what the remediation
     /// would have done had it been trusted.
     pub fn shadow_fire(&self, remediation: &str) {
@@ -179,6 +193,16 @@ impl Metrics {
                 "resgate_journal_errors_total",
                 "counter",
                 "Journal transactions that failed (answered 503).",
+            ),
+            (
+                "resgate_http_connections_refused_total",
+                "counter",
+                "Connections answered 503 at once: max_connections, or per_ip (--max-connections-per-ip).",
+            ),
+            (
+                "resgate_http_accept_errors_total",
+                "counter",
+                "Accepts that failed (out of file descriptors?); the daemon backs off 50 ms each.",
             ),
         ];
         let counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();

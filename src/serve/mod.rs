@@ -14,6 +14,7 @@ mod decider;
 /// Public for `benches/memory.rs`, which measures its keys as serve keeps them.
 #[doc(hidden)]
 pub mod dedupe;
+pub mod hosts;
 mod http;
 mod httpd;
 pub mod journal;
@@ -43,6 +44,8 @@ pub struct Options {
     pub listen: String,
     /// Open connections at most (one thread each); beyond, 503 at once.
     pub max_connections: usize,
+    /// Open connections from one client address at most; beyond, 503 at once.
+    pub max_connections_per_ip: usize,
     /// A kept-alive connection idle this long is closed.
     pub idle_timeout: Duration,
     /// The request line and headers must arrive within this.
@@ -68,6 +71,11 @@ pub struct Options {
     pub journal: Option<String>,
     /// How long the leader's lease lasts without renewal (shared journal).
     pub lease: Duration,
+    /// Names (besides the listen address, IP literals and `localhost`) that
+    /// requests may carry in `Host`, and writes in `Origin`.
+    pub allowed_hosts: Vec<String>,
+    /// Listen beyond loopback without `RESGATE_API_TOKEN` all the same.
+    pub insecure_no_api_token: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +93,12 @@ pub enum ServeError {
     Locked(String),
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: String, message: String },
+    /// `--listen` beyond loopback, no `RESGATE_API_TOKEN`, no
+    /// `--insecure-no-api-token`.
+    #[error(
+        "{0} is reachable beyond this host, and without RESGATE_API_TOKEN anyone who reaches it can pause or approve remediations\n  help: set RESGATE_API_TOKEN in the daemon's environment, listen on 127.0.0.1, or pass --insecure-no-api-token if a firewall or proxy already guards it"
+    )]
+    NoApiToken(String),
 }
 
 /// A flag with a wake-up: sleeping threads return as soon as shutdown starts.
@@ -226,6 +240,7 @@ impl Shared {
 /// Loads the rules, opens the journal, restores the engine, and serves until
 /// SIGTERM/SIGINT. `on_listen` is told the bound address (the CLI prints it).
 pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    refuse_open_api_beyond_loopback(&options)?;
     let rules = reload::load(&options.rules)
         .ok_or_else(|| ServeError::Rules(options.rules.display().to_string()))?;
     let location = match &options.journal {
@@ -359,13 +374,16 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         head_timeout: options.head_timeout,
         body_timeout: options.body_timeout,
         max_connections: options.max_connections,
+        max_per_ip: options.max_connections_per_ip,
     };
+    let hosts =
+        hosts::AllowedHosts::new(addr, listen_host(&options.listen), &options.allowed_hosts);
     let handler: Arc<httpd::Handler> = {
         let shared = shared.clone();
-        Arc::new(move |request: &mut httpd::Incoming| http::handle(request, &shared))
+        Arc::new(move |request: &mut httpd::Incoming| http::handle(request, &shared, &hosts))
     };
     // Returns once stopped and the requests in progress are answered.
-    server.run(&limits, handler);
+    server.run(&limits, handler, &shared.metrics);
     // Workers have answered everything they took; nothing new is accepted.
     shared.shutdown.trigger();
     let _ = decider_thread.join();
@@ -388,6 +406,29 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     drop(lock);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The host part of `--listen` (`[::1]:9095` → `[::1]`, `localhost:0` → `localhost`).
+fn listen_host(listen: &str) -> &str {
+    listen.rsplit_once(':').map_or(listen, |(host, _)| host)
+}
+
+/// The operator API pauses and approves remediations: open to anyone only on
+/// loopback (where the Host and Origin checks keep web pages out). Beyond it,
+/// a token, or the operator's explicit word that something else guards it.
+fn refuse_open_api_beyond_loopback(options: &Options) -> Result<(), ServeError> {
+    use std::net::ToSocketAddrs;
+    if options.api_token.is_some() || options.insecure_no_api_token {
+        return Ok(());
+    }
+    // An address that does not resolve fails at bind, with its own message.
+    let Ok(addrs) = options.listen.to_socket_addrs() else {
+        return Ok(());
+    };
+    match addrs.into_iter().find(|a| !a.ip().is_loopback()) {
+        Some(open) => Err(ServeError::NoApiToken(open.to_string())),
+        None => Ok(()),
+    }
 }
 
 fn lock_data_dir(data: &std::path::Path) -> Result<std::fs::File, ServeError> {

@@ -239,9 +239,16 @@ fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
         .expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     let mut has_length = false;
+    let mut has_type = false;
     for (k, v) in headers {
         has_length |= k.eq_ignore_ascii_case("content-length");
+        has_type |= k.eq_ignore_ascii_case("content-type");
         head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    // As Alertmanager, Grafana and `resgate pause` do: serve refuses a write
+    // that is not declared JSON (DESIGN.md §5).
+    if !has_type && matches!(method, "POST" | "DELETE") {
+        head.push_str("Content-Type: application/json\r\n");
     }
     if !has_length {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
