@@ -591,7 +591,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
         return Err(HeadError::Malformed("the request target must be ASCII"));
     }
     let (authority, target) = split_target(target)?;
-    let mut keep_alive = request.version == Some(1);
+    let (mut close, mut keep) = (false, false);
     let mut headers = Vec::with_capacity(request.headers.len());
     let mut hosts = 0;
     for header in request.headers.iter() {
@@ -613,26 +613,17 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(Head, usize)>, HeadError> {
             hosts += 1;
         }
         if header.name.eq_ignore_ascii_case("connection") {
-            // A list of tokens (RFC 9110 §7.6.1): `close` anywhere closes.
+            // A list of tokens (RFC 9110 §7.6.1); `close` anywhere wins.
             for token in value.split(',').map(|t| t.trim_matches([' ', '\t'])) {
-                if token.eq_ignore_ascii_case("close") {
-                    keep_alive = false;
-                    break;
-                }
-                if token.eq_ignore_ascii_case("keep-alive") {
-                    keep_alive = true;
-                }
+                close |= token.eq_ignore_ascii_case("close");
+                keep |= token.eq_ignore_ascii_case("keep-alive");
             }
         }
         headers.push((header.name.to_owned(), value.to_owned()));
     }
-    if headers.iter().any(|(k, v)| {
-        k.eq_ignore_ascii_case("connection")
-            && v.split(',')
-                .any(|t| t.trim_matches([' ', '\t']).eq_ignore_ascii_case("close"))
-    }) {
-        keep_alive = false;
-    }
+    // HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 only
+    // when asked to keep it.
+    let keep_alive = !close && (keep || request.version == Some(1));
     // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
     // without Host, and to any with more than one.
     match (hosts, request.version) {
