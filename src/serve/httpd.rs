@@ -957,16 +957,20 @@ mod tests {
             let _ = c.read_to_string(&mut out);
             out
         };
+        // The connection threads end just after their answer is written:
+        // wait (bounded) for the slots to come back before the next request.
+        let settled = || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while server.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(server.open.load(Ordering::SeqCst), 0, "slots leaked");
+        };
         for _ in 0..5 {
             let out = ask("/panic");
             assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
+            settled();
         }
-        // The connection threads end just after their answer is written.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(server.open.load(Ordering::SeqCst), 0, "slots leaked");
         assert_eq!(server.busy.load(Ordering::SeqCst), 0);
         let out = ask("/ok");
         assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
