@@ -15,11 +15,12 @@
 //! - the request consumed exactly its head and its declared body, nothing
 //!   after it (the next request's bytes stay on the wire);
 //! - an accepted head has no NUL and no CR or LF outside a CRLF, and no field
-//!   value holds a control character;
+//!   value holds an ASCII control character (HTAB aside);
 //! - it is at most the head limit long;
 //! - an error is one of the statuses the daemon answers with;
-//! - the answer does not depend on how the bytes were split (reads that
-//!   time out aside).
+//! - whether a request is accepted, and what it is, does not depend on how
+//!   the bytes were split (reads that time out aside; a head with two faults
+//!   may be refused with the status of either).
 #![no_main]
 
 use std::cell::Cell;
@@ -126,7 +127,10 @@ fuzz_target!(|input: &[u8]| {
     let (result, timed_out) = read(data, sizes, max_head, max_body);
     match &result {
         Ok(request) => {
-            assert!(request.consumed <= data.len(), "consumed more than was sent");
+            assert!(
+                request.consumed <= data.len(),
+                "consumed more than was sent"
+            );
             assert!(
                 request.body.len() <= request.consumed,
                 "a body longer than what was consumed"
@@ -141,7 +145,9 @@ fuzz_target!(|input: &[u8]| {
                 .headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |(_, v)| v.trim().parse::<usize>().expect("a valid length"));
+                .map_or(0, |(_, v)| {
+                    v.trim().parse::<usize>().expect("a valid length")
+                });
             assert_eq!(request.body.len(), declared, "not the declared body");
             assert!(request.body.len() <= max_body, "a body over the limit");
             let head = &data[..head_end];
@@ -154,7 +160,9 @@ fuzz_target!(|input: &[u8]| {
             for (name, value) in &request.headers {
                 assert!(!name.is_empty(), "an empty header name");
                 assert!(
-                    !value.chars().any(|c| c.is_control() && c != '\t'),
+                    // ASCII controls: obs-text (0x80-0xFF, C1 controls
+                    // in UTF-8 included) is allowed (RFC 9110 §5.5).
+                    !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f),
                     "a control character in the value of {name:?}"
                 );
             }
@@ -166,7 +174,15 @@ fuzz_target!(|input: &[u8]| {
         ),
     }
     if !timed_out && !sizes.is_empty() {
+        // A head with two faults may be refused for whichever arrives
+        // first (nginx too answers the first it sees): only acceptance, and
+        // what is accepted, must not depend on the split.
         let (whole, _) = read(data, &[], max_head, max_body);
-        assert_eq!(result, whole, "the answer depends on how the bytes were split");
+        if result.is_ok() || whole.is_ok() {
+            assert_eq!(
+                result, whole,
+                "the answer depends on how the bytes were split"
+            );
+        }
     }
 });
