@@ -198,3 +198,23 @@ fn the_version_status_does_not_depend_on_how_the_line_arrives() {
         }
     }
 }
+
+/// Target `http_read`, 2026-12-07, after 3.8 million executions: a head one
+/// byte over the limit was accepted (the reader keeps `max_head + 1` bytes to
+/// tell "too large" from "complete", and took a head that ended on that last
+/// byte). The limit is the head's length: 431 above it, however it arrives.
+#[test]
+fn a_head_one_byte_over_the_limit_is_refused() {
+    let head = b"POST /o| HTTP/1.0\r\n\r\n";
+    let read = |max_head: usize, split: usize| {
+        resgate::serve::read_request(Split { data: head, split }, max_head, 0).map(|r| r.consumed)
+    };
+    for split in 0..head.len() {
+        assert_eq!(read(head.len(), split), Ok(head.len()), "split at {split}");
+        assert_eq!(
+            read(head.len() - 1, split),
+            Err(Some(431)),
+            "split at {split}"
+        );
+    }
+}

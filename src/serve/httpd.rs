@@ -551,6 +551,11 @@ fn read_head(
         // Parsed again from the start as bytes arrive: at most 16 KiB, and
         // httparse is fast; what follows the head stays in the reader.
         if let Some((parsed, end)) = parse_head(&head)? {
+            // `head` may hold one byte over the limit (to tell "too large"
+            // from "complete"); a head ending on it is too large too.
+            if end > limits.max_head {
+                return Err(HeadError::TooLarge);
+            }
             let used = take - (head.len() - end);
             reader.consume(used);
             return Ok(parsed);
