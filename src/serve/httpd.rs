@@ -52,8 +52,20 @@ pub struct Incoming<'a> {
     content_length: usize,
     expect_continue: bool,
     body_read: bool,
-    stream: &'a mut BufReader<TcpStream>,
+    stream: &'a mut BufReader<dyn Wire + 'a>,
     body_timeout: Duration,
+}
+
+/// What a request is read from: a TCP stream in the daemon; any reader in
+/// the fuzz target ([`read_request`]).
+pub trait Wire: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl Wire for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
 }
 
 pub enum BodyError {
@@ -418,7 +430,7 @@ struct Head {
 /// Runs the handler; the reply and whether the connection must close after it.
 fn answer(
     head: Head,
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<dyn Wire + '_>,
     limits: &Limits,
     handler: &Handler,
 ) -> (Reply, bool) {
@@ -489,7 +501,7 @@ fn content_length(headers: &[(String, String)]) -> Result<usize, &'static str> {
 /// its first request, whose first byte must come within the head timeout;
 /// later requests' first byte may take the idle timeout.
 fn read_head(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<dyn Wire + '_>,
     limits: &Limits,
     first: Option<Instant>,
 ) -> Result<Head, HeadError> {
@@ -506,10 +518,16 @@ fn read_head(
         None => limits.idle_timeout,
     };
     let _ = reader.get_ref().set_read_timeout(Some(wait));
-    match reader.fill_buf() {
-        Ok([]) => return Err(HeadError::Gone),
-        Ok(_) => {}
-        Err(_) => return Err(HeadError::Gone),
+    loop {
+        match reader.fill_buf() {
+            Ok([]) => return Err(HeadError::Gone),
+            Ok(_) => break,
+            // With a read timeout set, Linux fails a read with EINTR when a
+            // signal (SIGHUP: reload) lands on this thread, SA_RESTART or
+            // not (signal(7)): not the peer leaving (found by fuzzing).
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(HeadError::Gone),
+        }
     }
     let deadline = first.unwrap_or_else(Instant::now) + limits.head_timeout;
     let mut head: Vec<u8> = Vec::with_capacity(1024);
@@ -533,6 +551,11 @@ fn read_head(
         // Parsed again from the start as bytes arrive: at most 16 KiB, and
         // httparse is fast; what follows the head stays in the reader.
         if let Some((parsed, end)) = parse_head(&head)? {
+            // `head` may hold one byte over the limit (to tell "too large"
+            // from "complete"); a head ending on it is too large too.
+            if end > limits.max_head {
+                return Err(HeadError::TooLarge);
+            }
             let used = take - (head.len() - end);
             reader.consume(used);
             return Ok(parsed);
@@ -671,7 +694,10 @@ fn version_error(bytes: &[u8]) -> HeadError {
     let line = bytes
         .split(|&b| b == b'\n')
         .find(|l| !l.is_empty() && l != b"\r");
-    let version = line.and_then(|l| l.rsplit(|&b| b == b' ').next());
+    // The third word (method SP target SP version, RFC 9112 §3), not the
+    // last: the line may not have arrived whole, and a word after the
+    // version must not turn a 400 into a 505 (found by fuzzing).
+    let version = line.and_then(|l| l.splitn(3, |&b| b == b' ').nth(2));
     match version {
         Some([b'H', b'T', b'T', b'P', b'/', major, ..]) if major.is_ascii_digit() => {
             HeadError::Version
@@ -710,6 +736,126 @@ fn split_target(target: &str) -> Result<(Option<String>, String), HeadError> {
         p => p.to_owned(),
     };
     Ok((Some(authority.to_owned()), path))
+}
+
+/// A request as [`read_request`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRequest {
+    pub method: String,
+    pub authority: Option<String>,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Bytes taken from the wire for this request (head and body): what
+    /// follows stays for the next request.
+    pub consumed: usize,
+    /// Whether the connection would be kept open for another request.
+    pub keep_alive: bool,
+}
+
+/// Reads one request from `wire` the way a connection does: `read_head` (a
+/// head of at most `max_head` bytes), then `answer` with a handler that reads
+/// the whole body (at most `max_body` bytes), as a webhook's does after its
+/// credentials. `Err` is the status the daemon would answer, `None` when it
+/// closes without one (the peer left before a head). Timeouts are the
+/// daemon's defaults; `wire` may ignore them.
+///
+/// The fuzz crate's entry point (fuzz/fuzz_targets/http_read.rs): the same
+/// code as the daemon's from bytes to a request, over any reader. The daemon
+/// itself does not call it.
+pub fn read_request(
+    wire: impl Wire,
+    max_head: usize,
+    max_body: usize,
+) -> Result<ReadRequest, Option<u16>> {
+    /// Counts the bytes the buffered reader took from the wire.
+    struct Counted<W> {
+        inner: W,
+        read: usize,
+    }
+    impl<W: Wire> Read for Counted<W> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.read = self.read.saturating_add(n);
+            Ok(n)
+        }
+    }
+    impl<W: Wire> Write for Counted<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.inner.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    impl<W: Wire> Wire for Counted<W> {
+        fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+            self.inner.set_read_timeout(timeout)
+        }
+    }
+
+    let limits = Limits {
+        max_head,
+        idle_timeout: Duration::from_secs(30),
+        head_timeout: Duration::from_secs(10),
+        body_timeout: Duration::from_secs(10),
+        max_connections: 1,
+        max_per_ip: 1,
+    };
+    let mut reader = BufReader::with_capacity(
+        16 * 1024,
+        Counted {
+            inner: wire,
+            read: 0,
+        },
+    );
+    let head = read_head(&mut reader, &limits, Some(Instant::now())).map_err(|e| match e {
+        HeadError::Gone => None,
+        HeadError::TooLarge => Some(431),
+        HeadError::Timeout => Some(408),
+        HeadError::Malformed(_) => Some(400),
+        HeadError::NotImplemented => Some(501),
+        HeadError::Version => Some(505),
+    })?;
+    let read: Arc<Mutex<Option<ReadRequest>>> = Arc::default();
+    let found = read.clone();
+    let handler = move |incoming: &mut Incoming| {
+        let body = incoming.body(max_body);
+        let status = match &body {
+            Ok(_) => 200,
+            // As http.rs's `body_error` answers.
+            Err(BodyError::TooLarge) => 413,
+            Err(BodyError::Timeout) => 408,
+            Err(BodyError::Io(_)) => 400,
+        };
+        if let Ok(body) = body
+            && let Ok(mut found) = found.lock()
+        {
+            *found = Some(ReadRequest {
+                method: incoming.method.clone(),
+                authority: incoming.authority.clone(),
+                path: incoming.path.clone(),
+                query: incoming.query.clone(),
+                headers: incoming.headers.clone(),
+                body,
+                consumed: 0,
+                keep_alive: false,
+            });
+        }
+        error(status, "")
+    };
+    let (reply, close) = answer(head, &mut reader, &limits, &handler);
+    let request = read.lock().ok().and_then(|mut r| r.take());
+    match request {
+        Some(mut request) if reply.status == 200 => {
+            let wire = reader.get_ref().read;
+            request.consumed = wire.saturating_sub(reader.buffer().len());
+            request.keep_alive = !close;
+            Ok(request)
+        }
+        _ => Err(Some(reply.status)),
+    }
 }
 
 pub fn error(status: u16, message: &str) -> Reply {

@@ -36,6 +36,7 @@ use std::time::Duration;
 use crate::remediate::{Client, ProcessSecrets, RetryPolicy};
 use crate::rules::RuleSet;
 
+pub use httpd::{ReadRequest, Wire, read_request};
 pub use writer::Writer;
 
 #[derive(Debug, Clone)]
