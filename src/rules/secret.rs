@@ -103,6 +103,12 @@ impl SecretUse {
                         ),
                     ),
                 },
+                Some(v) if v.is_empty() => (
+                    format!("environment variable {name} is empty"),
+                    format!(
+                        "set {name} to the secret: an empty one would let anyone authenticate or sign"
+                    ),
+                ),
                 Some(_) => return None,
                 None => (
                     format!("environment variable {name} is not set"),
@@ -118,6 +124,11 @@ impl SecretUse {
                 ),
             },
             Piece::File(path) => match read_file(path) {
+                Ok(v) if v.trim_end_matches(['\n', '\r']).is_empty() => (
+                    format!("secret file {path} is empty"),
+                    "write the secret into the file: an empty one would let anyone authenticate or sign"
+                        .to_owned(),
+                ),
                 Ok(_) => return None,
                 Err(e) => (
                     format!("cannot read secret file {path}: {e}"),
@@ -241,13 +252,21 @@ impl SecretString {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
+                // An empty value is refused as a missing one is: an empty
+                // HMAC key or bearer token is a secret anyone knows.
                 Piece::Env(name) => match env(name) {
+                    Some(v) if v.is_empty() => {
+                        return Err(format!("environment variable {name} is empty"));
+                    }
                     Some(v) => out.push_str(&v),
                     None => return Err(format!("environment variable {name} is not set")),
                 },
                 Piece::File(path) => match read_file(path) {
                     // Secret files conventionally end in a newline that is not part of the secret.
-                    Ok(v) => out.push_str(v.trim_end_matches(['\n', '\r'])),
+                    Ok(v) => match v.trim_end_matches(['\n', '\r']) {
+                        "" => return Err(format!("secret file {path} is empty")),
+                        v => out.push_str(v),
+                    },
                     Err(e) => return Err(format!("cannot read secret file {path}: {e}")),
                 },
             }
@@ -274,6 +293,16 @@ mod tests {
         let no_file = |_: &str| Err(std::io::Error::other("no"));
         assert_eq!(s.resolve(env, no_file), Ok("Bearer s3cret!".to_owned()));
         assert_eq!(format!("{s:?}"), "Bearer ${env:TOKEN}!");
+    }
+
+    #[test]
+    fn empty_secrets_are_errors_not_secrets() {
+        let s = SecretString::parse("Bearer ${env:E}").unwrap();
+        let r = s.resolve(|_| Some(String::new()), |_| Ok(String::new()));
+        assert_eq!(r, Err("environment variable E is empty".to_owned()));
+        let f = SecretString::parse("${file:/run/secrets/x}").unwrap();
+        let r = f.resolve(|_| None, |_| Ok("\n".to_owned()));
+        assert_eq!(r, Err("secret file /run/secrets/x is empty".to_owned()));
     }
 
     #[test]

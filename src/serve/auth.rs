@@ -152,7 +152,11 @@ mod tests {
     struct Env;
     impl SecretSource for Env {
         fn env(&self, name: &str) -> Option<String> {
-            (name == "TOKEN").then(|| "t0ken".to_owned())
+            match name {
+                "TOKEN" => Some("t0ken".to_owned()),
+                "EMPTY" => Some(String::new()),
+                _ => None,
+            }
         }
         fn read_file(&self, _: &str) -> std::io::Result<String> {
             Err(std::io::Error::other("no files here"))
@@ -216,6 +220,31 @@ mod tests {
             run(&auth, &[("Authorization", "Basic !!!")], b"", 0),
             Err(Refusal("malformed Basic credentials"))
         );
+    }
+
+    /// Found by the `auth` fuzz target's run (issue 19.7): a variable set to
+    /// the empty string made the HMAC key empty, and a signature anyone can
+    /// compute without knowing a secret was accepted. An empty secret is no
+    /// secret: every scheme refuses, whatever the request carries.
+    #[test]
+    fn an_empty_secret_accepts_nothing() {
+        let body = br#"{"alerts": []}"#;
+        let hmac = SourceAuth::Hmac {
+            secret: secret("${env:EMPTY}"),
+            scheme: HmacScheme::Hex,
+            header: "X-Grafana-Alerting-Signature".into(),
+            timestamp_header: None,
+        };
+        let forged = sign_hex("", None, body);
+        assert!(run(&hmac, &[("X-Grafana-Alerting-Signature", &forged)], body, 0).is_err());
+        let bearer = SourceAuth::Bearer(secret("${env:EMPTY}"));
+        assert!(run(&bearer, &[("Authorization", "Bearer ")], body, 0).is_err());
+        let basic = SourceAuth::Basic {
+            username: "am".into(),
+            password: secret("${env:EMPTY}"),
+        };
+        // "am:" in Base64.
+        assert!(run(&basic, &[("Authorization", "Basic YW06")], body, 0).is_err());
     }
 
     #[test]
