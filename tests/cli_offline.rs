@@ -133,6 +133,30 @@ fn simulate_rejects_an_alert_without_labels_naming_the_field() {
     assert!(run.stderr.contains("labels"), "{}", run.stderr);
 }
 
+/// A payload that maps to no alert (PagerDuty's `incident.acknowledged` is no
+/// notification, issue 17) printed nothing at all, which reads as "it did not
+/// run"; it says so. JSON stays an empty array.
+#[test]
+fn simulate_says_when_a_payload_holds_no_alert() {
+    let rules = repo("tests/rules/pagerduty");
+    let payload = repo("fixtures/pagerduty/incident-acknowledged.json");
+    let text = Test::new()
+        .args(["simulate", "--rules", &rules, &payload])
+        .run()
+        .code(0);
+    assert!(
+        text.stdout
+            .starts_with("no alerts: source \"pagerduty\" maps this payload to none"),
+        "{}",
+        text.stdout
+    );
+    let json = Test::new()
+        .args(["simulate", "--rules", &rules, &payload, "--format", "json"])
+        .run()
+        .code(0);
+    assert_eq!(json.stdout.trim(), "[]");
+}
+
 #[test]
 fn simulate_a_missing_file_is_a_usage_error() {
     Test::new()

@@ -138,6 +138,15 @@ fn payload(args: &Args, rules: &Arc<RuleSet>) -> Result<(), String> {
                     "decided at {at} against the state the journal recorded then"
                 )?;
             }
+            if alerts.is_empty() {
+                // An empty screen reads as "it did not run"; some payloads
+                // carry no alert by design (a PagerDuty acknowledgement).
+                writeln!(
+                    out,
+                    "no alerts: source \"{}\" maps this payload to none, so nothing is decided",
+                    escape(&source.name)
+                )?;
+            }
             for (i, a) in alerts.iter().enumerate() {
                 let labels: Vec<String> = a
                     .labels
