@@ -83,6 +83,52 @@ pub fn join_base(base: &str, rest: &str) -> String {
     format!("{base}{rest}")
 }
 
+/// Why a secret reference yields no value. One lookup serves both
+/// [`SecretUse::unresolved`] (start-up and reload) and
+/// [`SecretString::resolve`] (each request), so they cannot disagree.
+enum Missing {
+    Unset(String),
+    /// Refused as a missing one: an empty HMAC key or bearer token is a
+    /// secret anyone knows.
+    EmptyEnv(String),
+    EmptyFile(String),
+    Unreadable(String, std::io::Error),
+}
+
+impl fmt::Display for Missing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Missing::Unset(name) => write!(f, "environment variable {name} is not set"),
+            Missing::EmptyEnv(name) => write!(f, "environment variable {name} is empty"),
+            Missing::EmptyFile(path) => write!(f, "secret file {path} is empty"),
+            Missing::Unreadable(path, e) => write!(f, "cannot read secret file {path}: {e}"),
+        }
+    }
+}
+
+/// The value of one `${env:}` or `${file:}` reference.
+fn lookup_env(name: &str, env: impl Fn(&str) -> Option<String>) -> Result<String, Missing> {
+    match env(name) {
+        Some(v) if v.is_empty() => Err(Missing::EmptyEnv(name.to_owned())),
+        Some(v) => Ok(v),
+        None => Err(Missing::Unset(name.to_owned())),
+    }
+}
+
+fn lookup_file(
+    path: &str,
+    read_file: impl Fn(&str) -> std::io::Result<String>,
+) -> Result<String, Missing> {
+    match read_file(path) {
+        // Secret files conventionally end in a newline that is not part of the secret.
+        Ok(v) => match v.trim_end_matches(['\n', '\r']) {
+            "" => Err(Missing::EmptyFile(path.to_owned())),
+            v => Ok(v.to_owned()),
+        },
+        Err(e) => Err(Missing::Unreadable(path.to_owned(), e)),
+    }
+}
+
 impl SecretUse {
     /// Why this reference cannot be resolved now, if it cannot.
     pub fn unresolved(
@@ -90,58 +136,54 @@ impl SecretUse {
         env: impl Fn(&str) -> Option<String>,
         read_file: impl Fn(&str) -> std::io::Result<String>,
     ) -> Option<crate::diag::Diagnostic> {
-        use crate::diag::Diagnostic;
-        let (message, help) = match &self.piece {
+        let missing = match &self.piece {
             Piece::Text(_) => return None,
-            Piece::Env(name) => match env(name) {
-                Some(value) if self.base_url => match check_base_url(&value) {
+            Piece::Env(name) => match lookup_env(name, env) {
+                Ok(value) if self.base_url => match check_base_url(&value) {
                     Ok(()) => return None,
-                    Err(why) => (
-                        format!("environment variable {name} is not a base URL: {why}"),
-                        format!(
-                            "set {name} to e.g. http://127.0.0.1:4440 (scheme, host, port, optional path)"
-                        ),
-                    ),
+                    Err(why) => {
+                        return Some(self.diagnostic(
+                            format!("environment variable {name} is not a base URL: {why}"),
+                            format!(
+                                "set {name} to e.g. http://127.0.0.1:4440 (scheme, host, port, optional path)"
+                            ),
+                        ));
+                    }
                 },
-                Some(v) if v.is_empty() => (
-                    format!("environment variable {name} is empty"),
-                    format!(
-                        "set {name} to the secret: an empty one would let anyone authenticate or sign"
-                    ),
-                ),
-                Some(_) => return None,
-                None => (
-                    format!("environment variable {name} is not set"),
-                    if self.base_url {
-                        format!(
-                            "set {name} in the environment of `resgate serve`, e.g. {name}=http://127.0.0.1:4440"
-                        )
-                    } else {
-                        format!(
-                            "set {name} in the environment of `resgate serve`, or use ${{file:PATH}}"
-                        )
-                    },
-                ),
-            },
-            Piece::File(path) => match read_file(path) {
-                Ok(v) if v.trim_end_matches(['\n', '\r']).is_empty() => (
-                    format!("secret file {path} is empty"),
-                    "write the secret into the file: an empty one would let anyone authenticate or sign"
-                        .to_owned(),
-                ),
                 Ok(_) => return None,
-                Err(e) => (
-                    format!("cannot read secret file {path}: {e}"),
-                    "create the file, or make it readable by the user running `resgate serve`"
-                        .to_owned(),
-                ),
+                Err(missing) => missing,
+            },
+            Piece::File(path) => match lookup_file(path, read_file) {
+                Ok(_) => return None,
+                Err(missing) => missing,
             },
         };
-        Some(
-            Diagnostic::error("unresolved-secret", message)
-                .label(self.span, format!("{} uses it", self.place))
-                .help(help),
-        )
+        let help = match &missing {
+            Missing::Unset(name) if self.base_url => format!(
+                "set {name} in the environment of `resgate serve`, e.g. {name}=http://127.0.0.1:4440"
+            ),
+            Missing::Unset(name) => {
+                format!("set {name} in the environment of `resgate serve`, or use ${{file:PATH}}")
+            }
+            Missing::EmptyEnv(name) => format!(
+                "set {name} to the secret: an empty one would let anyone authenticate or sign"
+            ),
+            Missing::EmptyFile(_) => {
+                "write the secret into the file: an empty one would let anyone authenticate or sign"
+                    .to_owned()
+            }
+            Missing::Unreadable(..) => {
+                "create the file, or make it readable by the user running `resgate serve`"
+                    .to_owned()
+            }
+        };
+        Some(self.diagnostic(missing.to_string(), help))
+    }
+
+    fn diagnostic(&self, message: String, help: String) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic::error("unresolved-secret", message)
+            .label(self.span, format!("{} uses it", self.place))
+            .help(help)
     }
 }
 
@@ -252,23 +294,12 @@ impl SecretString {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                // An empty value is refused as a missing one is: an empty
-                // HMAC key or bearer token is a secret anyone knows.
-                Piece::Env(name) => match env(name) {
-                    Some(v) if v.is_empty() => {
-                        return Err(format!("environment variable {name} is empty"));
-                    }
-                    Some(v) => out.push_str(&v),
-                    None => return Err(format!("environment variable {name} is not set")),
-                },
-                Piece::File(path) => match read_file(path) {
-                    // Secret files conventionally end in a newline that is not part of the secret.
-                    Ok(v) => match v.trim_end_matches(['\n', '\r']) {
-                        "" => return Err(format!("secret file {path} is empty")),
-                        v => out.push_str(v),
-                    },
-                    Err(e) => return Err(format!("cannot read secret file {path}: {e}")),
-                },
+                Piece::Env(name) => {
+                    out.push_str(&lookup_env(name, &env).map_err(|m| m.to_string())?);
+                }
+                Piece::File(path) => {
+                    out.push_str(&lookup_file(path, &read_file).map_err(|m| m.to_string())?);
+                }
             }
         }
         Ok(out)
