@@ -21,9 +21,9 @@ use std::time::Instant;
 use jiff::{SignedDuration, Timestamp};
 use resgate::backtest;
 use resgate::engine::{Decision, EventState, Transition, Verdict};
+use resgate::journal::{self, history};
 use resgate::rules::RuleSet;
 use resgate::scenario::{Action, Fake, Runner, Step};
-use resgate::serve::journal::{self, history};
 use resgate::source::{Alert, AlertStatus, fingerprint};
 use rusqlite::{Connection, params};
 

@@ -453,7 +453,7 @@ fn a_leader_restoring_a_long_backlog_keeps_its_lease() {
     // lease periods (1 s here), during which the lease must be renewed.
     let mut journal = postgres::Client::connect(&bench.url, postgres::NoTls).expect("connect");
     {
-        let db = resgate::serve::journal::Location::Postgres(bench.url.clone())
+        let db = resgate::journal::Location::Postgres(bench.url.clone())
             .open_writer()
             .expect("migrate");
         drop(db);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use resgate::engine::{Engine, Outcome, Pause};
+use resgate::journal::{self, CallPhase, Db, Location, StepRecord, history, lease, story};
 use resgate::rules::{self, RuleSet};
-use resgate::serve::journal::{self, CallPhase, Db, Location, StepRecord, history, lease, story};
 use resgate::source::{Alert, AlertStatus, fingerprint};
 use serde_json::{Value, json};
 

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::engine::Verdict;
-use crate::serve::journal::history::RecordedDecision;
+use crate::journal::history::RecordedDecision;
 
 /// How the decisions on one alert (for one remediation) changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -6,7 +6,7 @@
 //! fake remediator scripted from the journal: the recorded event on the same
 //! target (its duration and how it ended), else the median of the
 //! remediation's recorded events, else an assumption the caller gives. No I/O
-//! here: the caller reads the journal ([`crate::serve::journal::history`]).
+//! here: the caller reads the journal ([`crate::journal::history`]).
 
 pub mod diff;
 
@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::engine::EventState;
+use crate::journal::history::{Recorded, RecordedEvent};
 use crate::rules::RuleSet;
 use crate::scenario::schema::FakeOutcome;
 use crate::scenario::{Action, Fake, Runner, Step, Trace};
-use crate::serve::journal::history::{Recorded, RecordedEvent};
 
 pub use diff::{Change, Diff, diff};
 

@@ -10,10 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Exit, Format, Output};
 use crate::backtest::{self, Diff, Replay};
+use crate::journal::{self, history};
 use crate::rules;
 use crate::scenario::Fake;
 use crate::scenario::schema::FakeOutcome;
-use crate::serve::journal::{self, history};
 use crate::term::escape;
 use crate::timeline::{Timeline, svg};
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Exit, Format};
 use crate::engine::{Decision, render_decision};
-use crate::serve::journal;
+use crate::journal;
 use crate::term::escape;
 
 #[derive(Debug, clap::Args)]

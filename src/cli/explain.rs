@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Exit, Format};
 use crate::engine::render_decision;
-use crate::serve::journal::{self, story::Step, story::Story};
+use crate::journal::{self, story::Step, story::Story};
 use crate::term::escape;
 use crate::timeline::{Timeline, svg};
 

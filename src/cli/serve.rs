@@ -117,7 +117,7 @@ const DEFAULT_JOURNAL_MAX_SIZE: u64 = 1 << 30;
 pub fn run(args: &Args) -> Exit {
     init_logging(args.log_json);
     if let Some(url) = &args.journal
-        && !serve::journal::postgres::is_url(url)
+        && !crate::journal::postgres::is_url(url)
     {
         eprintln!(
             "error: --journal takes a PostgreSQL URL (postgres://…), not {url:?}\n  help: a SQLite journal lives in --data DIR"

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::backtest;
 use crate::engine::{Decision, Engine, render_decision, render_transition};
+use crate::journal;
 use crate::rules::{self, RuleSet};
 use crate::scenario::expect::offset;
 use crate::scenario::input;
 use crate::scenario::{Entry, Fake, simulate};
-use crate::serve::journal;
 use crate::source::Alert;
 use crate::term::escape;
 use crate::timeline::{self, Timeline};

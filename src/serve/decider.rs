@@ -15,9 +15,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::Shared;
-use super::journal::{self, CallPhase, StepRecord};
 use super::tracker;
 use crate::engine::{ApproveError, Engine, EventState, Outcome, Pause, Verdict};
+use crate::journal::{self, CallPhase, StepRecord};
 use crate::rules::RuleSet;
 use crate::rules::schema::Mode;
 use crate::source::Alert;

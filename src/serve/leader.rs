@@ -18,8 +18,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::journal::lease::{self, Held};
-use super::journal::{Db, Result};
+use crate::journal::lease::{self, Held};
+use crate::journal::{Db, Result};
 
 /// How a deposed leader exits: EX_TEMPFAIL, "try again later".
 pub const DEPOSED_EXIT: i32 = 75;

@@ -17,7 +17,7 @@ pub mod dedupe;
 pub mod hosts;
 mod http;
 mod httpd;
-pub mod journal;
+
 pub mod leader;
 pub mod limits;
 pub mod metrics;
@@ -33,6 +33,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::journal;
 use crate::remediate::{Client, ProcessSecrets, RetryPolicy};
 use crate::rules::RuleSet;
 

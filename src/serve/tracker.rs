@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::Shared;
 use super::decider::Msg;
-use super::journal::{self, CallPhase};
 use crate::engine::{Decision, Event, Outcome};
+use crate::journal::{self, CallPhase};
 use crate::remediate::{self, CallResult, PollResult};
 use crate::rules::{RemoteState, RuleSet};
 use crate::source::Alert;

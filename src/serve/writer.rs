@@ -13,8 +13,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use super::journal::{Db, JournalError, Result};
 use super::metrics::Metrics;
+use crate::journal::{Db, JournalError, Result};
 
 /// One submitted piece of work and the way back to its submitter.
 trait Piece: Send {
@@ -199,7 +199,7 @@ fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
         metrics.commit_latency(started.elapsed());
         // Read after each commit (three header reads): what the webhook
         // routes compare with --journal-max-size before journaling.
-        metrics.set_journal_used(super::journal::used_bytes(&conn));
+        metrics.set_journal_used(crate::journal::used_bytes(&conn));
         for piece in ran {
             piece.finish(result.clone());
         }

@@ -18,19 +18,19 @@ use super::{JournalError, Result};
 pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "001-journal.sql",
-        include_str!("../../../migrations/postgres/001-journal.sql"),
+        include_str!("../../migrations/postgres/001-journal.sql"),
     ),
     (
         "002-escalation-delivery.sql",
-        include_str!("../../../migrations/postgres/002-escalation-delivery.sql"),
+        include_str!("../../migrations/postgres/002-escalation-delivery.sql"),
     ),
     (
         "003-time-indexes.sql",
-        include_str!("../../../migrations/postgres/003-time-indexes.sql"),
+        include_str!("../../migrations/postgres/003-time-indexes.sql"),
     ),
     (
         "004-leadership.sql",
-        include_str!("../../../migrations/postgres/004-leadership.sql"),
+        include_str!("../../migrations/postgres/004-leadership.sql"),
     ),
 ];
 

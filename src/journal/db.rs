@@ -56,10 +56,10 @@ pub struct Row(pub(super) Vec<Val>);
 /// `params![a, b]`: the parameters of a statement, each borrowed through
 /// [`ToParam`].
 macro_rules! params {
-    () => { &[] as &[$crate::serve::journal::db::Param<'_>] };
+    () => { &[] as &[$crate::journal::db::Param<'_>] };
     ($($p:expr),+ $(,)?) => {
-        &[$($crate::serve::journal::db::ToParam::to_param(&$p)),+]
-            as &[$crate::serve::journal::db::Param<'_>]
+        &[$($crate::journal::db::ToParam::to_param(&$p)),+]
+            as &[$crate::journal::db::Param<'_>]
     };
 }
 pub(crate) use params;
