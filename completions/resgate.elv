@@ -45,9 +45,9 @@ set edit:completion:arg-completer[resgate] = {|@words|
         }
         &'resgate;test'= {
             cand --rules 'Rules to test against (default: the directory of each test file)'
-            cand --format 'format'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --format 'Output format: text, JSON, or JUnit XML for CI test reporters'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;simulate'= {
             cand --rules 'Rules directory'

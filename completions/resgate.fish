@@ -45,9 +45,10 @@ json\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -l deny -d 'Treat warnings as errors (`--deny warnings`)' -r -f -a "warnings\t''"
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand test" -l rules -d 'Rules to test against (default: the directory of each test file)' -r -F
-complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -r -f -a "text\t''
-json\t''"
-complete -c resgate -n "__fish_resgate_using_subcommand test" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -d 'Output format: text, JSON, or JUnit XML for CI test reporters' -r -f -a "text\t''
+json\t''
+junit\t'JUnit XML (GitLab, Jenkins and GitHub test reporters)'"
+complete -c resgate -n "__fish_resgate_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l rules -d 'Rules directory' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l source -d 'Which `sources:` entry maps the payload (default: the alertmanager one)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Decide as of this time (RFC 3339; default: the payload\'s latest startsAt)' -r

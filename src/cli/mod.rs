@@ -14,6 +14,7 @@ pub mod lint;
 pub mod manpage;
 mod output;
 pub mod pause;
+pub mod report;
 pub mod serve;
 pub mod simulate;
 pub mod test;
