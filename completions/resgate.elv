@@ -38,10 +38,10 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'resgate;lint'= {
-            cand --format 'Output format: text diagnostics on stderr, or JSON on stdout'
+            cand --format 'Output format: text diagnostics on stderr, or JSON, GitHub workflow commands or SARIF on stdout'
             cand --deny 'Treat warnings as errors (`--deny warnings`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;test'= {
             cand --rules 'Rules to test against (default: the directory of each test file)'

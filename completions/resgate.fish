@@ -40,10 +40,12 @@ complete -c resgate -n "__fish_resgate_needs_command" -f -a "unpause" -d 'Remove
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "init" -d 'Write a starter rules directory whose tests pass'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON on stdout' -r -f -a "text\t''
-json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON, GitHub workflow commands or SARIF on stdout' -r -f -a "text\t''
+json\t''
+github\t'GitHub Actions workflow commands (`::error file=…::…`): annotations on the diff'
+sarif\t'SARIF 2.1.0, for GitHub code scanning and other review tools'"
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -l deny -d 'Treat warnings as errors (`--deny warnings`)' -r -f -a "warnings\t''"
-complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand test" -l rules -d 'Rules to test against (default: the directory of each test file)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -d 'Output format: text, JSON, or JUnit XML for CI test reporters' -r -f -a "text\t''
 json\t''

@@ -133,3 +133,163 @@ fn junit_carries_hostile_names_exactly_and_stays_well_formed() {
     assert!(!xml.contains('\u{1b}') && !xml.contains('\u{1}'));
     assert!(!xml.contains("]]>"), "{xml}");
 }
+
+/// Every lint case in tests/lint, and a rules directory whose file name and
+/// unknown key hold each character the GitHub and SARIF escapes are for.
+fn lint_cases() -> Vec<resgate::rules::Loaded> {
+    let mut dirs: Vec<_> = std::fs::read_dir("tests/lint")
+        .expect("tests/lint")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    dirs.sort();
+    dirs.iter().map(|d| resgate::rules::load_path(d)).collect()
+}
+
+const HOSTILE_FILE: &str = "we,ird: 50% [r]#1.yaml";
+const HOSTILE_RULES: &str = "sources:\n  am: {kind: alertmanager}\nremediators:\n  runner:\n    url: \"https://runner.example/run\"\nremediations:\n  restart:\n    match: {alertname: Down}\n    target: \"{{ alertname }}\"\n    remediator: runner\n    budget: {attempts: 2, within: 1h}\n    \"k,e:y%0A\\r\\nz\": 1\n";
+
+/// Undoes the escaping of actions/toolkit's command.ts, as the runner does
+/// (`%25` last, so an escaped `%` is never read as the start of another).
+fn unescape(s: &str) -> String {
+    s.replace("%0D", "\r")
+        .replace("%0A", "\n")
+        .replace("%3A", ":")
+        .replace("%2C", ",")
+        .replace("%25", "%")
+}
+
+/// A workflow command as GitHub documents it ("Workflow commands for GitHub
+/// Actions", setting an error/warning message): `::error
+/// file=…,line=…,col=…,endLine=…,endColumn=…,title=…::message`, properties
+/// escaped so that neither `,` nor `:` nor a newline appears raw.
+fn parse_command(line: &str) -> (String, Vec<(String, String)>, String) {
+    let re = regex::Regex::new(r"^::(error|warning|notice) ([^:\r\n]*)::([^\r\n]*)$").expect("re");
+    let c = re
+        .captures(line)
+        .unwrap_or_else(|| panic!("not a workflow command: {line:?}"));
+    let props = c[2]
+        .split(',')
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{p:?} in {line}"));
+            assert!(
+                ["file", "line", "col", "endLine", "endColumn", "title"].contains(&k),
+                "undocumented property {k}"
+            );
+            (k.to_owned(), unescape(v))
+        })
+        .collect();
+    (c[1].to_owned(), props, unescape(&c[3]))
+}
+
+#[test]
+fn github_commands_follow_the_documented_syntax_and_match_the_json_report() {
+    let t = Test::new().file(&format!("rules/{HOSTILE_FILE}"), HOSTILE_RULES);
+    let dir = t.path().join("rules");
+    let mut loaded = lint_cases();
+    loaded.push(resgate::rules::load_path(&dir));
+    let mut seen_hostile = false;
+    for l in &loaded {
+        let out = resgate::cli::report::github::render(&l.diagnostics, &l.sources);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), l.diagnostics.len(), "{out}");
+        for (line, d) in lines.iter().zip(&l.diagnostics) {
+            let json = resgate::diag::to_json(d, &l.sources);
+            let (command, props, message) = parse_command(line);
+            let get = |k: &str| props.iter().find(|(p, _)| p == k).map(|(_, v)| v.clone());
+            assert_eq!(command, format!("{:?}", d.severity).to_lowercase());
+            assert_eq!(get("title").as_deref(), Some(d.code));
+            assert_eq!(get("file"), json.file);
+            assert_eq!(get("line"), json.line.map(|n| n.to_string()));
+            assert_eq!(get("col"), json.column.map(|n| n.to_string()));
+            if let (Some(l1), Some(l2)) = (get("line"), get("endLine")) {
+                assert!(l2.parse::<usize>().unwrap() >= l1.parse::<usize>().unwrap());
+            }
+            let mut expected = d.message.clone();
+            if let Some(help) = &d.help {
+                expected.push_str(&format!("\nhelp: {help}"));
+            }
+            assert_eq!(message, expected);
+            if get("file").is_some_and(|f| f.ends_with(HOSTILE_FILE)) && d.message.contains("k,e:y")
+            {
+                seen_hostile = true;
+            }
+        }
+    }
+    assert!(
+        seen_hostile,
+        "the hostile key is reported in the hostile file"
+    );
+
+    // End to end: stdout holds the commands alone, exit 1 on errors.
+    let run = t
+        .args(["lint", "--format", "github", "rules"])
+        .run()
+        .code(1);
+    assert!(!run.stdout.is_empty());
+    for line in run.stdout.lines() {
+        parse_command(line);
+    }
+}
+
+#[test]
+fn sarif_validates_against_the_official_schema() {
+    // tests/sarif/README.md says where the schema comes from.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/sarif/sarif-schema-2.1.0.json").expect("schema"),
+    )
+    .expect("schema is JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    compiler
+        .add_resource("file:///sarif-schema-2.1.0.json", schema)
+        .expect("add the schema");
+    let id = compiler
+        .compile("file:///sarif-schema-2.1.0.json", &mut schemas)
+        .expect("compile the schema");
+
+    let t = Test::new().file(&format!("rules/{HOSTILE_FILE}"), HOSTILE_RULES);
+    let mut loaded = lint_cases();
+    loaded.push(resgate::rules::load_path(&t.path().join("rules")));
+    let mut results = 0;
+    for l in &loaded {
+        let text = resgate::cli::report::sarif::render(&l.diagnostics, &l.sources);
+        let log: serde_json::Value = serde_json::from_str(&text).expect("SARIF is JSON");
+        if let Err(e) = schemas.validate(&log, id) {
+            panic!("{e:#}\n{text}");
+        }
+        let run = &log["runs"][0];
+        let got = run["results"].as_array().expect("results");
+        assert_eq!(got.len(), l.diagnostics.len());
+        for (r, d) in got.iter().zip(&l.diagnostics) {
+            let json = resgate::diag::to_json(d, &l.sources);
+            assert_eq!(r["ruleId"], d.code);
+            let index = r["ruleIndex"].as_u64().expect("ruleIndex") as usize;
+            assert_eq!(run["tool"]["driver"]["rules"][index]["id"], d.code);
+            let region = &r["locations"][0]["physicalLocation"]["region"];
+            assert_eq!(region["startLine"].as_u64().map(|n| n as usize), json.line);
+            assert_eq!(
+                region["startColumn"].as_u64().map(|n| n as usize),
+                json.column
+            );
+            results += 1;
+        }
+    }
+    assert!(results > 30, "the lint cases give many results: {results}");
+
+    // End to end, with the hostile file name as a URI reference.
+    let run = t.args(["lint", "--format", "sarif", "rules"]).run().code(1);
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is SARIF");
+    assert!(schemas.validate(&log, id).is_ok());
+    // The validator is no rubber stamp: a level SARIF does not define fails.
+    let mut wrong = log.clone();
+    wrong["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(schemas.validate(&wrong, id).is_err());
+    let uri = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+        ["uri"]
+        .as_str()
+        .expect("uri");
+    assert!(uri.ends_with("we,ird:%2050%25%20%5Br%5D%231.yaml"), "{uri}");
+}

@@ -3,4 +3,7 @@
 //! comments (Markdown). Each writer turns plain results into text; printing and
 //! exit codes stay with the subcommand.
 
+pub mod github;
 pub mod junit;
+mod location;
+pub mod sarif;
