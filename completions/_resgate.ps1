@@ -115,11 +115,11 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'The rules to replay through (e.g. the pull request''s rules directory)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)')
             [CompletionResult]::new('--assume-takes', '--assume-takes', [CompletionResultType]::ParameterName, 'How long a fire takes when the journal has no event of its remediation')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: text, JSON, or Markdown for a pull-request comment')
             [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also draw the replayed timeline as an SVG picture into this file')
             [CompletionResult]::new('--fail-on-change', '--fail-on-change', [CompletionResultType]::ParameterName, 'Exit 1 when any decision would change')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'resgate;explain' {

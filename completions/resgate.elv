@@ -105,11 +105,11 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --rules 'The rules to replay through (e.g. the pull request''s rules directory)'
             cand --since 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)'
             cand --assume-takes 'How long a fire takes when the journal has no event of its remediation'
-            cand --format 'format'
+            cand --format 'Output format: text, JSON, or Markdown for a pull-request comment'
             cand --svg 'Also draw the replayed timeline as an SVG picture into this file'
             cand --fail-on-change 'Exit 1 when any decision would change'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;explain'= {
             cand --data 'The data directory `resgate serve --data` writes'

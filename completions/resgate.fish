@@ -96,11 +96,12 @@ complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l journal -d 
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l rules -d 'The rules to replay through (e.g. the pull request\'s rules directory)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l since -d 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l assume-takes -d 'How long a fire takes when the journal has no event of its remediation' -r
-complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l format -r -f -a "text\t''
-json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l format -d 'Output format: text, JSON, or Markdown for a pull-request comment' -r -f -a "text\t''
+json\t''
+markdown\t'GitHub Flavored Markdown: the diff as a table, for a pull-request comment'"
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l svg -d 'Also draw the replayed timeline as an SVG picture into this file' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l fail-on-change -d 'Exit 1 when any decision would change'
-complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l data -d 'The data directory `resgate serve --data` writes' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l journal -d 'A shared PostgreSQL journal (postgres://…) instead of --data' -r
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l format -r -f -a "text\t''

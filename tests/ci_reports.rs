@@ -293,3 +293,125 @@ fn sarif_validates_against_the_official_schema() {
         .expect("uri");
     assert!(uri.ends_with("we,ird:%2050%25%20%5Br%5D%231.yaml"), "{uri}");
 }
+
+/// The cells of every table row, each as the text a reader sees, parsed by
+/// pulldown-cmark with GitHub's table extension.
+fn table_rows(markdown: &str) -> Vec<Vec<String>> {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut rows = Vec::new();
+    let mut row: Vec<String> = Vec::new();
+    let mut cell: Option<String> = None;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::TableCell) => cell = Some(String::new()),
+            Event::End(TagEnd::TableCell) => row.push(cell.take().expect("in a cell")),
+            Event::End(TagEnd::TableRow | TagEnd::TableHead) => rows.push(std::mem::take(&mut row)),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(c) = &mut cell {
+                    c.push_str(&t);
+                }
+            }
+            Event::Html(_) | Event::InlineHtml(_) => panic!("HTML in the comment:\n{markdown}"),
+            Event::Start(Tag::Link { .. } | Tag::Image { .. }) => {
+                panic!("a link in the comment:\n{markdown}")
+            }
+            _ => {}
+        }
+    }
+    rows
+}
+
+#[test]
+fn markdown_backtest_is_one_table_row_per_example_whatever_the_values_hold() {
+    use resgate::backtest::diff::{Change, ChangeCount, Diff, Example, Group};
+    let hostile = [
+        "a|b",
+        "`tick` and ``two``",
+        "`",
+        "x\\|y\\",
+        "<img src=x onerror=alert(1)>",
+        "[link](https://example.com) @here **bold**",
+        " spaced ",
+        "line\nbreak\r\u{1b}[31m",
+    ];
+    let example = |i: usize| Example {
+        alert: hostile[i % hostile.len()].to_owned(),
+        target: Some(hostile[(i + 1) % hostile.len()].to_owned()),
+        before: vec![
+            hostile[(i + 2) % hostile.len()].to_owned(),
+            "fire".to_owned(),
+        ],
+        after: vec![],
+    };
+    let diff = Diff {
+        compared: 9,
+        decisions_before: 8,
+        decisions_after: 7,
+        skipped_paused: 0,
+        groups: vec![
+            Group {
+                remediation: Some("re|st`art".to_owned()),
+                pairs_changed: 8,
+                changes: vec![ChangeCount {
+                    change: Change::NoLongerFire,
+                    alerts: 8,
+                    examples: (0..8).map(example).collect(),
+                }],
+            },
+            Group {
+                remediation: None,
+                pairs_changed: 1,
+                changes: vec![ChangeCount {
+                    change: Change::NowFire,
+                    alerts: 1,
+                    examples: vec![example(3)],
+                }],
+            },
+        ],
+    };
+    let at: jiff::Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
+    let summary = resgate::cli::report::markdown::Summary {
+        rules: "rules|new",
+        version: "abc",
+        webhooks: 3,
+        alerts: 4,
+        from: at,
+        to: at,
+    };
+    let md = resgate::cli::report::markdown::render(&summary, &diff);
+    let rows = table_rows(&md);
+    assert_eq!(
+        rows[0],
+        [
+            "Remediation",
+            "Change",
+            "Alerts",
+            "Alert",
+            "Target",
+            "Recorded",
+            "Replayed"
+        ]
+    );
+    assert_eq!(
+        rows.len(),
+        1 + 8 + 1,
+        "a header and one row per example:\n{md}"
+    );
+    let shown = |s: &str| resgate::term::escape(s).into_owned();
+    for (i, row) in rows[1..9].iter().enumerate() {
+        let e = example(i);
+        assert_eq!(row.len(), 7, "{row:?}\n{md}");
+        assert_eq!(row[0], "re|st`art");
+        assert_eq!(row[1], "would no longer fire");
+        assert_eq!(row[2], "8");
+        assert_eq!(row[3], shown(&e.alert), "\n{md}");
+        assert_eq!(row[4], shown(e.target.as_deref().unwrap()), "\n{md}");
+        assert_eq!(row[5], shown(&e.before.join(", ")), "\n{md}");
+        assert_eq!(row[6], "(nothing)");
+    }
+    assert_eq!(rows[9][0], "(no remediation matched)");
+    assert!(
+        md.starts_with("### resgate backtest: 9 of 9 alert/remediation pairs"),
+        "{md}"
+    );
+}

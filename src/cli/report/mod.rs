@@ -6,4 +6,5 @@
 pub mod github;
 pub mod junit;
 mod location;
+pub mod markdown;
 pub mod sarif;
