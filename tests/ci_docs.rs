@@ -79,7 +79,7 @@ fn the_lint_and_test_commands_run_on_the_shipped_rules() {
         }
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
             .args(&words[1..])
-            .current_dir(&dir)
+            .current_dir(dir)
             .output()
             .expect("run resgate");
         assert!(out.status.success(), "`{command}`: {:?}", out);

@@ -1,5 +1,6 @@
 //! Where a diagnostic points, in the line/column terms annotation formats use.
 
+use crate::datalog::Span;
 use crate::diag::{Diagnostic, SourceMap};
 
 /// A diagnostic's file and the region of its first label: 1-based lines,
@@ -24,17 +25,20 @@ pub fn of(diag: &Diagnostic, sources: &SourceMap) -> Option<Location> {
         .labels
         .iter()
         .find(|(span, _)| span.src == src)
-        .map(|(span, _)| {
-            let (start_line, start_column) = sources.line_col(src, span.start);
-            let (end_line, end_column) = sources.line_col(src, span.end.max(span.start));
-            Region {
-                start_line,
-                start_column,
-                end_line,
-                end_column,
-            }
-        });
+        .map(|(span, _)| region(sources, *span));
     Some(Location { file, region })
+}
+
+/// The lines and columns a span covers in its file.
+pub fn region(sources: &SourceMap, span: Span) -> Region {
+    let (start_line, start_column) = sources.line_col(span.src, span.start);
+    let (end_line, end_column) = sources.line_col(span.src, span.end.max(span.start));
+    Region {
+        start_line,
+        start_column,
+        end_line,
+        end_column,
+    }
 }
 
 /// The message with its help line, as one text for formats that have a

@@ -67,14 +67,7 @@ pub fn render(diags: &[Diagnostic], sources: &SourceMap) -> String {
                     .skip(1)
                     .filter_map(|(span, text)| {
                         let file = sources.path(span.src)?.display().to_string();
-                        let (sl, sc) = sources.line_col(span.src, span.start);
-                        let (el, ec) = sources.line_col(span.src, span.end.max(span.start));
-                        let region = location::Region {
-                            start_line: sl,
-                            start_column: sc,
-                            end_line: el,
-                            end_column: ec,
-                        };
+                        let region = location::region(sources, *span);
                         let mut loc = physical(&file, Some(region));
                         loc["message"] = json!({"text": text});
                         Some(loc)
