@@ -35,6 +35,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'resgate;lint'= {
@@ -151,6 +152,10 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;schema'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'resgate;help'= {
             cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
             cand test 'Run *.test.yaml files against the rules'
@@ -165,6 +170,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'resgate;help;lint'= {
@@ -192,6 +198,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;init'= {
         }
         &'resgate;help;completions'= {
+        }
+        &'resgate;help;schema'= {
         }
         &'resgate;help;help'= {
         }
