@@ -188,8 +188,8 @@ impl<'de> de::Deserializer<'de> for Tracer<'_, '_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         self.note(Node::Seq);
         let item = leak(format!("{}[]", self.path));
-        visitor.visit_seq(One {
-            tracer: Some(self.at(item)),
+        visitor.visit_seq(Many {
+            items: vec![self.at(item)].into_iter(),
         })
     }
 
@@ -292,23 +292,7 @@ impl<'c, 'a> Tracer<'c, 'a> {
     }
 }
 
-/// A sequence of one traced item.
-struct One<'c, 'a> {
-    tracer: Option<Tracer<'c, 'a>>,
-}
-
-impl<'de> de::SeqAccess<'de> for One<'_, '_> {
-    type Error = Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, Error> {
-        self.tracer.take().map(|t| seed.deserialize(t)).transpose()
-    }
-}
-
-/// A tuple's items, each traced.
+/// A sequence's (one) or a tuple's items, each traced.
 struct Many<'c, 'a> {
     items: std::vec::IntoIter<Tracer<'c, 'a>>,
 }
