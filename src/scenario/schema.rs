@@ -167,7 +167,11 @@ fn alert_ref_schema() -> serde_json::Value {
         {"type": "string"},
         {
             "type": "object",
-            "properties": {"labels": {"type": "object", "additionalProperties": {"type": "string"}}},
+            // Label values as every traced string: a plain scalar is read as written.
+            "properties": {"labels": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            }},
             "required": ["labels"],
         },
     ]})
