@@ -38,21 +38,22 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('unpause', 'unpause', [CompletionResultType]::ParameterValue, 'Remove a pause through the running daemon')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter rules directory whose tests pass')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of rule, test or scenario files (for editors)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'resgate;lint' {
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: text diagnostics on stderr, or JSON on stdout')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: text diagnostics on stderr, or JSON, GitHub workflow commands or SARIF on stdout')
             [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Treat warnings as errors (`--deny warnings`)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'resgate;test' {
             [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'Rules to test against (default: the directory of each test file)')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: text, JSON, or JUnit XML for CI test reporters')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'resgate;simulate' {
@@ -115,11 +116,11 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'The rules to replay through (e.g. the pull request''s rules directory)')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)')
             [CompletionResult]::new('--assume-takes', '--assume-takes', [CompletionResultType]::ParameterName, 'How long a fire takes when the journal has no event of its remediation')
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format: text, JSON, or Markdown for a pull-request comment')
             [CompletionResult]::new('--svg', '--svg', [CompletionResultType]::ParameterName, 'Also draw the replayed timeline as an SVG picture into this file')
             [CompletionResult]::new('--fail-on-change', '--fail-on-change', [CompletionResultType]::ParameterName, 'Exit 1 when any decision would change')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'resgate;explain' {
@@ -168,6 +169,11 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'resgate;schema' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'resgate;help' {
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check a rules directory: YAML schema, Datalog, templates, references')
             [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Run *.test.yaml files against the rules')
@@ -182,6 +188,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('unpause', 'unpause', [CompletionResultType]::ParameterValue, 'Remove a pause through the running daemon')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a starter rules directory whose tests pass')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
+            [CompletionResult]::new('schema', 'schema', [CompletionResultType]::ParameterValue, 'Print the JSON Schema of rule, test or scenario files (for editors)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -222,6 +229,9 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             break
         }
         'resgate;help;completions' {
+            break
+        }
+        'resgate;help;schema' {
             break
         }
         'resgate;help;help' {

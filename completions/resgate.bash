@@ -46,6 +46,9 @@ _resgate() {
             resgate,pauses)
                 cmd="resgate__subcmd__pauses"
                 ;;
+            resgate,schema)
+                cmd="resgate__subcmd__schema"
+                ;;
             resgate,serve)
                 cmd="resgate__subcmd__serve"
                 ;;
@@ -88,6 +91,9 @@ _resgate() {
             resgate__subcmd__help,pauses)
                 cmd="resgate__subcmd__help__subcmd__pauses"
                 ;;
+            resgate__subcmd__help,schema)
+                cmd="resgate__subcmd__help__subcmd__schema"
+                ;;
             resgate__subcmd__help,serve)
                 cmd="resgate__subcmd__help__subcmd__serve"
                 ;;
@@ -107,7 +113,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events approve backtest explain pause pauses unpause init completions help"
+            opts="-h -V --help --version lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,7 +172,7 @@ _resgate() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json markdown" -- "${cur}"))
                     return 0
                     ;;
                 --svg)
@@ -255,7 +261,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events approve backtest explain pause pauses unpause init completions help"
+            opts="lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +414,20 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__help__subcmd__schema)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -486,7 +506,7 @@ _resgate() {
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json github sarif" -- "${cur}"))
                     return 0
                     ;;
                 --deny)
@@ -553,6 +573,20 @@ _resgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__schema)
+            opts="-h --help rules test scenario"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -704,7 +738,7 @@ _resgate() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json junit" -- "${cur}"))
                     return 0
                     ;;
                 *)

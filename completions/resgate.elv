@@ -35,19 +35,20 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'resgate;lint'= {
-            cand --format 'Output format: text diagnostics on stderr, or JSON on stdout'
+            cand --format 'Output format: text diagnostics on stderr, or JSON, GitHub workflow commands or SARIF on stdout'
             cand --deny 'Treat warnings as errors (`--deny warnings`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;test'= {
             cand --rules 'Rules to test against (default: the directory of each test file)'
-            cand --format 'format'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --format 'Output format: text, JSON, or JUnit XML for CI test reporters'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;simulate'= {
             cand --rules 'Rules directory'
@@ -105,11 +106,11 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --rules 'The rules to replay through (e.g. the pull request''s rules directory)'
             cand --since 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)'
             cand --assume-takes 'How long a fire takes when the journal has no event of its remediation'
-            cand --format 'format'
+            cand --format 'Output format: text, JSON, or Markdown for a pull-request comment'
             cand --svg 'Also draw the replayed timeline as an SVG picture into this file'
             cand --fail-on-change 'Exit 1 when any decision would change'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'resgate;explain'= {
             cand --data 'The data directory `resgate serve --data` writes'
@@ -151,6 +152,10 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;schema'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'resgate;help'= {
             cand lint 'Check a rules directory: YAML schema, Datalog, templates, references'
             cand test 'Run *.test.yaml files against the rules'
@@ -165,6 +170,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
             cand completions 'Print shell completions'
+            cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'resgate;help;lint'= {
@@ -192,6 +198,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;init'= {
         }
         &'resgate;help;completions'= {
+        }
+        &'resgate;help;schema'= {
         }
         &'resgate;help;help'= {
         }

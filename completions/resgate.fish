@@ -39,15 +39,19 @@ complete -c resgate -n "__fish_resgate_needs_command" -f -a "pauses" -d 'List th
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "unpause" -d 'Remove a pause through the running daemon'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "init" -d 'Write a starter rules directory whose tests pass'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_needs_command" -f -a "schema" -d 'Print the JSON Schema of rule, test or scenario files (for editors)'
 complete -c resgate -n "__fish_resgate_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON on stdout' -r -f -a "text\t''
-json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -l format -d 'Output format: text diagnostics on stderr, or JSON, GitHub workflow commands or SARIF on stdout' -r -f -a "text\t''
+json\t''
+github\t'GitHub Actions workflow commands (`::error file=…::…`): annotations on the diff'
+sarif\t'SARIF 2.1.0, for GitHub code scanning and other review tools'"
 complete -c resgate -n "__fish_resgate_using_subcommand lint" -l deny -d 'Treat warnings as errors (`--deny warnings`)' -r -f -a "warnings\t''"
-complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand test" -l rules -d 'Rules to test against (default: the directory of each test file)' -r -F
-complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -r -f -a "text\t''
-json\t''"
-complete -c resgate -n "__fish_resgate_using_subcommand test" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand test" -l format -d 'Output format: text, JSON, or JUnit XML for CI test reporters' -r -f -a "text\t''
+json\t''
+junit\t'JUnit XML (GitLab, Jenkins and GitHub test reporters)'"
+complete -c resgate -n "__fish_resgate_using_subcommand test" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l rules -d 'Rules directory' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l source -d 'Which `sources:` entry maps the payload (default: the alertmanager one)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand simulate" -l at -d 'Decide as of this time (RFC 3339; default: the payload\'s latest startsAt)' -r
@@ -93,11 +97,12 @@ complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l journal -d 
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l rules -d 'The rules to replay through (e.g. the pull request\'s rules directory)' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l since -d 'Compare only decisions from this long ago (`7d`, `12h`) or this time (RFC 3339)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l assume-takes -d 'How long a fire takes when the journal has no event of its remediation' -r
-complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l format -r -f -a "text\t''
-json\t''"
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l format -d 'Output format: text, JSON, or Markdown for a pull-request comment' -r -f -a "text\t''
+json\t''
+markdown\t'GitHub Flavored Markdown: the diff as a table, for a pull-request comment'"
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l svg -d 'Also draw the replayed timeline as an SVG picture into this file' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand backtest" -l fail-on-change -d 'Exit 1 when any decision would change'
-complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help'
+complete -c resgate -n "__fish_resgate_using_subcommand backtest" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l data -d 'The data directory `resgate serve --data` writes' -r -F
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l journal -d 'A shared PostgreSQL journal (postgres://…) instead of --data' -r
 complete -c resgate -n "__fish_resgate_using_subcommand explain" -l format -r -f -a "text\t''
@@ -122,17 +127,19 @@ complete -c resgate -n "__fish_resgate_using_subcommand unpause" -s h -l help -d
 complete -c resgate -n "__fish_resgate_using_subcommand init" -l force -d 'Overwrite starter files that already exist, and write next to other rule files'
 complete -c resgate -n "__fish_resgate_using_subcommand init" -s h -l help -d 'Print help'
 complete -c resgate -n "__fish_resgate_using_subcommand completions" -s h -l help -d 'Print help'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "test" -d 'Run *.test.yaml files against the rules'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "approve" -d 'Approve an event of a `mode: approve` remediation through the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "backtest" -d 'Replay a serve journal through other rules and diff the decisions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "pauses" -d 'List the pauses in force in the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "unpause" -d 'Remove a pause through the running daemon'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "completions" -d 'Print shell completions'
-complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c resgate -n "__fish_resgate_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "lint" -d 'Check a rules directory: YAML schema, Datalog, templates, references'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "test" -d 'Run *.test.yaml files against the rules'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "simulate" -d 'Show the decisions (with proofs) for a payload or a scenario timeline'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "serve" -d 'Run the webhook daemon: decide, fire, poll, verify (journal in --data)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "events" -d 'List the events in a serve journal, or tell one event\'s story'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "approve" -d 'Approve an event of a `mode: approve` remediation through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "backtest" -d 'Replay a serve journal through other rules and diff the decisions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "explain" -d 'Tell the whole story of an event or an alert from a serve journal'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "pause" -d 'Pause a remediation (or one target of it) through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "pauses" -d 'List the pauses in force in the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "unpause" -d 'Remove a pause through the running daemon'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "init" -d 'Write a starter rules directory whose tests pass'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "completions" -d 'Print shell completions'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "schema" -d 'Print the JSON Schema of rule, test or scenario files (for editors)'
+complete -c resgate -n "__fish_resgate_using_subcommand help; and not __fish_seen_subcommand_from lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -115,6 +115,21 @@ fn the_recorded_rules_replay_to_an_empty_diff_and_changed_rules_to_a_named_one()
     );
     assert_eq!(report["webhooks"], 8);
 
+    // Markdown for a pull-request comment: the same change as a table row
+    // (its parsing is tested in tests/ci_reports.rs).
+    let (code, md, _) = backtest(&data, &unguarded, &["--format", "markdown"]);
+    assert_eq!(code, 0);
+    assert!(
+        md.starts_with(
+            "### resgate backtest: 1 of 4 alert/remediation pairs would be decided differently\n"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("\n| `restart-api` | would no longer defer | 1 | `41ce48c007018191` | `api/api-2` | `defer(deploying), fire` | `fire` |\n"),
+        "{md}"
+    );
+
     // The replayed timeline as a picture.
     let svg = dir.path().join("replay.svg");
     let (code, _, err) = backtest(&data, &rules, &["--svg", svg.to_str().unwrap()]);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Exit, Format, Output};
+use super::{Exit, Output, report};
 use crate::backtest::{self, Diff, Replay};
 use crate::journal::{self, history};
 use crate::rules;
@@ -35,11 +35,22 @@ pub struct Args {
     /// How long a fire takes when the journal has no event of its remediation
     #[arg(long, default_value = "1m", value_name = "DURATION")]
     pub assume_takes: String,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text, JSON, or Markdown for a pull-request comment
+    #[arg(long, value_enum, default_value_t = BacktestFormat::Text)]
+    pub format: BacktestFormat,
     /// Also draw the replayed timeline as an SVG picture into this file
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+}
+
+/// `resgate backtest --format`: the shared formats and a PR comment body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BacktestFormat {
+    #[default]
+    Text,
+    Json,
+    /// GitHub Flavored Markdown: the diff as a table, for a pull-request comment
+    Markdown,
 }
 
 pub fn run(args: &Args, out: &Output) -> Exit {
@@ -133,7 +144,21 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     }
     let alerts: usize = recorded.inbound.iter().map(|i| i.alerts.len()).sum();
     match args.format {
-        Format::Json => {
+        BacktestFormat::Markdown => print!(
+            "{}",
+            report::markdown::render(
+                &report::markdown::Summary {
+                    rules: &args.rules.display().to_string(),
+                    version: &rules.version,
+                    webhooks: recorded.inbound.len(),
+                    alerts,
+                    from,
+                    to: replay.end,
+                },
+                &diff
+            )
+        ),
+        BacktestFormat::Json => {
             let report = serde_json::json!({
                 "rules": args.rules.display().to_string(),
                 "rules_version": rules.version,
@@ -146,7 +171,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
             });
             println!("{report}");
         }
-        Format::Text => print!(
+        BacktestFormat::Text => print!(
             "{}",
             render(
                 args,

@@ -30,6 +30,21 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The JSON Schemas the starter's `# yaml-language-server: $schema=` lines
+/// name, generated as `resgate schema` prints them (editors read them).
+pub const SCHEMAS: &[&str] = &["schema/rules.json", "schema/test.json"];
+
+fn schema_text(rel: &str) -> Result<String, String> {
+    let schema = if rel == SCHEMAS[0] {
+        rules::introspect::rule_file()
+    } else {
+        crate::scenario::schema::test_file_schema()
+    }?;
+    serde_json::to_string_pretty(&schema)
+        .map(|t| t + "\n")
+        .map_err(|e| e.to_string())
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Directory to create the starter rules in
@@ -48,8 +63,21 @@ pub fn run(args: &Args, out: &Output) -> Exit {
         out.diagnostics(&[problem], &SourceMap::default());
         return Exit::Usage;
     }
+    let mut files: Vec<(&str, String)> = FILES
+        .iter()
+        .map(|(rel, text)| (*rel, (*text).to_owned()))
+        .collect();
+    for rel in SCHEMAS {
+        match schema_text(rel) {
+            Ok(text) => files.push((rel, text)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        }
+    }
     let mut stdout = std::io::stdout().lock();
-    for (rel, text) in FILES {
+    for (rel, text) in &files {
         let path = dir.join(rel);
         let verb = if path.exists() { "replaced" } else { "created" };
         if let Err(e) = write(&path, text, args.force) {
@@ -69,7 +97,11 @@ pub fn run(args: &Args, out: &Output) -> Exit {
 
 /// Why writing the starter into `dir` would clobber something, if it would.
 fn refusal(dir: &Path) -> Option<Diagnostic> {
-    if let Some((rel, _)) = FILES.iter().find(|(rel, _)| dir.join(rel).exists()) {
+    let written = FILES
+        .iter()
+        .map(|(rel, _)| *rel)
+        .chain(SCHEMAS.iter().copied());
+    if let Some(rel) = written.into_iter().find(|rel| dir.join(rel).exists()) {
         return Some(
             Diagnostic::error(
                 "init-exists",

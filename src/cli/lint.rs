@@ -7,19 +7,32 @@ use serde::Serialize;
 use crate::diag::{self, Severity};
 use crate::rules;
 
-use super::{Exit, Format, Output};
+use super::{Exit, Output, report};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Rules directory (or a single rule file)
     #[arg(default_value = "rules")]
     pub rules: PathBuf,
-    /// Output format: text diagnostics on stderr, or JSON on stdout
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text diagnostics on stderr, or JSON, GitHub workflow
+    /// commands or SARIF on stdout
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
     /// Treat warnings as errors (`--deny warnings`)
     #[arg(long, value_name = "LEVEL", value_parser = ["warnings"])]
     pub deny: Option<String>,
+}
+
+/// `resgate lint --format`: the shared formats and the pull-request ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LintFormat {
+    #[default]
+    Text,
+    Json,
+    /// GitHub Actions workflow commands (`::error file=…::…`): annotations on the diff
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning and other review tools
+    Sarif,
 }
 
 #[derive(Serialize)]
@@ -42,7 +55,21 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     let failed = errors > 0 || (args.deny.is_some() && warnings > 0);
 
     match args.format {
-        Format::Json => {
+        LintFormat::Github => {
+            print!(
+                "{}",
+                report::github::render(&loaded.diagnostics, &loaded.sources)
+            );
+            eprintln!("{}", summary(&loaded, errors, warnings, failed));
+        }
+        LintFormat::Sarif => {
+            println!(
+                "{}",
+                report::sarif::render(&loaded.diagnostics, &loaded.sources)
+            );
+            eprintln!("{}", summary(&loaded, errors, warnings, failed));
+        }
+        LintFormat::Json => {
             let report = JsonReport {
                 ok: !failed,
                 errors,
@@ -58,7 +85,7 @@ pub fn run(args: &Args, out: &Output) -> Exit {
                 Err(e) => eprintln!("error: cannot encode the report: {e}"),
             }
         }
-        Format::Text => {
+        LintFormat::Text => {
             out.diagnostics(&loaded.diagnostics, &loaded.sources);
             let summary = summary(&loaded, errors, warnings, failed);
             if failed {

@@ -14,6 +14,8 @@ pub mod lint;
 pub mod manpage;
 mod output;
 pub mod pause;
+pub mod report;
+pub mod schema;
 pub mod serve;
 pub mod simulate;
 pub mod test;
@@ -62,6 +64,8 @@ pub enum Command {
     Init(init::Args),
     /// Print shell completions
     Completions(completions::Args),
+    /// Print the JSON Schema of rule, test or scenario files (for editors)
+    Schema(schema::Args),
 }
 
 /// Output format for machine consumers.
@@ -105,5 +109,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Unpause(args) => pause::unpause(&args),
         Command::Init(args) => init::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
+        Command::Schema(args) => schema::run(&args),
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::rules;
 use crate::scenario::test::{self, TestResult};
 
-use super::{Exit, Format, Output};
+use super::{Exit, Output, report};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,8 +18,19 @@ pub struct Args {
     /// Rules to test against (default: the directory of each test file)
     #[arg(long)]
     pub rules: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: text, JSON, or JUnit XML for CI test reporters
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
+}
+
+/// `resgate test --format`: the shared formats and JUnit XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TestFormat {
+    #[default]
+    Text,
+    Json,
+    /// JUnit XML (GitLab, Jenkins and GitHub test reporters)
+    Junit,
 }
 
 #[derive(Serialize)]
@@ -84,8 +95,9 @@ pub fn run(args: &Args, out: &Output) -> Exit {
     let passed = results.iter().filter(|r| r.passed()).count();
     let failed = results.len() - passed;
     match args.format {
-        Format::Text => print_text(&results),
-        Format::Json => {
+        TestFormat::Text => print_text(&results),
+        TestFormat::Junit => print!("{}", report::junit::render(&results)),
+        TestFormat::Json => {
             let json: Vec<JsonResult<'_>> = results
                 .iter()
                 .map(|r| JsonResult {
@@ -101,11 +113,11 @@ pub fn run(args: &Args, out: &Output) -> Exit {
             );
         }
     }
-    // With --format json, stdout is the JSON document alone (DESIGN.md §1:
-    // machines parse it); the closing count is for the human, on stderr.
+    // With --format json or junit, stdout is the document alone (DESIGN.md
+    // §1: machines parse it); the closing count is for the human, on stderr.
     match args.format {
-        Format::Text => println!("{passed} passed, {failed} failed"),
-        Format::Json => eprintln!("{passed} passed, {failed} failed"),
+        TestFormat::Text => println!("{passed} passed, {failed} failed"),
+        TestFormat::Json | TestFormat::Junit => eprintln!("{passed} passed, {failed} failed"),
     }
     if failed > 0 { Exit::Failed } else { Exit::Ok }
 }

@@ -25,3 +25,4 @@ pub mod yaml;
 pub use compile_remediation::{CONTEXT_NAMES, DEFAULT_WARMUP};
 pub use load::{Loaded, MAX_FILE_BYTES, Read, is_rule_file, load_path, load_texts, read_path};
 pub use model::*;
+pub mod introspect;

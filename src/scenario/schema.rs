@@ -159,3 +159,36 @@ pub struct Expectation {
     #[serde(default)]
     pub count: Option<usize>,
 }
+
+/// An [`AlertRef`]: a payload path or `{labels: {...}}` (untagged, so its
+/// schema is given, not traced).
+fn alert_ref_schema() -> serde_json::Value {
+    serde_json::json!({"anyOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            // Label values as every traced string: a plain scalar is read as written.
+            "properties": {"labels": {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            }},
+            "required": ["labels"],
+        },
+    ]})
+}
+
+/// The JSON Schema of a test file (`*.test.yaml`).
+pub fn test_file_schema() -> Result<serde_json::Value, String> {
+    crate::rules::introspect::schema_of::<TestFile>(
+        "resgate test file",
+        &[(".tests[].state.alerts[]", alert_ref_schema())],
+    )
+}
+
+/// The JSON Schema of a scenario file (`resgate simulate SCENARIO`).
+pub fn scenario_file_schema() -> Result<serde_json::Value, String> {
+    crate::rules::introspect::schema_of::<ScenarioFile>(
+        "resgate scenario file",
+        &[(".state.alerts[]", alert_ref_schema())],
+    )
+}

@@ -21,6 +21,8 @@ pub struct TestResult {
     pub name: String,
     /// Empty when the test passed.
     pub failures: Vec<Failure>,
+    /// Wall-clock time the test took to run (JUnit's `time`).
+    pub time: std::time::Duration,
 }
 
 impl TestResult {
@@ -39,6 +41,7 @@ pub fn run_file(rules: &Arc<RuleSet>, path: &Path, file: &TestFile) -> Vec<TestR
     file.tests
         .iter()
         .map(|case| {
+            let started = std::time::Instant::now();
             let failures = match run_case(rules, &base, case) {
                 Ok(f) => f,
                 Err(message) => vec![Failure {
@@ -50,6 +53,7 @@ pub fn run_file(rules: &Arc<RuleSet>, path: &Path, file: &TestFile) -> Vec<TestR
                 file: path.to_path_buf(),
                 name: case.name.clone(),
                 failures,
+                time: started.elapsed(),
             }
         })
         .collect()

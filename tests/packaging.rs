@@ -1,0 +1,191 @@
+//! Packaging (issue 23): the Debian package metadata for cargo-deb names only
+//! files that exist and puts them where Debian looks; the package's systemd
+//! unit is contrib's with the binary in /usr/bin; the Containerfile's last
+//! stage tests the shipped rules with the binary it ships.
+//!
+//! cargo-deb itself is not run here (it is not installed on the build
+//! machines); its asset format is `[source, destination, mode]`, a
+//! destination ending in `/` being a directory, `target/release/` paths
+//! rewritten to the build's target dir, and globs in sources allowed
+//! (cargo-deb's README, "[package.metadata.deb] options").
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use resgate::cli::Cli;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(repo(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The files a source pattern names: a path, or `dir/*.ext`.
+fn expand(source: &str) -> Vec<PathBuf> {
+    match source.split_once('*') {
+        None => vec![repo(source)],
+        Some((prefix, suffix)) => {
+            let (dir, start) = prefix.rsplit_once('/').unwrap_or((".", prefix));
+            let mut files: Vec<PathBuf> = std::fs::read_dir(repo(dir))
+                .unwrap_or_else(|e| panic!("{dir}: {e}"))
+                .map(|e| e.expect("entry").path())
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    name.starts_with(start) && name.ends_with(suffix)
+                })
+                .collect();
+            files.sort();
+            files
+        }
+    }
+}
+
+fn deb_assets() -> Vec<(String, String, String)> {
+    let manifest: toml_edit::Document<String> =
+        toml_edit::Document::parse(read("Cargo.toml")).expect("Cargo.toml");
+    let deb = manifest["package"]["metadata"]["deb"]
+        .as_table()
+        .expect("[package.metadata.deb]");
+    for key in ["maintainer", "copyright", "section", "extended-description"] {
+        assert!(deb.get(key).and_then(|v| v.as_str()).is_some(), "{key}");
+    }
+    deb["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| {
+            let a = a.as_array().expect("an asset is [source, dest, mode]");
+            let s: Vec<&str> = a.iter().map(|v| v.as_str().expect("a string")).collect();
+            assert_eq!(s.len(), 3, "{s:?}");
+            (s[0].to_owned(), s[1].to_owned(), s[2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_deb_asset_exists_and_goes_where_debian_looks() {
+    let assets = deb_assets();
+    let mut installed: Vec<String> = Vec::new();
+    for (source, dest, mode) in &assets {
+        assert!(
+            u32::from_str_radix(mode, 8).is_ok_and(|m| m <= 0o755),
+            "{source}: mode {mode}"
+        );
+        assert!(
+            !dest.starts_with('/') && !dest.starts_with("usr/local"),
+            "{dest}"
+        );
+        if let Some(bin) = source.strip_prefix("target/release/") {
+            // Built by cargo deb: the binary target of this crate.
+            assert_eq!(bin, env!("CARGO_PKG_NAME"));
+            assert_eq!((dest.as_str(), mode.as_str()), ("usr/bin/", "755"));
+            installed.push(format!("{dest}{bin}"));
+            continue;
+        }
+        let files = expand(source);
+        assert!(!files.is_empty(), "{source} names no file");
+        for file in files {
+            assert!(file.is_file(), "{source}: {} is missing", file.display());
+            let name = file.file_name().and_then(|n| n.to_str()).expect("a name");
+            installed.push(if dest.ends_with('/') {
+                format!("{dest}{name}")
+            } else {
+                dest.clone()
+            });
+        }
+    }
+    // Every man page, each shell's completions, the unit: in their places.
+    for page in expand("man/*.1") {
+        let name = page.file_name().and_then(|n| n.to_str()).expect("a name");
+        assert!(
+            installed.contains(&format!("usr/share/man/man1/{name}")),
+            "{name}"
+        );
+    }
+    for path in [
+        "usr/bin/resgate",
+        "usr/share/bash-completion/completions/resgate",
+        "usr/share/zsh/vendor-completions/_resgate",
+        "usr/share/fish/vendor_completions.d/resgate.fish",
+        "lib/systemd/system/resgate.service",
+    ] {
+        assert!(
+            installed.iter().any(|i| i == path),
+            "{path} in {installed:?}"
+        );
+    }
+}
+
+/// The unit without its leading comment block.
+fn unit_body(unit: &str) -> String {
+    unit.lines()
+        .skip_while(|l| l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_package_unit_is_contribs_with_the_binary_in_usr_bin() {
+    let contrib = unit_body(&read("contrib/resgate.service"));
+    let deb = unit_body(&read("contrib/deb/resgate.service"));
+    assert!(contrib.contains("ExecStart=/usr/local/bin/resgate serve"));
+    assert_eq!(
+        deb,
+        contrib.replace("/usr/local/bin/resgate", "/usr/bin/resgate")
+    );
+}
+
+#[test]
+fn the_containerfiles_last_stage_tests_the_shipped_rules() {
+    let file = read("contrib/Containerfile");
+    let (_, last) = file.rsplit_once("\nFROM ").expect("stages");
+    // The instructions of the last stage, continuation lines joined.
+    let joined = last.replace("\\\n", " ");
+    let run = joined
+        .lines()
+        .find(|l| l.starts_with("RUN --mount=type=bind,from=build,source=/src,target=/src "))
+        .expect("a RUN that mounts the build stage's /src");
+    assert!(
+        file.contains("WORKDIR /src\nCOPY . ."),
+        "the build stage holds the repo in /src"
+    );
+    let commands: Vec<&str> = run
+        .trim_start_matches("RUN ")
+        .split_once(' ')
+        .map(|(_, rest)| rest)
+        .expect("a command")
+        .split("&&")
+        .map(str::trim)
+        .collect();
+    let tested: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.strip_prefix("resgate test "))
+        .collect();
+    assert_eq!(tested, ["/src/rules", "/etc/resgate/rules"], "{commands:?}");
+    for c in &commands {
+        if let Err(e) = Cli::try_parse_from(c.split_whitespace()) {
+            panic!("`{c}`: {e}");
+        }
+    }
+    // What the mount holds: the shipped rules, whose tests read ../fixtures.
+    assert!(repo("rules").is_dir() && repo("fixtures").is_dir());
+    // The test runs before the image switches to its user and starts.
+    let at = |needle: &str| last.find(needle).unwrap_or_else(|| panic!("{needle}"));
+    assert!(at("RUN --mount") < at("USER ") && at("RUN --mount") > at("resgate init"));
+}
+
+#[test]
+fn the_readme_installs_with_cargo_install_path() {
+    let readme = read("README.md");
+    assert!(
+        readme.contains("cargo install --path ."),
+        "README says how to install"
+    );
+    // `cargo install --path .` builds the [[bin]] named resgate with the
+    // committed lock file's versions (`--locked` in the Containerfile).
+    let manifest = read("Cargo.toml");
+    assert!(manifest.contains("[[bin]]\nname = \"resgate\"\npath = \"src/main.rs\""));
+    assert!(repo("Cargo.lock").is_file());
+}
