@@ -4,6 +4,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    resgate::cli::exit_quietly_when_stdout_fails();
     let cli = resgate::cli::Cli::parse();
     resgate::cli::run(cli).into()
 }

@@ -3,6 +3,7 @@
 mod common;
 
 use common::Test;
+use std::process::Command;
 
 fn repo(path: &str) -> String {
     format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
@@ -214,4 +215,50 @@ fn no_answer_after_a_late_approval_holds_the_target_for_poll_timeout_from_the_ca
         .run();
     assert!(run.stdout.contains("1 passed, 0 failed"), "{}", run.stdout);
     run.code(0);
+}
+
+/// `resgate schema rules | head -1`, or any reader that stops early: before,
+/// `println!` panicked with a backtrace ("failed printing to stdout: Broken
+/// pipe"). The status is 141 (what a shell shows for a command SIGPIPE
+/// ended), never 0: a `resgate test | head` under `pipefail` must not pass.
+#[test]
+fn a_closed_stdout_ends_quietly_with_141_not_a_panic() {
+    for args in [
+        &["schema", "rules"][..],
+        &["test", "--format", "junit", "rules"][..],
+        &["lint", "rules", "--format", "json"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+    }
+}
+
+/// A full disk under the output (`/dev/full` answers every write ENOSPC):
+/// one line naming the cause and exit 2, not a panic.
+#[test]
+fn an_unwritable_stdout_is_one_error_line_and_exit_2() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return common::skipped("no /dev/full on this system");
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_resgate"))
+        .args(["schema", "rules"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the output: No space left"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
 }

@@ -93,6 +93,32 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+/// `println!` panics when standard output is closed (`resgate schema | head`)
+/// or cannot be written (a full disk): a backtrace for what is no bug. The
+/// commands print in many places, so this is caught once, where the panic is
+/// reported: a closed pipe ends the process quietly with 141, the status a
+/// shell shows for a command that SIGPIPE ended (never 0: the command did not
+/// finish, and `resgate test | head` under `pipefail` must not pass); any other
+/// write error is one line and exit 2. Every other panic is reported as usual.
+pub fn exit_quietly_when_stdout_fails() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        match message.strip_prefix("failed printing to stdout: ") {
+            Some(reason) if reason.starts_with("Broken pipe") => std::process::exit(141),
+            Some(reason) => {
+                eprintln!("error: cannot write the output: {reason}");
+                std::process::exit(Exit::Usage as i32)
+            }
+            None => report(info),
+        }
+    }));
+}
+
 pub fn run(cli: Cli) -> Exit {
     let out = Output::from_env();
     match cli.command {
