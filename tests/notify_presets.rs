@@ -138,9 +138,13 @@ fn fire_and_rescue() -> Output {
 
 fn messages(rules: &RuleSet, out: &Output) -> Vec<Message> {
     let fired = ts("2026-12-07T10:00:00Z");
-    plan::notices(rules, out, Some("https://resgate.example/"), &|_| {
-        Some(fired)
-    })
+    plan::notices(
+        rules,
+        &out.decisions,
+        &out.transitions,
+        Some("https://resgate.example/"),
+        &|_| Some(fired),
+    )
     .into_iter()
     .map(|(_, notice)| Message {
         notice,
@@ -508,10 +512,11 @@ fn only_the_listed_events_are_planned() {
         to: EventState::Running,
         ..out.transitions[0].clone()
     });
-    let words: Vec<String> = plan::notices(&rules, &out, None, &|_| None)
-        .into_iter()
-        .map(|(_, n): (usize, Notice)| n.on)
-        .collect();
+    let words: Vec<String> =
+        plan::notices(&rules, &out.decisions, &out.transitions, None, &|_| None)
+            .into_iter()
+            .map(|(_, n): (usize, Notice)| n.on)
+            .collect();
     assert_eq!(words, ["fire", "rescued", "failed"]);
 }
 

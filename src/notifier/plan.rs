@@ -1,4 +1,4 @@
-//! Which notices an engine [`Output`] produces, per notifier.
+//! Which notices an engine step produces, per notifier.
 //!
 //! Verdicts `fire`, `collapse`, `defer` and `escalate` come from decisions;
 //! `awaiting_approval` and the endings from transitions. A fire that only
@@ -10,14 +10,15 @@ use jiff::Timestamp;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::Notice;
-use crate::engine::{Decision, EventState, Output, Proof, Transition, Verdict};
+use crate::engine::{Decision, EventState, Proof, Transition, Verdict};
 use crate::rules::{NotifyOn, RuleSet};
 
-/// Every notice `out` produces, with the index of its notifier in
-/// `rules.notifiers`, in the order of `out`.
+/// Every notice a step's decisions and transitions produce, with the index
+/// of its notifier in `rules.notifiers`, in their order.
 pub fn notices(
     rules: &RuleSet,
-    out: &Output,
+    decisions: &[Decision],
+    transitions: &[Transition],
     external_url: Option<&str>,
     fired_at: &dyn Fn(&str) -> Option<Timestamp>,
 ) -> Vec<(usize, Notice)> {
@@ -25,7 +26,7 @@ pub fn notices(
     if rules.notifiers.is_empty() {
         return found;
     }
-    for d in &out.decisions {
+    for d in decisions {
         let Some(on) = decision_on(d) else { continue };
         let Some(name) = &d.remediation else { continue };
         let notice = || Notice {
@@ -44,7 +45,7 @@ pub fn notices(
         };
         route(rules, name, on, notice, &mut found);
     }
-    for t in &out.transitions {
+    for t in transitions {
         let Some(on) = transition_on(t) else { continue };
         let notice = || Notice {
             key: key(&t.event, &t.remediation, on, t.at),
