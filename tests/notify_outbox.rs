@@ -24,6 +24,8 @@ use serde_json::Value;
 struct Got {
     key: String,
     body: Value,
+    /// What the receiver answered.
+    status: u16,
 }
 
 /// A `webhook`-preset receiver answering `status` (changeable while running).
@@ -50,11 +52,12 @@ impl Receiver {
                     .find(|h| h.field.equiv("Idempotency-Key"))
                     .map(|h| h.value.to_string())
                     .unwrap_or_default();
+                let code = answer.load(Ordering::SeqCst);
                 seen.lock().unwrap_or_else(|e| e.into_inner()).push(Got {
                     key,
                     body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                    status: code,
                 });
-                let code = answer.load(Ordering::SeqCst);
                 let _ =
                     request.respond(tiny_http::Response::from_string("").with_status_code(code));
             }
@@ -85,7 +88,7 @@ fn notifier_rules(dir: &Path, receiver: &Receiver) {
         dir.join("notify.yaml"),
         format!(
             r#"notifiers:
-  ops: {{preset: webhook, url: "{}/hook"}}
+  ops: {{preset: webhook, url: "{}/hook", digest: 0s}}
 notify: {{to: [ops], on: [fire, rescued, not_rescued, failed]}}
 "#,
             receiver.url
@@ -219,5 +222,127 @@ fn a_receiver_down_across_a_crash_gets_each_notification_once_it_is_back_and_nev
     let mut keys: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     keys.dedup();
     assert_eq!(keys.len(), 3);
+    d.terminate();
+}
+
+/// One webhook carrying `n` ApiDown alerts, each on its own instance.
+fn storm(n: usize) -> Vec<u8> {
+    let alerts: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "status": "firing",
+                "labels": {"alertname": "ApiDown", "severity": "critical", "service": "api",
+                           "instance": format!("api-{i}:8080")},
+                "annotations": {},
+                "startsAt": "2026-12-07T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example/graph",
+                "fingerprint": ""
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4", "groupKey": "{}:{alertname=\"ApiDown\"}", "truncatedAlerts": 0,
+        "status": "firing", "receiver": "resgate", "groupLabels": {}, "commonLabels": {},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
+        "alerts": alerts
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn outbox_counts(data: &Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open_with_flags(
+        data.join("resgate.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The storm of issue 21: 500 alerts, `on: [fire, defer]`, `digest: 1h`.
+/// The receiver is down while they are decided, then comes back: it gets
+/// one message, whose count (1 + what was summed into it) is every
+/// notification journaled; nothing is dropped, nothing else is sent within
+/// the window.
+#[test]
+fn a_storm_of_500_alerts_is_one_message_whose_sums_add_up_to_500() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (rules, data) = (tmp.path().join("rules"), tmp.path().join("data"));
+    // Jobs keep running: max_concurrent defers all but two.
+    let fake = FakeRemediator::start(Behaviour {
+        running_polls: usize::MAX,
+        ..Behaviour::default()
+    });
+    write_rules(&rules, &fake, "");
+    let restart = std::fs::read_to_string(rules.join("restart.yaml")).unwrap_or_default();
+    std::fs::write(
+        rules.join("restart.yaml"),
+        restart.replace("warmup: 1s", "warmup: 1s\n    max_concurrent: 2"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let receiver = Receiver::start(503);
+    std::fs::write(
+        rules.join("notify.yaml"),
+        format!(
+            "notifiers:\n  ops: {{preset: webhook, url: \"{}/hook\", digest: 1h}}\nnotify: {{to: [ops], on: [fire, defer]}}\n",
+            receiver.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let d = Daemon::start(&rules, &data, FAST);
+    let (status, body) = d.post("/webhook/alertmanager", &storm(500));
+    assert_eq!(status, 200, "{body}");
+    d.wait_for(
+        "500 notifications journaled",
+        Duration::from_secs(60),
+        |_| outbox_counts(&data).0 >= 500,
+    );
+    receiver.status.store(200, Ordering::SeqCst);
+    d.wait_for(
+        "a message delivered and marked sent",
+        Duration::from_secs(30),
+        |_| receiver.got().iter().any(|g| g.status == 200) && outbox_counts(&data).1 > 0,
+    );
+    let delivered: Vec<Got> = receiver
+        .got()
+        .into_iter()
+        .filter(|g| g.status == 200)
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "one message in the window: {delivered:?}"
+    );
+    let m = &delivered[0].body;
+    let summed: u64 = m["more"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| t["count"].as_u64().unwrap_or(0))
+        .sum();
+    let (total, sent) = outbox_counts(&data);
+    assert_eq!(
+        1 + summed,
+        sent as u64,
+        "the message accounts for every row it marked sent"
+    );
+    assert_eq!(
+        total, 500,
+        "one notification per alert: 2 fires, 498 defers"
+    );
+    assert_eq!(sent, total, "nothing left behind or dropped");
+    let text = m["text"].as_str().unwrap_or("");
+    assert!(
+        text.contains("498 restart-api deferred: concurrency")
+            || text.contains("497 restart-api deferred: concurrency"),
+        "{text}"
+    );
     d.terminate();
 }

@@ -68,3 +68,63 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more: Vec<Tally>,
 }
+
+/// What the notices folded into one message come to, grouped by
+/// remediation, event word and reason in the order they first appear.
+/// Counts add up to `notices.len()`: a storm is summed, never dropped.
+pub fn tally<'a>(notices: impl IntoIterator<Item = &'a Notice>) -> Vec<Tally> {
+    let mut out: Vec<Tally> = Vec::new();
+    for n in notices {
+        match out
+            .iter_mut()
+            .find(|t| t.remediation == n.remediation && t.on == n.on && t.reason == n.reason)
+        {
+            Some(t) => t.count = t.count.saturating_add(1),
+            None => out.push(Tally {
+                remediation: n.remediation.clone(),
+                on: n.on.clone(),
+                reason: n.reason.clone(),
+                count: 1,
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_groups_and_its_counts_add_up() {
+        let n = |on: &str, reason: Option<&str>| Notice {
+            key: String::new(),
+            on: on.into(),
+            at: Timestamp::UNIX_EPOCH,
+            remediation: "restart-api".into(),
+            target: "t".into(),
+            event: None,
+            verdict: None,
+            reason: reason.map(str::to_owned),
+            why: String::new(),
+            outcome: None,
+            started: None,
+            link: None,
+        };
+        let mut notices: Vec<Notice> = (0..14).map(|_| n("defer", Some("concurrency"))).collect();
+        notices.extend((0..3).map(|_| n("rescued", None)));
+        notices.push(n("defer", Some("deploying")));
+        let t = tally(&notices);
+        assert_eq!(t.iter().map(|t| t.count).sum::<u64>(), notices.len() as u64);
+        assert_eq!(
+            t.iter()
+                .map(|t| (t.on.as_str(), t.reason.as_deref(), t.count))
+                .collect::<Vec<_>>(),
+            [
+                ("defer", Some("concurrency"), 14),
+                ("rescued", None, 3),
+                ("defer", Some("deploying"), 1)
+            ]
+        );
+    }
+}

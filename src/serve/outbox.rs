@@ -5,7 +5,9 @@
 //! only its own messages, never a decision and never another notifier. A
 //! worker sends its notifier's oldest unsent row, and only then the next
 //! (a fire before its rescue; Grafana's region is opened before it is
-//! closed). A failed try waits `--notify-backoff`, doubling up to
+//! closed). At most one message per notifier per `digest` window: whatever
+//! queued behind the head is summed up in its message and marked sent with
+//! it, never dropped. A failed try waits `--notify-backoff`, doubling up to
 //! [`MAX_BACKOFF`] (or the receiver's `Retry-After`), at most
 //! `--notify-attempts` tries; then the row is marked failed. Rows are
 //! marked sent only after the receiver's 2xx, so a crash in between sends
@@ -30,6 +32,9 @@ use crate::rules::{Notifier, NotifyPreset};
 const POLL: Duration = Duration::from_millis(200);
 /// The longest wait between two tries of one notification.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
+/// At most this many queued notifications are summed into one message (a
+/// bigger backlog goes out over the next windows).
+const MAX_FOLD: u32 = 100_000;
 /// The dispatcher refreshes `/metrics` this often.
 const METRICS_EVERY: Duration = Duration::from_secs(2);
 
@@ -123,9 +128,13 @@ fn orphans_and_metrics(shared: &Shared, notifiers: &[Notifier]) {
     }
 }
 
-/// One notifier's sender: its oldest unsent row, then the next.
+/// One notifier's sender: its oldest unsent row, then the next; at most one
+/// message per `digest` window, the rest of the queue summed up in it.
 fn work(shared: &Arc<Shared>, name: &str) {
     let sender = Sender::new();
+    // When the last message went out. Kept in memory: after a restart the
+    // first message may come sooner than a window after the last one.
+    let mut last_sent: Option<std::time::Instant> = None;
     loop {
         if shared.shutdown.wait(POLL) {
             return;
@@ -138,12 +147,15 @@ fn work(shared: &Arc<Shared>, name: &str) {
         let Some(notifier) = rules.notifiers.iter().find(|n| n.name == name) else {
             return;
         };
-        let head = shared
+        if last_sent.is_some_and(|t| t.elapsed() < notifier.digest) {
+            continue;
+        }
+        let queue = shared
             .readers
             .get()
-            .and_then(|conn| outbox::unsent(&conn, name, 1));
-        let row = match head {
-            Ok(mut rows) if !rows.is_empty() => rows.remove(0),
+            .and_then(|conn| outbox::unsent(&conn, name, MAX_FOLD));
+        let mut rows = match queue {
+            Ok(rows) if !rows.is_empty() => rows,
             Ok(_) => continue,
             Err(e) => {
                 tracing::warn!(notifier = name, error = %e, "cannot read the outbox");
@@ -151,31 +163,51 @@ fn work(shared: &Arc<Shared>, name: &str) {
             }
         };
         let now = Timestamp::now();
-        if row.next_at.is_some_and(|t| t > now) {
+        if rows[0].next_at.is_some_and(|t| t > now) {
             continue;
         }
-        deliver(shared, &sender, notifier, &row);
+        let head = rows.remove(0);
+        if deliver(shared, &sender, notifier, &head, &rows) {
+            last_sent = Some(std::time::Instant::now());
+        }
     }
 }
 
-fn deliver(shared: &Shared, sender: &Sender, notifier: &Notifier, row: &Pending) {
+/// Sends `head` with `folded` summed up in it; true when it went out.
+fn deliver(
+    shared: &Shared,
+    sender: &Sender,
+    notifier: &Notifier,
+    head: &Pending,
+    folded: &[Pending],
+) -> bool {
     let name = notifier.name.clone();
-    let ids = vec![row.id];
+    let row = head;
     let notice: Notice = match serde_json::from_str(&row.notice) {
         Ok(n) => n,
         Err(e) => {
             let error = format!("unreadable notice in the journal: {e}");
-            give_up(shared, &name, ids, error);
-            return;
+            give_up(shared, &name, vec![row.id], error);
+            return false;
         }
     };
+    let more: Vec<Notice> = folded
+        .iter()
+        .map(|r| {
+            serde_json::from_str(&r.notice).unwrap_or_else(|_| Notice {
+                remediation: "(unreadable)".into(),
+                on: "unknown".into(),
+                ..notice.clone()
+            })
+        })
+        .collect();
     let resolved = resolve(shared, notifier);
     let (url, headers, routing_key) = match resolved {
         Ok(r) => r,
         // A secret that went missing may come back (a rotated file).
         Err(e) => {
             retry_later(shared, &name, row, e, None);
-            return;
+            return false;
         }
     };
     let ends = notice.on().is_some_and(|o| o.ends_event());
@@ -197,7 +229,7 @@ fn deliver(shared: &Shared, sender: &Sender, notifier: &Notifier, row: &Pending)
         },
         &Message {
             notice,
-            more: Vec::new(),
+            more: crate::notifier::tally(&more),
         },
     );
     let key = format!("resgate-{}-n{}", shared.instance, row.id);
@@ -210,16 +242,31 @@ fn deliver(shared: &Shared, sender: &Sender, notifier: &Notifier, row: &Pending)
                 .then(|| grafana_annotation_id(&answer))
                 .flatten();
             let at = Timestamp::now();
-            match shared.leader_write(move |db| outbox::mark_sent(db, &ids, at, opened)) {
-                Ok(()) => shared.metrics.notifications(&name, "sent", 1),
+            let head_id = row.id;
+            let folded: Vec<i64> = folded.iter().map(|r| r.id).collect();
+            let n = folded.len() as u64 + 1;
+            // One transaction; only the head opened the Grafana region.
+            let marked = shared.leader_write(move |db| {
+                outbox::mark_sent(db, &[head_id], at, opened)?;
+                outbox::mark_sent(db, &folded, at, None)
+            });
+            match marked {
+                Ok(()) => shared.metrics.notifications(&name, "sent", n),
                 // Sent but not marked: sent again later, with the same key.
                 Err(e) => {
-                    tracing::warn!(notifier = %name, error = %e, "cannot mark a notification sent")
+                    tracing::warn!(notifier = %name, error = %e, "cannot mark a notification sent");
                 }
             }
+            true
         }
-        Delivery::Retry { reason, after } => retry_later(shared, &name, row, reason, after),
-        Delivery::Refused { reason } => give_up(shared, &name, ids, reason),
+        Delivery::Retry { reason, after } => {
+            retry_later(shared, &name, row, reason, after);
+            false
+        }
+        Delivery::Refused { reason } => {
+            give_up(shared, &name, vec![row.id], reason);
+            false
+        }
     }
 }
 
