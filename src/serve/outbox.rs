@@ -135,10 +135,14 @@ fn work(shared: &Arc<Shared>, name: &str) {
     // When the last message went out. Kept in memory: after a restart the
     // first message may come sooner than a window after the last one.
     let mut last_sent: Option<std::time::Instant> = None;
+    // Idle: wait before looking again. After a delivery, look at once: a
+    // backlog drains at the receiver's pace, not one row per POLL.
+    let mut idle = true;
     loop {
-        if shared.shutdown.wait(POLL) {
+        if idle && shared.shutdown.wait(POLL) || shared.shutdown.is_set() {
             return;
         }
+        idle = true;
         if !leads(shared) {
             continue;
         }
@@ -169,6 +173,7 @@ fn work(shared: &Arc<Shared>, name: &str) {
         let head = rows.remove(0);
         if deliver(shared, &sender, notifier, &head, &rows) {
             last_sent = Some(std::time::Instant::now());
+            idle = notifier.digest > Duration::ZERO;
         }
     }
 }
