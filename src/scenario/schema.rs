@@ -158,4 +158,10 @@ pub struct Expectation {
     /// How many decisions must match (default: at least one).
     #[serde(default)]
     pub count: Option<usize>,
+    /// A notification to this notifier (DESIGN.md §9)...
+    #[serde(default)]
+    pub notify: Option<String>,
+    /// ...on this event word (`fire`, `rescued`, ...).
+    #[serde(default)]
+    pub on: Option<String>,
 }
