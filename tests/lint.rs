@@ -87,6 +87,7 @@ cases!(
     unknown_notifier,
     notifier_config,
     unused_notifier,
+    notifier_template,
 );
 
 #[test]

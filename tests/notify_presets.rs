@@ -186,6 +186,7 @@ fn deliver(rules: &RuleSet, msg: &Message, annotation: Option<u64>) -> Delivery 
             url: &url,
             routing_key: key.as_deref(),
             annotation,
+            template: n.template.as_ref(),
         },
         msg,
     );
@@ -558,4 +559,27 @@ fn answers_are_sorted_into_retry_and_refused() {
             "{path}: {d:?}"
         );
     }
+}
+
+/// A user template replaces the preset's text; every value it prints is
+/// escaped for the format (Slack mrkdwn here), the ready-made `headline` is
+/// not escaped twice.
+#[test]
+fn a_template_replaces_the_text_and_its_values_are_escaped() {
+    let fake = Fake::start(Box::new(|_| (200, "ok".into())));
+    let rules = rules_for(&format!(
+        "  n:\n    preset: slack\n    url: \"{}/hook\"\n    template: \"{{{{ headline }}}} | target={{{{ target }}}} | {{{{ on }}}} {{{{ event }}}}\"",
+        fake.url
+    ));
+    let msgs = messages(&rules, &fire_and_rescue());
+    sent(&deliver(&rules, &msgs[0], None));
+    let text = fake.received()[0].body["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(
+        text,
+        "*restart-api* fired on *api &lt;!channel&gt; &amp; [x](http://evil) *b** | \
+         target=api &lt;!channel&gt; &amp; [x](http://evil) *b* | fire ev-7"
+    );
 }

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::{Message, Notice, Tally};
-use crate::rules::{NotifyOn, NotifyPreset};
+use crate::rules::{NotifyOn, NotifyPreset, NotifyTemplate};
 
 /// One HTTP request to a receiver. The URL is whole (secrets resolved):
 /// never log it.
@@ -35,6 +35,57 @@ pub struct Target<'a> {
     pub routing_key: Option<&'a str>,
     /// `grafana-annotations`: the region this event's fire created, if any.
     pub annotation: Option<u64>,
+    /// The notifier's own text, if it has one.
+    pub template: Option<&'a NotifyTemplate>,
+}
+
+/// `s` escaped for where a preset puts text (the template formatter's rule).
+pub fn escape_for(preset: NotifyPreset, s: &str) -> String {
+    match preset {
+        NotifyPreset::Slack => SlackMrkdwn.escape(s),
+        NotifyPreset::Mattermost | NotifyPreset::Teams => Markdown.escape(s),
+        // JSON fields: serde escapes; Grafana and PagerDuty show plain text.
+        NotifyPreset::Webhook
+        | NotifyPreset::GrafanaAnnotations
+        | NotifyPreset::PagerdutyChange => s.to_owned(),
+    }
+}
+
+fn format_of(preset: NotifyPreset) -> &'static dyn Format {
+    match preset {
+        NotifyPreset::Slack => &SlackMrkdwn,
+        NotifyPreset::Mattermost | NotifyPreset::Teams => &Markdown,
+        _ => &Plain,
+    }
+}
+
+/// The message text: the user's template when it renders, else ours (a
+/// template that fails at run time must not lose the notification).
+fn text(target: &Target<'_>, msg: &Message) -> String {
+    let f = format_of(target.preset);
+    let Some(t) = target.template else {
+        return lines(msg, f);
+    };
+    let n = &msg.notice;
+    let ctx = minijinja::context! {
+        on => n.on.clone(),
+        at => n.at.to_string(),
+        remediation => n.remediation.clone(),
+        target => n.target.clone(),
+        event => n.event.clone(),
+        verdict => n.verdict.map(|v| v.as_str()),
+        reason => n.reason.clone(),
+        why => n.why.clone(),
+        outcome => n.outcome.clone(),
+        started => n.started.map(|s| s.to_string()),
+        link => n.link.clone(),
+        headline => minijinja::Value::from_safe_string(headline(n, f)),
+        more => summary(&msg.more, f).map(minijinja::Value::from_safe_string),
+    };
+    match t.render(&ctx) {
+        Ok(text) => text,
+        Err(_) => lines(msg, f),
+    }
 }
 
 pub fn request(target: Target<'_>, msg: &Message) -> Request {
@@ -45,12 +96,16 @@ pub fn request(target: Target<'_>, msg: &Message) -> Request {
         body,
     };
     match target.preset {
-        NotifyPreset::Slack => post(slack(msg)),
-        NotifyPreset::Mattermost => post(json!({ "text": lines(msg, &Markdown) })),
-        NotifyPreset::Teams => post(teams(msg)),
-        NotifyPreset::Webhook => post(webhook(msg)),
-        NotifyPreset::PagerdutyChange => post(pagerduty(msg, target.routing_key.unwrap_or(""))),
-        NotifyPreset::GrafanaAnnotations => grafana(target, n, msg),
+        NotifyPreset::Slack => post(slack(&text(&target, msg))),
+        NotifyPreset::Mattermost => post(json!({ "text": text(&target, msg) })),
+        NotifyPreset::Teams => post(teams(msg, target.template.map(|_| text(&target, msg)))),
+        NotifyPreset::Webhook => post(webhook(msg, &text(&target, msg))),
+        NotifyPreset::PagerdutyChange => post(pagerduty(
+            msg,
+            target.routing_key.unwrap_or(""),
+            &text(&target, msg),
+        )),
+        NotifyPreset::GrafanaAnnotations => grafana(target, n, &text(&target, msg)),
     }
 }
 
@@ -209,10 +264,8 @@ fn lines(msg: &Message, f: &dyn Format) -> String {
 
 /// Slack incoming webhook: `text` (the notification's fallback) plus blocks
 /// (https://api.slack.com/messaging/webhooks).
-fn slack(msg: &Message) -> Value {
-    let f = SlackMrkdwn;
-    let text = lines(msg, &f);
-    let section = truncate(&text, SLACK_SECTION_CHARS);
+fn slack(text: &str) -> Value {
+    let section = truncate(text, SLACK_SECTION_CHARS);
     json!({
         "text": text,
         "blocks": [
@@ -222,7 +275,7 @@ fn slack(msg: &Message) -> Value {
 }
 
 /// Teams Workflows webhook: a message with one Adaptive Card attachment.
-fn teams(msg: &Message) -> Value {
+fn teams(msg: &Message, own: Option<String>) -> Value {
     let f = Markdown;
     let n = &msg.notice;
     let mut body = vec![
@@ -236,6 +289,9 @@ fn teams(msg: &Message) -> Value {
     }
     if let Some(s) = summary(&msg.more, &f) {
         body.push(json!({"type": "TextBlock", "text": s, "wrap": true, "isSubtle": true}));
+    }
+    if let Some(own) = own {
+        body = vec![json!({"type": "TextBlock", "text": own, "wrap": true})];
     }
     let mut card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -259,7 +315,7 @@ fn teams(msg: &Message) -> Value {
 
 /// The `webhook` preset: the notice itself (docs/integrations.md documents
 /// the fields), plus its text.
-fn webhook(msg: &Message) -> Value {
+fn webhook(msg: &Message, text: &str) -> Value {
     let n = &msg.notice;
     json!({
         "version": 1,
@@ -275,18 +331,15 @@ fn webhook(msg: &Message) -> Value {
         "outcome": n.outcome,
         "started": n.started,
         "link": n.link,
-        "text": lines(msg, &Plain),
+        "text": text,
         "more": msg.more,
     })
 }
 
 /// PagerDuty Events API v2 change event.
-fn pagerduty(msg: &Message, routing_key: &str) -> Value {
+fn pagerduty(msg: &Message, routing_key: &str, text: &str) -> Value {
     let n = &msg.notice;
-    let summary = truncate(
-        &lines(msg, &Plain).replace('\n', " · "),
-        PAGERDUTY_SUMMARY_CHARS,
-    );
+    let summary = truncate(&text.replace('\n', " · "), PAGERDUTY_SUMMARY_CHARS);
     let mut details = json!({
         "on": n.on,
         "remediation": n.remediation,
@@ -332,9 +385,8 @@ fn summary_plain(msg: &Message) -> Option<String> {
 /// with `time`); the end closes it (`PATCH /api/annotations/{id}` with
 /// `timeEnd`). An end whose fire made no annotation (not in `on`, or it
 /// failed) posts the whole region at once, so the dashboard still shows it.
-fn grafana(target: Target<'_>, n: &Notice, msg: &Message) -> Request {
+fn grafana(target: Target<'_>, n: &Notice, text: &str) -> Request {
     let base = target.url.trim_end_matches('/');
-    let text = lines(msg, &Plain);
     let at = n.at.as_millisecond();
     let start = n.started.map_or(at, |s| s.as_millisecond());
     let tags = json!(["resgate", n.remediation, n.target]);

@@ -14,7 +14,7 @@ use crate::datalog::SourceId;
 use crate::diag::Diagnostic;
 
 use super::compile::{Compiler, Defs};
-use super::model::{Notifier, NotifyOn, NotifyPreset, NotifyRoute};
+use super::model::{Notifier, NotifyOn, NotifyPreset, NotifyRoute, NotifyTemplate};
 use super::schema::{NotifierDef, NotifyDef};
 use super::secret::SecretString;
 
@@ -164,7 +164,16 @@ impl Compiler<'_> {
             );
             ok = false;
         }
+        let template = match &def.template {
+            Some(t) => {
+                let compiled = self.notify_template(src, t, preset);
+                ok &= compiled.is_some();
+                compiled
+            }
+            None => None,
+        };
         Some(Notifier {
+            template,
             name: key.value.clone(),
             preset,
             url: url?,
@@ -174,6 +183,83 @@ impl Compiler<'_> {
             timeout: timeout?,
         })
         .filter(|_| ok)
+    }
+
+    /// A notifier's `template`: compiled with a formatter that escapes every
+    /// printed value for the preset, and reading only the names of a notice.
+    fn notify_template(
+        &mut self,
+        src: SourceId,
+        t: &Spanned<String>,
+        preset: NotifyPreset,
+    ) -> Option<NotifyTemplate> {
+        let mut env = super::template::environment();
+        env.set_formatter(move |out, _state, value| {
+            // Safe values (the headline, the summary) are already in the
+            // format; everything else came from outside.
+            let text = if value.is_safe() || value.is_none() {
+                if value.is_none() {
+                    String::new()
+                } else {
+                    value.to_string()
+                }
+            } else {
+                crate::notifier::render::escape_for(preset, &value.to_string())
+            };
+            out.write_str(&text).map_err(|_| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "cannot write")
+            })
+        });
+        if let Err(e) = env.add_template_owned("t", t.value.clone()) {
+            let range = e.range().unwrap_or(0..t.value.len());
+            let span = self.locate(src, t).span(
+                range.start,
+                range
+                    .end
+                    .max(range.start + 1)
+                    .min(t.value.len().max(range.start + 1)),
+            );
+            self.error(
+                Diagnostic::error(
+                    "invalid-template",
+                    format!("invalid template: {}", e.detail().unwrap_or("syntax error")),
+                )
+                .label(span, "in this template")
+                .help("templates are MiniJinja: {{ remediation }} on {{ target }}: {{ why }}"),
+            );
+            return None;
+        }
+        let unknown: Vec<String> = env
+            .get_template("t")
+            .map(|tpl| {
+                tpl.undeclared_variables(false)
+                    .into_iter()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| !NotifyTemplate::NAMES.contains(&v.as_str()))
+            .collect();
+        if let Some(first) = unknown.first() {
+            let span = self.value_span(src, t);
+            self.error(
+                Diagnostic::error(
+                    "unknown-template-variable",
+                    format!("a notification template cannot read `{first}`"),
+                )
+                .label(span, "in this template")
+                .help(crate::suggest::help(
+                    first,
+                    "name",
+                    NotifyTemplate::NAMES.iter().copied(),
+                )),
+            );
+            return None;
+        }
+        Some(NotifyTemplate {
+            env,
+            source: t.value.clone(),
+        })
     }
 
     /// The file-level `notify:`: at most one in a directory.

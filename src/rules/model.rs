@@ -216,6 +216,48 @@ pub struct Notifier {
     /// At most one message per window.
     pub digest: Duration,
     pub timeout: Duration,
+    /// The user's text for the preset's message, if any.
+    pub template: Option<NotifyTemplate>,
+}
+
+/// A notifier's `template`: MiniJinja, strict, every printed value escaped
+/// for the preset's format (Slack mrkdwn, Markdown, plain for JSON fields).
+pub struct NotifyTemplate {
+    pub env: minijinja::Environment<'static>,
+    pub source: String,
+}
+
+impl std::fmt::Debug for NotifyTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyTemplate")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifyTemplate {
+    /// The names a notification template may read.
+    pub const NAMES: &[&str] = &[
+        "on",
+        "at",
+        "remediation",
+        "target",
+        "event",
+        "verdict",
+        "reason",
+        "why",
+        "outcome",
+        "started",
+        "link",
+        "headline",
+        "more",
+    ];
+
+    pub fn render(&self, context: &minijinja::Value) -> Result<String, String> {
+        let t = self.env.get_template("t").map_err(|e| e.to_string())?;
+        t.render(context)
+            .map_err(|e| e.detail().unwrap_or("render failed").to_owned())
+    }
 }
 
 /// The request shapes resgate knows.

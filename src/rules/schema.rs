@@ -153,6 +153,8 @@ pub struct NotifierDef {
     pub digest: Option<Spanned<String>>,
     /// Connect + read timeout of each HTTP call.
     pub timeout: Option<Spanned<String>>,
+    /// A MiniJinja template replacing the preset's message text.
+    pub template: Option<Spanned<String>>,
 }
 
 /// `notify: {to: [ops], on: [fire, rescued]}`.

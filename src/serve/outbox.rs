@@ -231,6 +231,7 @@ fn deliver(
             url: &url,
             routing_key: routing_key.as_deref(),
             annotation,
+            template: notifier.template.as_ref(),
         },
         &Message {
             notice,
