@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::daemon::{Daemon, write_rules};
+use common::daemon::{Daemon, alertmanager_storm, outbox_counts, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
@@ -61,49 +61,6 @@ fn scripted_receiver(
     (format!("http://127.0.0.1:{port}"), got)
 }
 
-fn storm(n: usize) -> Vec<u8> {
-    let alerts: Vec<Value> = (0..n)
-        .map(|i| {
-            serde_json::json!({
-                "status": "firing",
-                "labels": {"alertname": "ApiDown", "severity": "critical", "service": "api",
-                           "instance": format!("api-{i}:8080")},
-                "annotations": {},
-                "startsAt": "2026-12-07T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.example/graph",
-                "fingerprint": ""
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "version": "4", "groupKey": "{}:{alertname=\"ApiDown\"}", "truncatedAlerts": 0,
-        "status": "firing", "receiver": "resgate", "groupLabels": {}, "commonLabels": {},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
-        "alerts": alerts
-    })
-    .to_string()
-    .into_bytes()
-}
-
-/// (rows, sent, failed) of one notifier in the journal.
-fn rows_of(data: &Path, notifier: &str) -> (i64, i64, i64) {
-    let conn = rusqlite::Connection::open_with_flags(
-        data.join("resgate.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    conn.query_row(
-        "SELECT COUNT(*),
-                COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-                COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
-         FROM outbox WHERE notifier = ?1",
-        [notifier],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn with_max_concurrent(rules: &Path) {
     let restart = std::fs::read_to_string(rules.join("restart.yaml")).unwrap_or_default();
     std::fs::write(
@@ -135,14 +92,14 @@ fn a_hanging_notifier_delays_neither_decisions_nor_the_other_notifier() {
 
     let d = Daemon::start(&rules, &data, &[]);
     // The stuck receiver holds its first message before the storm starts.
-    let (status, _) = d.post("/webhook/alertmanager", &storm(1));
+    let (status, _) = d.post("/webhook/alertmanager", &alertmanager_storm(1));
     assert_eq!(status, 200);
     d.wait_for(
         "the stuck receiver to hold a request",
         Duration::from_secs(20),
         |_| accepted.load(Ordering::SeqCst) >= 1,
     );
-    let (status, body) = d.post("/webhook/alertmanager", &storm(300));
+    let (status, body) = d.post("/webhook/alertmanager", &alertmanager_storm(300));
     assert_eq!(status, 200, "{body}");
     // Every alert decided (300 distinct instances; the first is already in).
     d.wait_for("300 alerts decided", Duration::from_secs(60), |d| {
@@ -153,7 +110,7 @@ fn a_hanging_notifier_delays_neither_decisions_nor_the_other_notifier() {
     });
     // The other notifier delivered everything it was given.
     d.wait_for("ops to deliver all", Duration::from_secs(30), |_| {
-        let (rows, sent, _) = rows_of(&data, "ops");
+        let (rows, sent, _) = outbox_counts(&data, Some("ops"));
         rows >= 300 && sent == rows
     });
     let summed: u64 = ops_got
@@ -171,11 +128,11 @@ fn a_hanging_notifier_delays_neither_decisions_nor_the_other_notifier() {
         .sum();
     assert_eq!(
         summed as i64,
-        rows_of(&data, "ops").0,
+        outbox_counts(&data, Some("ops")).0,
         "ops' messages account for every row"
     );
     // The stuck one still holds its first request; nothing of it was sent.
-    let (stuck_rows, stuck_sent, _) = rows_of(&data, "stuck");
+    let (stuck_rows, stuck_sent, _) = outbox_counts(&data, Some("stuck"));
     assert_eq!(stuck_sent, 0);
     assert!(stuck_rows >= 300);
     assert_eq!(
@@ -215,10 +172,10 @@ fn a_receiver_that_keeps_failing_is_retried_then_counted_failed_and_shown() {
         &data,
         &["--notify-attempts", "4", "--notify-backoff", "10ms"],
     );
-    let (status, _) = d.post("/webhook/alertmanager", &storm(1));
+    let (status, _) = d.post("/webhook/alertmanager", &alertmanager_storm(1));
     assert_eq!(status, 200);
     d.wait_for("the notification to fail", Duration::from_secs(30), |_| {
-        rows_of(&data, "ops").2 == 1
+        outbox_counts(&data, Some("ops")).2 == 1
     });
     assert_eq!(
         got.lock().unwrap_or_else(|e| e.into_inner()).len(),

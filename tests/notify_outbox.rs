@@ -16,7 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, api_down_on, write_rules};
+use common::daemon::{
+    API_DOWN, Daemon, alertmanager_payload, alertmanager_storm, api_down_on, outbox_counts,
+    write_rules,
+};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
@@ -225,46 +228,6 @@ fn a_receiver_down_across_a_crash_gets_each_notification_once_it_is_back_and_nev
     d.terminate();
 }
 
-/// One webhook carrying `n` ApiDown alerts, each on its own instance.
-fn storm(n: usize) -> Vec<u8> {
-    let alerts: Vec<Value> = (0..n)
-        .map(|i| {
-            serde_json::json!({
-                "status": "firing",
-                "labels": {"alertname": "ApiDown", "severity": "critical", "service": "api",
-                           "instance": format!("api-{i}:8080")},
-                "annotations": {},
-                "startsAt": "2026-12-07T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.example/graph",
-                "fingerprint": ""
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "version": "4", "groupKey": "{}:{alertname=\"ApiDown\"}", "truncatedAlerts": 0,
-        "status": "firing", "receiver": "resgate", "groupLabels": {}, "commonLabels": {},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
-        "alerts": alerts
-    })
-    .to_string()
-    .into_bytes()
-}
-
-fn outbox_counts(data: &Path) -> (i64, i64) {
-    let conn = rusqlite::Connection::open_with_flags(
-        data.join("resgate.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// The storm of issue 21: 500 alerts, `on: [fire, defer]`, `digest: 1h`.
 /// The receiver is down while they are decided, then comes back: it gets
 /// one message, whose count (1 + what was summed into it) is every
@@ -297,18 +260,18 @@ fn a_storm_of_500_alerts_is_one_message_whose_sums_add_up_to_500() {
     .unwrap_or_else(|e| panic!("{e}"));
 
     let d = Daemon::start(&rules, &data, FAST);
-    let (status, body) = d.post("/webhook/alertmanager", &storm(500));
+    let (status, body) = d.post("/webhook/alertmanager", &alertmanager_storm(500));
     assert_eq!(status, 200, "{body}");
     d.wait_for(
         "500 notifications journaled",
         Duration::from_secs(60),
-        |_| outbox_counts(&data).0 >= 500,
+        |_| outbox_counts(&data, None).0 >= 500,
     );
     receiver.status.store(200, Ordering::SeqCst);
     d.wait_for(
         "a message delivered and marked sent",
         Duration::from_secs(30),
-        |_| receiver.got().iter().any(|g| g.status == 200) && outbox_counts(&data).1 > 0,
+        |_| receiver.got().iter().any(|g| g.status == 200) && outbox_counts(&data, None).1 > 0,
     );
     let delivered: Vec<Got> = receiver
         .got()
@@ -327,7 +290,7 @@ fn a_storm_of_500_alerts_is_one_message_whose_sums_add_up_to_500() {
         .flatten()
         .map(|t| t["count"].as_u64().unwrap_or(0))
         .sum();
-    let (total, sent) = outbox_counts(&data);
+    let (total, sent, _) = outbox_counts(&data, None);
     assert_eq!(
         1 + summed,
         sent as u64,
