@@ -76,7 +76,7 @@ Register-ArgumentCompleter -Native -CommandName 'resgate' -ScriptBlock {
             [CompletionResult]::new('--head-timeout', '--head-timeout', [CompletionResultType]::ParameterName, 'The request line and headers must arrive within this (for a new connection''s first request, counted from the connect)')
             [CompletionResult]::new('--max-body', '--max-body', [CompletionResultType]::ParameterName, 'Largest webhook body accepted, in bytes')
             [CompletionResult]::new('--body-timeout', '--body-timeout', [CompletionResultType]::ParameterName, 'A whole request body must arrive within this')
-            [CompletionResult]::new('--retention', '--retention', [CompletionResultType]::ParameterName, 'How long decided webhook bodies are kept in the journal')
+            [CompletionResult]::new('--retention', '--retention', [CompletionResultType]::ParameterName, 'How long decided webhook bodies, and notifications sent or failed, are kept in the journal')
             [CompletionResult]::new('--dedupe-window', '--dedupe-window', [CompletionResultType]::ParameterName, 'Repeats of the same alert inside this window are journaled once')
             [CompletionResult]::new('--call-attempts', '--call-attempts', [CompletionResultType]::ParameterName, 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key')
             [CompletionResult]::new('--call-backoff', '--call-backoff', [CompletionResultType]::ParameterName, 'First wait between those tries (doubles each time)')

@@ -69,7 +69,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand --head-timeout 'The request line and headers must arrive within this (for a new connection''s first request, counted from the connect)'
             cand --max-body 'Largest webhook body accepted, in bytes'
             cand --body-timeout 'A whole request body must arrive within this'
-            cand --retention 'How long decided webhook bodies are kept in the journal'
+            cand --retention 'How long decided webhook bodies, and notifications sent or failed, are kept in the journal'
             cand --dedupe-window 'Repeats of the same alert inside this window are journaled once'
             cand --call-attempts 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key'
             cand --call-backoff 'First wait between those tries (doubles each time)'

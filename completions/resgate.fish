@@ -65,7 +65,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l idle-timeout -
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l head-timeout -d 'The request line and headers must arrive within this (for a new connection\'s first request, counted from the connect)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-body -d 'Largest webhook body accepted, in bytes' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l body-timeout -d 'A whole request body must arrive within this' -r
-complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies are kept in the journal' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies, and notifications sent or failed, are kept in the journal' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l dedupe-window -d 'Repeats of the same alert inside this window are journaled once' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-attempts -d 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -d 'First wait between those tries (doubles each time)' -r

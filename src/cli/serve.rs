@@ -39,7 +39,8 @@ pub struct Args {
     /// A whole request body must arrive within this
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
-    /// How long decided webhook bodies are kept in the journal
+    /// How long decided webhook bodies, and notifications sent or failed, are
+    /// kept in the journal
     #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
     /// Repeats of the same alert inside this window are journaled once

@@ -173,3 +173,46 @@ pub fn counts(conn: &Db) -> Result<Vec<(String, Counts)>> {
     }
     Ok(out)
 }
+
+/// Deletes notifications sent or failed before `before` (`--retention`,
+/// like decided webhook bodies): the outbox must not grow for as long as
+/// serve runs. Unsent rows are never pruned.
+pub fn prune(conn: &Db, before: Timestamp) -> Result<usize> {
+    conn.execute(
+        "DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < ?1)
+            OR (failed_at IS NOT NULL AND failed_at < ?1)",
+        params![ts(before)],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts_(s: &str) -> Timestamp {
+        s.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn prune_drops_old_sent_and_failed_rows_and_never_unsent_ones() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let conn =
+            super::super::open_writer(&dir.path().join("j.db")).unwrap_or_else(|e| panic!("{e}"));
+        let old = ts_("2026-12-01T00:00:00Z");
+        for key in ["sent", "failed", "unsent", "recent"] {
+            insert(&conn, "ops", key, None, old, "{}").unwrap_or_else(|e| panic!("{e}"));
+        }
+        mark_sent(&conn, &[1], old, Some(7)).unwrap_or_else(|e| panic!("{e}"));
+        mark_failed(&conn, &[2], old, "gave up").unwrap_or_else(|e| panic!("{e}"));
+        mark_sent(&conn, &[4], ts_("2026-12-07T00:00:00Z"), None).unwrap_or_else(|e| panic!("{e}"));
+        let pruned = prune(&conn, ts_("2026-12-06T00:00:00Z")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pruned, 2);
+        let left = unsent(&conn, "ops", 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            left.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(),
+            ["unsent"]
+        );
+        let counts = counts(&conn).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(counts[0].1.sent, 1, "the recent one stays");
+    }
+}

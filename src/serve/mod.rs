@@ -521,5 +521,13 @@ fn prune_loop(shared: &Shared) {
             Ok(n) => tracing::info!(rows = n, "pruned decided inbound bodies"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),
         }
+        match shared
+            .writer
+            .submit(move |conn| journal::outbox::prune(conn, before))
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned delivered notifications"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the outbox"),
+        }
     }
 }
