@@ -7,13 +7,12 @@
 mod common;
 
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::daemon::{Daemon, alertmanager_storm, outbox_counts, write_rules};
+use common::daemon::{Daemon, alertmanager_storm, outbox_counts, write_rules, write_storm_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
 
@@ -61,25 +60,11 @@ fn scripted_receiver(
     (format!("http://127.0.0.1:{port}"), got)
 }
 
-fn with_max_concurrent(rules: &Path) {
-    let restart = std::fs::read_to_string(rules.join("restart.yaml")).unwrap_or_default();
-    std::fs::write(
-        rules.join("restart.yaml"),
-        restart.replace("warmup: 1s", "warmup: 1s\n    max_concurrent: 2"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-}
-
 #[test]
 fn a_hanging_notifier_delays_neither_decisions_nor_the_other_notifier() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (rules, data) = (tmp.path().join("rules"), tmp.path().join("data"));
-    let fake = FakeRemediator::start(Behaviour {
-        running_polls: usize::MAX,
-        ..Behaviour::default()
-    });
-    write_rules(&rules, &fake, "");
-    with_max_concurrent(&rules);
+    let _fake = write_storm_rules(&rules);
     let (stuck_url, accepted) = hanging_receiver();
     let (ops_url, ops_got) = scripted_receiver(vec![(200, "ok", None)]);
     std::fs::write(

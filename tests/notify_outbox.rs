@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::daemon::{
     API_DOWN, Daemon, alertmanager_payload, alertmanager_storm, api_down_on, outbox_counts,
-    write_rules,
+    write_rules, write_storm_rules,
 };
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use serde_json::Value;
@@ -238,17 +238,7 @@ fn a_storm_of_500_alerts_is_one_message_whose_sums_add_up_to_500() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (rules, data) = (tmp.path().join("rules"), tmp.path().join("data"));
     // Jobs keep running: max_concurrent defers all but two.
-    let fake = FakeRemediator::start(Behaviour {
-        running_polls: usize::MAX,
-        ..Behaviour::default()
-    });
-    write_rules(&rules, &fake, "");
-    let restart = std::fs::read_to_string(rules.join("restart.yaml")).unwrap_or_default();
-    std::fs::write(
-        rules.join("restart.yaml"),
-        restart.replace("warmup: 1s", "warmup: 1s\n    max_concurrent: 2"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let _fake = write_storm_rules(&rules);
     let receiver = Receiver::start(503);
     std::fs::write(
         rules.join("notify.yaml"),

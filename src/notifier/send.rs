@@ -49,14 +49,7 @@ impl Default for Sender {
 
 impl Sender {
     pub fn new() -> Sender {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            // A webhook that redirects is misconfigured; following it could
-            // hand the message (and headers) to another host.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .user_agent(concat!("resgate/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let config = crate::remediate::outbound_config().build();
         Sender {
             agent: Agent::new_with_config(config),
         }

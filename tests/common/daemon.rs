@@ -421,3 +421,21 @@ pub fn outbox_counts(data: &Path, notifier: Option<&str>) -> (i64, i64, i64) {
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// [`write_rules`] for a storm: the remediator's jobs keep running and
+/// `restart-api` has `max_concurrent: 2`, so all fires but two defer
+/// (`concurrency`). Keep the returned fake alive for the test.
+pub fn write_storm_rules(dir: &Path) -> FakeRemediator {
+    let fake = FakeRemediator::start(super::fake_remediator::Behaviour {
+        running_polls: usize::MAX,
+        ..super::fake_remediator::Behaviour::default()
+    });
+    write_rules(dir, &fake, "");
+    let restart = std::fs::read_to_string(dir.join("restart.yaml")).unwrap_or_default();
+    std::fs::write(
+        dir.join("restart.yaml"),
+        restart.replace("warmup: 1s", "warmup: 1s\n    max_concurrent: 2"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fake
+}
