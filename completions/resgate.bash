@@ -595,7 +595,7 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__serve)
-            opts="-h --rules --data --listen --max-connections --max-connections-per-ip --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --journal-max-size --max-alerts-per-request --max-alerts --max-alert-bytes --journal --lease --allowed-host --insecure-no-api-token --no-watch --log-json --help"
+            opts="-h --rules --data --listen --max-connections --max-connections-per-ip --idle-timeout --head-timeout --max-body --body-timeout --retention --dedupe-window --call-attempts --call-backoff --notify-attempts --notify-backoff --journal-max-size --max-alerts-per-request --max-alerts --max-alert-bytes --journal --lease --allowed-host --insecure-no-api-token --external-url --no-watch --log-json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +653,14 @@ _resgate() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --notify-attempts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --journal-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -678,6 +686,10 @@ _resgate() {
                     return 0
                     ;;
                 --allowed-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --external-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -69,10 +69,12 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l idle-timeout -
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l head-timeout -d 'The request line and headers must arrive within this (for a new connection\'s first request, counted from the connect)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-body -d 'Largest webhook body accepted, in bytes' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l body-timeout -d 'A whole request body must arrive within this' -r
-complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies are kept in the journal' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l retention -d 'How long decided webhook bodies, and notifications sent or failed, are kept in the journal' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l dedupe-window -d 'Repeats of the same alert inside this window are journaled once' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-attempts -d 'Tries of a call the remediator did not accept (refused, 5xx), same Idempotency-Key' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l call-backoff -d 'First wait between those tries (doubles each time)' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l notify-attempts -d 'Tries of a notification a receiver did not take (down, 5xx, 429) before it is counted failed' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l notify-backoff -d 'First wait between those tries (doubles each time, at most 5m; a longer Retry-After wins)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal-max-size -d 'Largest a SQLite journal may grow (`512MiB`, `10GiB`; `0`: no cap; default 1GiB). Webhooks get 503 (the sender retries) once it is 90% full, until pruning frees room or the cap is raised; the rest is kept for decisions' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-alerts-per-request -d 'Alerts one webhook may carry; more are refused with 413 (set Alertmanager\'s `max_alerts` at or below this to have it truncate instead)' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-alerts -d 'Alerts held at most (firing, and resolved within the last hour); webhooks with alerts not held yet get 503 (the sender retries) while full' -r
@@ -80,6 +82,7 @@ complete -c resgate -n "__fish_resgate_using_subcommand serve" -l max-alert-byte
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l journal -d 'A PostgreSQL journal shared by several instances (`postgres://user@host:5432/db`; the password from the URL or PGPASSWORD); without it, the SQLite file in --data. All instances take webhooks; the one holding the lease decides and fires' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l lease -d 'With a shared journal: how long the leader\'s lease lasts without renewal; a standby takes over within about this after the leader dies' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l allowed-host -d 'A name of this server that requests may use (`Host`) and writes may come from (`Origin`), besides IP addresses, `localhost` and the --listen name; repeat it, or comma-separate in the variable. A leading `.` allows the domain and every name under it' -r
+complete -c resgate -n "__fish_resgate_using_subcommand serve" -l external-url -d 'The URL people reach this server at (e.g. behind a proxy): notifications link to its event pages, `URL/events/ID`' -r
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l insecure-no-api-token -d 'Listen beyond loopback without RESGATE_API_TOKEN (refused otherwise): only when a firewall or an authenticating proxy guards the API'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l no-watch -d 'Do not watch the rules directory'
 complete -c resgate -n "__fish_resgate_using_subcommand serve" -l log-json -d 'Log lines as JSON'

@@ -8,6 +8,7 @@ pub mod datalog;
 pub mod diag;
 pub mod engine;
 pub mod journal;
+pub mod notifier;
 pub mod remediate;
 pub mod rules;
 pub mod scenario;

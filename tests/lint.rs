@@ -83,6 +83,11 @@ cases!(
     // start>'" at line 11, column 4), but serde-saphyr's deserializer said
     // `missing key remediator` at `match:` first (issue 18).
     misindented_key,
+    // DESIGN.md §9: a misspelt notifier or event word would silently tell nobody.
+    unknown_notifier,
+    notifier_config,
+    unused_notifier,
+    notifier_template,
 );
 
 #[test]
@@ -110,6 +115,7 @@ fn cases_fail_the_way_their_name_says() {
         "label_not_guaranteed_template",
         "unused_predicate",
         "job_runner_no_auth_header",
+        "unused_notifier",
     ];
     for name in CASES {
         let loaded = rules::load_path(&Path::new("tests/lint").join(name));

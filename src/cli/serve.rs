@@ -39,7 +39,8 @@ pub struct Args {
     /// A whole request body must arrive within this
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
-    /// How long decided webhook bodies are kept in the journal
+    /// How long decided webhook bodies, and notifications sent or failed, are
+    /// kept in the journal
     #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
     /// Repeats of the same alert inside this window are journaled once
@@ -51,6 +52,14 @@ pub struct Args {
     /// First wait between those tries (doubles each time)
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub call_backoff: Duration,
+    /// Tries of a notification a receiver did not take (down, 5xx, 429)
+    /// before it is counted failed
+    #[arg(long, default_value_t = 10)]
+    pub notify_attempts: u32,
+    /// First wait between those tries (doubles each time, at most 5m; a
+    /// longer Retry-After wins)
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub notify_backoff: Duration,
     /// Largest a SQLite journal may grow (`512MiB`, `10GiB`; `0`: no cap;
     /// default 1GiB). Webhooks get 503 (the sender retries) once it is 90%
     /// full, until pruning frees room or the cap is raised; the rest is kept
@@ -100,6 +109,15 @@ pub struct Args {
     /// only when a firewall or an authenticating proxy guards the API
     #[arg(long)]
     pub insecure_no_api_token: bool,
+    /// The URL people reach this server at (e.g. behind a proxy):
+    /// notifications link to its event pages, `URL/events/ID`
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "RESGATE_EXTERNAL_URL",
+        hide_env_values = true
+    )]
+    pub external_url: Option<String>,
     /// Do not watch the rules directory
     #[arg(long)]
     pub no_watch: bool,
@@ -126,6 +144,14 @@ pub fn run(args: &Args) -> Exit {
     }
     if args.lease < Duration::from_secs(1) {
         eprintln!("error: --lease must be at least 1s");
+        return Exit::Usage;
+    }
+    if let Some(url) = &args.external_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        eprintln!(
+            "error: --external-url must be an http(s) URL, not {url:?}\n  help: e.g. --external-url https://resgate.example.com"
+        );
         return Exit::Usage;
     }
     let options = Options {
@@ -161,6 +187,9 @@ pub fn run(args: &Args) -> Exit {
         lease: args.lease,
         allowed_hosts: args.allowed_hosts.clone(),
         insecure_no_api_token: args.insecure_no_api_token,
+        external_url: args.external_url.clone(),
+        notify_attempts: args.notify_attempts,
+        notify_backoff: args.notify_backoff,
     };
     let result = serve::run(options, |addr| {
         // The first line on stdout, for scripts and tests that asked for port 0.

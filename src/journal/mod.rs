@@ -9,6 +9,7 @@
 pub mod db;
 pub mod history;
 pub mod lease;
+pub mod outbox;
 pub mod postgres;
 pub mod readers;
 pub mod story;
@@ -43,6 +44,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     (
         "004-leadership.sql",
         include_str!("../../migrations/sqlite/004-leadership.sql"),
+    ),
+    (
+        "006-outbox.sql",
+        include_str!("../../migrations/sqlite/006-outbox.sql"),
     ),
 ];
 
@@ -339,6 +344,9 @@ pub struct StepRecord {
     /// Resolved alerts the engine forgot.
     pub alerts_forgotten: Vec<String>,
     pub now: Option<Timestamp>,
+    /// Notifications the step's decisions and transitions cause, by
+    /// notifier name: journaled in the same transaction (DESIGN.md §9).
+    pub outbox: Vec<(String, crate::notifier::Notice)>,
 }
 
 impl StepRecord {
@@ -397,6 +405,8 @@ pub struct Prepared {
     escalations: Vec<Option<String>>,
     /// (alerts, history) per event.
     events: Vec<(String, String)>,
+    /// The notice of each outbox row, as JSON.
+    outbox: Vec<String>,
 }
 
 impl StepRecord {
@@ -413,6 +423,9 @@ impl StepRecord {
                 } else {
                     None
                 });
+        }
+        for (_, notice) in &self.outbox {
+            p.outbox.push(serde_json::to_string(notice)?);
         }
         for e in self.events.values() {
             p.events.push((
@@ -472,6 +485,18 @@ pub fn record_step(
                 ],
             )?;
         }
+    }
+    // In this transaction: a crash never keeps a decision and loses what
+    // people are to be told of it, nor the reverse.
+    for ((notifier, notice), json) in step.outbox.iter().zip(&prepared.outbox) {
+        outbox::insert(
+            conn,
+            notifier,
+            &notice.key,
+            notice.event.as_deref(),
+            notice.at,
+            json,
+        )?;
     }
     for t in &step.transitions {
         conn.execute(

@@ -125,6 +125,18 @@ impl<In: Transport> Connector<In> for MarkConnected {
     }
 }
 
+/// What every outbound HTTP client of resgate shares (calls, polls,
+/// notifications): status codes are answers to classify, not errors to
+/// lose; a redirect is never followed (a POST must not be re-sent, nor its
+/// headers handed to another host); resgate's user agent.
+pub fn outbound_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(concat!("resgate/", env!("CARGO_PKG_VERSION")))
+}
+
 /// Sends calls and polls. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Client {
@@ -139,18 +151,12 @@ impl Default for Client {
 
 impl Client {
     pub fn new() -> Client {
-        let config = Agent::config_builder()
-            // Status codes are answers to classify, not errors to lose.
-            .http_status_as_error(false)
-            // A POST is never re-sent by following a redirect.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
+        let config = outbound_config()
             // No pooled connections: every call opens its own, so "connected"
             // is known per call, and a stale keep-alive connection can never
             // turn a fresh call into an unknown one.
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
-            .user_agent(concat!("resgate/", env!("CARGO_PKG_VERSION")))
             .build();
         let connector = DefaultConnector::new().chain(MarkConnected);
         Client {

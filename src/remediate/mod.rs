@@ -16,7 +16,9 @@ mod classify;
 mod client;
 mod render;
 
-pub use client::{CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy};
+pub use client::{
+    CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy, outbound_config,
+};
 /// How long an event whose call may or may not have reached an untracked
 /// remediator (a plain webhook) keeps its target blocked: with nothing to
 /// poll, wait as long as a tracked job would be given by default.

@@ -16,7 +16,8 @@ use crate::diag::{Diagnostic, SourceMap};
 use super::duration;
 use super::locate::{Located, span_of};
 use super::model::{Expr, Remediation, Remediator, Source};
-use super::schema::{RemediationDef, RemediatorDef, RuleFile, SourceDef};
+use super::model::{Notifier, NotifyRoute};
+use super::schema::{NotifierDef, NotifyDef, RemediationDef, RemediatorDef, RuleFile, SourceDef};
 use super::template::{TemplateId, TemplateKind, Templates};
 
 /// Every definition of every file, with the file it came from, in load order.
@@ -24,6 +25,9 @@ pub struct Defs<'a> {
     pub sources: Vec<(SourceId, &'a Spanned<String>, &'a SourceDef)>,
     pub remediators: Vec<(SourceId, &'a Spanned<String>, &'a RemediatorDef)>,
     pub remediations: Vec<(SourceId, &'a Spanned<String>, &'a RemediationDef)>,
+    pub notifiers: Vec<(SourceId, &'a Spanned<String>, &'a NotifierDef)>,
+    /// Each file-level `notify:` (the default; more than one is an error).
+    pub notify: Vec<(SourceId, &'a Spanned<NotifyDef>)>,
 }
 
 impl<'a> Defs<'a> {
@@ -32,6 +36,8 @@ impl<'a> Defs<'a> {
             sources: Vec::new(),
             remediators: Vec::new(),
             remediations: Vec::new(),
+            notifiers: Vec::new(),
+            notify: Vec::new(),
         };
         for (src, file) in files {
             defs.sources
@@ -40,6 +46,9 @@ impl<'a> Defs<'a> {
                 .extend(file.remediators.iter().map(|(k, v)| (*src, k, v)));
             defs.remediations
                 .extend(file.remediations.iter().map(|(k, v)| (*src, k, v)));
+            defs.notifiers
+                .extend(file.notifiers.iter().map(|(k, v)| (*src, k, v)));
+            defs.notify.extend(file.notify.iter().map(|n| (*src, n)));
         }
         defs
     }
@@ -59,6 +68,12 @@ pub struct Compiler<'a> {
     pub(super) regexes: super::matcher::RegexCache,
     /// Every `${env:}`/`${file:}` the rules make, for `serve` to check.
     pub(super) secret_uses: Vec<super::secret::SecretUse>,
+    /// The directory's default `notify`; `None` inside when it failed.
+    pub(super) notify_default: Option<NotifyRoute>,
+    /// Notifiers some route names (the rest are warned about).
+    pub(super) notify_used: BTreeSet<usize>,
+    /// `None` when a notifier failed to compile.
+    pub(super) notifiers: Option<Vec<Notifier>>,
 }
 
 type Built = (Vec<Source>, Vec<Remediator>, Vec<Remediation>);
@@ -69,6 +84,8 @@ pub struct Finished {
     pub templates: Templates,
     pub query_predicates: BTreeSet<String>,
     pub secret_uses: Vec<super::secret::SecretUse>,
+    /// `None` when a notifier or a `notify` failed to compile.
+    pub notifiers: Option<Vec<Notifier>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -86,6 +103,9 @@ impl<'a> Compiler<'a> {
             labels_unknown: false,
             regexes: super::matcher::RegexCache::new(),
             secret_uses: Vec::new(),
+            notify_default: None,
+            notify_used: BTreeSet::new(),
+            notifiers: Some(Vec::new()),
         }
     }
 
@@ -101,11 +121,18 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|(src, key, def)| self.remediator(*src, key, def))
             .collect();
+        self.notifiers = self.notifiers(defs);
+        match self.default_notify(defs) {
+            Some(route) => self.notify_default = route,
+            None => self.notifiers = None,
+        }
         let remediations: Vec<Option<Remediation>> = defs
             .remediations
             .iter()
             .map(|(src, key, def)| self.remediation(*src, key, def, &remediators, defs))
             .collect();
+        let used = std::mem::take(&mut self.notify_used);
+        self.warn_unused_notifiers(defs, &used);
         Some((
             sources.into_iter().collect::<Option<Vec<_>>>()?,
             remediators.into_iter().collect::<Option<Vec<_>>>()?,
@@ -119,6 +146,7 @@ impl<'a> Compiler<'a> {
             templates: self.templates,
             query_predicates: self.query_predicates,
             secret_uses: self.secret_uses,
+            notifiers: self.notifiers,
         }
     }
 

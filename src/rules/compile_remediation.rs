@@ -157,6 +157,19 @@ impl Compiler<'_> {
             );
         }
 
+        // Its own `notify` replaces the default: a remediation that says
+        // `to: [dashboards]` means only the dashboards.
+        let notify = match &def.notify {
+            Some(n) => match self.notify_route(src, n, defs) {
+                Some(route) => Some(route),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+            None => self.notify_default.clone(),
+        };
+
         let when = match when {
             Some(Some(g)) => Some(g),
             Some(None) => return None,
@@ -178,6 +191,7 @@ impl Compiler<'_> {
             escalate,
             mode: def.mode.as_ref().map(|m| m.value).unwrap_or_default(),
             approve_within: approve_within?,
+            notify,
         })
         .filter(|_| ok)
     }

@@ -258,6 +258,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         templates,
         query_predicates,
         secret_uses,
+        notifiers,
     } = compiler.finish();
 
     // "Never used" is only meaningful when every guard compiled.
@@ -270,8 +271,8 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         (d.src.is_none(), first)
     });
 
-    let rules = match (built, compiled) {
-        (Some((sources_, remediators, remediations)), Some(program))
+    let rules = match (built, compiled, notifiers) {
+        (Some((sources_, remediators, remediations)), Some(program), Some(notifiers))
             if !diags.iter().any(Diagnostic::is_error) =>
         {
             let guard_reads: BTreeSet<String> = remediations
@@ -282,6 +283,7 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
             Some(RuleSet {
                 version,
                 secret_uses,
+                notifiers,
                 guard_reads: guard_reads.into_iter().collect(),
                 sources: sources_,
                 remediators,
@@ -510,6 +512,7 @@ fn check_duplicates(defs: &Defs<'_>, sources: &SourceMap, diags: &mut Vec<Diagno
     check("source", &defs.sources, sources, diags);
     check("remediator", &defs.remediators, sources, diags);
     check("remediation", &defs.remediations, sources, diags);
+    check("notifier", &defs.notifiers, sources, diags);
 }
 
 fn warn_unused_predicates(

@@ -6,6 +6,7 @@
 
 mod body;
 mod compile;
+mod compile_notifier;
 mod compile_remediation;
 mod compile_remediator;
 mod compile_source;
@@ -22,6 +23,7 @@ pub mod secret;
 pub mod template;
 pub mod yaml;
 
+pub use compile_notifier::{DEFAULT_DIGEST, PAGERDUTY_CHANGE_URL};
 pub use compile_remediation::{CONTEXT_NAMES, DEFAULT_WARMUP};
 pub use load::{Loaded, MAX_FILE_BYTES, Read, is_rule_file, load_path, load_texts, read_path};
 pub use model::*;

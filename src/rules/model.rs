@@ -39,6 +39,9 @@ pub struct RuleSet {
     /// resolves them all before rules go live (lint and test do not: CI has
     /// no secrets).
     pub secret_uses: Vec<super::secret::SecretUse>,
+    /// Where people are told what happened (DESIGN.md §9), in load order;
+    /// [`Remediation::notify`] indexes into it.
+    pub notifiers: Vec<Notifier>,
 }
 
 impl RuleSet {
@@ -195,6 +198,182 @@ pub struct Remediation {
     pub mode: Mode,
     /// With `mode: approve`: a fire not approved within this expires.
     pub approve_within: Duration,
+    /// Who is told of what: its own `notify`, else the directory's default.
+    pub notify: Option<NotifyRoute>,
+}
+
+/// A compiled notifier (DESIGN.md §9).
+#[derive(Debug)]
+pub struct Notifier {
+    pub name: String,
+    pub preset: NotifyPreset,
+    /// The whole URL may be a secret (a Slack webhook URL is one): it is
+    /// resolved per request and never logged or journaled.
+    pub url: SecretString,
+    pub headers: Vec<(String, SecretString)>,
+    /// `pagerduty-change`: the routing key.
+    pub routing_key: Option<SecretString>,
+    /// At most one message per window.
+    pub digest: Duration,
+    pub timeout: Duration,
+    /// The user's text for the preset's message, if any.
+    pub template: Option<NotifyTemplate>,
+}
+
+/// A notifier's `template`: MiniJinja, strict, every printed value escaped
+/// for the preset's format (Slack mrkdwn, Markdown, plain for JSON fields).
+pub struct NotifyTemplate {
+    pub env: minijinja::Environment<'static>,
+    pub source: String,
+}
+
+impl std::fmt::Debug for NotifyTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyTemplate")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifyTemplate {
+    /// The names a notification template may read.
+    pub const NAMES: &[&str] = &[
+        "on",
+        "at",
+        "remediation",
+        "target",
+        "event",
+        "verdict",
+        "reason",
+        "why",
+        "outcome",
+        "started",
+        "link",
+        "headline",
+        "more",
+    ];
+
+    pub fn render(&self, context: &minijinja::Value) -> Result<String, String> {
+        let t = self.env.get_template("t").map_err(|e| e.to_string())?;
+        t.render(context)
+            .map_err(|e| e.detail().unwrap_or("render failed").to_owned())
+    }
+}
+
+/// The request shapes resgate knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotifyPreset {
+    Slack,
+    Mattermost,
+    Teams,
+    Webhook,
+    GrafanaAnnotations,
+    PagerdutyChange,
+}
+
+impl NotifyPreset {
+    pub const ALL: [NotifyPreset; 6] = [
+        NotifyPreset::Slack,
+        NotifyPreset::Mattermost,
+        NotifyPreset::Teams,
+        NotifyPreset::Webhook,
+        NotifyPreset::GrafanaAnnotations,
+        NotifyPreset::PagerdutyChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyPreset::Slack => "slack",
+            NotifyPreset::Mattermost => "mattermost",
+            NotifyPreset::Teams => "teams",
+            NotifyPreset::Webhook => "webhook",
+            NotifyPreset::GrafanaAnnotations => "grafana-annotations",
+            NotifyPreset::PagerdutyChange => "pagerduty-change",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyPreset> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// What a notification is about: a verdict or the state an event reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NotifyOn {
+    Fire,
+    Collapse,
+    Defer,
+    Escalate,
+    AwaitingApproval,
+    Rescued,
+    NotRescued,
+    /// Also a call the remediator refused: the fix did not run either way.
+    Failed,
+    TimedOut,
+    Expired,
+}
+
+impl NotifyOn {
+    pub const ALL: [NotifyOn; 10] = [
+        NotifyOn::Fire,
+        NotifyOn::Collapse,
+        NotifyOn::Defer,
+        NotifyOn::Escalate,
+        NotifyOn::AwaitingApproval,
+        NotifyOn::Rescued,
+        NotifyOn::NotRescued,
+        NotifyOn::Failed,
+        NotifyOn::TimedOut,
+        NotifyOn::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyOn::Fire => "fire",
+            NotifyOn::Collapse => "collapse",
+            NotifyOn::Defer => "defer",
+            NotifyOn::Escalate => "escalate",
+            NotifyOn::AwaitingApproval => "awaiting_approval",
+            NotifyOn::Rescued => "rescued",
+            NotifyOn::NotRescued => "not_rescued",
+            NotifyOn::Failed => "failed",
+            NotifyOn::TimedOut => "timed_out",
+            NotifyOn::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NotifyOn> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// `on` omitted: everything but `collapse` and `defer`, which a storm
+    /// produces by the thousand and which change nothing in the world.
+    pub fn default_set() -> Vec<NotifyOn> {
+        Self::ALL
+            .into_iter()
+            .filter(|o| !matches!(o, NotifyOn::Collapse | NotifyOn::Defer))
+            .collect()
+    }
+
+    /// The event ends the story of an event (Grafana closes its region).
+    pub fn ends_event(self) -> bool {
+        matches!(
+            self,
+            NotifyOn::Rescued
+                | NotifyOn::NotRescued
+                | NotifyOn::Failed
+                | NotifyOn::TimedOut
+                | NotifyOn::Expired
+        )
+    }
+}
+
+/// `notify: {to, on}` compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyRoute {
+    /// Indexes into [`RuleSet::notifiers`].
+    pub to: Vec<usize>,
+    pub on: Vec<NotifyOn>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,12 @@ pub struct RuleFile {
     pub remediators: Entries<RemediatorDef>,
     #[serde(default)]
     pub remediations: Entries<RemediationDef>,
+    /// Where people are told what resgate did (DESIGN.md §9).
+    #[serde(default)]
+    pub notifiers: Entries<NotifierDef>,
+    /// The notifications of every remediation without its own `notify`
+    /// (at most one file of a directory may say it).
+    pub notify: Option<Spanned<NotifyDef>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,6 +131,39 @@ pub struct RemediationDef {
     pub mode: Option<Spanned<Mode>>,
     /// With `mode: approve`: how long a fire waits for its approval.
     pub approve_within: Option<Spanned<String>>,
+    /// Who is told of what (replaces the file-level default).
+    pub notify: Option<Spanned<NotifyDef>>,
+}
+
+/// A notifier: a chat channel, a dashboard or an incident tool (DESIGN.md §9).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifierDef {
+    /// `slack`, `mattermost`, `teams`, `webhook`, `grafana-annotations`,
+    /// `pagerduty-change`: the shape of each request.
+    pub preset: Spanned<String>,
+    /// Where to post; may be a secret whole (`${env:SLACK_WEBHOOK_URL}`).
+    /// `pagerduty-change` defaults to PagerDuty's Events API.
+    pub url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: Entries<Spanned<String>>,
+    /// `pagerduty-change`: the integration's routing key.
+    pub routing_key: Option<Spanned<String>>,
+    /// At most one message per this window; the rest are summed up in it.
+    pub digest: Option<Spanned<String>>,
+    /// Connect + read timeout of each HTTP call.
+    pub timeout: Option<Spanned<String>>,
+    /// A MiniJinja template replacing the preset's message text.
+    pub template: Option<Spanned<String>>,
+}
+
+/// `notify: {to: [ops], on: [fire, rescued]}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyDef {
+    pub to: Vec<Spanned<String>>,
+    /// Event words; omitted: every one except `collapse` and `defer`.
+    pub on: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -170,7 +170,7 @@ impl Default for Templates {
     }
 }
 
-fn environment() -> Environment<'static> {
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Templates come from rule files; bound their work so a typo'd loop cannot hang serve.

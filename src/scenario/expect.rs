@@ -3,11 +3,16 @@
 //! Every expectation must match something that happened. A timeline's list is
 //! also *complete* for `fire` and `escalate`: one that no expectation names
 //! fails the test, which is how a test proves there was no robo-hammer.
+//! Once a test names a notification (`{notify: ops, on: rescued}`), its
+//! notifications are complete too: a rule change that would post more to a
+//! channel fails CI. Notifications are counted as planned, before the storm
+//! digest sums them into fewer messages.
 
 use jiff::{SignedDuration, Timestamp};
 
 use crate::engine::{Decision, Proof, Transition, Verdict, render_decision};
-use crate::rules::{RuleSet, duration};
+use crate::notifier::{Notice, plan};
+use crate::rules::{NotifyOn, RuleSet, duration};
 use crate::term::escape;
 
 use super::run::Trace;
@@ -29,8 +34,14 @@ pub fn check(
     rules: &RuleSet,
 ) -> Vec<Failure> {
     let mut failures = Vec::new();
+    let names_notifications = expect.iter().any(|e| e.notify.is_some());
+    let notices = if names_notifications {
+        planned(rules, trace)
+    } else {
+        Vec::new()
+    };
     for e in expect {
-        if let Err(message) = validate(e) {
+        if let Err(message) = validate(e).and_then(|()| validate_notify(e, rules)) {
             failures.push(Failure {
                 message,
                 detail: String::new(),
@@ -38,7 +49,12 @@ pub fn check(
             continue;
         }
         let is_event = e.event.is_some() || e.state.is_some();
-        let matches = if is_event {
+        let matches = if e.notify.is_some() {
+            notices
+                .iter()
+                .filter(|(to, n)| notice_matches(e, to, n, start))
+                .count()
+        } else if is_event {
             trace
                 .transitions
                 .iter()
@@ -61,12 +77,34 @@ pub fn check(
                 Some(n) => format!("expected {n} × {wanted}, got {matches}"),
                 None => format!("expected {wanted}"),
             };
-            let detail = if is_event {
+            let detail = if e.notify.is_some() {
+                listed_notices(&notices, start)
+            } else if is_event {
                 closest_transitions(trace, e, start)
             } else {
                 closest_decisions(trace, e, start, rules)
             };
             failures.push(Failure { message, detail });
+        }
+    }
+    if complete && names_notifications {
+        for (to, n) in &notices {
+            let named = expect
+                .iter()
+                .any(|e| e.notify.is_some() && notice_matches(e, to, n, start));
+            if !named {
+                failures.push(Failure {
+                    message: format!(
+                        "unexpected notification to {}: on {} {} {} at {}",
+                        escape(to),
+                        escape(&n.on),
+                        escape(&n.remediation),
+                        escape(&n.target),
+                        offset(start, n.at)
+                    ),
+                    detail: String::new(),
+                });
+            }
         }
     }
     if complete {
@@ -91,6 +129,77 @@ pub fn check(
         }
     }
     failures
+}
+
+/// What the trace would have notified, by notifier name, in order.
+fn planned(rules: &RuleSet, trace: &Trace) -> Vec<(String, Notice)> {
+    plan::notices(rules, &trace.decisions, &trace.transitions, None, &|_| None)
+        .into_iter()
+        .filter_map(|(i, n)| rules.notifiers.get(i).map(|x| (x.name.clone(), n)))
+        .collect()
+}
+
+fn validate_notify(e: &Expectation, rules: &RuleSet) -> Result<(), String> {
+    let Some(to) = &e.notify else {
+        return match &e.on {
+            Some(_) => Err("`on` names a notification's event word: add `notify: NOTIFIER`".into()),
+            None => Ok(()),
+        };
+    };
+    if !rules.notifiers.iter().any(|n| &n.name == to) {
+        return Err(format!(
+            "unknown notifier {to:?}: {}",
+            crate::suggest::help(
+                to,
+                "notifier",
+                rules.notifiers.iter().map(|n| n.name.as_str())
+            )
+        ));
+    }
+    if e.verdict.is_some() || e.state.is_some() || e.event.is_some() {
+        return Err(
+            "a notification expectation takes `on`, not `verdict`, `state` or `event`".into(),
+        );
+    }
+    if let Some(on) = &e.on
+        && NotifyOn::parse(on).is_none()
+    {
+        return Err(format!(
+            "unknown notification event {on:?}: {}",
+            crate::suggest::help(on, "event", NotifyOn::ALL.iter().map(|o| o.as_str()))
+        ));
+    }
+    Ok(())
+}
+
+fn notice_matches(e: &Expectation, to: &str, n: &Notice, start: Timestamp) -> bool {
+    e.notify.as_deref() == Some(to)
+        && at_matches(&e.at, start, n.at)
+        && e.on.as_ref().is_none_or(|o| &n.on == o)
+        && e.remediation.as_ref().is_none_or(|r| &n.remediation == r)
+        && e.target.as_ref().is_none_or(|t| &n.target == t)
+        && e.reason
+            .as_ref()
+            .is_none_or(|r| n.reason.as_ref() == Some(r))
+}
+
+fn listed_notices(notices: &[(String, Notice)], start: Timestamp) -> String {
+    if notices.is_empty() {
+        return "  nothing was notified\n".into();
+    }
+    notices
+        .iter()
+        .map(|(to, n)| {
+            format!(
+                "  notified {} at {}: on {} {} {}\n",
+                escape(to),
+                offset(start, n.at),
+                escape(&n.on),
+                escape(&n.remediation),
+                escape(&n.target)
+            )
+        })
+        .collect()
 }
 
 fn validate(e: &Expectation) -> Result<(), String> {
@@ -162,6 +271,8 @@ fn describe(e: &Expectation) -> String {
     push("verdict", &e.verdict);
     push("reason", &e.reason);
     push("state", &e.state);
+    push("notify", &e.notify);
+    push("on", &e.on);
     format!("{{{}}}", parts.join(", "))
 }
 

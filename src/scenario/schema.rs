@@ -158,6 +158,12 @@ pub struct Expectation {
     /// How many decisions must match (default: at least one).
     #[serde(default)]
     pub count: Option<usize>,
+    /// A notification to this notifier (DESIGN.md §9)...
+    #[serde(default)]
+    pub notify: Option<String>,
+    /// ...on this event word (`fire`, `rescued`, ...).
+    #[serde(default)]
+    pub on: Option<String>,
 }
 
 /// An [`AlertRef`]: a payload path or `{labels: {...}}` (untagged, so its

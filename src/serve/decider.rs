@@ -362,10 +362,11 @@ impl Decider {
 
     /// Journals the step (retrying while the journal is down: nothing is acted
     /// on before it is recorded), then starts what the step decided.
-    fn commit_and_act(&mut self, step: StepRecord) -> journal::Result<()> {
+    fn commit_and_act(&mut self, mut step: StepRecord) -> journal::Result<()> {
         if step.is_empty() {
             return Ok(());
         }
+        self.plan_notifications(&mut step);
         let mut backoff = Duration::from_millis(50);
         // Shared, not cloned, between attempts: a step can hold thousands of alerts.
         // Its JSON is made here, not on the one writer thread every request waits on.
@@ -391,6 +392,28 @@ impl Decider {
         }
         self.act(&step);
         Ok(())
+    }
+
+    /// Puts the notifications this step causes into it, so that they are
+    /// journaled in its transaction (DESIGN.md §9); the outbox thread sends
+    /// them. Pure planning, no I/O: a receiver never delays a decision.
+    fn plan_notifications(&self, step: &mut StepRecord) {
+        let rules = self.engine.rules();
+        if rules.notifiers.is_empty() {
+            return;
+        }
+        let events = &step.events;
+        let found = crate::notifier::plan::notices(
+            rules,
+            &step.decisions,
+            &step.transitions,
+            self.shared.options.external_url.as_deref(),
+            &|id| events.get(id).map(|e| e.fired_at),
+        );
+        step.outbox = found
+            .into_iter()
+            .filter_map(|(i, n)| rules.notifiers.get(i).map(|x| (x.name.clone(), n)))
+            .collect();
     }
 
     fn act(&mut self, step: &StepRecord) {

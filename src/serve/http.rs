@@ -376,6 +376,32 @@ fn status_page(shared: &Shared, query: &str) -> Answer {
     }
 }
 
+/// Every notifier of the live rules, and any the journal still has rows of.
+fn notification_rows(
+    rules: &crate::rules::RuleSet,
+    counts: Vec<(String, journal::outbox::Counts)>,
+) -> Vec<Value> {
+    let mut by_name: std::collections::BTreeMap<String, journal::outbox::Counts> = rules
+        .notifiers
+        .iter()
+        .map(|n| (n.name.clone(), Default::default()))
+        .collect();
+    by_name.extend(counts);
+    by_name
+        .into_iter()
+        .map(|(name, c)| {
+            json!({
+                "notifier": name,
+                "sent": c.sent,
+                "failed": c.failed,
+                "queued": c.queued,
+                "oldest_queued": c.oldest_queued.map(|t| t.to_string()),
+                "last_error": c.last_error,
+            })
+        })
+        .collect()
+}
+
 fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
     let now = Timestamp::now();
     let since = now
@@ -387,9 +413,11 @@ fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
             history::latest_decisions(&conn, STATUS_DECISIONS)?,
             journal::list_pauses(&conn, now)?,
             history::window(&conn, since, now, STATUS_PICTURE_DECISIONS)?,
+            journal::outbox::counts(&conn)?,
         ))
     });
-    let (in_flight, decisions, pauses, window) = gathered?;
+    let (in_flight, decisions, pauses, window, outbox) = gathered?;
+    let notifications = notification_rows(&shared.rules(), outbox);
     // The picture starts at the first thing that happened in the window (to
     // the second), so that a burst of the last minutes is not a sliver at the
     // right edge of six empty hours.
@@ -419,6 +447,7 @@ fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
         pauses: &pauses,
         timeline: picture.as_deref(),
         truncated: window.truncated,
+        notifications: &notifications,
     }))
 }
 

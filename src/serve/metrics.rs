@@ -67,6 +67,8 @@ pub struct Metrics {
     /// Bytes of the journal in use after the last commit, plus one (0: not known,
     /// a PostgreSQL journal or no commit yet).
     journal_used: AtomicU64,
+    /// Notifier → (notifications queued, age in seconds of the oldest).
+    outbox: Mutex<BTreeMap<String, (u64, f64)>>,
 }
 
 impl Metrics {
@@ -202,6 +204,31 @@ impl Metrics {
         );
     }
 
+    /// Notifications of `notifier` that came to `result` (`sent`, `retried`,
+    /// `failed`); `n = 0` makes the series exist (DESIGN.md §9).
+    pub fn notifications(&self, notifier: &str, result: &str, n: u64) {
+        let labels = |r: &str| format!("notifier=\"{}\",result=\"{r}\"", escape(notifier));
+        if n == 0 {
+            // Every result of a known notifier from the start, as ZERO does
+            // for fixed series: `increase()` cannot see a series' first sample.
+            if let Ok(mut c) = self.counters.lock() {
+                for r in ["sent", "retried", "failed"] {
+                    c.entry(("resgate_notifications_total", labels(r)))
+                        .or_default();
+                }
+            }
+            return;
+        }
+        self.add("resgate_notifications_total", labels(result), n);
+    }
+
+    /// The outbox thread publishes each notifier's queue.
+    pub fn set_outbox(&self, queues: BTreeMap<String, (u64, f64)>) {
+        if let Ok(mut o) = self.outbox.lock() {
+            *o = queues;
+        }
+    }
+
     /// The decision thread publishes how many events are in each state.
     pub fn set_events(&self, by_state: BTreeMap<String, u64>) {
         if let Ok(mut e) = self.events.lock() {
@@ -268,6 +295,11 @@ impl Metrics {
                 "Connections answered 503 at once: max_connections, or per_ip (--max-connections-per-ip).",
             ),
             (
+                "resgate_notifications_total",
+                "counter",
+                "Notifications by notifier and result: sent, retried (a try that failed; tried again later), failed (given up).",
+            ),
+            (
                 "resgate_http_accept_errors_total",
                 "counter",
                 "Accepts that failed (out of file descriptors?); the daemon backs off 50 ms each.",
@@ -295,6 +327,29 @@ impl Metrics {
         );
         for (state, n) in self.events.lock().map(|e| e.clone()).unwrap_or_default() {
             let _ = writeln!(out, "resgate_events{{state=\"{}\"}} {n}", escape(&state));
+        }
+        let outbox = self.outbox.lock().map(|o| o.clone()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP resgate_notifications_queued Notifications journaled and not yet sent or failed, by notifier.\n# TYPE resgate_notifications_queued gauge"
+        );
+        for (name, (queued, _)) in &outbox {
+            let _ = writeln!(
+                out,
+                "resgate_notifications_queued{{notifier=\"{}\"}} {queued}",
+                escape(name)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP resgate_notifications_oldest_queued_seconds Age of the oldest queued notification, by notifier (0: none queued).\n# TYPE resgate_notifications_oldest_queued_seconds gauge"
+        );
+        for (name, (_, age)) in &outbox {
+            let _ = writeln!(
+                out,
+                "resgate_notifications_oldest_queued_seconds{{notifier=\"{}\"}} {age}",
+                escape(name)
+            );
         }
         let _ = writeln!(
             out,

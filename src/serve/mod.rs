@@ -17,6 +17,7 @@ pub mod dedupe;
 pub mod hosts;
 mod http;
 mod httpd;
+mod outbox;
 
 pub mod leader;
 pub mod limits;
@@ -85,6 +86,13 @@ pub struct Options {
     pub allowed_hosts: Vec<String>,
     /// Listen beyond loopback without `RESGATE_API_TOKEN` all the same.
     pub insecure_no_api_token: bool,
+    /// The public base URL of this server: notifications link to its event
+    /// pages (`--external-url`); none: messages carry no link.
+    pub external_url: Option<String>,
+    /// Tries of one notification before it is counted failed.
+    pub notify_attempts: u32,
+    /// The first wait between those tries (doubling).
+    pub notify_backoff: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -399,6 +407,7 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     } else {
         None
     };
+    let outbox = outbox::spawn(shared.clone());
     let pruner = {
         let shared = shared.clone();
         std::thread::Builder::new()
@@ -434,6 +443,9 @@ pub fn run(options: Options, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     if let Some(p) = pruner {
         let _ = p.join();
     }
+    // Not joined: a worker may be waiting on a slow receiver (up to its
+    // timeout). What it had not marked sent is sent again by the next start.
+    drop(outbox);
     drop(server);
     // Trackers stop at their next wait; what they had not journaled is picked
     // up from the journal by the next start. The writer ends with the last
@@ -508,6 +520,14 @@ fn prune_loop(shared: &Shared) {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "pruned decided inbound bodies"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the journal"),
+        }
+        match shared
+            .writer
+            .submit(move |conn| journal::outbox::prune(conn, before))
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned delivered notifications"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the outbox"),
         }
     }
 }

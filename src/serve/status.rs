@@ -35,6 +35,9 @@ pub struct StatusPage<'a> {
     pub timeline: Option<&'a str>,
     /// The window held more decisions than the picture draws.
     pub truncated: bool,
+    /// Per notifier: `notifier`, `sent`, `failed`, `queued`,
+    /// `oldest_queued`, `last_error` (DESIGN.md §9). Empty: no section.
+    pub notifications: &'a [Value],
 }
 
 /// Seconds between automatic reloads of the page.
@@ -137,6 +140,7 @@ fn write_page(out: &mut String, page: &StatusPage) -> fmt::Result {
     write_timeline(out, page)?;
     write_decisions(out, page.decisions)?;
     write_pauses(out, page.pauses)?;
+    write_notifications(out, page.notifications)?;
     out.push_str("</body>\n</html>\n");
     Ok(())
 }
@@ -287,6 +291,36 @@ fn write_pauses(out: &mut String, pauses: &[Value]) -> fmt::Result {
         out.push_str("</tbody></table>\n");
     }
     out.push_str("</section>\n");
+    Ok(())
+}
+
+/// Notifiers and what became of their messages: a receiver that refuses
+/// them shows here, with why, not only in the log.
+fn write_notifications(out: &mut String, rows: &[Value]) -> fmt::Result {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    out.push_str(
+        "<section id=\"notifications\"><h2>Notifications</h2>\n<table><thead><tr><th>notifier</th>\
+         <th>sent</th><th>failed</th><th>queued</th><th>oldest queued</th><th>last failure</th>\
+         </tr></thead><tbody>\n",
+    );
+    // One row per notifier of the rules: bounded by the rules, not by traffic.
+    for r in rows {
+        let n = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let failed = n("failed");
+        writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td{}>{failed}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            cell(r, "notifier"),
+            n("sent"),
+            if failed > 0 { " class=\"warn\"" } else { "" },
+            n("queued"),
+            stored_time(r, "oldest_queued"),
+            cell(r, "last_error"),
+        )?;
+    }
+    out.push_str("</tbody></table>\n</section>\n");
     Ok(())
 }
 
@@ -448,6 +482,7 @@ mod tests {
             pauses,
             timeline: None,
             truncated: false,
+            notifications: &[],
         }
     }
 

@@ -375,3 +375,67 @@ pub fn api_down_on(instance: &str) -> Vec<(&str, &str)> {
     labels.push(("instance", instance));
     labels
 }
+
+/// One Alertmanager webhook carrying `n` firing `ApiDown` alerts, each on
+/// its own instance (`api-0:8080`, ...): a storm in one request.
+pub fn alertmanager_storm(n: usize) -> Vec<u8> {
+    let alerts: Vec<Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "status": "firing",
+                "labels": {"alertname": "ApiDown", "severity": "critical", "service": "api",
+                           "instance": format!("api-{i}:8080")},
+                "annotations": {},
+                "startsAt": "2026-12-07T10:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.example/graph",
+                "fingerprint": ""
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "version": "4", "groupKey": "{}:{alertname=\"ApiDown\"}", "truncatedAlerts": 0,
+        "status": "firing", "receiver": "resgate", "groupLabels": {}, "commonLabels": {},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
+        "alerts": alerts
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The notification outbox of a serve data directory: (rows, sent, failed),
+/// of one notifier or of all.
+pub fn outbox_counts(data: &Path, notifier: Option<&str>) -> (i64, i64, i64) {
+    let conn = rusqlite::Connection::open_with_flags(
+        data.join("resgate.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    conn.query_row(
+        "SELECT COUNT(*),
+                COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0)
+         FROM outbox WHERE ?1 IS NULL OR notifier = ?1",
+        [notifier],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`write_rules`] for a storm: the remediator's jobs keep running and
+/// `restart-api` has `max_concurrent: 2`, so all fires but two defer
+/// (`concurrency`). Keep the returned fake alive for the test.
+pub fn write_storm_rules(dir: &Path) -> FakeRemediator {
+    let fake = FakeRemediator::start(super::fake_remediator::Behaviour {
+        running_polls: usize::MAX,
+        ..super::fake_remediator::Behaviour::default()
+    });
+    write_rules(dir, &fake, "");
+    let restart = std::fs::read_to_string(dir.join("restart.yaml")).unwrap_or_default();
+    std::fs::write(
+        dir.join("restart.yaml"),
+        restart.replace("warmup: 1s", "warmup: 1s\n    max_concurrent: 2"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fake
+}
