@@ -129,14 +129,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
 }
 
 impl Pairs<'_> {
-    /// The map a `BTreeMap` deserialized from the same JSON holds: a name
-    /// given twice keeps its last value (`from_iter` sorts stably and keeps
-    /// the last of equal keys, as inserting one by one does).
+    /// The map a `BTreeMap` deserialized from the same JSON holds, built the
+    /// same way (inserted in body order: a name given twice keeps its last value).
     fn into_map(self) -> BTreeMap<String, String> {
-        self.0
-            .into_iter()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
+        let mut map = BTreeMap::new();
+        for (k, v) in self.0 {
+            map.insert(k.into_owned(), v.into_owned());
+        }
+        map
     }
 }
 
