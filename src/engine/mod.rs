@@ -200,10 +200,14 @@ impl Engine {
         self.ingest_cow(alerts.iter().map(Cow::Borrowed), now)
     }
 
-    /// [`Engine::ingest`] for a caller done with its alerts: state keeps them
-    /// without a copy (a copy of each alert's label maps is most of what
-    /// storing it costs).
-    pub fn ingest_owned(&mut self, alerts: Vec<Alert>, now: Timestamp) -> Output {
+    /// [`Engine::ingest`] for a caller done with its alerts: each is decided
+    /// without a copy and dropped once decided, so a caller that makes them as
+    /// they are taken (`simulate`) never holds them all.
+    pub fn ingest_owned(
+        &mut self,
+        alerts: impl IntoIterator<Item = Alert>,
+        now: Timestamp,
+    ) -> Output {
         self.ingest_cow(alerts.into_iter().map(Cow::Owned), now)
     }
 

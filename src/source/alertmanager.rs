@@ -13,6 +13,8 @@
 
 mod fast;
 
+pub use fast::Read;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -73,6 +75,17 @@ pub(super) fn map_as(
         Some(alerts) => Ok(alerts),
         None => Ok(parse_as(dialect, source, body, received_at)?.alerts),
     }
+}
+
+/// The typed fast path of [`map_as`] alone, the alerts read but not made yet;
+/// `None` when it does not accept the body (then [`map_as`] maps it or says why).
+pub(super) fn read_as<'a>(dialect: Dialect, source: &'a str, body: &'a [u8]) -> Option<Read<'a>> {
+    fast::read(dialect, source, body)
+}
+
+/// [`read_as`] of Alertmanager's version 4.
+pub(super) fn read<'a>(source: &'a str, body: &'a [u8]) -> Option<Read<'a>> {
+    read_as(ALERTMANAGER, source, body)
 }
 
 /// Reads the whole notification. `received_at` stands in for a missing `startsAt`.

@@ -43,3 +43,17 @@ pub fn map_payload(
         SourceKind::Jmespath(mapping) => jmespath::map(name, mapping, body, received_at),
     }
 }
+
+/// [`map_payload`] for a caller that takes the alerts one at a time: the body
+/// read and checked, each alert made only when taken (see
+/// [`alertmanager::Read`]). `None` when the source's kind has no such reader
+/// (PagerDuty, JMESPath) or its fast path does not accept the body: then
+/// [`map_payload`] maps it, or says what is wrong.
+pub fn read_payload<'a>(source: &'a Source, body: &'a [u8]) -> Option<alertmanager::Read<'a>> {
+    let name = source.name.as_str();
+    match &source.kind {
+        SourceKind::Alertmanager => alertmanager::read(name, body),
+        SourceKind::Grafana => grafana::read(name, body),
+        SourceKind::PagerDuty | SourceKind::Jmespath(_) => None,
+    }
+}

@@ -57,8 +57,10 @@ struct Body<'a> {
 struct AlertIn<'a> {
     #[serde(borrow)]
     status: Option<Cow<'a, str>>,
-    labels: Option<BTreeMap<String, String>>,
-    annotations: Option<BTreeMap<String, String>>,
+    #[serde(borrow)]
+    labels: Option<Pairs<'a>>,
+    #[serde(borrow)]
+    annotations: Option<Pairs<'a>>,
     #[serde(borrow, rename = "startsAt")]
     starts_at: Option<Cow<'a, str>>,
     #[serde(borrow, rename = "endsAt")]
@@ -69,14 +71,144 @@ struct AlertIn<'a> {
     fingerprint: Option<Cow<'a, str>>,
 }
 
-/// The alerts of a body this path fully accepts; `None` sends it to the checked path.
-pub(super) fn map(
-    dialect: Dialect,
-    source: &str,
-    body: &[u8],
-    received_at: Timestamp,
-) -> Option<Vec<Alert>> {
-    let body: Body<'_> = serde_json::from_slice(body).ok()?;
+/// A label or annotation map as the body spells it, in body order, its
+/// strings borrowed from the body where they hold no escape. Made into the
+/// alert's `BTreeMap` only when the alert is taken ([`Read::into_alerts`]): a
+/// map of `String`s is ~1.5 KB in ~13 allocations per alert, this ~300 bytes in one.
+struct Pairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+/// A JSON string, borrowed when it holds no escape.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(Visitor).map(Text)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Pairs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of strings")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut pairs = Vec::with_capacity(m.size_hint().unwrap_or(0).min(64));
+                while let Some((Text(k), Text(v))) = m.next_entry::<Text<'a>, Text<'a>>()? {
+                    pairs.push((k, v));
+                }
+                // Kept until the alert is taken: without the slack of growing
+                // (a third of the pairs' memory for five labels).
+                pairs.shrink_to_fit();
+                Ok(Pairs(pairs))
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl Pairs<'_> {
+    /// The map a `BTreeMap` deserialized from the same JSON holds, built the
+    /// same way (inserted in body order: a name given twice keeps its last value).
+    fn into_map(self) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        for (k, v) in self.0 {
+            map.insert(k.into_owned(), v.into_owned());
+        }
+        map
+    }
+}
+
+/// A body this path fully accepts, checked and read, its alerts not made yet:
+/// each becomes an [`Alert`] only when [`Read::into_alerts`] hands it out, so
+/// a caller that consumes them one at a time (`simulate` feeding the engine)
+/// never holds 100k alerts' label maps at once.
+pub struct Read<'a> {
+    source: &'a str,
+    group_key: Option<Cow<'a, str>>,
+    alerts: Vec<Checked<'a>>,
+}
+
+/// One alert of a [`Read`], checked: what remains is building it.
+struct Checked<'a> {
+    status: AlertStatus,
+    /// Not empty.
+    labels: Pairs<'a>,
+    annotations: Option<Pairs<'a>>,
+    starts_at: Option<Timestamp>,
+    ends_at: Option<Timestamp>,
+    generator_url: Option<Cow<'a, str>>,
+    fingerprint: Option<Cow<'a, str>>,
+}
+
+impl<'a> Read<'a> {
+    /// How many alerts the body holds.
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// Each alert's own `startsAt`, in payload order (`None`: the body gives none).
+    pub fn starts(&self) -> impl Iterator<Item = Option<Timestamp>> + '_ {
+        self.alerts.iter().map(|a| a.starts_at)
+    }
+
+    /// The alerts, made one at a time as they are taken, in payload order;
+    /// `received_at` stands in for a missing `startsAt`.
+    pub fn into_alerts(self, received_at: Timestamp) -> impl ExactSizeIterator<Item = Alert> + 'a {
+        let Read {
+            source,
+            group_key,
+            alerts,
+        } = self;
+        alerts.into_iter().map(move |a| {
+            let labels = a.labels.into_map();
+            let fingerprint = match a.fingerprint {
+                Some(given) => given.into_owned(),
+                None => fingerprint(&labels),
+            };
+            Alert {
+                source: source.to_owned(),
+                fingerprint,
+                status: a.status,
+                annotations: a.annotations.map(Pairs::into_map).unwrap_or_default(),
+                starts_at: a.starts_at.unwrap_or(received_at),
+                ends_at: a.ends_at,
+                group_key: group_key.as_deref().map(str::to_owned),
+                generator_url: a.generator_url.map(Cow::into_owned),
+                labels,
+            }
+        })
+    }
+}
+
+/// Reads a body; `None` when this path does not fully accept it (see the module doc).
+pub(super) fn read<'a>(dialect: Dialect, source: &'a str, body: &'a [u8]) -> Option<Read<'a>> {
+    let body: Body<'a> = serde_json::from_slice(body).ok()?;
     if body.version.as_deref() != Some(dialect.version) {
         return None;
     }
@@ -84,40 +216,51 @@ pub(super) fn map(
         AlertStatus::from_word(word)?;
     }
     let group_key = body.group_key.filter(|k| !k.is_empty());
-    body.alerts?
+    let alerts = body
+        .alerts?
         .into_iter()
         .map(|a| {
             let status = AlertStatus::from_word(a.status.as_deref()?)?;
             let labels = a.labels?;
-            if labels.is_empty() {
+            if labels.0.is_empty() {
                 return None;
             }
-            let fingerprint = match a.fingerprint {
-                Some(given) if !given.is_empty() => given.into_owned(),
-                _ => fingerprint(&labels),
-            };
             let parse = |t: Option<Cow<'_, str>>| -> Option<Option<Timestamp>> {
                 match t {
                     None => Some(None),
                     Some(text) => time::parse(&text).ok().map(Some),
                 }
             };
-            Some(Alert {
-                source: source.to_owned(),
-                fingerprint,
+            Some(Checked {
                 status,
-                annotations: a.annotations.unwrap_or_default(),
-                starts_at: parse(a.starts_at)?.unwrap_or(received_at),
-                ends_at: parse(a.ends_at)?.and_then(time::unless_zero),
-                group_key: group_key.as_deref().map(str::to_owned),
-                generator_url: a
-                    .generator_url
-                    .filter(|u| !u.is_empty())
-                    .map(Cow::into_owned),
                 labels,
+                annotations: a.annotations,
+                starts_at: parse(a.starts_at)?,
+                ends_at: parse(a.ends_at)?.and_then(time::unless_zero),
+                generator_url: a.generator_url.filter(|u| !u.is_empty()),
+                fingerprint: a.fingerprint.filter(|f| !f.is_empty()),
             })
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()?;
+    Some(Read {
+        source,
+        group_key,
+        alerts,
+    })
+}
+
+/// The alerts of a body this path fully accepts; `None` sends it to the checked path.
+pub(super) fn map(
+    dialect: Dialect,
+    source: &str,
+    body: &[u8],
+    received_at: Timestamp,
+) -> Option<Vec<Alert>> {
+    Some(
+        read(dialect, source, body)?
+            .into_alerts(received_at)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
