@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 
 use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pause, Snapshot};
 use crate::source::Alert;
-use db::params;
 pub use db::{Db, Dialect, Row};
+use db::{ToParam, params};
 
 /// The SQLite migrations, in order. A test checks this list against
 /// `migrations/sqlite/`; `migrations/postgres/` holds the same in PostgreSQL's words.
@@ -317,6 +317,66 @@ pub fn insert_inbound(
         params![ts(received_at), source, body, alerts_json],
         |r| r.int(0),
     )
+}
+
+/// An accepted webhook body, ready for the inbound queue.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub received_at: Timestamp,
+    pub source: String,
+    pub body: Vec<u8>,
+    /// The alerts it brings, as JSON.
+    pub alerts: String,
+}
+
+impl NewInbound {
+    pub fn insert(&self, conn: &Db) -> Result<i64> {
+        insert_inbound(
+            conn,
+            self.received_at,
+            &self.source,
+            &self.body,
+            &self.alerts,
+        )
+    }
+}
+
+/// Puts many accepted webhook bodies on the inbound queue in one statement
+/// (one round trip to a PostgreSQL server instead of one per body); their IDs,
+/// in the order of `rows`.
+pub fn insert_inbound_many(conn: &Db, rows: &[&NewInbound]) -> Result<Vec<i64>> {
+    let mut sql = String::from("INSERT INTO inbound (received_at, source, body, alerts) VALUES ");
+    let times: Vec<String> = rows.iter().map(|r| ts(r.received_at)).collect();
+    let mut params = Vec::with_capacity(rows.len() * 4);
+    for (i, (row, at)) in rows.iter().zip(&times).enumerate() {
+        let n = i * 4;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
+        params.extend([
+            at.to_param(),
+            row.source.to_param(),
+            row.body.as_slice().to_param(),
+            row.alerts.to_param(),
+        ]);
+    }
+    // The IDs come from the sequence in the order of the VALUES list (one
+    // insert node reading one VALUES scan); sorted, they pair with `rows`
+    // whatever order RETURNING lists them in.
+    sql.push_str(" RETURNING id");
+    let mut ids = conn.query(&sql, &params, |r| r.int(0))?;
+    ids.sort_unstable();
+    if ids.len() != rows.len() {
+        return Err(JournalError {
+            message: format!(
+                "the journal returned {} IDs for {} inbound rows",
+                ids.len(),
+                rows.len()
+            ),
+        });
+    }
+    Ok(ids)
 }
 
 /// What the decision thread records after one engine step, before acting on
