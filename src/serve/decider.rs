@@ -291,8 +291,9 @@ impl Decider {
             if batch.is_empty()
                 && let Some(previous) = in_flight.take()
             {
-                // Nothing else to decide: wait for the step in flight.
-                if self.land(previous).is_err() && stopping {
+                // Nothing else to decide: wait for the step in flight. It fails
+                // only once shutdown began: then nothing after it may be journaled.
+                if self.land(previous).is_err() {
                     break;
                 }
                 continue;
@@ -330,10 +331,11 @@ impl Decider {
             let started = Instant::now();
             let prepared = step.prepare();
             metrics.decider_time(ENCODE, started.elapsed());
+            // The step in flight is committed before this one is handed over.
             if let Some(previous) = in_flight.take()
                 && self.land(previous).is_err()
-                && stopping
             {
+                answer_all(replies, &Err(super::writer::stopped_error()));
                 break;
             }
             let next = match prepared {
