@@ -27,6 +27,11 @@
 #                        with new startsAt (a bounded set of alerts) [0]
 #   CEILING              nginx | python | none [nginx]; python is a weak ceiling
 #   DRAIN_TIMEOUT        seconds to wait for the decider after a run [120]
+#   MAX_ALERTS           resgate --max-alerts [4000000]: above the default (100000),
+#                        so that a 10 s burst of 50-alert webhooks (about 1.5M new
+#                        alerts) measures ingest and decisions, not the 503s of a
+#                        full alert table
+#   MAX_ALERT_BYTES      resgate --max-alert-bytes [4GiB], for the same reason
 #   STOP_TIMEOUT         seconds a SIGTERM may take before SIGKILL [30]
 #   KEEP=1               keep the temp dir (journals, logs, raw wrk output)
 #   RESGATE_BIN          a resgate binary to measure instead of building this tree
@@ -42,7 +47,7 @@ ROOT=$PWD
 
 ENV_GIVEN=
 for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL CEILING \
-    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL; do
+    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL MAX_ALERTS MAX_ALERT_BYTES; do
     if [[ -n ${!v+x} ]]; then ENV_GIVEN+="$v=$(printf '%q' "${!v}") "; fi
 done
 QUICK=${QUICK:-0}
@@ -56,6 +61,8 @@ WORKERS_SWEEP=${WORKERS_SWEEP-}
 POOL=${POOL:-0}
 CEILING=${CEILING:-nginx}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
+MAX_ALERTS=${MAX_ALERTS:-4000000}
+MAX_ALERT_BYTES=${MAX_ALERT_BYTES:-4GiB}
 KEEP=${KEEP:-0}
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 JOURNAL=${JOURNAL:-sqlite}
@@ -187,9 +194,14 @@ for f in rules/*; do
     case $f in *.test.yaml) ;; *) cp "$f" "$TMP/rules/" ;; esac
 done
 sed -i -E 's#https?://[A-Za-z0-9.-]+(:[0-9]+)?#http://127.0.0.1:9#g' "$TMP/rules"/*.yaml
-if grep -rhoE 'https?://[^/"'\'' ]+' "$TMP/rules" | grep -vq '^http://127\.0\.0\.1:9$'; then
+if grep -rhoE 'https?://[^/"'\'' ]+' "$TMP/rules" | sed 's/\.$//' | grep -vq '^http://127\.0\.0\.1:9$'; then
     die "a URL in the rules copy is not loopback"
 fi
+# The rules read some settings from the environment (`${env:NAME}`): URLs go
+# to the same discard port, anything else (tokens) is a dummy.
+for name in $(grep -rhoE '\$\{env:[A-Za-z0-9_]+\}' "$TMP/rules" | sed -E 's/^\$\{env:(.*)\}$/\1/' | sort -u); do
+    case $name in *_URL) export "$name=http://127.0.0.1:9" ;; *) export "$name=bench-dummy" ;; esac
+done
 "$BIN" lint "$TMP/rules" >"$TMP/lint.out" 2>&1 || { cat "$TMP/lint.out" >&2; die "rules copy fails lint"; }
 
 OUT=$TMP/runs.jsonl
@@ -211,7 +223,7 @@ start_resgate() { # DIR [WORKERS]
     local dir=$1 workers=${2:-} line= i
     mkdir -p "$dir"
     "$BIN" serve --rules "$TMP/rules" --data "$dir/data" --listen 127.0.0.1:0 \
-        ${PG_URL:+--journal "$PG_URL"} \
+        ${PG_URL:+--journal "$PG_URL"} --max-alerts "$MAX_ALERTS" --max-alert-bytes "$MAX_ALERT_BYTES" \
         ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
     RPID=$!
     PIDS+=("$RPID")

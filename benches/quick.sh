@@ -10,3 +10,4 @@ cargo bench --locked --bench timeline -- --quick --noplot
 cargo bench --locked --bench backtest -- --quick
 cargo bench --locked --bench peers -- --quick
 cargo bench --locked --bench memory -- --quick
+cargo bench --locked --bench restore -- --quick

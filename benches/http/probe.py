@@ -398,6 +398,11 @@ def cmd_phase(a):
     if a.db:
         extra = (f", journal +{rec['inbound_delta']} rows, backlog {rec['backlog_at_end']}"
                  f" drained in {rec['drain_s']:.1f}s")
+    # Where the decision thread's time went over the run and its drain.
+    stages = {k.split('"')[1]: v for k, v in rec.get("metrics", {}).items()
+              if k.startswith("resgate_decider_seconds_total{")}
+    if stages:
+        extra += ", decider s: " + " ".join(f"{k} {v:.2f}" for k, v in stages.items())
     print(f"  {a.label}: {w['requests']} req, {rps:,.0f} 2xx/s, p50 {w['p50_us']/1000:.2f} ms, "
           f"p99 {w['p99_us']/1000:.2f} ms, non-2xx {w['non2xx']}, socket errors "
           f"{w['err_connect'] + w['err_read'] + w['err_write'] + w['err_timeout']}{extra}",

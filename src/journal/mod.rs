@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 
 use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pause, Snapshot};
 use crate::source::Alert;
-use db::params;
 pub use db::{Db, Dialect, Row};
+use db::{ToParam, params};
 
 /// The SQLite migrations, in order. A test checks this list against
 /// `migrations/sqlite/`; `migrations/postgres/` holds the same in PostgreSQL's words.
@@ -167,6 +167,11 @@ pub fn open_writer(path: &Path) -> Result<Db> {
         });
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // 32 MiB of page cache for the one writer (SQLite's default is 2 MiB): an
+    // alert storm upserts alerts by fingerprint, all over the alerts table's
+    // key; with 2 MiB most of those pages were read back from the OS on every
+    // step, which was much of the writer's time (benches/README.md, issue 22).
+    conn.execute_batch("PRAGMA cache_size = -32768;")?;
     migrate(&conn)?;
     let db = Db::Sqlite(conn);
     ensure_instance(&db)?;
@@ -324,6 +329,66 @@ pub fn insert_inbound(
     )
 }
 
+/// An accepted webhook body, ready for the inbound queue.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub received_at: Timestamp,
+    pub source: String,
+    pub body: Vec<u8>,
+    /// The alerts it brings, as JSON.
+    pub alerts: String,
+}
+
+impl NewInbound {
+    pub fn insert(&self, conn: &Db) -> Result<i64> {
+        insert_inbound(
+            conn,
+            self.received_at,
+            &self.source,
+            &self.body,
+            &self.alerts,
+        )
+    }
+}
+
+/// Puts many accepted webhook bodies on the inbound queue in one statement
+/// (one round trip to a PostgreSQL server instead of one per body); their IDs,
+/// in the order of `rows`.
+pub fn insert_inbound_many(conn: &Db, rows: &[&NewInbound]) -> Result<Vec<i64>> {
+    let mut sql = String::from("INSERT INTO inbound (received_at, source, body, alerts) VALUES ");
+    let times: Vec<String> = rows.iter().map(|r| ts(r.received_at)).collect();
+    let mut params = Vec::with_capacity(rows.len() * 4);
+    for (i, (row, at)) in rows.iter().zip(&times).enumerate() {
+        let n = i * 4;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", n + 1, n + 2, n + 3, n + 4));
+        params.extend([
+            at.to_param(),
+            row.source.to_param(),
+            row.body.as_slice().to_param(),
+            row.alerts.to_param(),
+        ]);
+    }
+    // The IDs come from the sequence in the order of the VALUES list (one
+    // insert node reading one VALUES scan); sorted, they pair with `rows`
+    // whatever order RETURNING lists them in.
+    sql.push_str(" RETURNING id");
+    let mut ids = conn.query(&sql, &params, |r| r.int(0))?;
+    ids.sort_unstable();
+    if ids.len() != rows.len() {
+        return Err(JournalError {
+            message: format!(
+                "the journal returned {} IDs for {} inbound rows",
+                ids.len(),
+                rows.len()
+            ),
+        });
+    }
+    Ok(ids)
+}
+
 /// What the decision thread records after one engine step, before acting on
 /// it. Owned copies, so that the writer thread can record them while the
 /// engine moves on.
@@ -446,8 +511,20 @@ pub fn record_step(
     prepared: &Prepared,
 ) -> Result<()> {
     let now = step.now.unwrap_or_else(Timestamp::now);
+    // PostgreSQL: the rows a storm writes most (alerts, decisions, inbound
+    // rows marked done) go in multi-row statements, one round trip per chunk
+    // instead of one per row; the same rows, in the same order.
+    let batched = conn.dialect() == Dialect::Postgres;
+    if batched {
+        let entries: Vec<_> = step.alerts.values().zip(&prepared.alerts).collect();
+        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            upsert_alerts(conn, chunk)?;
+        }
+    }
     for (entry, json) in step.alerts.values().zip(&prepared.alerts) {
-        upsert_alert(conn, entry, json)?;
+        if !batched {
+            upsert_alert(conn, entry, json)?;
+        }
         if entry.resolved_at.is_some() {
             conn.execute(
                 "DELETE FROM deferrals WHERE alert = ?1",
@@ -455,9 +532,25 @@ pub fn record_step(
             )?;
         }
     }
+    if batched {
+        let rows: Vec<_> = step
+            .decisions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let proof = prepared.proofs.get(i).map_or("null", String::as_str);
+                (step.decided_from.get(i).copied().flatten(), d, proof)
+            })
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            insert_decisions(conn, chunk)?;
+        }
+    }
     for (i, d) in step.decisions.iter().enumerate() {
-        let proof = prepared.proofs.get(i).map_or("null", String::as_str);
-        insert_decision(conn, step.decided_from.get(i).copied().flatten(), d, proof)?;
+        if !batched {
+            let proof = prepared.proofs.get(i).map_or("null", String::as_str);
+            insert_decision(conn, step.decided_from.get(i).copied().flatten(), d, proof)?;
+        }
         let Some(r) = &d.remediation else { continue };
         if d.verdict == crate::engine::Verdict::Defer {
             conn.execute(
@@ -534,12 +627,106 @@ pub fn record_step(
     for fp in &step.alerts_forgotten {
         conn.execute("DELETE FROM alerts WHERE fingerprint = ?1", params![fp])?;
     }
+    if batched {
+        let done = ts(now);
+        for chunk in step.inbound.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::from("UPDATE inbound SET done_at = ?1 WHERE id IN (");
+            let mut params = vec![done.to_param()];
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("?{}", i + 2));
+                params.push(id.to_param());
+            }
+            sql.push(')');
+            conn.execute(&sql, &params)?;
+        }
+        return Ok(());
+    }
     for id in &step.inbound {
         conn.execute(
             "UPDATE inbound SET done_at = ?2 WHERE id = ?1",
             params![id, ts(now)],
         )?;
     }
+    Ok(())
+}
+
+/// Rows per multi-row statement (PostgreSQL): few distinct statements to
+/// prepare, well under its 65,535 parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `(?1, ?2, ?3), (?4, ?5, ?6)`: `rows` tuples of `width` placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    let mut out = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("?{}", r * width + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// [`upsert_alert`] for many alerts in one statement (distinct fingerprints:
+/// a step's alerts are keyed by them).
+fn upsert_alerts(conn: &Db, rows: &[(&AlertEntry, &String)]) -> Result<()> {
+    let times: Vec<(String, String, Option<String>)> = rows
+        .iter()
+        .map(|(e, _)| (ts(e.first_seen), ts(e.last_seen), e.resolved_at.map(ts)))
+        .collect();
+    let mut params = Vec::with_capacity(rows.len() * 5);
+    for ((entry, json), (first, last, resolved)) in rows.iter().zip(&times) {
+        params.extend([
+            entry.alert.fingerprint.to_param(),
+            json.to_param(),
+            first.to_param(),
+            last.to_param(),
+            resolved.to_param(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
+         VALUES {}
+         ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
+           last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
+        placeholders(rows.len(), 5)
+    );
+    conn.execute(&sql, &params)?;
+    Ok(())
+}
+
+/// [`insert_decision`] for many decisions in one statement, in their order.
+fn insert_decisions(conn: &Db, rows: &[(Option<i64>, &Decision, &str)]) -> Result<()> {
+    let times: Vec<String> = rows.iter().map(|(_, d, _)| ts(d.at)).collect();
+    let mut params = Vec::with_capacity(rows.len() * 9);
+    for ((inbound, d, proof), at) in rows.iter().zip(&times) {
+        params.extend([
+            inbound.to_param(),
+            at.to_param(),
+            d.alert.to_param(),
+            d.remediation.to_param(),
+            d.target.to_param(),
+            d.verdict.as_str().to_param(),
+            d.reason.to_param(),
+            d.event.to_param(),
+            proof.to_param(),
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
+         VALUES {}",
+        placeholders(rows.len(), 9)
+    );
+    conn.execute(&sql, &params)?;
     Ok(())
 }
 

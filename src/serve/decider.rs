@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -34,6 +34,11 @@ const MAX_STEP: usize = 256;
 /// allocator keeps once freed; a smaller step is also a shorter wait for the
 /// webhooks committed with it. Past this, the next message waits for the next step.
 const MAX_STEP_ALERTS: usize = 2048;
+/// Indexes into `metrics::DECIDER_STAGES`.
+const DECIDE: usize = 0;
+const ENCODE: usize = 1;
+const JOURNAL_WAIT: usize = 2;
+const ACT: usize = 3;
 /// Wake at least this often, to run timers and notice shutdown.
 const IDLE_WAKE: Duration = Duration::from_millis(500);
 /// Resolved alerts are forgotten this long after they resolved.
@@ -108,6 +113,52 @@ enum Reply {
     Approval(SyncSender<Result<(), ApprovalRefused>>),
 }
 
+/// A step handed to the writer, not yet known to be committed.
+struct InFlight {
+    step: Arc<StepRecord>,
+    prepared: Arc<journal::Prepared>,
+    answer: Receiver<journal::Result<()>>,
+    replies: Vec<Reply>,
+    /// Why events of this step were refused or did not succeed (for its log lines).
+    reasons: HashMap<String, String>,
+}
+
+impl InFlight {
+    /// True when acting on the step only logs and counts: no call, no
+    /// escalation, no approved event, nobody waiting for its answer. Such a
+    /// step may be acted on after the engine has decided the next one.
+    fn starts_nothing(&self) -> bool {
+        self.replies.is_empty()
+            && self
+                .step
+                .decisions
+                .iter()
+                .all(|d| !matches!(d.verdict, Verdict::Fire | Verdict::Escalate))
+            && self
+                .step
+                .transitions
+                .iter()
+                .all(|t| t.from != Some(EventState::AwaitingApproval))
+    }
+}
+
+/// Tells each waiter how its step's commit went.
+fn answer_all(replies: Vec<Reply>, committed: &journal::Result<()>) {
+    for reply in replies {
+        match reply {
+            Reply::Journal(r) => {
+                let _ = r.send(committed.clone());
+            }
+            Reply::Approval(r) => {
+                let answer = committed
+                    .clone()
+                    .map_err(|e| ApprovalRefused::Journal(e.to_string()));
+                let _ = r.send(answer);
+            }
+        }
+    }
+}
+
 pub struct Decider {
     engine: Engine,
     shared: Arc<Shared>,
@@ -117,7 +168,8 @@ pub struct Decider {
     /// Events with a tracker thread: never two trackers (two calls) for one.
     tracked: HashSet<String>,
     /// Why an event was refused or did not succeed, told by its tracker in
-    /// this step: logged with the transition, then dropped.
+    /// the step being decided: handed to that step, logged with the
+    /// transition, then dropped.
     reasons: HashMap<String, String>,
 }
 
@@ -196,7 +248,18 @@ impl Decider {
     }
 
     /// Serves messages until shutdown, then decides what is still queued.
+    ///
+    /// A step that starts nothing (no call, no escalation, nobody waiting for
+    /// its answer: the discards and deferrals of an alert storm) stays in
+    /// flight while the next step is decided: the writer journals one while
+    /// the engine decides the other, on two cores. The next step is handed to
+    /// the writer only once the previous one is committed, so the journal
+    /// keeps the steps' order, and a step that failed is retried before it.
+    /// A step that starts something is waited for before anything else is
+    /// decided, as every step was before: a call is made only from the state
+    /// that was journaled with its decision.
     pub fn run(mut self, inbox: Receiver<Msg>) {
+        let mut in_flight: Option<InFlight> = None;
         loop {
             self.shared.beat();
             let stopping = self.shared.shutdown.is_set();
@@ -208,7 +271,7 @@ impl Decider {
                 .unwrap_or(IDLE_WAKE)
                 .min(IDLE_WAKE);
             let mut batch = Vec::new();
-            if !stopping {
+            if !stopping && in_flight.is_none() {
                 match inbox.recv_timeout(wait) {
                     Ok(msg) => batch.push(msg),
                     Err(RecvTimeoutError::Timeout) => {}
@@ -225,7 +288,18 @@ impl Decider {
                     Err(_) => break,
                 }
             }
+            if batch.is_empty()
+                && let Some(previous) = in_flight.take()
+            {
+                // Nothing else to decide: wait for the step in flight. It fails
+                // only once shutdown began: then nothing after it may be journaled.
+                if self.land(previous).is_err() {
+                    break;
+                }
+                continue;
+            }
             let drained = stopping && batch.is_empty();
+            let started = Instant::now();
             let now = Timestamp::now();
             let mut step = StepRecord {
                 now: Some(now),
@@ -251,24 +325,136 @@ impl Decider {
                     replies.push(reply);
                 }
             }
-            let committed = self.commit_and_act(step);
-            for reply in replies {
-                match reply {
-                    Reply::Journal(r) => {
-                        let _ = r.send(committed.clone());
-                    }
-                    Reply::Approval(r) => {
-                        let answer = committed
-                            .clone()
-                            .map_err(|e| ApprovalRefused::Journal(e.to_string()));
-                        let _ = r.send(answer);
-                    }
-                }
+            let metrics = &self.shared.metrics;
+            metrics.decider_time(DECIDE, started.elapsed());
+            // Its JSON is made here, while the step in flight is being written.
+            let started = Instant::now();
+            self.plan_notifications(&mut step);
+            let prepared = step.prepare();
+            metrics.decider_time(ENCODE, started.elapsed());
+            // The step in flight is committed before this one is handed over.
+            if let Some(previous) = in_flight.take()
+                && self.land(previous).is_err()
+            {
+                answer_all(replies, &Err(super::writer::stopped_error()));
+                break;
             }
+            let next = match prepared {
+                Ok(prepared) => self.submit(step, prepared, replies),
+                Err(e) => {
+                    answer_all(replies, &Err(e));
+                    continue;
+                }
+            };
+            let Some(next) = next else {
+                if drained {
+                    break;
+                }
+                continue;
+            };
+            // Reading undecided rows from a shared journal before each step
+            // relies on the previous step being committed: no overlap there.
+            if next.starts_nothing() && !self.shared.leadership.shared && !drained {
+                in_flight = Some(next);
+                continue;
+            }
+            let committed = self.land(next);
             if drained || (stopping && committed.is_err()) {
                 break;
             }
         }
+        if let Some(previous) = in_flight.take() {
+            let _ = self.land(previous);
+        }
+    }
+
+    /// Hands a decided step to the writer; `None` for an empty step (whose
+    /// waiters are answered at once).
+    fn submit(
+        &mut self,
+        step: StepRecord,
+        prepared: journal::Prepared,
+        replies: Vec<Reply>,
+    ) -> Option<InFlight> {
+        if step.is_empty() {
+            answer_all(replies, &Ok(()));
+            return None;
+        }
+        let reasons = std::mem::take(&mut self.reasons);
+        let step = Arc::new(step);
+        let prepared = Arc::new(prepared);
+        let answer = self.send_step(&step, &prepared);
+        Some(InFlight {
+            step,
+            prepared,
+            answer,
+            replies,
+            reasons,
+        })
+    }
+
+    /// Queues one attempt at journaling `step`; its answer comes on the channel.
+    fn send_step(
+        &self,
+        step: &Arc<StepRecord>,
+        prepared: &Arc<journal::Prepared>,
+    ) -> Receiver<journal::Result<()>> {
+        // Shared, not cloned, between attempts: a step can hold thousands of alerts.
+        let record = step.clone();
+        let json = prepared.clone();
+        let instance = self.shared.instance.clone();
+        match self
+            .shared
+            .leader_send(move |conn| journal::record_step(conn, &instance, &record, &json))
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let _ = tx.send(Err(e));
+                rx
+            }
+        }
+    }
+
+    /// Waits until the step is journaled (retrying while the journal is
+    /// down: nothing is acted on before it is recorded), then starts what it
+    /// decided and answers whoever waits for it.
+    fn land(&mut self, flight: InFlight) -> journal::Result<()> {
+        let InFlight {
+            step,
+            prepared,
+            mut answer,
+            replies,
+            reasons,
+        } = flight;
+        let mut backoff = Duration::from_millis(50);
+        let started = Instant::now();
+        let committed = loop {
+            let result = answer
+                .recv()
+                .unwrap_or_else(|_| Err(super::writer::stopped_error()));
+            match result {
+                Ok(()) => break Ok(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot journal decisions; retrying before acting on them");
+                    if self.shared.shutdown.wait(backoff) {
+                        break Err(e);
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    answer = self.send_step(&step, &prepared);
+                }
+            }
+        };
+        self.shared
+            .metrics
+            .decider_time(JOURNAL_WAIT, started.elapsed());
+        if committed.is_ok() {
+            let started = Instant::now();
+            self.act(&step, reasons);
+            self.shared.metrics.decider_time(ACT, started.elapsed());
+        }
+        answer_all(replies, &committed);
+        committed
     }
 
     /// With a shared journal, webhooks arrive through the journal, not the
@@ -303,11 +489,15 @@ impl Decider {
         let output = match msg {
             Msg::Inbound { id, alerts } => {
                 step.inbound.push(id);
-                let out = e.ingest(&alerts, now);
                 // Held now, whoever admitted them (another instance, with a
                 // shared journal; or before a restart).
                 self.shared.limits.hold(&alerts);
-                step.add_alerts(e, alerts.iter().map(|a| a.fingerprint.as_str()));
+                // The engine keeps the alerts themselves, not a copy (copying
+                // their label maps was a tenth of this thread's time in a storm).
+                let fingerprints: Vec<String> =
+                    alerts.iter().map(|a| a.fingerprint.clone()).collect();
+                let out = e.ingest_owned(alerts, now);
+                step.add_alerts(e, fingerprints.iter().map(String::as_str));
                 step.add_output_from(e, out, Some(id));
                 return None;
             }
@@ -367,31 +557,12 @@ impl Decider {
             return Ok(());
         }
         self.plan_notifications(&mut step);
-        let mut backoff = Duration::from_millis(50);
-        // Shared, not cloned, between attempts: a step can hold thousands of alerts.
         // Its JSON is made here, not on the one writer thread every request waits on.
-        let prepared = Arc::new(step.prepare()?);
-        let step = Arc::new(step);
-        loop {
-            let record = step.clone();
-            let json = prepared.clone();
-            let instance = self.shared.instance.clone();
-            match self
-                .shared
-                .leader_write(move |conn| journal::record_step(conn, &instance, &record, &json))
-            {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot journal decisions; retrying before acting on them");
-                    if self.shared.shutdown.wait(backoff) {
-                        return Err(e);
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
+        let prepared = step.prepare()?;
+        match self.submit(step, prepared, Vec::new()) {
+            Some(flight) => self.land(flight),
+            None => Ok(()),
         }
-        self.act(&step);
-        Ok(())
     }
 
     /// Puts the notifications this step causes into it, so that they are
@@ -416,7 +587,7 @@ impl Decider {
             .collect();
     }
 
-    fn act(&mut self, step: &StepRecord) {
+    fn act(&mut self, step: &StepRecord, mut reasons: HashMap<String, String>) {
         let shared = self.shared.clone();
         let metrics = &shared.metrics;
         for d in &step.decisions {
@@ -457,7 +628,7 @@ impl Decider {
             metrics.transition(t.to.as_str());
             // A refused, failed or timed-out event says why on its own line:
             // an operator reading the log should not need `resgate events ID`.
-            let reason = self.reasons.remove(t.event.as_str());
+            let reason = reasons.remove(t.event.as_str());
             tracing::info!(
                 event = %t.event,
                 remediation = %t.remediation,
@@ -480,7 +651,6 @@ impl Decider {
                 self.start_tracker(&t.event, CallPhase::Queued, None, None);
             }
         }
-        self.reasons.clear();
         metrics.set_events(self.by_state.clone());
     }
 

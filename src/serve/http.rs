@@ -608,10 +608,13 @@ fn accept(
             });
         })
     };
-    let committed = shared.writer.submit_then(
-        move |conn| journal::insert_inbound(conn, received_at, &name, &body, &journaled),
-        Some(hand_over),
-    );
+    let row = journal::NewInbound {
+        received_at,
+        source: name,
+        body,
+        alerts: journaled,
+    };
+    let committed = shared.writer.submit_inbound(row, Some(hand_over));
     match committed {
         Ok(_) => {
             shared.dedupe.record(&fresh);

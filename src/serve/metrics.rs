@@ -69,7 +69,14 @@ pub struct Metrics {
     journal_used: AtomicU64,
     /// Notifier → (notifications queued, age in seconds of the oldest).
     outbox: Mutex<BTreeMap<String, (u64, f64)>>,
+    /// Microseconds the decision thread spent in each of [`DECIDER_STAGES`].
+    decider_micros: [AtomicU64; 4],
 }
+
+/// Where the decision thread's time goes, for `resgate_decider_seconds_total`:
+/// running the engine, encoding a step's JSON, waiting for the step's commit,
+/// and acting on it (log lines, metrics, starting calls).
+pub const DECIDER_STAGES: [&str; 4] = ["decide", "encode", "journal_wait", "act"];
 
 impl Metrics {
     fn add(&self, name: &'static str, labels: String, n: u64) {
@@ -182,6 +189,14 @@ impl Metrics {
         self.commit_count.fetch_add(1, Ordering::Relaxed);
         self.commit_micros
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Time the decision thread spent in stage `DECIDER_STAGES[stage]`.
+    pub fn decider_time(&self, stage: usize, d: Duration) {
+        if let Some(total) = self.decider_micros.get(stage) {
+            let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+            total.fetch_add(micros, Ordering::Relaxed);
+        }
     }
 
     /// The writer publishes the journal's size after each commit.
@@ -368,6 +383,17 @@ impl Metrics {
             "resgate_journal_commit_seconds_bucket{{le=\"+Inf\"}} {count}\nresgate_journal_commit_seconds_sum {}\nresgate_journal_commit_seconds_count {count}",
             self.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
         );
+        let _ = writeln!(
+            out,
+            "# HELP resgate_decider_seconds_total Time the decision thread spent per stage.\n# TYPE resgate_decider_seconds_total counter"
+        );
+        for (stage, micros) in DECIDER_STAGES.iter().zip(&self.decider_micros) {
+            let _ = writeln!(
+                out,
+                "resgate_decider_seconds_total{{stage=\"{stage}\"}} {}",
+                micros.load(Ordering::Relaxed) as f64 / 1e6
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP resgate_rules_loaded_timestamp_seconds When the live rules were loaded.\n# TYPE resgate_rules_loaded_timestamp_seconds gauge\nresgate_rules_loaded_timestamp_seconds {}",

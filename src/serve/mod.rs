@@ -216,22 +216,37 @@ impl Shared {
         &self,
         work: impl FnOnce(&journal::Db) -> journal::Result<T> + Send + 'static,
     ) -> journal::Result<T> {
+        self.leader_send(work)?
+            .recv()
+            .map_err(|_| writer::stopped_error())?
+    }
+
+    /// As [`Shared::leader_write`] without waiting: the commit's answer comes
+    /// on the returned channel.
+    pub fn leader_send<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&journal::Db) -> journal::Result<T> + Send + 'static,
+    ) -> journal::Result<std::sync::mpsc::Receiver<journal::Result<T>>> {
         let held = self.leadership.held();
         let shared = self.leadership.shared;
-        self.writer.submit(move |db| {
-            if shared {
-                match &held {
-                    Some(held) => journal::lease::fence(db, held)?,
-                    None => {
-                        return Err(journal::JournalError {
-                            message: "this instance is a standby; only the leader writes decisions"
-                                .into(),
-                        });
+        self.writer.send(
+            move |db| {
+                if shared {
+                    match &held {
+                        Some(held) => journal::lease::fence(db, held)?,
+                        None => {
+                            return Err(journal::JournalError {
+                                message:
+                                    "this instance is a standby; only the leader writes decisions"
+                                        .into(),
+                            });
+                        }
                     }
                 }
-            }
-            work(db)
-        })
+                work(db)
+            },
+            None,
+        )
     }
 
     fn beat(&self) {

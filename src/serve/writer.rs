@@ -14,13 +14,51 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::metrics::Metrics;
-use crate::journal::{Db, JournalError, Result};
+use crate::journal::{self, Db, Dialect, JournalError, NewInbound, Result};
 
 /// One submitted piece of work and the way back to its submitter.
 trait Piece: Send {
     fn run(&mut self, conn: &Db) -> Result<()>;
     /// Answers the submitter: the commit's result, or the piece's own error.
     fn finish(self: Box<Self>, result: Result<()>);
+    /// An inbound row the writer may insert in one statement with the rows
+    /// of the pieces next to it, and where its ID then goes.
+    fn inbound(&self) -> Option<&NewInbound> {
+        None
+    }
+    /// The ID the batch gave the row of an [`Piece::inbound`] piece.
+    fn inserted(&mut self, _id: i64) {}
+}
+
+/// A webhook body for the inbound queue: a piece the writer can batch.
+struct Inbound {
+    row: NewInbound,
+    id: Option<i64>,
+    reply: SyncSender<Result<i64>>,
+    on_commit: Option<OnCommit<i64>>,
+}
+
+impl Piece for Inbound {
+    fn run(&mut self, conn: &Db) -> Result<()> {
+        self.id = Some(self.row.insert(conn)?);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, result: Result<()>) {
+        let answer = result.and_then(|()| self.id.ok_or_else(stopped));
+        if let (Ok(v), Some(hook)) = (&answer, self.on_commit) {
+            hook(v);
+        }
+        let _ = self.reply.send(answer);
+    }
+
+    fn inbound(&self) -> Option<&NewInbound> {
+        Some(&self.row)
+    }
+
+    fn inserted(&mut self, id: i64) {
+        self.id = Some(id);
+    }
 }
 
 type OnCommit<T> = Box<dyn FnOnce(&T) + Send>;
@@ -96,6 +134,32 @@ impl Writer {
         work: impl FnOnce(&Db) -> Result<T> + Send + 'static,
         on_commit: Option<OnCommit<T>>,
     ) -> Result<T> {
+        let answer = self.send(work, on_commit)?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Puts a webhook body on the inbound queue and waits until it is
+    /// committed; its ID. `on_commit` as in [`Writer::submit_then`].
+    pub fn submit_inbound(&self, row: NewInbound, on_commit: Option<OnCommit<i64>>) -> Result<i64> {
+        let (reply, answer) = sync_channel::<Result<i64>>(1);
+        let piece = Inbound {
+            row,
+            id: None,
+            reply,
+            on_commit,
+        };
+        self.queue.send(Box::new(piece)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())?
+    }
+
+    /// Queues `work` for the next group without waiting: the answer comes on
+    /// the returned channel once it is committed (or failed). Pieces are run
+    /// and committed in the order they were sent.
+    pub fn send<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Db) -> Result<T> + Send + 'static,
+        on_commit: Option<OnCommit<T>>,
+    ) -> Result<Receiver<Result<T>>> {
         let (reply, answer) = sync_channel::<Result<T>>(1);
         let piece = Typed {
             work: Some(work),
@@ -104,8 +168,13 @@ impl Writer {
             on_commit,
         };
         self.queue.send(Box::new(piece)).map_err(|_| stopped())?;
-        answer.recv().map_err(|_| stopped())?
+        Ok(answer)
     }
+}
+
+/// The error a stopped writer answers with.
+pub fn stopped_error() -> JournalError {
+    stopped()
 }
 
 fn stopped() -> JournalError {
@@ -153,40 +222,57 @@ fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
         let count = group.len();
         let mut ran: Vec<Work> = Vec::with_capacity(count);
         let mut lost: Option<JournalError> = None;
-        for (i, mut piece) in group.into_iter().enumerate() {
+        let mut pending: std::collections::VecDeque<Work> = group.into();
+        // After a batch was refused: how many pieces still run one by one.
+        let mut singly = 0usize;
+        while let Some(piece) = pending.pop_front() {
             if let Some(e) = &lost {
                 piece.finish(Err(e.clone()));
                 continue;
             }
-            let failed = match piece.run(&conn) {
-                Ok(()) => {
-                    ran.push(piece);
-                    let next = i + 1 < count;
-                    match next.then(|| conn.batch("RELEASE SAVEPOINT piece; SAVEPOINT piece")) {
-                        Some(Err(e)) => Some((e, None)),
-                        _ => None,
-                    }
-                }
-                Err(e) => match conn.batch("ROLLBACK TO SAVEPOINT piece") {
-                    Ok(()) => {
-                        tracing::warn!(error = %e, "journal write refused");
-                        piece.finish(Err(e));
-                        None
-                    }
-                    Err(_) => Some((e, Some(piece))),
-                },
+            // Consecutive inbound rows go to a PostgreSQL journal in one
+            // INSERT: one round trip for them all, where one per row (and one
+            // more per savepoint renewal) was most of a group's time.
+            let run = if singly > 0 {
+                singly -= 1;
+                0
+            } else if conn.dialect() == Dialect::Postgres && piece.inbound().is_some() {
+                pending.iter().take_while(|p| p.inbound().is_some()).count()
+            } else {
+                0
             };
-            if let Some((e, piece)) = failed {
-                // The database rolled the whole transaction back (disk full,
-                // I/O error, connection lost): nothing of this group is durable.
-                let _ = conn.batch("ROLLBACK");
-                tracing::error!(error = %e, "journal transaction lost");
-                metrics.journal_error();
-                for p in piece.into_iter().chain(ran.drain(..)) {
-                    p.finish(Err(e.clone()));
+            if run > 0 {
+                let mut rows: Vec<Work> =
+                    std::iter::once(piece).chain(pending.drain(..run)).collect();
+                match insert_together(&conn, &mut rows) {
+                    Ok(()) => {
+                        ran.extend(rows);
+                        if let Some(Err(e)) = (!pending.is_empty())
+                            .then(|| conn.batch("RELEASE SAVEPOINT piece; SAVEPOINT piece"))
+                        {
+                            lost = Some(lose(&conn, e, None, &mut ran, metrics));
+                        }
+                    }
+                    // One bad row must not refuse its neighbours: back to the
+                    // savepoint, and each row alone, as any other piece.
+                    Err(e) => match conn.batch("ROLLBACK TO SAVEPOINT piece") {
+                        Ok(()) => {
+                            tracing::debug!(error = %e, "inbound rows refused together; one at a time");
+                            singly = rows.len();
+                            for row in rows.into_iter().rev() {
+                                pending.push_front(row);
+                            }
+                        }
+                        Err(_) => {
+                            ran.extend(rows);
+                            lost = Some(lose(&conn, e, None, &mut ran, metrics));
+                        }
+                    },
                 }
-                lost = Some(e);
+                continue;
             }
+            let next = !pending.is_empty();
+            lost = run_one(&conn, piece, next, &mut ran, metrics);
         }
         if lost.is_some() {
             continue;
@@ -204,4 +290,63 @@ fn run(mut conn: Db, reopen: &Reopen, work: Receiver<Work>, metrics: &Metrics) {
             piece.finish(result.clone());
         }
     }
+}
+
+/// Runs one piece in the savepoint `piece`, renewed for the next one if
+/// `next`; the error that lost the whole transaction, if one did.
+fn run_one(
+    conn: &Db,
+    mut piece: Work,
+    next: bool,
+    ran: &mut Vec<Work>,
+    metrics: &Metrics,
+) -> Option<JournalError> {
+    match piece.run(conn) {
+        Ok(()) => {
+            ran.push(piece);
+            match next.then(|| conn.batch("RELEASE SAVEPOINT piece; SAVEPOINT piece")) {
+                Some(Err(e)) => Some(lose(conn, e, None, ran, metrics)),
+                _ => None,
+            }
+        }
+        Err(e) => match conn.batch("ROLLBACK TO SAVEPOINT piece") {
+            Ok(()) => {
+                tracing::warn!(error = %e, "journal write refused");
+                piece.finish(Err(e));
+                None
+            }
+            Err(_) => Some(lose(conn, e, Some(piece), ran, metrics)),
+        },
+    }
+}
+
+/// The database rolled the whole transaction back (disk full, I/O error,
+/// connection lost): nothing of this group is durable. Tells every piece
+/// that ran; the error, for the pieces still to come.
+fn lose(
+    conn: &Db,
+    e: JournalError,
+    piece: Option<Work>,
+    ran: &mut Vec<Work>,
+    metrics: &Metrics,
+) -> JournalError {
+    let _ = conn.batch("ROLLBACK");
+    tracing::error!(error = %e, "journal transaction lost");
+    metrics.journal_error();
+    for p in piece.into_iter().chain(ran.drain(..)) {
+        p.finish(Err(e.clone()));
+    }
+    e
+}
+
+/// Inserts the rows of consecutive inbound pieces in one statement.
+fn insert_together(conn: &Db, pieces: &mut [Work]) -> Result<()> {
+    let ids = {
+        let rows: Vec<&NewInbound> = pieces.iter().filter_map(|p| p.inbound()).collect();
+        journal::insert_inbound_many(conn, &rows)?
+    };
+    for (piece, id) in pieces.iter_mut().zip(ids) {
+        piece.inserted(id);
+    }
+    Ok(())
 }
