@@ -300,6 +300,7 @@ fn datalog_code(err: &DatalogError) -> &'static str {
         | UnterminatedString { .. }
         | InvalidEscape { .. }
         | IntegerOutOfRange { .. }
+        | NumberOutOfRange { .. }
         | Syntax { .. }
         | ParamInProgram { .. } => "datalog-syntax",
         UndefinedPredicate { .. } => "undefined-predicate",
