@@ -24,6 +24,7 @@ pub struct Defs<'a> {
     pub sources: Vec<(SourceId, &'a Spanned<String>, &'a SourceDef)>,
     pub remediators: Vec<(SourceId, &'a Spanned<String>, &'a RemediatorDef)>,
     pub remediations: Vec<(SourceId, &'a Spanned<String>, &'a RemediationDef)>,
+    pub facts: Vec<(SourceId, &'a Spanned<String>, &'a super::schema::FactDef)>,
 }
 
 impl<'a> Defs<'a> {
@@ -32,6 +33,7 @@ impl<'a> Defs<'a> {
             sources: Vec::new(),
             remediators: Vec::new(),
             remediations: Vec::new(),
+            facts: Vec::new(),
         };
         for (src, file) in files {
             defs.sources
@@ -40,6 +42,8 @@ impl<'a> Defs<'a> {
                 .extend(file.remediators.iter().map(|(k, v)| (*src, k, v)));
             defs.remediations
                 .extend(file.remediations.iter().map(|(k, v)| (*src, k, v)));
+            defs.facts
+                .extend(file.facts.iter().map(|(k, v)| (*src, k, v)));
         }
         defs
     }
