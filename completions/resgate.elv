@@ -34,6 +34,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand pauses 'List the pauses in force in the running daemon'
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
+            cand facts 'Query every fact source of the rules once and print the rows'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -147,6 +148,12 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;facts'= {
+            cand --rules 'Rules directory whose `facts:` sources are queried'
+            cand --format 'Output format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -164,6 +171,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand pauses 'List the pauses in force in the running daemon'
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
+            cand facts 'Query every fact source of the rules once and print the rows'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -190,6 +198,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;unpause'= {
         }
         &'resgate;help;init'= {
+        }
+        &'resgate;help;facts'= {
         }
         &'resgate;help;completions'= {
         }
