@@ -267,7 +267,7 @@ mod tests {
         let got = http_rows(body.as_bytes(), &rows, std::slice::from_ref(&name)).unwrap();
         assert_eq!(got, vec![vec![FactValue::Text("mailer".into())]]);
         // The shape changed: `items` is gone. An error, not an empty relation.
-        let err = http_rows(br#"{"apps":[]}"#, &rows, &[name.clone()]).unwrap_err();
+        let err = http_rows(br#"{"apps":[]}"#, &rows, std::slice::from_ref(&name)).unwrap_err();
         assert!(err.contains("not a list"), "{err}");
         // A row missing a column is an error for the whole refresh.
         let all = jmespath::compile("items").unwrap();
