@@ -20,12 +20,14 @@ const ARGO: &str = r#"{"metadata":{"resourceVersion":"1"},"items":[
   {"metadata":{"name":"mailer"},"status":{"operationState":{"phase":"Running"}}},
   {"metadata":{"name":"api"},"status":{"operationState":{"phase":"Succeeded"}}}]}"#;
 
+/// Every request's URL and Authorization header.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 struct Fake {
     port: u16,
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
-    /// Every request's URL and Authorization header.
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Seen,
 }
 
 impl Drop for Fake {
@@ -40,7 +42,7 @@ impl Drop for Fake {
 fn fake() -> Fake {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("listen"));
     let port = server.server_addr().to_ip().expect("ip").port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let (s, log) = (server.clone(), seen.clone());
     let thread = std::thread::spawn(move || {
         for req in s.incoming_requests() {
