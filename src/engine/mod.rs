@@ -32,7 +32,7 @@ use crate::source::{Alert, AlertStatus, notification_digest};
 pub use alerts::{Alerts, Header, Times};
 pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
-pub use relations::{FactError, FactRow, FactValue, Freshness, StaleSource};
+pub use relations::{FactError, FactRow, FactValue, Freshness, StaleSource, diff as fact_diff};
 pub use render::{render_decision, render_transition};
 pub use snapshot::Snapshot;
 pub use state::{AlertEntry, Event, EventState, Pause, State};
@@ -476,14 +476,19 @@ impl Engine {
         let arity = self.rules.facts[i].arity();
         relations::check_rows(relation, arity, &rows)?;
         let (now, mut out) = self.advance_to(at);
-        self.facts.replace_relation(relation, &rows, now);
+        let was_stale = self.relations.is_stale(&self.rules, i, now);
+        let changed = self.facts.replace_relation(relation, &rows, now);
         if let Some(state) = self.relations.states.get_mut(i) {
             state.rows = rows;
             state.refreshed = Some(now);
             state.scripted = freshness == Freshness::Scripted;
             state.marked_stale = false;
         }
-        out.append(self.reevaluate(now, Scope::All));
+        // The same rows from a fresh relation free nothing: no need to
+        // decide every deferred alert again at each refresh.
+        if changed || was_stale {
+            out.append(self.reevaluate(now, Scope::All));
+        }
         Ok(out)
     }
 

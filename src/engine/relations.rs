@@ -153,3 +153,30 @@ pub(super) fn check_rows(relation: &str, arity: usize, rows: &[FactRow]) -> Resu
     }
     Ok(())
 }
+
+/// The rows `new` adds to `old` and the rows it removes, each once, in
+/// their order: what a refresh journals (DESIGN.md §8: only what changed).
+pub fn diff(old: &[FactRow], new: &[FactRow]) -> (Vec<FactRow>, Vec<FactRow>) {
+    let key = |r: &FactRow| serde_json::to_string(r).unwrap_or_default();
+    let old_keys: std::collections::HashSet<String> = old.iter().map(key).collect();
+    let new_keys: std::collections::HashSet<String> = new.iter().map(key).collect();
+    let mut seen = std::collections::HashSet::new();
+    let added = new
+        .iter()
+        .filter(|r| {
+            let k = key(r);
+            !old_keys.contains(&k) && seen.insert(k)
+        })
+        .cloned()
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let removed = old
+        .iter()
+        .filter(|r| {
+            let k = key(r);
+            !new_keys.contains(&k) && seen.insert(k)
+        })
+        .cloned()
+        .collect();
+    (added, removed)
+}

@@ -32,6 +32,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "004-leadership.sql",
         include_str!("../../migrations/postgres/004-leadership.sql"),
     ),
+    (
+        "005-facts.sql",
+        include_str!("../../migrations/postgres/005-facts.sql"),
+    ),
 ];
 
 /// Held while migrating, so that two instances starting together do not

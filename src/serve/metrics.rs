@@ -67,6 +67,8 @@ pub struct Metrics {
     /// Bytes of the journal in use after the last commit, plus one (0: not known,
     /// a PostgreSQL journal or no commit yet).
     journal_used: AtomicU64,
+    /// Fact sources' health (DESIGN.md §8).
+    pub facts: super::facts::Board,
 }
 
 impl Metrics {
@@ -318,6 +320,7 @@ impl Metrics {
             "# HELP resgate_rules_loaded_timestamp_seconds When the live rules were loaded.\n# TYPE resgate_rules_loaded_timestamp_seconds gauge\nresgate_rules_loaded_timestamp_seconds {}",
             self.rules_loaded_at.load(Ordering::Relaxed)
         );
+        self.facts.render(jiff::Timestamp::now(), &mut out);
         out
     }
 }
