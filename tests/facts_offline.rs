@@ -330,3 +330,59 @@ fn a_script_naming_an_unknown_relation_or_the_wrong_arity_is_refused() {
         run.stdout
     );
 }
+
+/// A backtest (and `simulate --journal --at`, which shares its replay) plays
+/// the fact rows the journal recorded at their recorded times, never a live
+/// source: the backlog defers, the recorded drain frees the alert.
+#[test]
+fn a_replay_plays_the_recorded_fact_rows_at_their_times() {
+    use resgate::journal::history::Recorded;
+    use resgate::journal::{FactChange, Pending};
+    let rules = ruleset();
+    let t0 = t("2026-12-07T10:00:00Z");
+    let t1 = t("2026-12-07T10:02:00Z");
+    let recorded = Recorded {
+        inbound: vec![Pending {
+            id: 1,
+            received_at: t0,
+            alerts: vec![idle("mailer", t0)],
+        }],
+        decisions: Vec::new(),
+        events: Vec::new(),
+        facts: vec![
+            FactChange {
+                at: t("2026-12-07T09:59:30Z"),
+                relation: "queue_depth".into(),
+                added: vec![row("mailer", 1204.0), row("api", 3.0)],
+                removed: Vec::new(),
+            },
+            FactChange {
+                at: t("2026-12-07T09:59:30Z"),
+                relation: "error_ratio".into(),
+                added: vec![row("mailer", 0.01)],
+                removed: Vec::new(),
+            },
+            FactChange {
+                at: t1,
+                relation: "queue_depth".into(),
+                added: vec![row("mailer", 20.0)],
+                removed: vec![row("mailer", 1204.0)],
+            },
+        ],
+    };
+    let fake = resgate::scenario::Fake::default();
+    let replay = resgate::backtest::replay(&rules, &recorded, fake).expect("a replay");
+    let got: Vec<(jiff::Timestamp, Verdict, Option<String>)> = replay
+        .trace
+        .decisions
+        .iter()
+        .map(|d| (d.at, d.verdict, d.reason.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (t0, Verdict::Defer, Some("backlog".to_owned())),
+            (t1, Verdict::Fire, None)
+        ]
+    );
+}
