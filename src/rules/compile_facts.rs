@@ -203,6 +203,40 @@ impl Compiler<'_> {
         ok.then_some(source)
     }
 
+    /// A key the other kind of source needs: an error, never ignored.
+    fn misplaced(
+        &mut self,
+        src: SourceId,
+        value: &Spanned<String>,
+        code: &'static str,
+        message: &str,
+        help: &str,
+    ) {
+        let span = self.value_span(src, value);
+        self.error(
+            Diagnostic::error(code, message.to_owned())
+                .label(span, "would be ignored")
+                .help(help.to_owned()),
+        );
+    }
+
+    /// A key this kind of source cannot do without.
+    fn missing(
+        &mut self,
+        src: SourceId,
+        key: &Spanned<String>,
+        code: &'static str,
+        message: String,
+        help: &str,
+    ) {
+        let span = self.key_span(src, key);
+        self.error(
+            Diagnostic::error(code, message)
+                .label(span, "this relation")
+                .help(help.to_owned()),
+        );
+    }
+
     fn zero_duration(
         &mut self,
         src: SourceId,
@@ -261,14 +295,12 @@ impl Compiler<'_> {
     ) -> Option<FactKind> {
         let mut ok = true;
         if let Some(rows) = &def.rows {
-            let span = self.value_span(src, rows);
-            self.error(
-                Diagnostic::error(
-                    "rows-on-prometheus",
-                    "`rows` is only for `http` fact sources",
-                )
-                .label(span, "would be ignored")
-                .help("a Prometheus query yields one row per series: remove `rows`"),
+            self.misplaced(
+                src,
+                rows,
+                "rows-on-prometheus",
+                "`rows` is only for `http` fact sources",
+                "a Prometheus query yields one row per series: remove `rows`",
             );
             ok = false;
         }
@@ -288,15 +320,7 @@ impl Compiler<'_> {
         }
         let query = match &def.query {
             None => {
-                let span = self.key_span(src, key);
-                self.error(
-                    Diagnostic::error(
-                        "no-query",
-                        format!("prometheus fact relation \"{}\" has no `query`", key.value),
-                    )
-                    .label(span, "this relation")
-                    .help("add the PromQL instant query, e.g. query: sum by (service) (rabbitmq_queue_messages_ready)"),
-                );
+                self.missing(src, key, "no-query", format!("prometheus fact relation \"{}\" has no `query`", key.value), "add the PromQL instant query, e.g. query: sum by (service) (rabbitmq_queue_messages_ready)");
                 None
             }
             Some(q) => match promql_balance(&q.value) {
@@ -336,27 +360,23 @@ impl Compiler<'_> {
     ) -> Option<FactKind> {
         let mut ok = true;
         if let Some(q) = &def.query {
-            let span = self.value_span(src, q);
-            self.error(
-                Diagnostic::error(
-                    "query-on-http",
-                    "`query` is only for `prometheus` fact sources",
-                )
-                .label(span, "would be ignored")
-                .help("an http source maps its JSON with `rows` and `columns` (JMESPath)"),
+            self.misplaced(
+                src,
+                q,
+                "query-on-http",
+                "`query` is only for `prometheus` fact sources",
+                "an http source maps its JSON with `rows` and `columns` (JMESPath)",
             );
             ok = false;
         }
         let rows = match &def.rows {
             None => {
-                let span = self.key_span(src, key);
-                self.error(
-                    Diagnostic::error(
-                        "no-rows",
-                        format!("http fact relation \"{}\" has no `rows`", key.value),
-                    )
-                    .label(span, "this relation")
-                    .help("add a JMESPath yielding the list of rows, e.g. rows: \"items[]\""),
+                self.missing(
+                    src,
+                    key,
+                    "no-rows",
+                    format!("http fact relation \"{}\" has no `rows`", key.value),
+                    "add a JMESPath yielding the list of rows, e.g. rows: \"items[]\"",
                 );
                 None
             }
