@@ -432,6 +432,7 @@ fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
         pauses: &pauses,
         timeline: picture.as_deref(),
         truncated: window.truncated,
+        stale_facts: &shared.metrics.facts.stale(now),
     }))
 }
 
