@@ -31,6 +31,9 @@ _resgate() {
             resgate,explain)
                 cmd="resgate__subcmd__explain"
                 ;;
+            resgate,facts)
+                cmd="resgate__subcmd__facts"
+                ;;
             resgate,help)
                 cmd="resgate__subcmd__help"
                 ;;
@@ -76,6 +79,9 @@ _resgate() {
             resgate__subcmd__help,explain)
                 cmd="resgate__subcmd__help__subcmd__explain"
                 ;;
+            resgate__subcmd__help,facts)
+                cmd="resgate__subcmd__help__subcmd__facts"
+                ;;
             resgate__subcmd__help,help)
                 cmd="resgate__subcmd__help__subcmd__help"
                 ;;
@@ -113,7 +119,7 @@ _resgate() {
 
     case "${cmd}" in
         resgate)
-            opts="-h -V --help --version lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help"
+            opts="-h -V --help --version lint test simulate serve events approve backtest explain pause pauses unpause init facts completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -260,8 +266,30 @@ _resgate() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        resgate__subcmd__facts)
+            opts="-h --rules --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         resgate__subcmd__help)
-            opts="lint test simulate serve events approve backtest explain pause pauses unpause init completions schema help"
+            opts="lint test simulate serve events approve backtest explain pause pauses unpause init facts completions schema help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -331,6 +359,20 @@ _resgate() {
             return 0
             ;;
         resgate__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        resgate__subcmd__help__subcmd__facts)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

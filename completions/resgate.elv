@@ -34,6 +34,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand pauses 'List the pauses in force in the running daemon'
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
+            cand facts 'Query every fact source of the rules once and print the rows'
             cand completions 'Print shell completions'
             cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -151,6 +152,12 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'resgate;facts'= {
+            cand --rules 'Rules directory whose `facts:` sources are queried'
+            cand --format 'Output format'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'resgate;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -172,6 +179,7 @@ set edit:completion:arg-completer[resgate] = {|@words|
             cand pauses 'List the pauses in force in the running daemon'
             cand unpause 'Remove a pause through the running daemon'
             cand init 'Write a starter rules directory whose tests pass'
+            cand facts 'Query every fact source of the rules once and print the rows'
             cand completions 'Print shell completions'
             cand schema 'Print the JSON Schema of rule, test or scenario files (for editors)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -199,6 +207,8 @@ set edit:completion:arg-completer[resgate] = {|@words|
         &'resgate;help;unpause'= {
         }
         &'resgate;help;init'= {
+        }
+        &'resgate;help;facts'= {
         }
         &'resgate;help;completions'= {
         }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod datalog;
 pub mod diag;
 pub mod engine;
+pub mod facts;
 pub mod journal;
 pub mod notifier;
 pub mod remediate;

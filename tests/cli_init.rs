@@ -157,3 +157,34 @@ fn init_creates_missing_parent_directories() {
     let test = resgate(tmp.path(), &["test", "ops/resgate/rules"]);
     expect_code(&test, 0);
 }
+
+/// The commented-out fact source in the starter restart.yaml is valid as
+/// written: uncommented, with the guard its comment gives, the rules lint
+/// clean (DESIGN.md §8), and the starter tests then say the unscripted
+/// relation is unknown rather than firing blind.
+#[test]
+fn the_commented_fact_source_is_valid_once_uncommented() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    expect_code(&resgate(tmp.path(), &["init", "starter"]), 0);
+    let rule = tmp.path().join("starter/restart.yaml");
+    let text = read(&rule);
+    let (head, tail) = text
+        .split_once("# facts:\n")
+        .expect("a commented facts: section");
+    let uncommented: String = tail
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let guarded = head.replace(
+        "      deploying: \"deploying($service)\"\n",
+        "      deploying: \"deploying($service)\"\n      bad_release: \"error_ratio($service, R), R > 0.5\"\n",
+    );
+    assert_ne!(guarded, head, "the unless: block was not found");
+    std::fs::write(&rule, format!("{guarded}facts:\n{uncommented}")).expect("write");
+    let lint = resgate(tmp.path(), &["lint", "--deny", "warnings", "starter"]);
+    expect_code(&lint, 0);
+    let test = resgate(tmp.path(), &["test", "starter"]);
+    expect_code(&test, 1);
+    assert!(test.stdout.contains("stale_facts"), "{}", test.stdout);
+}

@@ -182,6 +182,78 @@ fn comparisons_on_ints_and_strings() {
     );
 }
 
+/// Fractions in facts and comparisons (DESIGN.md §8: "an error ratio of 0.05 is
+/// not 0"): integers and fractions are one number line, `1.0` is the integer 1.
+#[test]
+fn fractions_compare_as_numbers() {
+    let mut db = db(r#"
+        ratio("api", 0.07). ratio("db", 0.05). ratio("web", 0.049).
+        ratio("edge", 1.0). ratio("cold", -0.5). ratio("huge", 9007199254740993).
+        high(S) :- ratio(S, R), R > 0.05.
+        at_least(S) :- ratio(S, R), R >= 0.05.
+        exactly(S) :- ratio(S, R), R = 0.05.
+        one(S) :- ratio(S, R), R = 1.
+        under_one(S) :- ratio(S, R), R < 1, R > -0.25.
+        near_big(S) :- ratio(S, R), R > 9007199254740992.5.
+        text(S) :- ratio(S, R), R =~ "0[.]0[0-9]+".
+        mixed(S) :- ratio(S, R), R > "0".
+    "#);
+    db.evaluate();
+    assert_eq!(
+        tuples(&db, "ratio"),
+        set(&[
+            "api,0.07",
+            "db,0.05",
+            "web,0.049",
+            "edge,1",
+            "cold,-0.5",
+            "huge,9007199254740993"
+        ]),
+        "fractions print in their shortest form, integral ones as integers"
+    );
+    assert_eq!(tuples(&db, "high"), set(&["api", "edge", "huge"]));
+    assert_eq!(tuples(&db, "at_least"), set(&["api", "db", "edge", "huge"]));
+    assert_eq!(tuples(&db, "exactly"), set(&["db"]));
+    assert_eq!(tuples(&db, "one"), set(&["edge"]), "1.0 is the integer 1");
+    assert_eq!(tuples(&db, "under_one"), set(&["api", "db", "web"]));
+    // 9007199254740993 is not an f64: an integer and a fraction still compare
+    // exactly (the fraction literal rounds to 9007199254740992).
+    assert_eq!(tuples(&db, "near_big"), set(&["huge"]));
+    assert_eq!(tuples(&db, "text"), set(&["api", "db", "web"]));
+    assert_eq!(
+        tuples(&db, "mixed"),
+        set(&[]),
+        "numbers and strings never compare"
+    );
+}
+
+#[test]
+fn fractions_from_the_api() {
+    let mut db = db("high(S) :- ratio(S, R), R > 0.05. ratio(\"x\", 0).");
+    let api = db.intern("api");
+    let r = Value::number(0.0625).expect("a number");
+    assert!(db.insert("ratio", &[api, r]).unwrap());
+    // An integral f64 is stored as the integer: the same fact, not a second one.
+    let zero = Value::number(-0.0).expect("a number");
+    let x = db.intern("x");
+    assert_eq!(zero, Value::Int(0));
+    assert!(
+        !db.insert("ratio", &[x, zero]).unwrap(),
+        "ratio(x, 0) already holds"
+    );
+    assert_eq!(
+        Value::number(f64::NAN),
+        None,
+        "NaN is no number a guard can compare"
+    );
+    db.evaluate();
+    assert_eq!(tuples(&db, "high"), set(&["api"]));
+    assert_eq!(
+        db.fact_to_string("ratio", &[api, r]),
+        "ratio(\"api\", 0.0625)"
+    );
+}
+
 #[test]
 fn equality_binds() {
     let mut db = db(r#"tagged(A, T) :- firing(A), T = "x". pair(A, B) :- firing(A), B = A."#);

@@ -88,6 +88,12 @@ cases!(
     notifier_config,
     unused_notifier,
     notifier_template,
+    // `facts:` (DESIGN.md §8): a relation named like a built-in or a `.dl`
+    // predicate, a guard reading it with the wrong arity, and one of each
+    // mistake a fact source can hold.
+    facts_clash,
+    facts_arity,
+    facts_invalid,
 );
 
 #[test]
@@ -155,4 +161,89 @@ fn shipped_rules_lint_clean() {
     assert!(loaded.diagnostics.is_empty(), "{}", rendered.join("\n"));
     let rules = loaded.rules.expect("shipped rules load");
     assert_eq!(rules.remediations.len(), 5);
+}
+
+/// A valid `facts:` section (DESIGN.md §8): the relations load with their
+/// defaults, guards and `.dl` rules read them, and a fraction compares.
+#[test]
+fn facts_section_loads() {
+    let yaml = r#"
+sources:
+  alertmanager: {kind: alertmanager}
+remediators:
+  runner:
+    url: "https://runner.example/run"
+  pager:
+    url: "https://pager.example/alerts"
+remediations:
+  scale-down:
+    match: {alertname: Idle, service: "=~.+"}
+    target: "{{ service }}"
+    remediator: runner
+    when: "error_ratio($service, R), R < 0.05"
+    unless:
+      backlog: "backlog($service)"
+      deploying: "rollout($service)"
+    budget: {attempts: 3, within: 1h}
+    escalate: pager
+facts:
+  queue_depth:
+    prometheus: "${env:PROMETHEUS_URL}"
+    query: sum by (service) (rabbitmq_queue_messages_ready)
+    columns: [service, value]
+    every: 30s
+  error_ratio:
+    prometheus: "http://127.0.0.1:9090"
+    query: 'sum by (service) (rate(http_errors_total{code=~"5.."}[5m])) / sum by (service) (rate(http_requests_total[5m]))'
+    columns: [service, value]
+    every: 1m
+    stale_after: 5m
+    timeout: 2s
+  rollout:
+    http: "https://argocd.example/api/v1/applications"
+    headers: {Authorization: "Bearer ${env:ARGOCD_TOKEN}"}
+    rows: "items[?status.operationState.phase=='Running']"
+    columns: ["metadata.name"]
+"#;
+    let loaded = rules::load_texts(vec![
+        ("rules.yaml".into(), yaml.to_owned()),
+        (
+            "queue.dl".into(),
+            "backlog(S) :- queue_depth(S, D), D > 1000.\n".to_owned(),
+        ),
+    ]);
+    let rendered: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| diag::render(d, &loaded.sources, RenderStyle::plain()))
+        .collect();
+    assert!(loaded.diagnostics.is_empty(), "{}", rendered.join("\n"));
+    let rules = loaded.rules.expect("rules load");
+    let names: Vec<&str> = rules.facts.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["queue_depth", "error_ratio", "rollout"]);
+    let q = rules.fact_source("queue_depth").unwrap();
+    assert_eq!(q.arity(), 2);
+    assert_eq!(q.every, std::time::Duration::from_secs(30));
+    assert_eq!(
+        q.stale_after,
+        std::time::Duration::from_secs(90),
+        "3 × every"
+    );
+    assert_eq!(q.timeout, std::time::Duration::from_secs(10));
+    let e = rules.fact_source("error_ratio").unwrap();
+    assert_eq!(e.stale_after, std::time::Duration::from_secs(300));
+    assert!(matches!(
+        &q.kind,
+        rules::FactKind::Prometheus { url_env: Some(v), .. } if v == "PROMETHEUS_URL"
+    ));
+    // serve checks every secret before it starts: the header and the URL base.
+    let places: Vec<&str> = rules.secret_uses.iter().map(|u| u.place.as_str()).collect();
+    assert!(
+        places.contains(&"fact relation \"queue_depth\", prometheus"),
+        "{places:?}"
+    );
+    assert!(
+        places.contains(&"fact relation \"rollout\", header Authorization"),
+        "{places:?}"
+    );
 }

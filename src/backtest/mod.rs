@@ -61,6 +61,8 @@ pub fn replay_with_progress(
     let end = [
         recorded.inbound.last().map(|i| i.received_at),
         recorded.decisions.last().map(|d| d.at),
+        // A fact change after the last webhook may free a deferred alert.
+        recorded.facts.last().map(|c| c.at),
         recorded
             .events
             .iter()
@@ -105,17 +107,45 @@ pub fn state_at(
     Some(runner)
 }
 
-/// The retained webhooks received when `within` says, as timeline steps from `start`.
+/// The retained webhooks received when `within` says, as timeline steps from
+/// `start`, after the fact relations' recorded rows: each recorded change
+/// becomes the relation's whole rows at its time (changes before `start` at
+/// `start`), so a replay never queries a live source. Recorded rows count as
+/// fresh from then on: the journal records changes, not failed refreshes.
 fn steps(recorded: &Recorded, start: Timestamp, within: impl Fn(Timestamp) -> bool) -> Vec<Step> {
-    recorded
-        .inbound
-        .iter()
-        .filter(|i| within(i.received_at))
-        .map(|i| Step {
-            at: i.received_at.duration_since(start),
-            action: Action::Alerts(i.alerts.clone()),
-        })
-        .collect()
+    let mut out = Vec::new();
+    let mut rows: BTreeMap<&str, Vec<crate::engine::FactRow>> = BTreeMap::new();
+    for c in &recorded.facts {
+        let current = rows.entry(c.relation.as_str()).or_default();
+        // Rows compared by their JSON: a 10,000-row relation is not compared
+        // row by row against each removed row.
+        let key = |r: &crate::engine::FactRow| serde_json::to_string(r).unwrap_or_default();
+        let removed: std::collections::HashSet<String> = c.removed.iter().map(key).collect();
+        current.retain(|r| !removed.contains(&key(r)));
+        let mut present: std::collections::HashSet<String> = current.iter().map(key).collect();
+        for r in &c.added {
+            if present.insert(key(r)) {
+                current.push(r.clone());
+            }
+        }
+        if within(c.at) {
+            out.push(Step {
+                at: c.at.duration_since(start).max(SignedDuration::ZERO),
+                action: Action::Facts(c.relation.clone(), current.clone()),
+            });
+        }
+    }
+    out.extend(
+        recorded
+            .inbound
+            .iter()
+            .filter(|i| within(i.received_at))
+            .map(|i| Step {
+                at: i.received_at.duration_since(start),
+                action: Action::Alerts(i.alerts.clone()),
+            }),
+    );
+    out
 }
 
 /// A runner whose fires are scripted from the journal's events, and the

@@ -9,6 +9,7 @@ mod client;
 pub mod completions;
 pub mod events;
 pub mod explain;
+pub mod facts;
 pub mod init;
 pub mod lint;
 pub mod manpage;
@@ -62,6 +63,8 @@ pub enum Command {
     Unpause(pause::UnpauseArgs),
     /// Write a starter rules directory whose tests pass
     Init(init::Args),
+    /// Query every fact source of the rules once and print the rows
+    Facts(facts::Args),
     /// Print shell completions
     Completions(completions::Args),
     /// Print the JSON Schema of rule, test or scenario files (for editors)
@@ -134,6 +137,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Pauses(args) => pause::list(&args),
         Command::Unpause(args) => pause::unpause(&args),
         Command::Init(args) => init::run(&args, &out),
+        Command::Facts(args) => facts::run(&args, &out),
         Command::Completions(args) => completions::run(&args),
         Command::Schema(args) => schema::run(&args),
     }

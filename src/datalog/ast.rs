@@ -52,6 +52,8 @@ impl From<Span> for miette::SourceSpan {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Const {
     Int(i64),
+    /// A literal with a fraction, `0.05`; a whole one (`1.0`) is an `Int`.
+    Frac(super::value::Frac),
     Str(String),
 }
 
@@ -59,6 +61,7 @@ impl fmt::Display for Const {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Const::Int(i) => write!(f, "{i}"),
+            Const::Frac(x) => write!(f, "{x}"),
             Const::Str(s) => write!(f, "{s:?}"),
         }
     }

@@ -50,6 +50,14 @@ pub enum DatalogError {
         span: Span,
     },
 
+    /// A number literal with a fraction too large for f64.
+    #[error("number {text} is too large")]
+    NumberOutOfRange {
+        text: String,
+        #[label("out of range")]
+        span: Span,
+    },
+
     /// Any grammar error: the token at `span` is not what the grammar allows there.
     #[error("expected {expected}, found {found}")]
     Syntax {
@@ -184,6 +192,7 @@ impl DatalogError {
             | UnterminatedString { span }
             | InvalidEscape { span, .. }
             | IntegerOutOfRange { span, .. }
+            | NumberOutOfRange { span, .. }
             | Syntax { span, .. }
             | ParamInProgram { span, .. }
             | UndefinedPredicate { span, .. }
@@ -230,6 +239,7 @@ impl DatalogError {
             UnterminatedString { .. } => "unterminated-string",
             InvalidEscape { .. } => "invalid-escape",
             IntegerOutOfRange { .. } => "integer-out-of-range",
+            NumberOutOfRange { .. } => "number-out-of-range",
             Syntax { .. } => "syntax",
             ParamInProgram { .. } => "param-in-program",
             UndefinedPredicate { .. } => "undefined-predicate",

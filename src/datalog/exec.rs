@@ -147,8 +147,9 @@ impl Exec<'_> {
                 };
                 match value(operand, slots) {
                     Value::Sym(s) => self.interner.resolve(s).is_some_and(|s| re.is_match(s)),
-                    // Integers match by their decimal text, e.g. `N =~ "[0-9]+"`.
+                    // Numbers match by their decimal text, e.g. `N =~ "[0-9]+"`.
                     Value::Int(i) => re.is_match(&i.to_string()),
+                    Value::Frac(x) => re.is_match(&x.to_string()),
                 }
             }
         }

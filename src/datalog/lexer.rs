@@ -7,6 +7,7 @@
 
 use super::ast::{SourceId, Span};
 use super::error::DatalogError;
+use super::value::{Frac, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {
@@ -21,6 +22,8 @@ pub enum TokenKind {
     /// A string literal, escapes resolved.
     Str(String),
     Int(i64),
+    /// A number literal with a fraction (`0.05`); `1.0` lexes as `Int(1)`.
+    Frac(Frac),
     LParen,
     RParen,
     Comma,
@@ -50,6 +53,7 @@ impl TokenKind {
             TokenKind::Param(s) => format!("parameter \"${s}\""),
             TokenKind::Str(s) => format!("string {s:?}"),
             TokenKind::Int(i) => format!("integer {i}"),
+            TokenKind::Frac(x) => format!("number {x}"),
             TokenKind::Eof => "end of input".to_owned(),
             other => format!("\"{}\"", other.symbol()),
         }
@@ -221,6 +225,27 @@ impl Lexer<'_> {
         while self.bytes.get(end).is_some_and(u8::is_ascii_digit) {
             end += 1;
         }
+        // `1.5` is a fraction; `1.` is the integer 1 ending a clause, so the
+        // dot belongs to the number only when a digit follows it.
+        if self.bytes.get(end) == Some(&b'.')
+            && self.bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+        {
+            end += 2;
+            while self.bytes.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+            self.pos = end;
+            let text = &self.text[start..end];
+            let parsed = text.parse::<f64>().ok().filter(|x| x.is_finite());
+            return match parsed.and_then(Value::number) {
+                Some(Value::Int(i)) => Ok(TokenKind::Int(i)),
+                Some(Value::Frac(x)) => Ok(TokenKind::Frac(x)),
+                _ => Err(DatalogError::NumberOutOfRange {
+                    text: text.to_owned(),
+                    span: self.span(start, end),
+                }),
+            };
+        }
         self.pos = end;
         let text = &self.text[start..end];
         // Parsing with the sign keeps i64::MIN representable.
@@ -387,6 +412,38 @@ mod tests {
             err("-9223372036854775809"),
             DatalogError::IntegerOutOfRange { .. }
         ));
+    }
+
+    #[test]
+    fn fractions() {
+        let kinds = |text: &str| -> Vec<TokenKind> {
+            lex(text, SourceId(0), 0)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.kind)
+                .collect()
+        };
+        let frac = |x: f64| match Value::number(x) {
+            Some(Value::Frac(f)) => TokenKind::Frac(f),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            kinds("0.05 -1.25 2.0 3."),
+            [
+                frac(0.05),
+                frac(-1.25),
+                TokenKind::Int(2),
+                TokenKind::Int(3),
+                TokenKind::Dot,
+                TokenKind::Eof
+            ]
+        );
+        let long = format!("1{}.5", "0".repeat(400));
+        let err = lex(&long, SourceId(0), 0).unwrap_err();
+        assert!(
+            matches!(err, DatalogError::NumberOutOfRange { .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

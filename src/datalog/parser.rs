@@ -147,9 +147,11 @@ impl Parser {
                 })
             }
             TokenKind::Ident(_) => Ok(Literal::Pos(self.atom()?)),
-            TokenKind::Var(_) | TokenKind::Param(_) | TokenKind::Str(_) | TokenKind::Int(_) => {
-                self.comparison()
-            }
+            TokenKind::Var(_)
+            | TokenKind::Param(_)
+            | TokenKind::Str(_)
+            | TokenKind::Int(_)
+            | TokenKind::Frac(_) => self.comparison(),
             _ => Err(self.unexpected("an atom, \"not\" or a comparison")),
         }
     }
@@ -182,7 +184,11 @@ impl Parser {
         self.bump();
         if !matches!(
             self.peek(),
-            TokenKind::Var(_) | TokenKind::Param(_) | TokenKind::Str(_) | TokenKind::Int(_)
+            TokenKind::Var(_)
+                | TokenKind::Param(_)
+                | TokenKind::Str(_)
+                | TokenKind::Int(_)
+                | TokenKind::Frac(_)
         ) {
             return Err(self.unexpected("a variable or a constant"));
         }
@@ -231,6 +237,7 @@ impl Parser {
             TokenKind::Param(name) => return Err(DatalogError::ParamInProgram { name, span }),
             TokenKind::Str(s) => Term::Const(Const::Str(s), span),
             TokenKind::Int(i) => Term::Const(Const::Int(i), span),
+            TokenKind::Frac(x) => Term::Const(Const::Frac(x), span),
             _ => return Err(self.unexpected("a variable, a constant or \"_\"")),
         };
         self.bump();

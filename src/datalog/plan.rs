@@ -177,6 +177,7 @@ impl PlanCtx<'_> {
     pub fn constant(&mut self, c: &Const) -> Value {
         match c {
             Const::Int(i) => Value::Int(*i),
+            Const::Frac(x) => Value::Frac(*x),
             Const::Str(s) => Value::Sym(self.interner.intern(s)),
         }
     }

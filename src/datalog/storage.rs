@@ -150,6 +150,7 @@ pub(crate) fn key_hash(values: impl Iterator<Item = Value>) -> u64 {
     values.fold(0u64, |h, v| {
         let x = match v {
             Value::Int(i) => i as u64,
+            Value::Frac(x) => x.get().to_bits() ^ 0x6a09_e667_f3bc_c909,
             Value::Sym(s) => u64::from(s.0) ^ 0x9e37_79b9_7f4a_7c15,
         };
         (h.rotate_left(26) ^ x).wrapping_mul(K)

@@ -14,6 +14,9 @@ use super::context::{alert_context, to_value};
 use super::decision::{Decision, Proof, Verdict};
 use super::state::EventState;
 
+/// The defer reason of a decision that would read a stale fact relation.
+pub const STALE_FACTS: &str = "stale_facts";
+
 /// `None` when the remediation does not apply to the alert (a matcher or `when` fails).
 pub(super) fn decide(
     engine: &mut Engine,
@@ -30,7 +33,15 @@ pub(super) fn decide(
     if !matched {
         return None;
     }
-    if let Some(when) = &remediation.when {
+    let no_reads = crate::rules::FactReads::default();
+    let fact_reads = rules.fact_reads.get(r).unwrap_or(&no_reads);
+    // A `when` reading a stale fact relation cannot say whether the
+    // remediation applies: the decision defers (below, once the target is
+    // known) instead of guessing either way.
+    let when_stale = engine.relations.stale_among(&rules, &fact_reads.when, now);
+    if let Some(when) = &remediation.when
+        && when_stale.is_empty()
+    {
         engine.facts.refresh(now, &engine.state, &rules);
         engine.facts.guard(when, alert, &rules, false)?;
     }
@@ -77,6 +88,19 @@ pub(super) fn decide(
         }
     };
     let name = remediation.name.as_str();
+
+    if !when_stale.is_empty() {
+        return Some(decision(
+            Verdict::Defer,
+            Some(STALE_FACTS),
+            Some(target),
+            None,
+            Proof::StaleFacts {
+                guard: "when".to_owned(),
+                sources: when_stale,
+            },
+        ));
+    }
 
     // 1. Collapse into the event already working on this target.
     if let Some(event) = engine.state.in_flight(name, &target) {
@@ -206,7 +230,19 @@ pub(super) fn decide(
     if !remediation.unless.is_empty() {
         engine.facts.refresh(now, &engine.state, &rules);
     }
-    for guard in &remediation.unless {
+    // A guard reading a stale fact relation is not run: its answer would be
+    // a guess. Another guard that holds still defers with its own reason;
+    // if none does, the decision defers `stale_facts` (never a blind fire).
+    let mut stale: Option<(String, Vec<super::relations::StaleSource>)> = None;
+    for (g, guard) in remediation.unless.iter().enumerate() {
+        let reads = fact_reads.unless.get(g).map_or(&[][..], Vec::as_slice);
+        let stale_here = engine.relations.stale_among(&rules, reads, now);
+        if !stale_here.is_empty() {
+            if stale.is_none() {
+                stale = Some((guard.name.clone(), stale_here));
+            }
+            continue;
+        }
         if let Some(proof) = engine.facts.guard(guard, alert, &rules, engine.proofs) {
             return Some(decision(
                 Verdict::Defer,
@@ -217,6 +253,15 @@ pub(super) fn decide(
             ));
         }
         checked.push(guard.name.clone());
+    }
+    if let Some((guard, sources)) = stale {
+        return Some(decision(
+            Verdict::Defer,
+            Some(STALE_FACTS),
+            Some(target),
+            None,
+            Proof::StaleFacts { guard, sources },
+        ));
     }
 
     // 6. Too many events of this remediation are already working.

@@ -108,6 +108,14 @@ pub enum Proof {
         matched: Vec<String>,
         guards_checked: Vec<String>,
     },
+    /// A guard or `when` would read a fact relation whose last good refresh
+    /// is too old (or that was never refreshed): nothing fires on an unknown
+    /// world (DESIGN.md §8).
+    StaleFacts {
+        /// `when`, or the first `unless` guard that would have read them.
+        guard: String,
+        sources: Vec<super::relations::StaleSource>,
+    },
     /// Deciding failed (a template could not render): nothing fires.
     Error { message: String },
 }

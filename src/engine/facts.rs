@@ -53,6 +53,9 @@ pub(super) struct Facts {
     /// Per query, whether it reads `$alert` (its parameter 0): the others are
     /// run without interning the alert's fingerprint.
     reads_alert: Vec<bool>,
+    /// Fact relations (DESIGN.md §8) → the time of the refresh their rows
+    /// came from: a proof names it next to each row it used.
+    fact_times: FxHashMap<String, Timestamp>,
 }
 
 /// Which alerts' facts any rule or guard can read (see
@@ -188,6 +191,59 @@ impl Facts {
                     v[i] = rules.program.query_reads_param(g.query, 0);
                     v
                 }),
+            fact_times: FxHashMap::default(),
+        }
+    }
+
+    /// Replaces a fact relation's rows with `rows` (checked by the caller:
+    /// right arity, no NaN), inserting and removing only the difference.
+    /// Returns whether the rows changed.
+    pub fn replace_relation(
+        &mut self,
+        name: &str,
+        rows: &[super::relations::FactRow],
+        at: Timestamp,
+    ) -> bool {
+        use super::relations::FactValue;
+        let new: FxHashSet<Vec<Value>> = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|c| match c {
+                        FactValue::Text(s) => self.db.intern(s),
+                        // NaN was refused before; a zero never stands in for it.
+                        FactValue::Number(x) => Value::number(*x).unwrap_or(Value::Int(0)),
+                    })
+                    .collect()
+            })
+            .collect();
+        let old: Vec<Vec<Value>> = self
+            .db
+            .facts(name)
+            .filter(|t| !new.contains(*t))
+            .map(<[Value]>::to_vec)
+            .collect();
+        let mut changed = false;
+        for t in &old {
+            changed |= self.db.remove(name, t).unwrap_or(false);
+        }
+        for t in &new {
+            changed |= self.db.insert(name, t).unwrap_or(false);
+        }
+        self.dirty |= changed;
+        // Proofs name the refresh time: cached ones would name the old one.
+        self.proofs.clear();
+        self.fact_times.insert(name.to_owned(), at);
+        changed
+    }
+
+    /// `queue_depth("mailer", 1204) @ 2026-12-07T10:03:30Z` for a row of a
+    /// fact relation; other facts as `fact_to_string`.
+    fn fact_text(&self, pred: &str, tuple: &[Value]) -> String {
+        let text = self.db.fact_to_string(pred, tuple);
+        match self.fact_times.get(pred) {
+            Some(at) => format!("{text} @ {}", at.round(jiff::Unit::Second).unwrap_or(*at)),
+            None => text,
         }
     }
 
@@ -414,7 +470,7 @@ impl Facts {
                     self.kept_proof(f.pred, f.tuple, rules)
                 } else {
                     FactProof {
-                        fact: self.db.fact_to_string(&f.pred, &f.tuple).into(),
+                        fact: self.fact_text(&f.pred, &f.tuple).into(),
                         rule: None,
                         from: Arc::default(),
                     }
@@ -467,7 +523,7 @@ impl Facts {
         match self.db.explain_to_depth(pred, tuple, PROOF_DEPTH) {
             Some(d) => self.derivation_proof(&d, rules),
             None => FactProof {
-                fact: self.db.fact_to_string(pred, tuple).into(),
+                fact: self.fact_text(pred, tuple).into(),
                 rule: None,
                 from: Arc::default(),
             },
@@ -475,7 +531,7 @@ impl Facts {
     }
 
     fn derivation_proof(&self, d: &Derivation, rules: &RuleSet) -> FactProof {
-        let fact = self.db.fact_to_string(&d.pred, &d.tuple).into();
+        let fact = self.fact_text(&d.pred, &d.tuple).into();
         let rule = match &d.origin {
             Origin::Rule { clause, .. } => {
                 rules.clauses.get(*clause).map(|c| Arc::from(c.as_str()))

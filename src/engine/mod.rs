@@ -13,6 +13,7 @@ mod decision;
 mod deferrals;
 mod facts;
 mod index;
+mod relations;
 mod render;
 mod snapshot;
 mod state;
@@ -31,6 +32,7 @@ use crate::source::{Alert, AlertStatus, notification_digest};
 pub use alerts::{Alerts, Header, Times};
 pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
+pub use relations::{FactError, FactRow, FactValue, Freshness, StaleSource, diff as fact_diff};
 pub use render::{render_decision, render_transition};
 pub use snapshot::Snapshot;
 pub use state::{AlertEntry, Event, EventState, Pause, State};
@@ -126,6 +128,8 @@ pub struct Engine {
     index: RemediationIndex,
     state: State,
     facts: Facts,
+    /// The fact relations' refresh times (their rows live in `facts`).
+    relations: relations::Relations,
     next_event: u64,
     /// (alert, remediation index) → the reason it is deferred for, and the
     /// version of what its guards read when it was decided.
@@ -149,11 +153,13 @@ impl Engine {
     pub fn new(rules: Arc<RuleSet>, start: Timestamp) -> Self {
         let index = RemediationIndex::new(&rules.remediations);
         let facts = Facts::new(&rules);
+        let relations = relations::Relations::new(&rules);
         Engine {
             rules,
             index,
             state: State::default(),
             facts,
+            relations,
             next_event: 1,
             deferred: Deferrals::default(),
             proofs: true,
@@ -452,6 +458,74 @@ impl Engine {
             .retain(|p| !(p.remediation == remediation && p.target.as_deref() == target));
         out.append(self.reevaluate(now, Scope::All));
         out
+    }
+
+    /// A fact relation refreshed at `at` (DESIGN.md §8): its rows are
+    /// replaced whole, or, on an error, not at all (it keeps its last rows and
+    /// ages towards stale). Deferred alerts are decided again: a changed row
+    /// may free a guard, and a fresh relation frees `stale_facts`.
+    pub fn set_facts(
+        &mut self,
+        relation: &str,
+        rows: Vec<FactRow>,
+        at: Timestamp,
+        freshness: Freshness,
+    ) -> Result<Output, FactError> {
+        let i = self
+            .rules
+            .facts
+            .iter()
+            .position(|f| f.name == relation)
+            .ok_or_else(|| FactError::Unknown(relation.to_owned()))?;
+        let arity = self.rules.facts[i].arity();
+        relations::check_rows(relation, arity, &rows)?;
+        let (now, mut out) = self.advance_to(at);
+        let was_stale = self.relations.is_stale(&self.rules, i, now);
+        let changed = self.facts.replace_relation(relation, &rows, now);
+        if let Some(state) = self.relations.states.get_mut(i) {
+            state.rows = rows;
+            state.refreshed = Some(now);
+            state.scripted = freshness == Freshness::Scripted;
+            state.marked_stale = false;
+        }
+        // The same rows from a fresh relation free nothing: no need to
+        // decide every deferred alert again at each refresh.
+        if changed || was_stale {
+            out.append(self.reevaluate(now, Scope::All));
+        }
+        Ok(out)
+    }
+
+    /// A script says the relation's source stopped answering (timeline
+    /// `stale:`): stale until its next refresh, whatever its age.
+    pub fn mark_stale(&mut self, relation: &str, now: Timestamp) -> Result<Output, FactError> {
+        let i = self
+            .rules
+            .facts
+            .iter()
+            .position(|f| f.name == relation)
+            .ok_or_else(|| FactError::Unknown(relation.to_owned()))?;
+        let (_, out) = self.advance_to(now);
+        if let Some(state) = self.relations.states.get_mut(i) {
+            state.marked_stale = true;
+        }
+        Ok(out)
+    }
+
+    /// A fact relation's rows and last good refresh.
+    pub fn fact_rows(&self, relation: &str) -> Option<(&[FactRow], Option<Timestamp>)> {
+        let i = self.rules.facts.iter().position(|f| f.name == relation)?;
+        let state = self.relations.states.get(i)?;
+        Some((&state.rows, state.refreshed))
+    }
+
+    /// Whether the relation is stale now.
+    pub fn fact_stale(&self, relation: &str, now: Timestamp) -> bool {
+        self.rules
+            .facts
+            .iter()
+            .position(|f| f.name == relation)
+            .is_none_or(|i| self.relations.is_stale(&self.rules, i, now))
     }
 
     fn advance_to(&mut self, now: Timestamp) -> (Timestamp, Output) {

@@ -138,6 +138,23 @@ fn render_proof(proof: &Proof, verdict: Verdict, out: &mut String) {
                 );
             }
         }
+        Proof::StaleFacts { guard, sources } => {
+            for s in sources {
+                let last = match s.last_refresh {
+                    Some(at) => format!("last good refresh {at}"),
+                    None => "never refreshed".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {} reads fact relation {}: stale ({last}; stale after {})",
+                    escape(guard),
+                    escape(&s.relation),
+                    crate::rules::duration::format(std::time::Duration::from_secs(
+                        s.stale_after_secs
+                    ))
+                );
+            }
+        }
         Proof::Error { message } => {
             let _ = writeln!(out, "  error: {}", escape(message));
         }

@@ -157,11 +157,40 @@ impl Engine {
     pub fn reload(&mut self, rules: Arc<RuleSet>, now: Timestamp) -> Output {
         let recent = std::mem::take(&mut self.recent);
         let recent_order = std::mem::take(&mut self.recent_order);
-        let (mut engine, out) = Engine::restore(rules, self.snapshot(), now);
+        // Fact relations the new rules still declare, with the same arity,
+        // keep their rows and refresh time: a reload must not make every
+        // fact-reading decision defer until the next refresh.
+        let kept: Vec<(String, super::relations::RelationState)> = self
+            .rules
+            .facts
+            .iter()
+            .zip(&self.relations.states)
+            .filter(|(f, st)| {
+                st.refreshed.is_some()
+                    && rules
+                        .fact_source(&f.name)
+                        .is_some_and(|n| n.arity() == f.arity())
+            })
+            .map(|(f, st)| (f.name.clone(), st.clone()))
+            .collect();
+        let (mut engine, mut out) = Engine::restore(rules, self.snapshot(), now);
         engine.recent = recent;
         engine.recent_order = recent_order;
         engine.dedupe_window = self.dedupe_window;
         *self = engine;
+        if !kept.is_empty() {
+            for (name, state) in kept {
+                let Some(i) = self.rules.facts.iter().position(|f| f.name == name) else {
+                    continue;
+                };
+                let at = state.refreshed.unwrap_or(now);
+                self.facts.replace_relation(&name, &state.rows, at);
+                if let Some(slot) = self.relations.states.get_mut(i) {
+                    *slot = state;
+                }
+            }
+            out.append(self.reevaluate(now, super::Scope::All));
+        }
         out
     }
 }

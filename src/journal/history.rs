@@ -149,6 +149,8 @@ pub struct Recorded {
     /// Every decision, in journal order, without its proof.
     pub decisions: Vec<RecordedDecision>,
     pub events: Vec<RecordedEvent>,
+    /// What refreshes changed in fact relations, in journal order (DESIGN.md §8).
+    pub facts: Vec<super::FactChange>,
 }
 
 /// A decision as the journal keeps it, without its proof.
@@ -235,9 +237,27 @@ pub fn recorded(conn: &Db) -> Result<Recorded> {
             })
         },
     )?;
+    let facts = conn.query(
+        "SELECT at, relation, added, removed FROM fact_changes ORDER BY seq",
+        params![],
+        |r| {
+            let rows = |text: &str| -> Result<Vec<crate::engine::FactRow>> {
+                serde_json::from_str(text).map_err(|e| super::JournalError {
+                    message: format!("bad fact rows in the journal: {e}"),
+                })
+            };
+            Ok(super::FactChange {
+                at: parse_ts(r.str(0)?)?,
+                relation: r.string(1)?,
+                added: rows(r.str(2)?)?,
+                removed: rows(r.str(3)?)?,
+            })
+        },
+    )?;
     Ok(Recorded {
         inbound,
         decisions,
         events,
+        facts,
     })
 }

@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/004-leadership.sql"),
     ),
     (
+        "005-facts.sql",
+        include_str!("../../migrations/sqlite/005-facts.sql"),
+    ),
+    (
         "006-outbox.sql",
         include_str!("../../migrations/sqlite/006-outbox.sql"),
     ),
@@ -432,10 +436,21 @@ pub struct StepRecord {
     pub pauses_deleted: Vec<(String, Option<String>)>,
     /// Resolved alerts the engine forgot.
     pub alerts_forgotten: Vec<String>,
+    /// Fact relations a refresh changed (DESIGN.md §8).
+    pub fact_changes: Vec<FactChange>,
     pub now: Option<Timestamp>,
     /// Notifications the step's decisions and transitions cause, by
     /// notifier name: journaled in the same transaction (DESIGN.md §9).
     pub outbox: Vec<(String, crate::notifier::Notice)>,
+}
+
+/// The rows one refresh of a fact relation added and removed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FactChange {
+    pub at: Timestamp,
+    pub relation: String,
+    pub added: Vec<crate::engine::FactRow>,
+    pub removed: Vec<crate::engine::FactRow>,
 }
 
 impl StepRecord {
@@ -446,6 +461,7 @@ impl StepRecord {
             && self.pauses_set.is_empty()
             && self.pauses_deleted.is_empty()
             && self.alerts_forgotten.is_empty()
+            && self.fact_changes.is_empty()
     }
 
     /// Gathers the events and alerts `output` touched from the engine.
@@ -650,6 +666,15 @@ pub fn record_step(
     )?;
     for fp in &step.alerts_forgotten {
         conn.execute("DELETE FROM alerts WHERE fingerprint = ?1", params![fp])?;
+    }
+    for c in &step.fact_changes {
+        let json = |rows: &[crate::engine::FactRow]| {
+            serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_owned())
+        };
+        conn.execute(
+            "INSERT INTO fact_changes (at, relation, added, removed) VALUES (?1, ?2, ?3, ?4)",
+            params![ts(c.at), c.relation, json(&c.added), json(&c.removed)],
+        )?;
     }
     if batched {
         let done = ts(now);

@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/postgres/004-leadership.sql"),
     ),
     (
+        "005-facts.sql",
+        include_str!("../../migrations/postgres/005-facts.sql"),
+    ),
+    (
         "006-outbox.sql",
         include_str!("../../migrations/postgres/006-outbox.sql"),
     ),

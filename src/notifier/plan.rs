@@ -192,6 +192,16 @@ pub fn proof_line(proof: &Proof) -> String {
             }
             s
         }
+        Proof::StaleFacts { guard, sources } => {
+            let stale: Vec<String> = sources
+                .iter()
+                .map(|s| match s.last_refresh {
+                    Some(at) => format!("{} (last good refresh {at})", s.relation),
+                    None => format!("{} (never refreshed)", s.relation),
+                })
+                .collect();
+            format!("{guard} reads stale facts: {}", stale.join(", "))
+        }
         Proof::Error { message } => format!("error: {message}"),
     }
 }

@@ -28,6 +28,7 @@ pub struct Defs<'a> {
     pub notifiers: Vec<(SourceId, &'a Spanned<String>, &'a NotifierDef)>,
     /// Each file-level `notify:` (the default; more than one is an error).
     pub notify: Vec<(SourceId, &'a Spanned<NotifyDef>)>,
+    pub facts: Vec<(SourceId, &'a Spanned<String>, &'a super::schema::FactDef)>,
 }
 
 impl<'a> Defs<'a> {
@@ -38,6 +39,7 @@ impl<'a> Defs<'a> {
             remediations: Vec::new(),
             notifiers: Vec::new(),
             notify: Vec::new(),
+            facts: Vec::new(),
         };
         for (src, file) in files {
             defs.sources
@@ -49,6 +51,8 @@ impl<'a> Defs<'a> {
             defs.notifiers
                 .extend(file.notifiers.iter().map(|(k, v)| (*src, k, v)));
             defs.notify.extend(file.notify.iter().map(|n| (*src, n)));
+            defs.facts
+                .extend(file.facts.iter().map(|(k, v)| (*src, k, v)));
         }
         defs
     }
@@ -328,6 +332,7 @@ fn datalog_code(err: &DatalogError) -> &'static str {
         | UnterminatedString { .. }
         | InvalidEscape { .. }
         | IntegerOutOfRange { .. }
+        | NumberOutOfRange { .. }
         | Syntax { .. }
         | ParamInProgram { .. } => "datalog-syntax",
         UndefinedPredicate { .. } => "undefined-predicate",

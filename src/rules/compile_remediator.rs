@@ -287,7 +287,12 @@ impl Compiler<'_> {
 
     /// A URL may take its base from the environment (`${env:NAME}` first,
     /// then `/` or nothing); any other reference in it is an error.
-    fn refuse_secret_in_url(&mut self, src: SourceId, url: &Spanned<String>, what: &str) -> bool {
+    pub(super) fn refuse_secret_in_url(
+        &mut self,
+        src: SourceId,
+        url: &Spanned<String>,
+        what: &str,
+    ) -> bool {
         let skip = secret::url_env_base(&url.value).map_or(0, |(_, end)| end);
         let Some(at) = url.value[skip..].find("${").map(|at| at + skip) else {
             return true;
@@ -302,7 +307,12 @@ impl Compiler<'_> {
     }
 
     /// The environment variable of a URL's base, recorded for `serve` to check.
-    fn url_env(&mut self, src: SourceId, url: &Spanned<String>, place: &str) -> Option<String> {
+    pub(super) fn url_env(
+        &mut self,
+        src: SourceId,
+        url: &Spanned<String>,
+        place: &str,
+    ) -> Option<String> {
         let (name, end) = secret::url_env_base(&url.value)?;
         let span = self.locate(src, url).span(0, end);
         self.secret_uses.push(secret::SecretUse {

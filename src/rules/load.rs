@@ -221,7 +221,18 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
     let defs = Defs::collect(&rule_files);
     check_duplicates(&defs, &sources, &mut diags);
 
-    let builtins = Builtins::resgate();
+    super::compile_facts::check_clashes(&defs, &program, &sources, &mut diags);
+    // Fact relations are inputs like the built-ins: rules read them, only
+    // their source fills them.
+    let builtins = Builtins::new(
+        datalog::RESGATE_BUILTINS
+            .iter()
+            .map(|&(n, a)| (n.to_owned(), a))
+            .chain(super::compile_facts::relations(&defs, &program))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(n, a)| (n.as_str(), *a)),
+    );
     // Checking a program with a file missing would report every use of its
     // predicates as undefined: skip it until the syntax errors are fixed.
     let compiled = if datalog_failed {
@@ -253,6 +264,13 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
 
     let mut compiler = compile::Compiler::new(&sources, compiled, &mut diags);
     let built = compiler.build(&defs);
+    let facts: Option<Vec<_>> = defs
+        .facts
+        .iter()
+        .map(|(src, key, def)| compiler.fact(*src, key, def))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
     let compile::Finished {
         program: compiled,
         templates,
@@ -271,16 +289,40 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Loaded {
         (d.src.is_none(), first)
     });
 
-    let rules = match (built, compiled, notifiers) {
-        (Some((sources_, remediators, remediations)), Some(program), Some(notifiers))
-            if !diags.iter().any(Diagnostic::is_error) =>
-        {
+    let rules = match (built, compiled, notifiers, facts) {
+        (
+            Some((sources_, remediators, remediations)),
+            Some(program),
+            Some(notifiers),
+            Some(facts),
+        ) if !diags.iter().any(Diagnostic::is_error) => {
             let guard_reads: BTreeSet<String> = remediations
                 .iter()
                 .flat_map(|r| r.when.iter().chain(&r.unless))
                 .flat_map(|g| g.reads.iter().cloned())
                 .collect();
+            let fact_reads = remediations
+                .iter()
+                .map(|r| {
+                    let reads = |g: &super::Guard| -> Vec<usize> {
+                        let roots: Vec<&str> = g.reads.iter().map(String::as_str).collect();
+                        let reached = datalog::reachable_from(&datalog_program, &roots);
+                        facts
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, f)| reached.contains(&f.name))
+                            .map(|(i, _)| i)
+                            .collect()
+                    };
+                    super::FactReads {
+                        when: r.when.as_ref().map(reads).unwrap_or_default(),
+                        unless: r.unless.iter().map(reads).collect(),
+                    }
+                })
+                .collect();
             Some(RuleSet {
+                fact_reads,
+                facts,
                 version,
                 secret_uses,
                 notifiers,
@@ -513,6 +555,7 @@ fn check_duplicates(defs: &Defs<'_>, sources: &SourceMap, diags: &mut Vec<Diagno
     check("remediator", &defs.remediators, sources, diags);
     check("remediation", &defs.remediations, sources, diags);
     check("notifier", &defs.notifiers, sources, diags);
+    check("fact relation", &defs.facts, sources, diags);
 }
 
 fn warn_unused_predicates(

@@ -6,6 +6,7 @@
 
 mod body;
 mod compile;
+pub mod compile_facts;
 mod compile_notifier;
 mod compile_remediation;
 mod compile_remediator;

@@ -42,9 +42,33 @@ pub struct RuleSet {
     /// Where people are told what happened (DESIGN.md §9), in load order;
     /// [`Remediation::notify`] indexes into it.
     pub notifiers: Vec<Notifier>,
+    /// The `facts:` sources, in load order (DESIGN.md §8).
+    pub facts: Vec<FactSource>,
+    /// Per remediation (same index), which fact relations its `when` and each
+    /// `unless` guard read, directly or through `.dl` rules: a decision that
+    /// would read a stale one defers instead.
+    pub fact_reads: Vec<FactReads>,
+}
+
+/// Indexes into [`RuleSet::facts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactReads {
+    pub when: Vec<usize>,
+    /// One list per `unless` guard, in order.
+    pub unless: Vec<Vec<usize>>,
+}
+
+impl FactReads {
+    pub fn is_empty(&self) -> bool {
+        self.when.is_empty() && self.unless.iter().all(Vec::is_empty)
+    }
 }
 
 impl RuleSet {
+    pub fn fact_source(&self, name: &str) -> Option<&FactSource> {
+        self.facts.iter().find(|f| f.name == name)
+    }
+
     pub fn source(&self, name: &str) -> Option<&Source> {
         self.sources.iter().find(|s| s.name == name)
     }
@@ -408,4 +432,54 @@ pub struct Guard {
     /// guard's answer cannot have changed.
     pub reads: Vec<String>,
     pub span: Span,
+}
+
+/// A relation filled from outside: its rows are replaced at each refresh.
+#[derive(Debug)]
+pub struct FactSource {
+    /// The relation's name, read by guards and `.dl` rules.
+    pub name: String,
+    pub span: Span,
+    pub kind: FactKind,
+    /// The columns as written: label names (`value`: the sample) or JMESPath.
+    pub columns: Vec<String>,
+    /// Header values may hold `${env:}`/`${file:}` secrets.
+    pub headers: Vec<(String, SecretString)>,
+    /// Connect and read timeout of each refresh.
+    pub timeout: Duration,
+    pub every: Duration,
+    /// A relation whose last good refresh is older than this is stale: a
+    /// decision reading it defers.
+    pub stale_after: Duration,
+}
+
+#[derive(Debug)]
+pub enum FactKind {
+    Prometheus {
+        /// The server's base URL as written; `${env:NAME}` may only be its base.
+        url: String,
+        url_env: Option<String>,
+        query: String,
+    },
+    Http {
+        url: String,
+        url_env: Option<String>,
+        /// Yields the list of rows.
+        rows: Expr,
+        /// One per column, evaluated against one row.
+        columns: Vec<Expr>,
+    },
+}
+
+impl FactSource {
+    pub fn arity(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The URL as written (with any `${env:}` base unresolved): for messages.
+    pub fn url(&self) -> &str {
+        match &self.kind {
+            FactKind::Prometheus { url, .. } | FactKind::Http { url, .. } => url,
+        }
+    }
 }

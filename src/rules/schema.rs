@@ -27,6 +27,32 @@ pub struct RuleFile {
     /// The notifications of every remediation without its own `notify`
     /// (at most one file of a directory may say it).
     pub notify: Option<Spanned<NotifyDef>>,
+    /// Relations filled from outside (DESIGN.md §8).
+    #[serde(default)]
+    pub facts: Entries<FactDef>,
+}
+
+/// One relation filled by a Prometheus instant query or an HTTP JSON endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactDef {
+    /// The Prometheus server's base URL (`GET <base>/api/v1/query`).
+    pub prometheus: Option<Spanned<String>>,
+    /// The PromQL instant query (with `prometheus`).
+    pub query: Option<Spanned<String>>,
+    /// A JSON endpoint's URL (`GET`).
+    pub http: Option<Spanned<String>>,
+    /// JMESPath yielding the list of rows (with `http`).
+    pub rows: Option<Spanned<String>>,
+    /// Prometheus: label names, `value` for the sample. HTTP: one JMESPath per
+    /// column, evaluated against one row.
+    #[serde(default)]
+    pub columns: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub headers: Entries<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub every: Option<Spanned<String>>,
+    pub stale_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -258,6 +258,27 @@ impl Resolver<'_> {
             let now = start.saturating_add(at).unwrap_or(start);
             let mut push = |action| out.push(Step { at, action });
             let mut any = false;
+            // Facts before alerts of the same step: the alert sees them.
+            if let Some(facts) = &s.facts {
+                for (name, rows) in facts {
+                    fact_rows(self.rules, name, rows)
+                        .map_err(|e| format!("timeline[{i}].facts: {e}"))?;
+                    push(Action::Facts(name.clone(), rows.clone()));
+                }
+                any = true;
+            }
+            if let Some(names) = &s.stale {
+                for name in names.iter() {
+                    if self.rules.fact_source(name).is_none() {
+                        return Err(format!(
+                            "timeline[{i}].stale: {}",
+                            unknown_relation(self.rules, name)
+                        ));
+                    }
+                    push(Action::Stale(name.clone()));
+                }
+                any = true;
+            }
             if let Some(p) = &s.alert {
                 push(Action::Alerts(payload(self.source, &self.path(p), now)?));
                 any = true;
@@ -294,12 +315,48 @@ impl Resolver<'_> {
             }
             if !any {
                 return Err(format!(
-                    "timeline[{i}] does nothing: give `alert`, `resolve`, `labels`, `resolve_labels`, `pause`, `unpause` or `approve`"
+                    "timeline[{i}] does nothing: give `alert`, `resolve`, `labels`, `resolve_labels`, `pause`, `unpause`, `approve`, `facts` or `stale`"
                 ));
             }
         }
         Ok(out)
     }
+}
+
+fn unknown_relation(rules: &RuleSet, name: &str) -> String {
+    let known: Vec<&str> = rules.facts.iter().map(|f| f.name.as_str()).collect();
+    if known.is_empty() {
+        format!("no fact relation \"{name}\": the rules have no `facts:` section")
+    } else {
+        format!(
+            "no fact relation \"{name}\" in the rules (they have {})",
+            known.join(", ")
+        )
+    }
+}
+
+/// Scripted rows for a fact relation, checked against the rules: the
+/// relation exists, every row has its arity, no cell is NaN.
+pub fn fact_rows(
+    rules: &RuleSet,
+    name: &str,
+    rows: &[crate::engine::FactRow],
+) -> Result<(), String> {
+    let Some(source) = rules.fact_source(name) else {
+        return Err(unknown_relation(rules, name));
+    };
+    for (n, row) in rows.iter().enumerate() {
+        if row.len() != source.arity() {
+            return Err(format!(
+                "fact relation \"{name}\" has {} column(s) ({}), but row {} has {}",
+                source.arity(),
+                source.columns.join(", "),
+                n + 1,
+                row.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn resolved(mut alert: Alert, now: Timestamp) -> Alert {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::engine::{Decision, Engine, EventState, Outcome, Output, Pause, Transition, Verdict};
+use crate::engine::{
+    Decision, Engine, EventState, Freshness, Outcome, Output, Pause, Transition, Verdict,
+};
 use crate::rules::RuleSet;
 use crate::source::Alert;
 
@@ -41,6 +43,11 @@ pub enum Action {
     },
     /// An operator approves a `mode: approve` event.
     Approve(String),
+    /// A fact relation's rows are replaced (checked against the rules by
+    /// [`super::input::fact_rows`]).
+    Facts(String, Vec<crate::engine::FactRow>),
+    /// A fact relation's source stops answering.
+    Stale(String),
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +123,15 @@ impl Runner {
         state: &StateDef,
         start: Timestamp,
     ) -> Result<Self, String> {
+        // Facts first: the alerts already firing are decided with them.
+        for (name, rows) in &state.facts {
+            super::input::fact_rows(resolver.rules, name, rows)?;
+            let out = self
+                .engine
+                .set_facts(name, rows.clone(), start, Freshness::Scripted)
+                .map_err(|e| e.to_string())?;
+            self.handle(out);
+        }
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
             self.notified(&alerts, start);
@@ -173,6 +189,12 @@ impl Runner {
                 // Approving what does not await approval changes nothing, as
                 // the API answers 409 and nothing happens.
                 Action::Approve(event) => self.engine.approve(&event, now).unwrap_or_default(),
+                // Checked against the rules when the steps were read.
+                Action::Facts(name, rows) => self
+                    .engine
+                    .set_facts(&name, rows, now, Freshness::Scripted)
+                    .unwrap_or_default(),
+                Action::Stale(name) => self.engine.mark_stale(&name, now).unwrap_or_default(),
             };
             self.handle(out);
         }

@@ -57,6 +57,27 @@ pub struct StateDef {
     pub alerts: Vec<AlertRef>,
     #[serde(default)]
     pub pauses: Vec<PauseDef>,
+    /// Fact relations' rows at the start (DESIGN.md §8): `{queue_depth:
+    /// [[mailer, 1204]]}`. A relation the test does not set is stale.
+    #[serde(default)]
+    pub facts: BTreeMap<String, Vec<crate::engine::FactRow>>,
+}
+
+/// One relation name or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Names {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Names {
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        match self {
+            Names::One(n) => std::slice::from_ref(n).iter(),
+            Names::Many(v) => v.iter(),
+        }
+    }
 }
 
 /// A payload file, or one alert given by its labels.
@@ -134,6 +155,13 @@ pub struct Step {
     /// Approve the event with this ID (`ev-1`), as `resgate approve` does.
     #[serde(default)]
     pub approve: Option<String>,
+    /// Replace fact relations' rows: `{queue_depth: [[mailer, 1200]]}`.
+    #[serde(default)]
+    pub facts: Option<BTreeMap<String, Vec<crate::engine::FactRow>>>,
+    /// Fact relations whose source stops answering: stale from here until
+    /// the next `facts:` for them.
+    #[serde(default)]
+    pub stale: Option<Names>,
 }
 
 /// What a test expects. Every key given must match.

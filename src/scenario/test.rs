@@ -115,6 +115,17 @@ fn single(
 ) -> Result<Vec<Decision>, String> {
     let mut engine = Engine::new(rules.clone(), start);
     if let Some(state) = &case.state {
+        for (name, rows) in &state.facts {
+            input::fact_rows(rules, name, rows)?;
+            engine
+                .set_facts(
+                    name,
+                    rows.clone(),
+                    start,
+                    crate::engine::Freshness::Scripted,
+                )
+                .map_err(|e| e.to_string())?;
+        }
         for r in &state.alerts {
             let alerts = resolver.alert_ref(r, start)?;
             let _ = engine.ingest_owned(alerts, start);

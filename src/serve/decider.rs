@@ -86,6 +86,8 @@ pub enum Msg {
         event: String,
         reply: SyncSender<Result<(), ApprovalRefused>>,
     },
+    /// A fact source was read (or could not be).
+    Facts(super::facts::Refresh),
 }
 
 impl Msg {
@@ -260,6 +262,9 @@ impl Decider {
     /// that was journaled with its decision.
     pub fn run(mut self, inbox: Receiver<Msg>) {
         let mut in_flight: Option<InFlight> = None;
+        let rules = self.engine.rules_arc();
+        let generation = self.shared.metrics.facts.reset(&rules);
+        super::facts::spawn_refreshers(&self.shared, &rules, generation);
         loop {
             self.shared.beat();
             let stopping = self.shared.shutdown.is_set();
@@ -543,11 +548,73 @@ impl Decider {
                     return None;
                 }
             },
-            Msg::Reload(rules) => e.reload(rules, now),
+            Msg::Reload(rules) => {
+                let generation = self.shared.metrics.facts.reset(&rules);
+                super::facts::spawn_refreshers(&self.shared, &rules, generation);
+                e.reload(rules, now)
+            }
             Msg::Wake => return None,
+            Msg::Facts(refresh) => {
+                self.apply_facts(refresh, step, now);
+                return None;
+            }
         };
         step.add_output(e, output);
         None
+    }
+
+    /// A fact source's refresh: its rows replace the relation (journaled if
+    /// they changed), or its error keeps the last rows until they are stale.
+    /// Health changes are logged once each, not at every refresh.
+    fn apply_facts(
+        &mut self,
+        refresh: super::facts::Refresh,
+        step: &mut StepRecord,
+        now: Timestamp,
+    ) {
+        let board = &self.shared.metrics.facts;
+        if refresh.generation != board.generation() {
+            return; // read for rules that were replaced since
+        }
+        let relation = refresh.relation;
+        let old: Vec<crate::engine::FactRow> = self
+            .engine
+            .fact_rows(&relation)
+            .map(|(rows, _)| rows.to_vec())
+            .unwrap_or_default();
+        let applied = refresh.result.and_then(|rows| {
+            let n = rows.len();
+            let (added, removed) = crate::engine::fact_diff(&old, &rows);
+            self.engine
+                .set_facts(&relation, rows, now, crate::engine::Freshness::Refreshed)
+                .map(|out| (out, n, added, removed))
+                .map_err(|e| e.to_string())
+        });
+        match applied {
+            Ok((out, n, added, removed)) => {
+                if !added.is_empty() || !removed.is_empty() {
+                    step.fact_changes.push(journal::FactChange {
+                        at: now,
+                        relation: relation.clone(),
+                        added,
+                        removed,
+                    });
+                }
+                step.add_output(&self.engine, out);
+                if board.refreshed(&relation, n, refresh.took, now) == super::facts::Change::Up {
+                    tracing::info!(relation = relation.as_str(), rows = n, "fact source is up");
+                }
+            }
+            Err(error) => {
+                if board.failed(&relation, refresh.took) == super::facts::Change::Down {
+                    tracing::warn!(
+                        relation = relation.as_str(),
+                        error = error.as_str(),
+                        "fact source failed; its relation keeps its last rows until stale_after, then decisions reading it defer"
+                    );
+                }
+            }
+        }
     }
 
     /// Journals the step (retrying while the journal is down: nothing is acted

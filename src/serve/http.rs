@@ -217,10 +217,23 @@ fn route_url(shared: &Shared, method: &str, path: &str, segments: &[&str], query
                 )
             } else {
                 let leadership = &shared.leadership;
+                // A stale fact source is named, not failed: decisions reading
+                // it defer, but ingest must stay up (DESIGN.md §8).
+                let stale: Vec<serde_json::Value> = shared
+                    .metrics
+                    .facts
+                    .stale(jiff::Timestamp::now())
+                    .into_iter()
+                    .map(|(relation, at)| {
+                        json!({"relation": relation,
+                               "last_good_refresh": at.map(|t| t.to_string())})
+                    })
+                    .collect();
                 Answer::json(
                     200,
                     json!({"status": "ready", "role": leadership.role(),
-                           "lease_age_seconds": leadership.lease_age()}),
+                           "lease_age_seconds": leadership.lease_age(),
+                           "stale_fact_sources": stale}),
                 )
             };
         }
@@ -448,6 +461,7 @@ fn render_status(shared: &Shared, hours: u32) -> journal::Result<String> {
         timeline: picture.as_deref(),
         truncated: window.truncated,
         notifications: &notifications,
+        stale_facts: &shared.metrics.facts.stale(now),
     }))
 }
 

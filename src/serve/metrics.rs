@@ -71,6 +71,8 @@ pub struct Metrics {
     outbox: Mutex<BTreeMap<String, (u64, f64)>>,
     /// Microseconds the decision thread spent in each of [`DECIDER_STAGES`].
     decider_micros: [AtomicU64; 4],
+    /// Fact sources' health (DESIGN.md §8).
+    pub facts: super::facts::Board,
 }
 
 /// Where the decision thread's time goes, for `resgate_decider_seconds_total`:
@@ -399,6 +401,7 @@ impl Metrics {
             "# HELP resgate_rules_loaded_timestamp_seconds When the live rules were loaded.\n# TYPE resgate_rules_loaded_timestamp_seconds gauge\nresgate_rules_loaded_timestamp_seconds {}",
             self.rules_loaded_at.load(Ordering::Relaxed)
         );
+        self.facts.render(jiff::Timestamp::now(), &mut out);
         out
     }
 }

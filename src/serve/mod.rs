@@ -14,6 +14,7 @@ mod decider;
 /// Public for `benches/memory.rs`, which measures its keys as serve keeps them.
 #[doc(hidden)]
 pub mod dedupe;
+pub mod facts;
 pub mod hosts;
 mod http;
 mod httpd;

@@ -38,6 +38,9 @@ pub struct StatusPage<'a> {
     /// Per notifier: `notifier`, `sent`, `failed`, `queued`,
     /// `oldest_queued`, `last_error` (DESIGN.md §9). Empty: no section.
     pub notifications: &'a [Value],
+    /// Fact relations with no good refresh within `stale_after`, with their
+    /// last good refresh: decisions reading them defer (DESIGN.md §8).
+    pub stale_facts: &'a [(String, Option<Timestamp>)],
 }
 
 /// Seconds between automatic reloads of the page.
@@ -116,9 +119,32 @@ fn write_page(out: &mut String, page: &StatusPage) -> fmt::Result {
 <body>
 <header>
 <h1>resgate</h1>
-<p class="meta">instance <code>{instance}</code>{role} · at {now} · rules <code id="rules-version">{version}</code> loaded {loaded}{refused}</p>
+<p class="meta">instance <code>{instance}</code>{role} · at {now} · rules <code id="rules-version">{version}</code> loaded {loaded}{refused}</p>{stale}
 </header>
 "#,
+        stale = if page.stale_facts.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = page
+                .stale_facts
+                .iter()
+                .map(|(name, at)| {
+                    format!(
+                        "<code>{}</code> ({})",
+                        cut(name),
+                        at.map_or("never refreshed".to_owned(), |t| format!(
+                            "last good refresh {}",
+                            time(t)
+                        ))
+                    )
+                })
+                .collect();
+            format!(
+                r#"
+<p class="warn" id="stale-facts">stale fact sources: {}; decisions reading them defer (<code>stale_facts</code>)</p>"#,
+                list.join(", ")
+            )
+        },
         instance = escape(page.instance),
         role = page
             .role
@@ -483,7 +509,32 @@ mod tests {
             timeline: None,
             truncated: false,
             notifications: &[],
+            stale_facts: &[],
         }
+    }
+
+    #[test]
+    fn stale_fact_sources_are_named() {
+        let rules = rules();
+        let mut p = page(&rules, &[], &[], &[]);
+        assert!(!render(&p).contains("stale-facts"));
+        let stale = [
+            (
+                "queue_depth".to_owned(),
+                Some("2026-11-25T10:03:30Z".parse().unwrap()),
+            ),
+            ("<b>x</b>".to_owned(), None),
+        ];
+        p.stale_facts = &stale;
+        let html = render(&p);
+        assert!(
+            html.contains("<code>queue_depth</code> (last good refresh"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;b&gt;x&lt;/b&gt;</code> (never refreshed)"),
+            "{html}"
+        );
     }
 
     #[test]
