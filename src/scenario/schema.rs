@@ -211,11 +211,30 @@ fn alert_ref_schema() -> serde_json::Value {
     ]})
 }
 
+/// A fact row's cell ([`crate::engine::FactValue`], untagged): a number
+/// or a string.
+fn fact_value_schema() -> serde_json::Value {
+    serde_json::json!({"type": ["number", "string"]})
+}
+
+/// [`Names`] (untagged): one relation name or a list of them.
+fn names_schema() -> serde_json::Value {
+    serde_json::json!({"anyOf": [
+        {"type": "string"},
+        {"type": "array", "items": {"type": "string"}},
+    ]})
+}
+
 /// The JSON Schema of a test file (`*.test.yaml`).
 pub fn test_file_schema() -> Result<serde_json::Value, String> {
     crate::rules::introspect::schema_of::<TestFile>(
         "resgate test file",
-        &[(".tests[].state.alerts[]", alert_ref_schema())],
+        &[
+            (".tests[].state.alerts[]", alert_ref_schema()),
+            (".tests[].state.facts{}[][]", fact_value_schema()),
+            (".tests[].timeline[].facts{}[][]", fact_value_schema()),
+            (".tests[].timeline[].stale", names_schema()),
+        ],
     )
 }
 
@@ -223,6 +242,11 @@ pub fn test_file_schema() -> Result<serde_json::Value, String> {
 pub fn scenario_file_schema() -> Result<serde_json::Value, String> {
     crate::rules::introspect::schema_of::<ScenarioFile>(
         "resgate scenario file",
-        &[(".state.alerts[]", alert_ref_schema())],
+        &[
+            (".state.alerts[]", alert_ref_schema()),
+            (".state.facts{}[][]", fact_value_schema()),
+            (".timeline[].facts{}[][]", fact_value_schema()),
+            (".timeline[].stale", names_schema()),
+        ],
     )
 }
