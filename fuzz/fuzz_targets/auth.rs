@@ -17,7 +17,8 @@
 //!   overflows; an acceptance of raw headers holds the right credential (the
 //!   expected signature, a timestamp within 300 s of now);
 //! - a request built correctly with the right secret (and a timestamp within
-//!   the window) is accepted;
+//!   the window) is accepted, unless the secret is empty: an empty secret is
+//!   refused like a missing one and accepts nothing;
 //! - the same request with any single body byte changed is refused, and so
 //!   is one whose timestamp is moved by one second or lies 301 s away.
 #![no_main]
@@ -128,6 +129,8 @@ fuzz_target!(|data: &[u8]| {
         headers.push((TS, raw_ts.as_str()));
     }
     if run(&auth, &secret, &headers, &body, now).is_ok() {
+        // An empty secret is refused as a missing one: it accepts nothing.
+        assert!(!secret.0.is_empty(), "an empty secret accepted a request");
         match mode {
             0 => assert!(
                 !secret.0.is_empty() && raw_sig.contains(&secret.0),
@@ -193,6 +196,15 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = vec![(auth_header, good.as_str())];
     if let Some(stamp) = stamp {
         headers.push((TS, stamp));
+    }
+    if secret.0.is_empty() {
+        // Even "correctly" signed with the empty key (which anyone can do).
+        assert_eq!(
+            run(&auth, &secret, &headers, &body, now),
+            Err(Refusal("the source's secret cannot be read on this server")),
+            "a request signed with an empty secret was accepted"
+        );
+        return;
     }
     assert_eq!(
         run(&auth, &secret, &headers, &body, now),
