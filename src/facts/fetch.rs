@@ -133,17 +133,7 @@ impl Fetcher {
             .run(request)
             .map_err(|e| format!("request failed: {e}"))?;
         let code = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY_BYTES)
-            .read_to_vec()
-            .map_err(|e| match e {
-                ureq::Error::BodyExceedsLimit(_) => {
-                    format!("the answer is larger than {MAX_BODY_BYTES} bytes; not read")
-                }
-                e => format!("cannot read the answer: {e}"),
-            });
+        let body = crate::remediate::read_at_most(response.body_mut(), MAX_BODY_BYTES);
         if !(200..300).contains(&code) {
             // Prometheus answers errors (400, 422, 503) with its JSON error
             // envelope: say what it said, else quote the start of the body.

@@ -366,12 +366,18 @@ fn has_header(headers: &[(String, String)], name: &str) -> bool {
 
 /// The whole body, or why not (too large, unreadable, cut off by the timeout).
 fn read_capped(body: &mut ureq::Body) -> Result<Vec<u8>, String> {
+    read_at_most(body, MAX_RESPONSE_BYTES)
+}
+
+/// The whole body if it holds at most `limit` bytes, or why not: what a
+/// remote system answers is read into memory only up to a bound.
+pub fn read_at_most(body: &mut ureq::Body, limit: u64) -> Result<Vec<u8>, String> {
     body.with_config()
-        .limit(MAX_RESPONSE_BYTES)
+        .limit(limit)
         .read_to_vec()
         .map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => {
-                format!("response is larger than {MAX_RESPONSE_BYTES} bytes; not read")
+                format!("response is larger than {limit} bytes; not read")
             }
             e => format!("cannot read the response: {e}"),
         })

@@ -17,7 +17,7 @@ mod client;
 mod render;
 
 pub use client::{
-    CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy, outbound_config,
+    CallResult, Client, MAX_RESPONSE_BYTES, PollResult, RetryPolicy, outbound_config, read_at_most,
 };
 /// How long an event whose call may or may not have reached an untracked
 /// remediator (a plain webhook) keeps its target blocked: with nothing to
