@@ -147,12 +147,27 @@ impl Alerts {
         self.map.insert(packed, last_seen);
     }
 
-    /// [`Alerts::insert`] of an alert the caller just found not in state, first
-    /// seen `now`: one search of the map instead of two.
-    pub fn insert_new(&mut self, alert: &Alert, now: Timestamp) {
-        debug_assert!(!self.contains(&alert.fingerprint));
+    /// Stores `alert`, first seen `now`, if no alert of its fingerprint is in
+    /// state, with one search of the map (the alert is packed first, so the
+    /// search can hand back the place to insert); `false`, and nothing stored,
+    /// when one is. Most alerts of a large payload are new: this halves their
+    /// searches of a map of every alert; a repeat pays a pack it gives back.
+    pub fn insert_if_new(&mut self, alert: &Alert, now: Timestamp) -> bool {
         let packed = self.pool.pack(alert, now, None);
-        self.map.insert(packed, now);
+        match self.map.entry(packed) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(now);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => {
+                // The map kept its own key and dropped ours: give back the
+                // strings our copy counted in the pool, read from the buffer
+                // `pack` built it in (still holding those bytes).
+                let unused = Packed(self.pool.scratch.as_slice().into());
+                self.pool.release_all(&unused);
+                false
+            }
+        }
     }
 
     /// A repeat notification: only `last_seen` moves.
