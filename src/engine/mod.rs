@@ -236,6 +236,11 @@ impl Engine {
         // At least one decision per new alert: grow the list once, not by
         // doubling (a decision is a few hundred bytes; payloads are batches).
         out.decisions.reserve(alerts.size_hint().0);
+        // Each new notification enters the dedupe set and queue: grow them
+        // once for the batch too, not by rehashing as they fill (100k alerts
+        // rehashed the set ~17 times). Expiry above shrinks them again.
+        self.recent.reserve(alerts.size_hint().0);
+        self.recent_order.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
             let key = notification_digest(&alert, false);
