@@ -801,6 +801,26 @@ mod tests {
         }
     }
 
+    /// `insert_if_new` packs before it searches: on a fingerprint already in
+    /// state it must store nothing and give back every pooled string its
+    /// unused copy counted (else strings only that copy held would stay).
+    #[test]
+    fn insert_if_new_keeps_the_stored_alert_and_the_pool_as_they_were() {
+        let mut alerts = Alerts::default();
+        let first = alert("fp1", &[("alertname", "X"), ("service", "api")]);
+        assert!(alerts.insert_if_new(&first, at(10, 0)));
+        let pooled = alerts.pool.len();
+        let mut other = alert("fp1", &[("alertname", "Y"), ("team", "db")]);
+        other.annotations = [("runbook".to_owned(), "new".to_owned())].into();
+        assert!(!alerts.insert_if_new(&other, at(20, 0)));
+        let e = alerts.get("fp1").expect("kept");
+        assert_eq!(*e.alert, first);
+        assert_eq!((e.first_seen, e.last_seen), (at(10, 0), at(10, 0)));
+        assert_eq!(alerts.pool.len(), pooled);
+        assert!(alerts.remove("fp1"));
+        assert_eq!(alerts.pool.len(), 0);
+    }
+
     #[test]
     fn an_alert_comes_back_whole_with_its_times() {
         let mut alerts = Alerts::default();
