@@ -147,12 +147,27 @@ impl Alerts {
         self.map.insert(packed, last_seen);
     }
 
-    /// [`Alerts::insert`] of an alert the caller just found not in state, first
-    /// seen `now`: one search of the map instead of two.
-    pub fn insert_new(&mut self, alert: &Alert, now: Timestamp) {
-        debug_assert!(!self.contains(&alert.fingerprint));
+    /// Stores `alert`, first seen `now`, if no alert of its fingerprint is in
+    /// state, with one search of the map (the alert is packed first, so the
+    /// search can hand back the place to insert); `false`, and nothing stored,
+    /// when one is. Most alerts of a large payload are new: this halves their
+    /// searches of a map of every alert; a repeat pays a pack it gives back.
+    pub fn insert_if_new(&mut self, alert: &Alert, now: Timestamp) -> bool {
         let packed = self.pool.pack(alert, now, None);
-        self.map.insert(packed, now);
+        match self.map.entry(packed) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(now);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => {
+                // The map kept its own key and dropped ours: give back the
+                // strings our copy counted in the pool, read from the buffer
+                // `pack` built it in (still holding those bytes).
+                let unused = Packed(self.pool.scratch.as_slice().into());
+                self.pool.release_all(&unused);
+                false
+            }
+        }
     }
 
     /// A repeat notification: only `last_seen` moves.
@@ -784,6 +799,26 @@ mod tests {
             group_key: Some("{}:{alertname=\"X\"}".to_owned()),
             generator_url: Some("http://prometheus:9090/graph".to_owned()),
         }
+    }
+
+    /// `insert_if_new` packs before it searches: on a fingerprint already in
+    /// state it must store nothing and give back every pooled string its
+    /// unused copy counted (else strings only that copy held would stay).
+    #[test]
+    fn insert_if_new_keeps_the_stored_alert_and_the_pool_as_they_were() {
+        let mut alerts = Alerts::default();
+        let first = alert("fp1", &[("alertname", "X"), ("service", "api")]);
+        assert!(alerts.insert_if_new(&first, at(10, 0)));
+        let pooled = alerts.pool.len();
+        let mut other = alert("fp1", &[("alertname", "Y"), ("team", "db")]);
+        other.annotations = [("runbook".to_owned(), "new".to_owned())].into();
+        assert!(!alerts.insert_if_new(&other, at(20, 0)));
+        let e = alerts.get("fp1").expect("kept");
+        assert_eq!(*e.alert, first);
+        assert_eq!((e.first_seen, e.last_seen), (at(10, 0), at(10, 0)));
+        assert_eq!(alerts.pool.len(), pooled);
+        assert!(alerts.remove("fp1"));
+        assert_eq!(alerts.pool.len(), 0);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use hashbrown::hash_map::EntryRef;
+use rustc_hash::FxBuildHasher;
 
 /// Defer reasons that are not guards: only events, timers and pauses end them.
 pub(super) const NOT_GUARDS: &[&str] =
@@ -33,7 +34,7 @@ pub(super) struct Deferral {
 /// The guard-deferred alerts of one remediation.
 #[derive(Debug, Clone, Default)]
 struct GuardGroup {
-    alerts: FxHashSet<String>,
+    alerts: FxStrings,
     /// The version every alert of the group was decided at, or `None` when they
     /// differ (then each is compared on its own).
     common: Option<u64>,
@@ -58,7 +59,11 @@ fn is_guard(reason: &str) -> bool {
     !NOT_GUARDS.contains(&reason)
 }
 
-type ByAlert = FxHashMap<String, Vec<(usize, Deferral)>>;
+// hashbrown's maps rather than std's (the same tables): their `entry_ref` and
+// `get_or_insert_with` find or add a `&str` key with one hash and probe, and
+// allocate the key only when it is new (a storm defers every alert).
+type ByAlert = hashbrown::HashMap<String, Vec<(usize, Deferral)>, FxBuildHasher>;
+type FxStrings = hashbrown::HashSet<String, FxBuildHasher>;
 
 fn get<'a>(all: &'a ByAlert, fp: &str, r: usize) -> Option<&'a Deferral> {
     let list = all.get(fp)?;
@@ -78,29 +83,32 @@ impl Deferrals {
             reason: reason.to_owned(),
             version,
         };
-        match self.all.get_mut(fp) {
-            None => {
-                self.all.insert(fp.to_owned(), vec![(r, deferral())]);
+        match self.all.entry_ref(fp) {
+            EntryRef::Vacant(v) => {
+                v.insert(vec![(r, deferral())]);
             }
-            Some(list) => match list.binary_search_by_key(&r, |(r, _)| *r) {
-                Err(i) => list.insert(i, (r, deferral())),
-                Ok(i) => {
-                    let Some((_, old)) = list.get_mut(i) else {
-                        return;
-                    };
-                    if old.reason == reason && old.version == version {
-                        return;
-                    }
-                    let was_guard = is_guard(&old.reason);
-                    old.reason.clear();
-                    old.reason.push_str(reason);
-                    old.version = version;
-                    if was_guard && !is_guard(reason) {
-                        self.leave_group(fp, r);
-                        return;
+            EntryRef::Occupied(o) => {
+                let list = o.into_mut();
+                match list.binary_search_by_key(&r, |(r, _)| *r) {
+                    Err(i) => list.insert(i, (r, deferral())),
+                    Ok(i) => {
+                        let Some((_, old)) = list.get_mut(i) else {
+                            return;
+                        };
+                        if old.reason == reason && old.version == version {
+                            return;
+                        }
+                        let was_guard = is_guard(&old.reason);
+                        old.reason.clear();
+                        old.reason.push_str(reason);
+                        old.version = version;
+                        if was_guard && !is_guard(reason) {
+                            self.leave_group(fp, r);
+                            return;
+                        }
                     }
                 }
-            },
+            }
         }
         if is_guard(reason) {
             let group = self.guards.entry(r).or_default();
@@ -109,9 +117,7 @@ impl Deferrals {
             } else if group.common != Some(version) {
                 group.common = None;
             }
-            if !group.alerts.contains(fp) {
-                group.alerts.insert(fp.to_owned());
-            }
+            group.alerts.get_or_insert_with(fp, str::to_owned);
         }
     }
 

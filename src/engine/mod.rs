@@ -242,6 +242,11 @@ impl Engine {
         // At least one decision per new alert: grow the list once, not by
         // doubling (a decision is a few hundred bytes; payloads are batches).
         out.decisions.reserve(alerts.size_hint().0);
+        // Each new notification enters the dedupe set and queue: grow them
+        // once for the batch too, not by rehashing as they fill (100k alerts
+        // rehashed the set ~17 times). Expiry above shrinks them again.
+        self.recent.reserve(alerts.size_hint().0);
+        self.recent_order.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
             let key = notification_digest(&alert, false);
@@ -252,7 +257,7 @@ impl Engine {
             match alert.status {
                 AlertStatus::Firing => {
                     let firing = self.upsert_firing(alert, now);
-                    out.decisions.extend(self.decide_alert(&firing, now));
+                    self.decide_alert(firing, now, &mut out.decisions);
                 }
                 AlertStatus::Resolved => {
                     out.append(self.resolve(&alert, now));
@@ -278,10 +283,13 @@ impl Engine {
     fn upsert_firing<'a>(&mut self, alert: Cow<'a, Alert>, now: Timestamp) -> Cow<'a, Alert> {
         let fp = alert.fingerprint.as_str();
         let alerts = &mut self.state.alerts;
-        let Some(times) = alerts.times(fp) else {
+        // A new alert (most of a large payload) is stored with one search.
+        if alerts.insert_if_new(&alert, now) {
             add_facts(&mut self.facts, &self.index, &self.rules, &alert);
-            alerts.insert_new(&alert, now);
             return alert;
+        }
+        let Some(times) = alerts.times(fp) else {
+            return alert; // not reached: `insert_if_new` found it
         };
         let was_resolved = times.resolved_at.is_some();
         if was_resolved || !alerts.annotations_equal(fp, &alert.annotations) {
@@ -679,33 +687,45 @@ impl Engine {
         self.state.alerts.firing(fp)
     }
 
-    /// Every applicable remediation's decision for one firing alert.
-    fn decide_alert(&mut self, alert: &Alert, now: Timestamp) -> Vec<Decision> {
-        let mut decisions = Vec::new();
-        for r in self.index.candidates(alert) {
-            if let Some(d) = self.decide_one(alert, r, now) {
+    /// Every applicable remediation's decision for one firing alert, appended
+    /// to `decisions` (no list of its own per alert). The alert is taken as
+    /// [`Engine::upsert_firing`] returned it: one the caller is done with
+    /// (`simulate`) gives its labels to a no-match proof instead of a copy of
+    /// each (a third of a large payload matches nothing).
+    fn decide_alert(
+        &mut self,
+        alert: Cow<'_, Alert>,
+        now: Timestamp,
+        decisions: &mut Vec<Decision>,
+    ) {
+        let before = decisions.len();
+        for r in self.index.candidates(&alert) {
+            if let Some(d) = self.decide_one(&alert, r, now) {
                 decisions.push(d);
             }
         }
-        if decisions.is_empty() {
+        if decisions.len() == before {
+            let (fingerprint, labels) = match alert {
+                Cow::Owned(a) => (a.fingerprint, a.labels.into_iter().collect()),
+                Cow::Borrowed(a) => (
+                    a.fingerprint.clone(),
+                    a.labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                ),
+            };
             decisions.push(Decision {
                 at: now,
-                alert: alert.fingerprint.clone(),
+                alert: fingerprint,
                 remediation: None,
                 target: None,
                 verdict: Verdict::Discard,
                 reason: Some("no_match".to_owned()),
                 event: None,
-                proof: Proof::NoMatch {
-                    labels: alert
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                },
+                proof: Proof::NoMatch { labels },
             });
         }
-        decisions
     }
 
     /// The cascade for one (alert, remediation); `None` when it does not apply.
