@@ -310,6 +310,53 @@ fn a_real_browser_renders_the_status_page_with_its_timeline() {
     std::fs::write(screenshot_path("status-page.png"), &png).expect("save the screenshot");
 }
 
+/// The event page (DESIGN.md §9: "checked in headless Chromium like the
+/// status page"), for the event on the target whose name is markup: the
+/// browser shows the sender's text as text, makes no element of it, and lays
+/// out the story's picture without overlapping labels.
+#[test]
+fn a_real_browser_renders_an_event_page() {
+    let (width, height) = (1280, 1200);
+    let Some(browser) = Browser::start(width, height) else {
+        return;
+    };
+    let scene = scene();
+    let d = &scene.daemon;
+    let hostile = d
+        .events()
+        .iter()
+        .find(|e| e["target"].as_str().is_some_and(|t| t.contains("<script>")))
+        .and_then(|e| e["id"].as_str())
+        .expect("the event on the hostile target")
+        .to_owned();
+    browser.open(&format!("http://{}/events/{hostile}", d.addr));
+
+    assert_eq!(
+        browser.eval("return document.title;"),
+        format!("resgate event {hostile}").as_str()
+    );
+    assert_eq!(
+        browser.eval("return document.querySelectorAll('script, img, iframe').length;"),
+        0,
+        "markup from the target became elements"
+    );
+    let text = browser.eval("return document.body.innerText;");
+    let text = text.as_str().expect("page text");
+    for expected in [hostile.as_str(), "restart-api", HOSTILE] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let svg_text = text_boxes(&browser.eval(&boxes_script("svg text")));
+    assert!(
+        !svg_text.is_empty(),
+        "no picture on the event page:\n{text}"
+    );
+    assert_laid_out_apart(&svg_text, "event picture");
+
+    let png = browser.screenshot();
+    assert_eq!(png_size(&png), viewport(&browser));
+    std::fs::write(screenshot_path("event-page.png"), &png).expect("save the screenshot");
+}
+
 #[test]
 fn a_real_browser_renders_the_robo_hammer_picture() {
     let (width, height) = (1100, 700);
