@@ -22,6 +22,11 @@ fn generated(remediations: usize, pad_to: usize) -> Vec<(PathBuf, String)> {
         ));
         i += 1;
     }
+    // The shipped topology reads `queue_depth`, a fact relation that
+    // rules/scale.yaml defines; the generated file defines it the same way.
+    yaml.push_str(
+        "facts:\n  queue_depth:\n    prometheus: \"http://127.0.0.1:9090\"\n    query: sum by (queue) (rabbitmq_queue_messages_ready)\n    columns: [queue, value]\n    every: 30s\n    stale_after: 2m\n",
+    );
     let dl = std::fs::read_to_string("rules/topology.dl").unwrap_or_default();
     vec![
         (PathBuf::from("gen/rules.yaml"), yaml),
