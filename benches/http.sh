@@ -32,6 +32,10 @@
 #                        alerts) measures ingest and decisions, not the 503s of a
 #                        full alert table
 #   MAX_ALERT_BYTES      resgate --max-alert-bytes [4GiB], for the same reason
+#   JOURNAL_MAX_SIZE     resgate --journal-max-size [16GiB]: the default (1GiB, webhooks
+#                        503 from 90 %) fills within one 10 s run of 50-alert batches
+#                        (about 1.5 KB of journal per alert), after which the decider
+#                        retries a full journal and the run measures that, not decisions
 #   STOP_TIMEOUT         seconds a SIGTERM may take before SIGKILL [30]
 #   KEEP=1               keep the temp dir (journals, logs, raw wrk output)
 #   RESGATE_BIN          a resgate binary to measure instead of building this tree
@@ -47,7 +51,7 @@ ROOT=$PWD
 
 ENV_GIVEN=
 for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL CEILING \
-    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL MAX_ALERTS MAX_ALERT_BYTES; do
+    DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL MAX_ALERTS MAX_ALERT_BYTES JOURNAL_MAX_SIZE; do
     if [[ -n ${!v+x} ]]; then ENV_GIVEN+="$v=$(printf '%q' "${!v}") "; fi
 done
 QUICK=${QUICK:-0}
@@ -63,6 +67,7 @@ CEILING=${CEILING:-nginx}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 MAX_ALERTS=${MAX_ALERTS:-4000000}
 MAX_ALERT_BYTES=${MAX_ALERT_BYTES:-4GiB}
+JOURNAL_MAX_SIZE=${JOURNAL_MAX_SIZE:-16GiB}
 KEEP=${KEEP:-0}
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 JOURNAL=${JOURNAL:-sqlite}
@@ -224,7 +229,7 @@ start_resgate() { # DIR [WORKERS]
     mkdir -p "$dir"
     "$BIN" serve --rules "$TMP/rules" --data "$dir/data" --listen 127.0.0.1:0 \
         ${PG_URL:+--journal "$PG_URL"} --max-alerts "$MAX_ALERTS" --max-alert-bytes "$MAX_ALERT_BYTES" \
-        ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
+        --journal-max-size "$JOURNAL_MAX_SIZE" ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
     RPID=$!
     PIDS+=("$RPID")
     for ((i = 0; i < 300; i++)); do
