@@ -295,15 +295,62 @@ impl Drop for IpSlot {
     }
 }
 
-fn refuse_busy(mut stream: TcpStream, why: &str) {
+fn refuse_busy(stream: TcpStream, why: &str) {
+    let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let body = serde_json::json!({"status": "error", "error": why}).to_string();
-    let _ = write!(
-        stream,
+    // One write, as in `write_reply`. `write!` on the socket sent the head in
+    // pieces and Nagle held the body back for the client's delayed ACK; the
+    // drop below then reset a connection whose request was unread and the
+    // kernel discarded the unsent body (a CI run read a 503 with no reason).
+    let reply = format!(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = (&stream).write_all(reply.as_bytes());
+    // The accept loop must not wait for this client: take only what has
+    // already arrived, so that the close is a FIN rather than a reset.
+    lingering_close(&stream, Duration::ZERO);
 }
+
+/// Closes after an answer the client may still be sending to (RFC 9112
+/// §9.6): the write side first, so the answer and a FIN leave, then read and
+/// discard what the client still sends, for `linger` at most and 256 KiB at
+/// most, so that the close does not become a reset. A reset makes the
+/// client's kernel drop the answer it has not read yet (nginx's
+/// `lingering_close` does the same; its `lingering_time` is 30 s, ours is
+/// bounded much lower because a connection slot is held meanwhile).
+/// `Duration::ZERO`: read only what has already arrived, without waiting.
+fn lingering_close(stream: &TcpStream, linger: Duration) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = Instant::now() + linger;
+    let waits = if linger.is_zero() {
+        stream.set_nonblocking(true).is_ok()
+    } else {
+        true
+    };
+    if !waits {
+        return;
+    }
+    let mut sink = [0u8; 8192];
+    let mut left = 256 * 1024usize;
+    while left > 0 {
+        if !linger.is_zero() {
+            let now = Instant::now();
+            if now >= deadline || stream.set_read_timeout(Some(deadline - now)).is_err() {
+                return;
+            }
+        }
+        match (&*stream).read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
+}
+
+/// How long a connection closed after an error answer reads what its
+/// client still sends (see [`lingering_close`]).
+const ERROR_LINGER: Duration = Duration::from_secs(1);
 
 /// The stack of a connection thread. Bodies are parsed on it, and
 /// serde_json's nesting limit (128) takes about 300 KiB of stack in a debug
@@ -326,6 +373,20 @@ enum HeadError {
     NotImplemented,
     /// An HTTP version other than 1.0 and 1.1 (RFC 9110 §15.6.6: 505).
     Version,
+}
+
+impl HeadError {
+    /// The answer to a head that could not be read; `None`: close quietly.
+    fn reply(self) -> Option<Reply> {
+        Some(match self {
+            HeadError::Gone => return None,
+            HeadError::TooLarge => error(431, "request head too large or too many header lines"),
+            HeadError::Timeout => error(408, "request head not received in time"),
+            HeadError::Malformed(why) => error(400, why),
+            HeadError::NotImplemented => error(501, "unknown method"),
+            HeadError::Version => error(505, "this server speaks HTTP/1.1 and HTTP/1.0"),
+        })
+    }
 }
 
 fn connection(
@@ -356,40 +417,13 @@ fn connection(
         first = false;
         let head = match read_head(&mut reader, limits, since) {
             Ok(h) => h,
-            Err(HeadError::Gone) => return,
-            Err(HeadError::TooLarge) => {
-                let _ = write_reply(
-                    reader.get_ref(),
-                    &error(431, "request head too large or too many header lines"),
-                    true,
-                    false,
-                );
-                return;
-            }
-            Err(HeadError::Timeout) => {
-                let _ = write_reply(
-                    reader.get_ref(),
-                    &error(408, "request head not received in time"),
-                    true,
-                    false,
-                );
-                return;
-            }
-            Err(HeadError::Malformed(why)) => {
-                let _ = write_reply(reader.get_ref(), &error(400, why), true, false);
-                return;
-            }
-            Err(HeadError::NotImplemented) => {
-                let _ = write_reply(reader.get_ref(), &error(501, "unknown method"), true, false);
-                return;
-            }
-            Err(HeadError::Version) => {
-                let _ = write_reply(
-                    reader.get_ref(),
-                    &error(505, "this server speaks HTTP/1.1 and HTTP/1.0"),
-                    true,
-                    false,
-                );
+            Err(e) => {
+                // Gone: the connection ended or idled out between requests.
+                if let Some(reply) = e.reply()
+                    && write_reply(reader.get_ref(), &reply, true, false).is_ok()
+                {
+                    lingering_close(reader.get_ref(), ERROR_LINGER);
+                }
                 return;
             }
         };
@@ -411,7 +445,15 @@ fn connection(
             head_only,
         );
         drop(in_progress);
-        if close || written.is_err() {
+        if written.is_err() {
+            return;
+        }
+        if close {
+            // A refused request's body may still be on its way (413, 401
+            // before the body was read): do not reset the answer away.
+            if reply.status >= 400 {
+                lingering_close(reader.get_ref(), ERROR_LINGER);
+            }
             return;
         }
     }
