@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::Shared;
+use super::limits;
 use super::tracker;
 use crate::engine::{ApproveError, Engine, EventState, Outcome, Pause, Verdict};
 use crate::journal::{self, CallPhase, StepRecord};
@@ -123,6 +124,8 @@ struct InFlight {
     replies: Vec<Reply>,
     /// Why events of this step were refused or did not succeed (for its log lines).
     reasons: HashMap<String, String>,
+    /// Journal room kept for this step's webhooks, given back once it is committed.
+    owed: u64,
 }
 
 impl InFlight {
@@ -173,6 +176,8 @@ pub struct Decider {
     /// the step being decided: handed to that step, logged with the
     /// transition, then dropped.
     reasons: HashMap<String, String>,
+    /// [`limits::decision_bytes`] of the webhooks applied since the last submit.
+    owed: u64,
 }
 
 impl Decider {
@@ -217,6 +222,7 @@ impl Decider {
             last_forget: now,
             tracked: HashSet::new(),
             reasons: HashMap::new(),
+            owed: 0,
         };
         for call in calls {
             decider.start_tracker(&call.event, call.phase, call.status_url, call.remote_id);
@@ -381,7 +387,9 @@ impl Decider {
         prepared: journal::Prepared,
         replies: Vec<Reply>,
     ) -> Option<InFlight> {
+        let owed = std::mem::take(&mut self.owed);
         if step.is_empty() {
+            self.shared.limits.paid(owed);
             answer_all(replies, &Ok(()));
             return None;
         }
@@ -395,6 +403,7 @@ impl Decider {
             answer,
             replies,
             reasons,
+            owed,
         })
     }
 
@@ -431,6 +440,7 @@ impl Decider {
             mut answer,
             replies,
             reasons,
+            owed,
         } = flight;
         let mut backoff = Duration::from_millis(50);
         let started = Instant::now();
@@ -454,6 +464,9 @@ impl Decider {
             .metrics
             .decider_time(JOURNAL_WAIT, started.elapsed());
         if committed.is_ok() {
+            // The journal's used bytes were read after this commit, before
+            // its answer: the room kept for it is now in them.
+            self.shared.limits.paid(owed);
             let started = Instant::now();
             self.act(&step, reasons);
             self.shared.metrics.decider_time(ACT, started.elapsed());
@@ -494,6 +507,7 @@ impl Decider {
         let output = match msg {
             Msg::Inbound { id, alerts } => {
                 step.inbound.push(id);
+                self.owed = self.owed.saturating_add(limits::decision_bytes(&alerts));
                 // Held now, whoever admitted them (another instance, with a
                 // shared journal; or before a restart).
                 self.shared.limits.hold(&alerts);

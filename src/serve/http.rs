@@ -606,6 +606,13 @@ fn accept(
     // stopped, the row stays undecided in the journal and the next start decides it.
     // A shared journal's leader reads its webhooks from the journal (every
     // instance takes them): here it is only woken, and a standby tells no one.
+    // Room for the decisions of what the decision thread is handed, kept
+    // until it has journaled them (a shared journal has no cap to keep room in).
+    let owed = if shared.leadership.shared {
+        0
+    } else {
+        super::limits::decision_bytes(&fresh)
+    };
     let hand_over: Box<dyn FnOnce(&i64) + Send> = if shared.leadership.shared {
         let leading = shared.leadership.is_leader();
         Box::new(move |_: &i64| {
@@ -628,6 +635,7 @@ fn accept(
         body,
         alerts: journaled,
     };
+    shared.limits.owe(owed);
     let committed = shared.writer.submit_inbound(row, Some(hand_over));
     match committed {
         Ok(_) => {
@@ -638,6 +646,7 @@ fn accept(
         }
         Err(e) => {
             shared.limits.release(reserved);
+            shared.limits.paid(owed);
             tracing::error!(source = %source.name, error = %e, "cannot journal a webhook; answering 503");
             (
                 Answer::error(503, "journal unavailable; retry").with("Retry-After", "5"),

@@ -13,15 +13,17 @@
 //!   while full is refused with 503 and `Retry-After`, our capacity, so the
 //!   sender retries within seconds (DESIGN.md §5); alerts already held
 //!   (repeats, resolves) always pass, so the state can drain;
-//! - journal size (`--journal-max-size`): webhooks stop at 90% of the cap with
-//!   503, keeping the rest for the decisions of what was acknowledged.
+//! - journal size (`--journal-max-size`): webhooks stop with 503 once the
+//!   journal, plus an estimate of what the decisions of the webhooks not
+//!   decided yet will write, reaches 90% of the cap; the rest is a margin for
+//!   the estimate, calls and state changes.
 //!
 //! Each refusal is counted in `/metrics` and logged once per change between
 //! "room" and "full". This module decides; the HTTP route only answers.
 
 use std::hash::BuildHasher;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -39,8 +41,10 @@ pub enum Refusal {
         max: usize,
         max_bytes: u64,
     },
-    /// The journal is past the share of `--journal-max-size` webhooks may use (503).
-    JournalFull { used: u64, limit: u64 },
+    /// The journal, with the room kept for the decisions of what is
+    /// acknowledged and not decided yet, is past the share of
+    /// `--journal-max-size` webhooks may use (503).
+    JournalFull { used: u64, owed: u64, limit: u64 },
 }
 
 impl Refusal {
@@ -75,8 +79,9 @@ impl Refusal {
                 "resgate holds {held} alerts ({bytes} bytes of labels and annotations), at its limit of \
                  {max} alerts or {max_bytes} bytes, and takes no new ones until some resolve; retry"
             ),
-            Refusal::JournalFull { used, limit } => format!(
-                "the journal is full ({used} of the {limit} bytes webhooks may use); \
+            Refusal::JournalFull { used, owed, limit } => format!(
+                "the journal is full ({used} bytes used and about {owed} kept for the decisions \
+                 of webhooks not decided yet, of the {limit} bytes webhooks may use); \
                  retry; an operator must prune or raise --journal-max-size"
             ),
         }
@@ -88,6 +93,26 @@ impl Refusal {
 /// which must never be the writes that fail.
 pub fn webhook_share(max_bytes: u64) -> u64 {
     max_bytes - max_bytes / 10
+}
+
+/// Journal bytes kept for deciding one alert, on top of twice its
+/// [`weight`]: deciding writes the alert's row (its labels and annotations as
+/// JSON) and at least one decision row with its proof and index entries.
+/// Measured on 185,712 discarded bench alerts (`benches/http.sh`): 513 bytes
+/// of `alerts` and 322 of `decisions` and indexes per alert, with a weight of
+/// about 300; a fire's proof is longer, hence the margin.
+const DECISION_BYTES_PER_ALERT: u64 = 1024;
+
+/// An estimate, on the high side, of the journal bytes deciding `alerts`
+/// will write. Webhooks are admitted only while the journal has room for the
+/// decisions of every webhook acknowledged and not decided yet: a backlog
+/// larger than the 10% kept back filled the journal and stalled the decision
+/// thread on "database or disk is full" with work it had promised to do.
+pub fn decision_bytes(alerts: &[Alert]) -> u64 {
+    alerts
+        .iter()
+        .map(|a| DECISION_BYTES_PER_ALERT.saturating_add(2 * u64::from(weight(a))))
+        .fold(0, u64::saturating_add)
 }
 
 /// What one alert is counted for against `--max-alert-bytes`: its strings
@@ -163,6 +188,8 @@ pub struct Limits {
     hasher: std::collections::hash_map::RandomState,
     alerts_full: AtomicBool,
     journal_full: AtomicBool,
+    /// [`decision_bytes`] of the webhooks acknowledged and not decided yet.
+    owed: AtomicU64,
 }
 
 impl Limits {
@@ -181,6 +208,7 @@ impl Limits {
             hasher: std::collections::hash_map::RandomState::new(),
             alerts_full: AtomicBool::new(false),
             journal_full: AtomicBool::new(false),
+            owed: AtomicU64::new(0),
         }
     }
 
@@ -216,10 +244,14 @@ impl Limits {
         }
         if let Some(max) = self.journal_max_bytes {
             let limit = webhook_share(max);
-            let full = journal_used >= limit;
+            // This webhook's own decisions count too: one webhook may bring
+            // more decisions than the room kept back.
+            let owed = self.owed().saturating_add(decision_bytes(alerts));
+            let full = journal_used.saturating_add(owed) >= limit;
             self.changed(&self.journal_full, full, || {
                 tracing::error!(
                     used = journal_used,
+                    owed,
                     limit,
                     "the journal is full: webhooks are answered 503 until pruning frees room or --journal-max-size is raised"
                 );
@@ -227,6 +259,7 @@ impl Limits {
             if full {
                 return Err(Refusal::JournalFull {
                     used: journal_used,
+                    owed,
                     limit,
                 });
             }
@@ -339,6 +372,32 @@ impl Limits {
         }
     }
 
+    /// A webhook's alerts were handed to the decision thread: keep journal
+    /// room for their decisions ([`decision_bytes`]) until [`Limits::paid`].
+    /// Called before the webhook is journaled, so that the decision thread
+    /// cannot pay it first.
+    pub fn owe(&self, bytes: u64) {
+        let _ = self
+            .owed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(bytes))
+            });
+    }
+
+    /// Their decisions are journaled (or the webhook was not).
+    pub fn paid(&self, bytes: u64) {
+        let _ = self
+            .owed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_sub(bytes))
+            });
+    }
+
+    /// Journal bytes kept for the decisions of webhooks not decided yet.
+    pub fn owed(&self) -> u64 {
+        self.owed.load(Ordering::Relaxed)
+    }
+
     /// How many alerts are held, and their [`weight`] (for `/metrics`).
     pub fn held(&self) -> (usize, u64) {
         self.held
@@ -381,11 +440,16 @@ impl Limits {
                  # TYPE resgate_journal_used_bytes gauge\nresgate_journal_used_bytes {used}\n"
             ));
         }
+        out.push_str(&format!(
+            "# HELP resgate_journal_owed_bytes Journal bytes kept for the decisions of webhooks acknowledged and not decided yet (an estimate on the high side); webhooks get 503 once used plus these reach resgate_journal_webhook_limit_bytes.\n\
+             # TYPE resgate_journal_owed_bytes gauge\nresgate_journal_owed_bytes {}\n",
+            self.owed()
+        ));
         if let Some(max) = self.journal_max_bytes {
             out.push_str(&format!(
                 "# HELP resgate_journal_max_bytes The journal's cap (--journal-max-size); webhooks get 503 from resgate_journal_webhook_limit_bytes.\n\
                  # TYPE resgate_journal_max_bytes gauge\nresgate_journal_max_bytes {max}\n\
-                 # HELP resgate_journal_webhook_limit_bytes Journal bytes in use beyond which webhooks get 503 (90% of the cap).\n\
+                 # HELP resgate_journal_webhook_limit_bytes Journal bytes in use (plus resgate_journal_owed_bytes) beyond which webhooks get 503 (90% of the cap).\n\
                  # TYPE resgate_journal_webhook_limit_bytes gauge\nresgate_journal_webhook_limit_bytes {}\n",
                 webhook_share(max)
             ));
@@ -516,16 +580,41 @@ mod tests {
 
     #[test]
     fn the_journal_stops_webhooks_at_ninety_percent_of_its_cap() {
-        let limits = Limits::new(5, 1000, u64::MAX, Some(1000));
-        assert!(limits.admit(&alerts("a", 1), 899, true).is_ok());
-        let refused = limits.admit(&alerts("b", 1), 900, true).unwrap_err();
+        let limits = Limits::new(5, 1000, u64::MAX, Some(1_000_000));
+        // One alert "a0"/"b0" from "am": weight 4, so 1,024 + 2 × 4 bytes owed.
+        let own = decision_bytes(&alerts("a", 1));
+        assert_eq!(own, 1_032);
+        assert!(
+            limits
+                .admit(&alerts("a", 1), 900_000 - own - 1, true)
+                .is_ok()
+        );
+        let refused = limits
+            .admit(&alerts("b", 1), 900_000 - own, true)
+            .unwrap_err();
         assert_eq!(
             refused,
             Refusal::JournalFull {
-                used: 900,
-                limit: 900
+                used: 900_000 - own,
+                owed: own,
+                limit: 900_000
             }
         );
         assert_eq!(refused.status(), 503, "our capacity, never a 4xx");
+    }
+
+    #[test]
+    fn room_owed_to_undecided_webhooks_counts_until_it_is_paid() {
+        let limits = Limits::new(5, 1000, u64::MAX, Some(1_000_000));
+        limits.owe(500_000);
+        assert!(matches!(
+            limits.admit(&alerts("a", 1), 400_000, true),
+            Err(Refusal::JournalFull { owed, .. }) if owed == 501_032
+        ));
+        limits.paid(500_000);
+        assert!(limits.admit(&alerts("a", 1), 400_000, true).is_ok());
+        // Paying what was never owed (a restore) cannot go below zero.
+        limits.paid(7);
+        assert_eq!(limits.owed(), 0);
     }
 }
