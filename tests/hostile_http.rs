@@ -1114,6 +1114,16 @@ fn a_web_page_cannot_drive_the_daemon() {
         &payload,
     );
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // Each refusal above is counted, so that a page probing the daemon
+    // shows in /metrics: 7 cross-site writes, 6 × 4 + 1 foreign names.
+    let metrics = exactly(addr, "GET", "/metrics", &[&host], b"").body;
+    for series in [
+        "resgate_http_requests_refused_total{reason=\"foreign_origin\"} 7",
+        "resgate_http_requests_refused_total{reason=\"foreign_host\"} 25",
+    ] {
+        assert!(metrics.contains(series), "{series}\n{metrics}");
+    }
 }
 
 /// Beyond loopback without an API token, the operator API would be open to

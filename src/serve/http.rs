@@ -64,7 +64,14 @@ impl Answer {
 /// Answers one request (called on its connection's thread).
 pub fn handle(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Reply {
     let answer = match refuse_foreign_host(request, hosts) {
-        Some(refusal) => refusal,
+        Some(refusal) => {
+            let reason = match refusal.status {
+                400 => "malformed_host",
+                _ => "foreign_host",
+            };
+            shared.metrics.request_refused(reason);
+            refusal
+        }
         None => route(request, shared, hosts),
     };
     Reply {
@@ -141,6 +148,9 @@ fn route(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Answe
             | ("POST", ["api", "v1", "events", _, "approve"])
     );
     if write && let Some(refusal) = refuse_foreign_write(request, hosts) {
+        if refusal.status == 403 {
+            shared.metrics.request_refused("foreign_origin");
+        }
         if let ("POST", ["webhook", _]) = (method.as_str(), segments.as_slice()) {
             shared.metrics.ingest("", refusal.status, 0);
         }

@@ -111,6 +111,17 @@ impl Metrics {
         );
     }
 
+    /// A request refused before any route: `foreign_host` (403, DNS
+    /// rebinding), `malformed_host` (400) or `foreign_origin` (403, a
+    /// cross-site write). A page probing the daemon shows here.
+    pub fn request_refused(&self, reason: &str) {
+        self.add(
+            "resgate_http_requests_refused_total",
+            format!("reason=\"{}\"", escape(reason)),
+            1,
+        );
+    }
+
     /// An accept that failed (out of file descriptors, most likely).
     pub fn accept_error(&self) {
         self.add("resgate_http_accept_errors_total", String::new(), 1);
@@ -315,6 +326,11 @@ impl Metrics {
                 "resgate_notifications_total",
                 "counter",
                 "Notifications by notifier and result: sent, retried (a try that failed; tried again later), failed (given up).",
+            ),
+            (
+                "resgate_http_requests_refused_total",
+                "counter",
+                "Requests refused before any route: foreign_host (403: a Host this daemon does not answer for, DNS rebinding), malformed_host (400), foreign_origin (403: a cross-site write).",
             ),
             (
                 "resgate_http_accept_errors_total",
