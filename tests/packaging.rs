@@ -3,6 +3,10 @@
 //! unit is contrib's with the binary in /usr/bin; the Containerfile's last
 //! stage tests the shipped rules with the binary it ships.
 //!
+//! systemd itself checks both units (`systemd-analyze verify`, and `security
+//! --offline` for the sandbox's exposure) where it is installed; `.ci/run`
+//! installs it.
+//!
 //! cargo-deb itself is not run here (it is not installed on the build
 //! machines); its asset format is `[source, destination, mode]`, a
 //! destination ending in `/` being a directory, `target/release/` paths
@@ -10,6 +14,7 @@
 //! (cargo-deb's README, "[package.metadata.deb] options").
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use clap::Parser;
 use resgate::cli::Cli;
@@ -188,4 +193,75 @@ fn the_readme_installs_with_cargo_install_path() {
     let manifest = read("Cargo.toml");
     assert!(manifest.contains("[[bin]]\nname = \"resgate\"\npath = \"src/main.rs\""));
     assert!(repo("Cargo.lock").is_file());
+}
+
+/// `systemd-analyze` (Debian package systemd); `None` after a skip notice,
+/// a panic when `CI` is set.
+fn systemd_analyze() -> Option<PathBuf> {
+    let found = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but systemd-analyze was not found: install the Debian package \
+             systemd (.ci/run does this)"
+        );
+        println!("skipped: systemd-analyze was not found (`apt-get install -y systemd`)");
+    }
+    found
+}
+
+/// systemd's own checks of the units, as an operator's `systemctl` would
+/// load them: `verify` (unknown or misspelt directives, a missing binary,
+/// a Documentation= man page that does not exist) and the sandbox's
+/// exposure score (`security --offline`, shown from 0 = locked down to 10 =
+/// none; the unit scored 1.4 when this was written: fail above 2.0, which
+/// `--threshold` takes on its own scale of 0 to 100, systemd-analyze(1)). The binary is the
+/// one this build made and the man pages are this tree's, both where the unit
+/// looks for them only in the copy given to systemd.
+#[test]
+fn systemd_accepts_both_units_and_their_sandbox() {
+    let Some(analyze) = systemd_analyze() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let man1 = dir.path().join("man/man1");
+    std::fs::create_dir_all(&man1).unwrap();
+    for page in expand("man/*.1") {
+        std::fs::copy(&page, man1.join(page.file_name().unwrap())).unwrap();
+    }
+    let binary = env!("CARGO_BIN_EXE_resgate");
+    for (unit, installed) in [
+        ("contrib/resgate.service", "/usr/local/bin/resgate"),
+        ("contrib/deb/resgate.service", "/usr/bin/resgate"),
+    ] {
+        let text = read(unit);
+        assert!(text.contains(installed), "{unit} runs {installed}");
+        let copy = dir.path().join("resgate.service");
+        std::fs::write(&copy, text.replace(installed, binary)).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new(&analyze)
+                .args(args)
+                .arg(&copy)
+                .env("MANPATH", dir.path().join("man"))
+                .output()
+                .expect("run systemd-analyze");
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.success(), said)
+        };
+        let (ok, said) = run(&["verify"]);
+        assert!(
+            ok && said.trim().is_empty(),
+            "{unit}: systemd-analyze verify:\n{said}"
+        );
+        let (ok, said) = run(&["security", "--offline=yes", "--threshold=20"]);
+        assert!(ok, "{unit}: exposure above 2.0:\n{said}");
+        assert!(said.contains("Overall exposure level"), "{said}");
+    }
 }
