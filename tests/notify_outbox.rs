@@ -299,3 +299,52 @@ fn a_storm_of_500_alerts_is_one_message_whose_sums_add_up_to_500() {
     );
     d.terminate();
 }
+
+/// `digest` is "at most one message per notifier per window" (DESIGN.md §9),
+/// restarts included: the window was kept in memory, so a daemon restarted
+/// (or crash-looping) sent its next message at once, one per start. Here the
+/// window is 1h: after a message and a kill -9, a new notification is
+/// journaled and stays unsent for the 3 s watched (15 of the sender's 200 ms
+/// polls); before the fix it went out within the first poll.
+#[test]
+fn the_digest_window_holds_across_a_restart() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (rules, data) = (tmp.path().join("rules"), tmp.path().join("data"));
+    write_rules(&rules, &fake, "");
+    let receiver = Receiver::start(200);
+    std::fs::write(
+        rules.join("notify.yaml"),
+        format!(
+            "notifiers:\n  ops: {{preset: webhook, url: \"{}/hook\", digest: 1h}}\nnotify: {{to: [ops], on: [fire]}}\n",
+            receiver.url
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let d = Daemon::start(&rules, &data, FAST);
+    let first = alertmanager_payload("firing", &api_down_on("api-1:8080"), "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &first).0, 200);
+    d.wait_for("the first message", Duration::from_secs(30), |_| {
+        receiver.got().len() == 1 && outbox_counts(&data, None).1 == 1
+    });
+    d.kill9();
+
+    let d = Daemon::start(&rules, &data, FAST);
+    let second = alertmanager_payload("firing", &api_down_on("api-2:8080"), "2026-11-25T10:01:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &second).0, 200);
+    d.wait_for(
+        "the second notification journaled",
+        Duration::from_secs(30),
+        |_| outbox_counts(&data, None).0 == 2,
+    );
+    for _ in 0..15 {
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            receiver.got().len(),
+            1,
+            "a second message within the digest window, after a restart"
+        );
+    }
+    assert_eq!(outbox_counts(&data, None).1, 1, "still one row sent");
+    d.terminate();
+}

@@ -76,6 +76,19 @@ pub fn notifiers_with_unsent(conn: &Db) -> Result<Vec<String>> {
     )
 }
 
+/// When `notifier`'s last message went out, if one did: its `digest`
+/// window runs from there, across a restart. A notifier sends its oldest
+/// unsent rows first, so the highest ID sent went out last.
+pub fn last_sent(conn: &Db, notifier: &str) -> Result<Option<Timestamp>> {
+    let at = conn.query(
+        "SELECT sent_at FROM outbox WHERE notifier = ?1 AND sent_at IS NOT NULL
+         ORDER BY id DESC LIMIT 1",
+        params![notifier],
+        |r| r.string(0),
+    )?;
+    at.first().map(|s| parse_ts(s)).transpose()
+}
+
 /// Delivered (`ids` share one message); `annotation`: the Grafana region it opened.
 pub fn mark_sent(conn: &Db, ids: &[i64], at: Timestamp, annotation: Option<u64>) -> Result<()> {
     let annotation = annotation.and_then(|a| i64::try_from(a).ok());

@@ -132,9 +132,25 @@ fn orphans_and_metrics(shared: &Shared, notifiers: &[Notifier]) {
 /// message per `digest` window, the rest of the queue summed up in it.
 fn work(shared: &Arc<Shared>, name: &str) {
     let sender = Sender::new();
-    // When the last message went out. Kept in memory: after a restart the
-    // first message may come sooner than a window after the last one.
-    let mut last_sent: Option<std::time::Instant> = None;
+    // When the last message went out: read from the journal at start, so
+    // that a restart does not open a new `digest` window early (a crash loop
+    // would otherwise send one message per start). A sent time in the future
+    // (the wall clock stepped back) counts as now.
+    let mut last_sent: Option<std::time::Instant> = shared
+        .readers
+        .get()
+        .and_then(|conn| outbox::last_sent(&conn, name))
+        .unwrap_or_else(|e| {
+            tracing::warn!(notifier = name, error = %e, "cannot read when the last message went out");
+            None
+        })
+        .and_then(|at| {
+            let ago = Timestamp::now().duration_since(at);
+            let ago = Duration::try_from(ago).unwrap_or(Duration::ZERO);
+            // `None` when it is older than this machine's clock goes back:
+            // before a reboot, long enough ago.
+            std::time::Instant::now().checked_sub(ago)
+        });
     // Idle: wait before looking again. After a delivery, look at once: a
     // backlog drains at the receiver's pace, not one row per POLL.
     let mut idle = true;
