@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pause, Snapshot};
 use crate::source::Alert;
 pub use db::{Db, Dialect, Row};
-use db::{ToParam, params};
+use db::{Param, ToParam, params};
 
 /// The SQLite migrations, in order. A test checks this list against
 /// `migrations/sqlite/`; `migrations/postgres/` holds the same in PostgreSQL's words.
@@ -176,6 +176,9 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     // key; with 2 MiB most of those pages were read back from the OS on every
     // step, which was much of the writer's time (benches/README.md, issue 22).
     conn.execute_batch("PRAGMA cache_size = -32768;")?;
+    // A step's multi-row statements come in a few sizes (a full chunk, and
+    // what is left): room for them next to the ingest statements.
+    conn.set_prepared_statement_cache_capacity(64);
     // The writer runs each piece in a savepoint, and SQLite keeps the pages a
     // savepoint changes in a sub-journal, spilled to a temporary file past
     // 64 KiB: a decision step of a storm changes megabytes, and writing them
@@ -751,6 +754,26 @@ pub fn record_step(
 /// under PostgreSQL's 65,535 parameters and SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// The times of many rows as text, each distinct time written once: a
+/// step's rows mostly share a few (its `now`, when its alerts were first
+/// seen), so most of the formatting per column per row was the same work
+/// again.
+#[derive(Default)]
+struct TimeTexts {
+    texts: Vec<String>,
+    seen: std::collections::HashMap<Timestamp, usize>,
+}
+
+impl TimeTexts {
+    /// Where `t`'s text ([`ts`]) is in `texts`.
+    fn index(&mut self, t: Timestamp) -> usize {
+        *self.seen.entry(t).or_insert_with(|| {
+            self.texts.push(ts(t));
+            self.texts.len() - 1
+        })
+    }
+}
+
 /// `(?1, ?2, ?3), (?4, ?5, ?6)`: `rows` tuples of `width` placeholders.
 fn placeholders(rows: usize, width: usize) -> String {
     let mut out = String::new();
@@ -821,39 +844,67 @@ fn alert_rows<'a>(step: &'a StepRecord, prepared: &'a Prepared) -> Vec<AlertRow<
 /// Inserts or updates many alerts in one statement (distinct fingerprints:
 /// a step's alerts are keyed by them).
 fn upsert_alerts(conn: &Db, rows: &[AlertRow<'_>]) -> Result<()> {
-    let times: Vec<(String, String, Option<String>)> = rows
+    let mut texts = TimeTexts::default();
+    let times: Vec<(usize, usize, Option<usize>)> = rows
         .iter()
-        .map(|r| (ts(r.first_seen), ts(r.last_seen), r.resolved_at.map(ts)))
+        .map(|r| {
+            let first = texts.index(r.first_seen);
+            let last = texts.index(r.last_seen);
+            (first, last, r.resolved_at.map(|t| texts.index(t)))
+        })
         .collect();
+    let texts = texts.texts;
     let mut params = Vec::with_capacity(rows.len() * 5);
     for (row, (first, last, resolved)) in rows.iter().zip(&times) {
         params.extend([
             row.fingerprint.to_param(),
             row.json.to_param(),
-            first.to_param(),
-            last.to_param(),
-            resolved.to_param(),
+            texts[*first].to_param(),
+            texts[*last].to_param(),
+            match resolved {
+                Some(i) => texts[*i].to_param(),
+                None => Param::Null,
+            },
         ]);
     }
-    let sql = format!(
-        "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
+    let sql = |rows: usize| {
+        format!(
+            "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
          VALUES {}
          ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
            last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
-        placeholders(rows.len(), 5)
-    );
-    conn.execute(&sql, &params)?;
+            placeholders(rows, 5)
+        )
+    };
+    static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    conn.execute(&statement_for(rows.len(), &FULL, sql), &params)?;
     Ok(())
+}
+
+/// The SQL of a multi-row statement of `rows` rows: a full chunk's is made
+/// once (most of a storm's statements), any other size when needed.
+fn statement_for(
+    rows: usize,
+    full: &'static std::sync::OnceLock<String>,
+    make: impl Fn(usize) -> String,
+) -> std::borrow::Cow<'static, str> {
+    if rows == ROWS_PER_STATEMENT {
+        std::borrow::Cow::Borrowed(full.get_or_init(|| make(ROWS_PER_STATEMENT)).as_str())
+    } else {
+        std::borrow::Cow::Owned(make(rows))
+    }
 }
 
 /// Inserts many decisions in one statement, in their order.
 fn insert_decisions(conn: &Db, rows: &[(Option<i64>, &Decision, &str)]) -> Result<()> {
-    let times: Vec<String> = rows.iter().map(|(_, d, _)| ts(d.at)).collect();
+    let mut texts = TimeTexts::default();
+    let times: Vec<usize> = rows.iter().map(|(_, d, _)| texts.index(d.at)).collect();
+    let texts = texts.texts;
     let mut params = Vec::with_capacity(rows.len() * 9);
     for ((inbound, d, proof), at) in rows.iter().zip(&times) {
         params.extend([
             inbound.to_param(),
-            at.to_param(),
+            texts[*at].to_param(),
             d.alert.to_param(),
             d.remediation.to_param(),
             d.target.to_param(),
@@ -863,12 +914,15 @@ fn insert_decisions(conn: &Db, rows: &[(Option<i64>, &Decision, &str)]) -> Resul
             proof.to_param(),
         ]);
     }
-    let sql = format!(
-        "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
+    let sql = |rows: usize| {
+        format!(
+            "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
          VALUES {}",
-        placeholders(rows.len(), 9)
-    );
-    conn.execute(&sql, &params)?;
+            placeholders(rows, 9)
+        )
+    };
+    static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    conn.execute(&statement_for(rows.len(), &FULL, sql), &params)?;
     Ok(())
 }
 

@@ -671,12 +671,28 @@ impl Decider {
     fn act(&mut self, step: &StepRecord, mut reasons: HashMap<String, String>) {
         let shared = self.shared.clone();
         let metrics = &shared.metrics;
+        let mut unmatched = 0usize;
         for d in &step.decisions {
             metrics.decision(d.verdict.as_str(), d.remediation.as_deref());
             if let (Verdict::Fire, Some("shadow"), Some(r)) =
                 (d.verdict, d.reason.as_deref(), d.remediation.as_deref())
             {
                 metrics.shadow_fire(r);
+            }
+            // An alert no remediation matches is most of a storm and asks
+            // nothing of anyone: its line is at debug level, and a step says
+            // how many there were on one line (below). Writing one line each
+            // was a fifth of this thread's time in a storm of 50-alert webhooks
+            // (docs/decisions.md, "Decider throughput").
+            if d.verdict == Verdict::Discard && d.reason.as_deref() == Some("no_match") {
+                unmatched += 1;
+                tracing::debug!(
+                    alert = d.alert.as_str(),
+                    verdict = %d.verdict,
+                    reason = "no_match",
+                    "decision"
+                );
+                continue;
             }
             // Alert IDs and targets come from senders: as `&str` fields they are
             // written quoted and escaped, so a newline in a label or an
@@ -704,6 +720,14 @@ impl Decider {
                 Verdict::Escalate => self.escalate(d),
                 _ => {}
             }
+        }
+        if unmatched > 0 {
+            tracing::info!(
+                alerts = unmatched,
+                verdict = %Verdict::Discard,
+                reason = "no_match",
+                "decisions: alerts that match no remediation, discarded"
+            );
         }
         for t in &step.transitions {
             metrics.transition(t.to.as_str());
