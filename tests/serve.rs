@@ -7,7 +7,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, read_response, write_rules};
+use common::daemon::{
+    API_DOWN, Daemon, alertmanager_payload, alertmanager_storm_of, read_response, write_rules,
+};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use common::postgres::Postgres;
 use serde_json::Value;
@@ -1075,26 +1077,7 @@ fn unmatched_alerts_are_logged_as_one_line_per_step_and_a_fire_on_its_own() {
     let rules = dir.path().join("rules");
     write_rules(&rules, &fake, "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
-    let alerts: Vec<Value> = (0..5)
-        .map(|i| {
-            serde_json::json!({
-                "status": "firing",
-                "labels": {"alertname": "NothingMatchesThis", "instance": format!("db-{i}")},
-                "annotations": {},
-                "startsAt": "2026-12-07T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.example/graph",
-                "fingerprint": ""
-            })
-        })
-        .collect();
-    let storm = serde_json::json!({
-        "version": "4", "groupKey": "{}:{alertname=\"NothingMatchesThis\"}",
-        "truncatedAlerts": 0, "status": "firing", "receiver": "resgate",
-        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
-        "externalURL": "http://alertmanager.example:9093", "alerts": alerts
-    });
-    let storm = serde_json::to_vec(&storm).unwrap();
+    let storm = alertmanager_storm_of("NothingMatchesThis", 5);
     assert_eq!(d.post("/webhook/alertmanager", &storm).0, 200);
     let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
     assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);

@@ -33,8 +33,8 @@ const MAX_STEP: usize = 256;
 /// webhooks of 50 alerts would make that hundreds of megabytes, which the
 /// allocator keeps once freed; a smaller step is also a shorter wait for the
 /// webhooks committed with it. Past this, the next message waits for the next step.
-/// 2,048 left a storm of 50-alert webhooks ~5,000 webhooks behind after 10 s,
-/// 4,096 about 1,100 (gone in 1.6 s), 8,192 about 200, with a longer p99 for
+/// 2,048 left a storm of 50-alert webhooks ~3,800 webhooks behind after 10 s
+/// (gone in 6 s), 4,096 about 1,100 (1.6 s), 8,192 about 200, with a longer p99 for
 /// the webhooks committed with a step (benches/README.md, issue 22). Likely
 /// why: a step's alerts land on scattered pages of the journal's indexes by
 /// fingerprint, each written whole at every commit; a larger step shares more
