@@ -153,6 +153,16 @@ fn alerts_journaled_from_their_webhook_json_are_the_alerts_the_engine_holds() {
         // A later identical repeat, outside the dedupe window.
         (t(500), vec![alert("c", Firing, t(100), "second")]),
     ];
+    // The webhook's thread encodes the alerts one by one and joins them for
+    // the inbound row: the same bytes as encoding the list (src/serve/http.rs).
+    for (_, alerts) in &payloads {
+        let each: Vec<String> = alerts
+            .iter()
+            .map(|a| serde_json::to_string(a).expect("encode"))
+            .collect();
+        let list = serde_json::to_string(alerts).expect("encode");
+        assert_eq!(format!("[{}]", each.join(",")), list);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let read = journal_of(dir.path(), &payloads, false);
     let encoded = journal_of(dir.path(), &payloads, true);

@@ -520,8 +520,9 @@ impl Decider {
                 let mut kept = Vec::with_capacity(alerts.len());
                 let out = e.ingest_owned_kept(alerts, now, &mut kept);
                 // An alert stored as it came is journaled with the JSON its
-                // webhook's thread made: reading it back from the engine and
-                // encoding it again was a sixth of this thread's time in a storm.
+                // webhook's thread made: reading it back from the engine,
+                // encoding it again and freeing the copy was over a third of
+                // this thread's samples in a storm (benches/README.md, issue 22).
                 step.add_alerts_encoded(e, fingerprints, &kept, encoded);
                 step.add_output_from(e, out, Some(id));
                 return None;
