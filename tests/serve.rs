@@ -7,7 +7,9 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, read_response, write_rules};
+use common::daemon::{
+    API_DOWN, Daemon, alertmanager_payload, alertmanager_storm_of, read_response, write_rules,
+};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use common::postgres::Postgres;
 use serde_json::Value;
@@ -1060,5 +1062,55 @@ fn a_full_journal_answers_503_loses_nothing_and_resumes_with_room() {
         decided as usize > acked.len(),
         "{decided} alerts decided, {} acknowledged",
         acked.len()
+    );
+}
+
+/// An alert storm is mostly alerts no remediation matches: those decisions
+/// are journaled and counted one by one, but logged as one line per decision
+/// step (`alerts=N`), not one line each (issue 22: a line per decision was a
+/// fifth of the decision thread's time; docs/decisions.md "Decider
+/// throughput"). Every other decision keeps its own line.
+#[test]
+fn unmatched_alerts_are_logged_as_one_line_per_step_and_a_fire_on_its_own() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, "");
+    let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
+    let storm = alertmanager_storm_of("NothingMatchesThis", 5);
+    assert_eq!(d.post("/webhook/alertmanager", &storm).0, 200);
+    let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
+    assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
+    d.wait_for("5 discards and a fire", WAIT, |d| {
+        verdicts(d, "discard") == 5 && verdicts(d, "fire") == 1
+    });
+    // Acted on (and so logged) once journaled: wait for the lines too.
+    let fire_line = |logs: &str| {
+        logs.lines()
+            .any(|l| l.contains(" decision ") && l.contains("verdict=fire"))
+    };
+    d.wait_for("the fire's log line", WAIT, |d| fire_line(&d.logs()));
+    let logs = d.logs();
+    let per_decision = logs
+        .lines()
+        .filter(|l| l.contains(" decision ") && l.contains("no_match"))
+        .count();
+    assert_eq!(per_decision, 0, "a line per unmatched alert:\n{logs}");
+    let counted: usize = logs
+        .lines()
+        .filter(|l| l.contains("alerts that match no remediation"))
+        .map(|l| {
+            assert!(l.contains(" INFO "), "{l}");
+            let n = l.split("alerts=").nth(1).unwrap_or_default();
+            n.split(' ')
+                .next()
+                .unwrap_or_default()
+                .parse::<usize>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(
+        counted, 5,
+        "the step lines count every unmatched alert:\n{logs}"
     );
 }

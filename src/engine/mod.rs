@@ -203,7 +203,7 @@ impl Engine {
 
     /// Alerts arrive (one payload's worth, in payload order).
     pub fn ingest(&mut self, alerts: &[Alert], now: Timestamp) -> Output {
-        self.ingest_cow(alerts.iter().map(Cow::Borrowed), now)
+        self.ingest_cow(alerts.iter().map(Cow::Borrowed), now, None)
     }
 
     /// [`Engine::ingest`] for a caller done with its alerts: each is decided
@@ -214,13 +214,29 @@ impl Engine {
         alerts: impl IntoIterator<Item = Alert>,
         now: Timestamp,
     ) -> Output {
-        self.ingest_cow(alerts.into_iter().map(Cow::Owned), now)
+        self.ingest_cow(alerts.into_iter().map(Cow::Owned), now, None)
+    }
+
+    /// [`Engine::ingest_owned`], telling in `kept` (one entry per alert, in
+    /// their order) whether the state now holds exactly that alert: a caller
+    /// that encoded an alert before handing it over may then record that
+    /// encoding instead of reading the alert back and encoding it again.
+    /// `false` for an alert skipped as a repeat, or resolved, or stored other
+    /// than it came (a repeat keeps the earlier start).
+    pub fn ingest_owned_kept(
+        &mut self,
+        alerts: impl IntoIterator<Item = Alert>,
+        now: Timestamp,
+        kept: &mut Vec<bool>,
+    ) -> Output {
+        self.ingest_cow(alerts.into_iter().map(Cow::Owned), now, Some(kept))
     }
 
     fn ingest_cow<'a>(
         &mut self,
         alerts: impl Iterator<Item = Cow<'a, Alert>>,
         now: Timestamp,
+        mut kept: Option<&mut Vec<bool>>,
     ) -> Output {
         let mut out = self.advance(now);
         let now = self.clock(now);
@@ -251,15 +267,24 @@ impl Engine {
         for alert in alerts {
             let key = notification_digest(&alert, false);
             if !self.recent.insert(key) {
+                if let Some(kept) = kept.as_deref_mut() {
+                    kept.push(false);
+                }
                 continue;
             }
             self.recent_order.push_back((now, key));
             match alert.status {
                 AlertStatus::Firing => {
-                    let firing = self.upsert_firing(alert, now);
+                    let (firing, as_given) = self.upsert_firing(alert, now);
+                    if let Some(kept) = kept.as_deref_mut() {
+                        kept.push(as_given);
+                    }
                     self.decide_alert(firing, now, &mut out.decisions);
                 }
                 AlertStatus::Resolved => {
+                    if let Some(kept) = kept.as_deref_mut() {
+                        kept.push(false);
+                    }
                     out.append(self.resolve(&alert, now));
                 }
             }
@@ -279,17 +304,22 @@ impl Engine {
     }
 
     /// Records a firing alert; returns it as the state now holds it (the one
-    /// given, unless a repeat kept the earlier start or annotations).
-    fn upsert_firing<'a>(&mut self, alert: Cow<'a, Alert>, now: Timestamp) -> Cow<'a, Alert> {
+    /// given, unless a repeat kept the earlier start or annotations), and
+    /// whether that is exactly the one given.
+    fn upsert_firing<'a>(
+        &mut self,
+        alert: Cow<'a, Alert>,
+        now: Timestamp,
+    ) -> (Cow<'a, Alert>, bool) {
         let fp = alert.fingerprint.as_str();
         let alerts = &mut self.state.alerts;
         // A new alert (most of a large payload) is stored with one search.
         if alerts.insert_if_new(&alert, now) {
             add_facts(&mut self.facts, &self.index, &self.rules, &alert);
-            return alert;
+            return (alert, true);
         }
         let Some(times) = alerts.times(fp) else {
-            return alert; // not reached: `insert_if_new` found it
+            return (alert, false); // not reached: `insert_if_new` found it
         };
         let was_resolved = times.resolved_at.is_some();
         if was_resolved || !alerts.annotations_equal(fp, &alert.annotations) {
@@ -297,7 +327,7 @@ impl Engine {
             self.facts.remove_alert(fp, || alerts.alert(fp));
             alerts.insert(&alert, times.first_seen, now, None);
             add_facts(&mut self.facts, &self.index, &self.rules, &alert);
-            return alert;
+            return (alert, true);
         }
         // A repeat notification keeps the first start.
         if times.starts_at > alert.starts_at {
@@ -306,11 +336,11 @@ impl Engine {
         }
         alerts.touch(fp, now);
         if alerts.same(&alert) {
-            return alert;
+            return (alert, true);
         }
         match alerts.alert(fp) {
-            Some(kept) => Cow::Owned(kept),
-            None => alert,
+            Some(kept) => (Cow::Owned(kept), false),
+            None => (alert, false),
         }
     }
 

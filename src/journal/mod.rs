@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::engine::{AlertEntry, Decision, Engine, Event, EventState, Output, Pause, Snapshot};
 use crate::source::Alert;
 pub use db::{Db, Dialect, Row};
-use db::{ToParam, params};
+use db::{Param, ToParam, params};
 
 /// The SQLite migrations, in order. A test checks this list against
 /// `migrations/sqlite/`; `migrations/postgres/` holds the same in PostgreSQL's words.
@@ -176,6 +176,21 @@ pub fn open_writer(path: &Path) -> Result<Db> {
     // key; with 2 MiB most of those pages were read back from the OS on every
     // step, which was much of the writer's time (benches/README.md, issue 22).
     conn.execute_batch("PRAGMA cache_size = -32768;")?;
+    // A step's multi-row statements come in a few sizes (a full chunk, and
+    // what is left): room for them next to the ingest statements.
+    conn.set_prepared_statement_cache_capacity(64);
+    // The writer runs each piece in a savepoint, and SQLite keeps the pages a
+    // savepoint changes in a sub-journal, spilled to a temporary file past
+    // 64 KiB: a decision step of a storm changes megabytes, and writing them
+    // there was a quarter of the writer's time. In memory, it costs at most
+    // the pages one piece changes, freed at its release.
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
+    // Checkpoint the WAL into the database every 16 MiB of it, not every 4
+    // MiB (SQLite's 1,000 pages): a storm's step writes several MiB, so the
+    // default checkpointed at almost every commit, copying (and syncing) the
+    // pages every step rewrites (index nodes, the decisions' last page) again
+    // and again.
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 4096;")?;
     migrate(&conn)?;
     let db = Db::Sqlite(conn);
     ensure_instance(&db)?;
@@ -432,6 +447,10 @@ pub struct StepRecord {
     pub events: BTreeMap<String, Event>,
     /// Every alert the step may have changed, as it is now.
     pub alerts: BTreeMap<String, AlertEntry>,
+    /// As `alerts`, for alerts whose JSON came with them (the webhook's
+    /// thread encoded them for the inbound row): not read back from the
+    /// engine and encoded again. A fingerprint is in one of the two maps.
+    pub alerts_encoded: BTreeMap<String, EncodedAlert>,
     pub pauses_set: Vec<Pause>,
     pub pauses_deleted: Vec<(String, Option<String>)>,
     /// Resolved alerts the engine forgot.
@@ -442,6 +461,15 @@ pub struct StepRecord {
     /// Notifications the step's decisions and transitions cause, by
     /// notifier name: journaled in the same transaction (DESIGN.md §9).
     pub outbox: Vec<(String, crate::notifier::Notice)>,
+}
+
+/// An alert of a step as the engine holds it, already encoded as JSON.
+#[derive(Debug, Clone)]
+pub struct EncodedAlert {
+    pub json: String,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub resolved_at: Option<Timestamp>,
 }
 
 /// The rows one refresh of a fact relation added and removed.
@@ -494,7 +522,46 @@ impl StepRecord {
     pub fn add_alerts<'a>(&mut self, engine: &Engine, fingerprints: impl Iterator<Item = &'a str>) {
         for fp in fingerprints {
             if let Some(entry) = engine.state().alerts.get(fp) {
-                self.alerts.insert(fp.to_owned(), entry.clone());
+                self.alerts_encoded.remove(fp);
+                self.alerts.insert(fp.to_owned(), entry);
+            }
+        }
+    }
+
+    /// As [`StepRecord::add_alerts`] after [`Engine::ingest_owned_kept`]:
+    /// `fingerprints`, `kept` and `encoded` are per alert of the payload, in
+    /// its order; an alert the engine kept exactly as given is recorded with
+    /// its `encoded` JSON (`serde_json::to_string` of that alert), the others
+    /// are read back from the engine. `encoded` may be empty (not known).
+    pub fn add_alerts_encoded(
+        &mut self,
+        engine: &Engine,
+        fingerprints: Vec<String>,
+        kept: &[bool],
+        encoded: Vec<String>,
+    ) {
+        let known = encoded.len() == fingerprints.len() && kept.len() == fingerprints.len();
+        let mut encoded = encoded.into_iter();
+        let alerts = &engine.state().alerts;
+        // In payload order, each later alert of a fingerprint replacing the
+        // earlier: the state after the payload, as `add_alerts` records it.
+        for (i, fp) in fingerprints.into_iter().enumerate() {
+            let json = encoded.next();
+            if let (true, true, Some(json), Some(times)) = (known, kept[i], json, alerts.times(&fp))
+            {
+                self.alerts.remove(&fp);
+                self.alerts_encoded.insert(
+                    fp,
+                    EncodedAlert {
+                        json,
+                        first_seen: times.first_seen,
+                        last_seen: times.last_seen,
+                        resolved_at: times.resolved_at,
+                    },
+                );
+            } else if let Some(entry) = alerts.get(&fp) {
+                self.alerts_encoded.remove(&fp);
+                self.alerts.insert(fp, entry);
             }
         }
     }
@@ -551,46 +618,36 @@ pub fn record_step(
     prepared: &Prepared,
 ) -> Result<()> {
     let now = step.now.unwrap_or_else(Timestamp::now);
-    // PostgreSQL: the rows a storm writes most (alerts, decisions, inbound
-    // rows marked done) go in multi-row statements, one round trip per chunk
-    // instead of one per row; the same rows, in the same order.
-    let batched = conn.dialect() == Dialect::Postgres;
-    if batched {
-        let entries: Vec<_> = step.alerts.values().zip(&prepared.alerts).collect();
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-            upsert_alerts(conn, chunk)?;
-        }
+    // The rows a storm writes most (alerts, decisions, inbound rows marked
+    // done) go in multi-row statements: on PostgreSQL one round trip per
+    // chunk instead of one per row; on SQLite one statement run per chunk
+    // instead of a bind, step and reset per row. The same rows, in the same
+    // order (both run a VALUES list in its order, so decisions keep theirs).
+    let entries = alert_rows(step, prepared);
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        upsert_alerts(conn, chunk)?;
     }
-    for (entry, json) in step.alerts.values().zip(&prepared.alerts) {
-        if !batched {
-            upsert_alert(conn, entry, json)?;
-        }
-        if entry.resolved_at.is_some() {
+    for row in &entries {
+        if row.resolved_at.is_some() {
             conn.execute(
                 "DELETE FROM deferrals WHERE alert = ?1",
-                params![&entry.alert.fingerprint],
+                params![row.fingerprint],
             )?;
         }
     }
-    if batched {
-        let rows: Vec<_> = step
-            .decisions
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let proof = prepared.proofs.get(i).map_or("null", String::as_str);
-                (step.decided_from.get(i).copied().flatten(), d, proof)
-            })
-            .collect();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            insert_decisions(conn, chunk)?;
-        }
+    let rows: Vec<_> = step
+        .decisions
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let proof = prepared.proofs.get(i).map_or("null", String::as_str);
+            (step.decided_from.get(i).copied().flatten(), d, proof)
+        })
+        .collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        insert_decisions(conn, chunk)?;
     }
     for (i, d) in step.decisions.iter().enumerate() {
-        if !batched {
-            let proof = prepared.proofs.get(i).map_or("null", String::as_str);
-            insert_decision(conn, step.decided_from.get(i).copied().flatten(), d, proof)?;
-        }
         let Some(r) = &d.remediation else { continue };
         if d.verdict == crate::engine::Verdict::Defer {
             conn.execute(
@@ -676,35 +733,46 @@ pub fn record_step(
             params![ts(c.at), c.relation, json(&c.added), json(&c.removed)],
         )?;
     }
-    if batched {
-        let done = ts(now);
-        for chunk in step.inbound.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = String::from("UPDATE inbound SET done_at = ?1 WHERE id IN (");
-            let mut params = vec![done.to_param()];
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("?{}", i + 2));
-                params.push(id.to_param());
+    let done = ts(now);
+    for chunk in step.inbound.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("UPDATE inbound SET done_at = ?1 WHERE id IN (");
+        let mut params = vec![done.to_param()];
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
             }
-            sql.push(')');
-            conn.execute(&sql, &params)?;
+            sql.push_str(&format!("?{}", i + 2));
+            params.push(id.to_param());
         }
-        return Ok(());
-    }
-    for id in &step.inbound {
-        conn.execute(
-            "UPDATE inbound SET done_at = ?2 WHERE id = ?1",
-            params![id, ts(now)],
-        )?;
+        sql.push(')');
+        conn.execute(&sql, &params)?;
     }
     Ok(())
 }
 
-/// Rows per multi-row statement (PostgreSQL): few distinct statements to
-/// prepare, well under its 65,535 parameters.
+/// Rows per multi-row statement: few distinct statements to prepare, well
+/// under PostgreSQL's 65,535 parameters and SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 200;
+
+/// The times of many rows as text, each distinct time written once: a
+/// step's rows mostly share a few (its `now`, when its alerts were first
+/// seen), so most of the formatting per column per row was the same work
+/// again.
+#[derive(Default)]
+struct TimeTexts {
+    texts: Vec<String>,
+    seen: std::collections::HashMap<Timestamp, usize>,
+}
+
+impl TimeTexts {
+    /// Where `t`'s text ([`ts`]) is in `texts`.
+    fn index(&mut self, t: Timestamp) -> usize {
+        *self.seen.entry(t).or_insert_with(|| {
+            self.texts.push(ts(t));
+            self.texts.len() - 1
+        })
+    }
+}
 
 /// `(?1, ?2, ?3), (?4, ?5, ?6)`: `rows` tuples of `width` placeholders.
 fn placeholders(rows: usize, width: usize) -> String {
@@ -725,42 +793,118 @@ fn placeholders(rows: usize, width: usize) -> String {
     out
 }
 
-/// [`upsert_alert`] for many alerts in one statement (distinct fingerprints:
-/// a step's alerts are keyed by them).
-fn upsert_alerts(conn: &Db, rows: &[(&AlertEntry, &String)]) -> Result<()> {
-    let times: Vec<(String, String, Option<String>)> = rows
+/// One row of the alerts table as a step writes it.
+struct AlertRow<'a> {
+    fingerprint: &'a str,
+    json: &'a str,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    resolved_at: Option<Timestamp>,
+}
+
+/// The step's alerts, read back or already encoded, in fingerprint order
+/// (the order one map of them would give).
+fn alert_rows<'a>(step: &'a StepRecord, prepared: &'a Prepared) -> Vec<AlertRow<'a>> {
+    let mut read = step
+        .alerts
         .iter()
-        .map(|(e, _)| (ts(e.first_seen), ts(e.last_seen), e.resolved_at.map(ts)))
+        .zip(&prepared.alerts)
+        .map(|((fp, e), json)| AlertRow {
+            fingerprint: fp,
+            json,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            resolved_at: e.resolved_at,
+        })
+        .peekable();
+    let mut encoded = step
+        .alerts_encoded
+        .iter()
+        .map(|(fp, e)| AlertRow {
+            fingerprint: fp,
+            json: &e.json,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            resolved_at: e.resolved_at,
+        })
+        .peekable();
+    let mut rows = Vec::with_capacity(step.alerts.len() + step.alerts_encoded.len());
+    loop {
+        let next = match (read.peek(), encoded.peek()) {
+            (Some(a), Some(b)) if a.fingerprint <= b.fingerprint => read.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => encoded.next(),
+            (Some(_), None) => read.next(),
+            (None, None) => break,
+        };
+        rows.extend(next);
+    }
+    rows
+}
+
+/// Inserts or updates many alerts in one statement (distinct fingerprints:
+/// a step's alerts are keyed by them).
+fn upsert_alerts(conn: &Db, rows: &[AlertRow<'_>]) -> Result<()> {
+    let mut texts = TimeTexts::default();
+    let times: Vec<(usize, usize, Option<usize>)> = rows
+        .iter()
+        .map(|r| {
+            let first = texts.index(r.first_seen);
+            let last = texts.index(r.last_seen);
+            (first, last, r.resolved_at.map(|t| texts.index(t)))
+        })
         .collect();
+    let texts = texts.texts;
     let mut params = Vec::with_capacity(rows.len() * 5);
-    for ((entry, json), (first, last, resolved)) in rows.iter().zip(&times) {
+    for (row, (first, last, resolved)) in rows.iter().zip(&times) {
         params.extend([
-            entry.alert.fingerprint.to_param(),
-            json.to_param(),
-            first.to_param(),
-            last.to_param(),
-            resolved.to_param(),
+            row.fingerprint.to_param(),
+            row.json.to_param(),
+            texts[*first].to_param(),
+            texts[*last].to_param(),
+            match resolved {
+                Some(i) => texts[*i].to_param(),
+                None => Param::Null,
+            },
         ]);
     }
-    let sql = format!(
-        "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
+    let sql = |rows: usize| {
+        format!(
+            "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
          VALUES {}
          ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
            last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
-        placeholders(rows.len(), 5)
-    );
-    conn.execute(&sql, &params)?;
+            placeholders(rows, 5)
+        )
+    };
+    static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    conn.execute(&statement_for(rows.len(), &FULL, sql), &params)?;
     Ok(())
 }
 
-/// [`insert_decision`] for many decisions in one statement, in their order.
+/// The SQL of a multi-row statement of `rows` rows: a full chunk's is made
+/// once (most of a storm's statements), any other size when needed.
+fn statement_for(
+    rows: usize,
+    full: &'static std::sync::OnceLock<String>,
+    make: impl Fn(usize) -> String,
+) -> std::borrow::Cow<'static, str> {
+    if rows == ROWS_PER_STATEMENT {
+        std::borrow::Cow::Borrowed(full.get_or_init(|| make(ROWS_PER_STATEMENT)).as_str())
+    } else {
+        std::borrow::Cow::Owned(make(rows))
+    }
+}
+
+/// Inserts many decisions in one statement, in their order.
 fn insert_decisions(conn: &Db, rows: &[(Option<i64>, &Decision, &str)]) -> Result<()> {
-    let times: Vec<String> = rows.iter().map(|(_, d, _)| ts(d.at)).collect();
+    let mut texts = TimeTexts::default();
+    let times: Vec<usize> = rows.iter().map(|(_, d, _)| texts.index(d.at)).collect();
+    let texts = texts.texts;
     let mut params = Vec::with_capacity(rows.len() * 9);
     for ((inbound, d, proof), at) in rows.iter().zip(&times) {
         params.extend([
             inbound.to_param(),
-            at.to_param(),
+            texts[*at].to_param(),
             d.alert.to_param(),
             d.remediation.to_param(),
             d.target.to_param(),
@@ -770,48 +914,15 @@ fn insert_decisions(conn: &Db, rows: &[(Option<i64>, &Decision, &str)]) -> Resul
             proof.to_param(),
         ]);
     }
-    let sql = format!(
-        "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
+    let sql = |rows: usize| {
+        format!(
+            "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
          VALUES {}",
-        placeholders(rows.len(), 9)
-    );
-    conn.execute(&sql, &params)?;
-    Ok(())
-}
-
-fn upsert_alert(conn: &Db, entry: &AlertEntry, json: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
-           last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
-        params![
-            entry.alert.fingerprint,
-            json,
-            ts(entry.first_seen),
-            ts(entry.last_seen),
-            entry.resolved_at.map(ts)
-        ],
-    )?;
-    Ok(())
-}
-
-fn insert_decision(conn: &Db, inbound: Option<i64>, d: &Decision, proof: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO decisions (inbound_id, at, alert, remediation, target, verdict, reason, event, proof)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-        inbound,
-        ts(d.at),
-        d.alert,
-        d.remediation,
-        d.target,
-        d.verdict.as_str(),
-        d.reason,
-        d.event,
-        proof
-    ],
-    )?;
+            placeholders(rows, 9)
+        )
+    };
+    static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    conn.execute(&statement_for(rows.len(), &FULL, sql), &params)?;
     Ok(())
 }
 

@@ -34,7 +34,13 @@ const MAX_STEP: usize = 256;
 /// webhooks of 50 alerts would make that hundreds of megabytes, which the
 /// allocator keeps once freed; a smaller step is also a shorter wait for the
 /// webhooks committed with it. Past this, the next message waits for the next step.
-const MAX_STEP_ALERTS: usize = 2048;
+/// 2,048 left a storm of 50-alert webhooks ~3,800 webhooks behind after 10 s
+/// (gone in 6 s), 4,096 about 1,100 (1.6 s), 8,192 about 200, with a longer p99 for
+/// the webhooks committed with a step (benches/README.md, issue 22). Likely
+/// why: a step's alerts land on scattered pages of the journal's indexes by
+/// fingerprint, each written whole at every commit; a larger step shares more
+/// of them.
+const MAX_STEP_ALERTS: usize = 4096;
 /// Indexes into `metrics::DECIDER_STAGES`.
 const DECIDE: usize = 0;
 const ENCODE: usize = 1;
@@ -51,6 +57,10 @@ pub enum Msg {
     Inbound {
         id: i64,
         alerts: Vec<Alert>,
+        /// Each alert as JSON (`serde_json::to_string`), when the sender
+        /// already made it (the webhook's thread, for the inbound row); else
+        /// empty, and the decision thread encodes what it records.
+        encoded: Vec<String>,
     },
     Accepted {
         event: String,
@@ -246,6 +256,7 @@ impl Decider {
                 Msg::Inbound {
                     id: p.id,
                     alerts: p.alerts,
+                    encoded: Vec::new(),
                 },
                 &mut step,
                 at,
@@ -491,6 +502,7 @@ impl Decider {
                 .map(|p| Msg::Inbound {
                     id: p.id,
                     alerts: p.alerts,
+                    encoded: Vec::new(),
                 })
                 .collect(),
             Err(e) => {
@@ -505,7 +517,11 @@ impl Decider {
     fn apply(&mut self, msg: Msg, step: &mut StepRecord, now: Timestamp) -> Option<Reply> {
         let e = &mut self.engine;
         let output = match msg {
-            Msg::Inbound { id, alerts } => {
+            Msg::Inbound {
+                id,
+                alerts,
+                encoded,
+            } => {
                 step.inbound.push(id);
                 self.owed = self.owed.saturating_add(limits::decision_bytes(&alerts));
                 // Held now, whoever admitted them (another instance, with a
@@ -515,8 +531,13 @@ impl Decider {
                 // their label maps was a tenth of this thread's time in a storm).
                 let fingerprints: Vec<String> =
                     alerts.iter().map(|a| a.fingerprint.clone()).collect();
-                let out = e.ingest_owned(alerts, now);
-                step.add_alerts(e, fingerprints.iter().map(String::as_str));
+                let mut kept = Vec::with_capacity(alerts.len());
+                let out = e.ingest_owned_kept(alerts, now, &mut kept);
+                // An alert stored as it came is journaled with the JSON its
+                // webhook's thread made: reading it back from the engine,
+                // encoding it again and freeing the copy was over a third of
+                // this thread's samples in a storm (benches/README.md, issue 22).
+                step.add_alerts_encoded(e, fingerprints, &kept, encoded);
                 step.add_output_from(e, out, Some(id));
                 return None;
             }
@@ -671,12 +692,28 @@ impl Decider {
     fn act(&mut self, step: &StepRecord, mut reasons: HashMap<String, String>) {
         let shared = self.shared.clone();
         let metrics = &shared.metrics;
+        let mut unmatched = 0usize;
         for d in &step.decisions {
             metrics.decision(d.verdict.as_str(), d.remediation.as_deref());
             if let (Verdict::Fire, Some("shadow"), Some(r)) =
                 (d.verdict, d.reason.as_deref(), d.remediation.as_deref())
             {
                 metrics.shadow_fire(r);
+            }
+            // An alert no remediation matches is most of a storm and asks
+            // nothing of anyone: its line is at debug level, and a step says
+            // how many there were on one line (below). Writing one line each
+            // was a fifth of this thread's time in a storm of 50-alert webhooks
+            // (docs/decisions.md, "Decider throughput").
+            if d.verdict == Verdict::Discard && d.reason.as_deref() == Some("no_match") {
+                unmatched += 1;
+                tracing::debug!(
+                    alert = d.alert.as_str(),
+                    verdict = %d.verdict,
+                    reason = "no_match",
+                    "decision"
+                );
+                continue;
             }
             // Alert IDs and targets come from senders: as `&str` fields they are
             // written quoted and escaped, so a newline in a label or an
@@ -704,6 +741,14 @@ impl Decider {
                 Verdict::Escalate => self.escalate(d),
                 _ => {}
             }
+        }
+        if unmatched > 0 {
+            tracing::info!(
+                alerts = unmatched,
+                verdict = %Verdict::Discard,
+                reason = "no_match",
+                "decisions: alerts that match no remediation, discarded"
+            );
         }
         for t in &step.transitions {
             metrics.transition(t.to.as_str());

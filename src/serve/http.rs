@@ -600,9 +600,16 @@ fn accept(
         return (Answer::json(200, ok), 0);
     }
     let name = source.name.clone();
-    // Serialized here, on the request's own thread, not on the writer's.
-    let journaled = match serde_json::to_string(&fresh) {
-        Ok(j) => j,
+    // Serialized here, on the request's own thread, not on the writer's nor
+    // the decider's: one alert at a time, so that the decision thread can
+    // journal each alert's row with its JSON; the inbound row's list is the
+    // same bytes `serde_json::to_string(&fresh)` makes (compact: `[a,b]`).
+    let encoded = fresh
+        .iter()
+        .map(serde_json::to_string)
+        .collect::<Result<Vec<String>, _>>();
+    let (journaled, encoded) = match encoded {
+        Ok(each) => (format!("[{}]", each.join(",")), each),
         Err(e) => {
             shared.limits.release(reserved);
             return (
@@ -636,6 +643,7 @@ fn accept(
             let _ = decider.send(Msg::Inbound {
                 id: *id,
                 alerts: for_decider,
+                encoded,
             });
         })
     };

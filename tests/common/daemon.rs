@@ -379,11 +379,16 @@ pub fn api_down_on(instance: &str) -> Vec<(&str, &str)> {
 /// One Alertmanager webhook carrying `n` firing `ApiDown` alerts, each on
 /// its own instance (`api-0:8080`, ...): a storm in one request.
 pub fn alertmanager_storm(n: usize) -> Vec<u8> {
+    alertmanager_storm_of("ApiDown", n)
+}
+
+/// [`alertmanager_storm`] of alerts named `alertname`.
+pub fn alertmanager_storm_of(alertname: &str, n: usize) -> Vec<u8> {
     let alerts: Vec<Value> = (0..n)
         .map(|i| {
             serde_json::json!({
                 "status": "firing",
-                "labels": {"alertname": "ApiDown", "severity": "critical", "service": "api",
+                "labels": {"alertname": alertname, "severity": "critical", "service": "api",
                            "instance": format!("api-{i}:8080")},
                 "annotations": {},
                 "startsAt": "2026-12-07T10:00:00Z",
@@ -394,7 +399,7 @@ pub fn alertmanager_storm(n: usize) -> Vec<u8> {
         })
         .collect();
     serde_json::json!({
-        "version": "4", "groupKey": "{}:{alertname=\"ApiDown\"}", "truncatedAlerts": 0,
+        "version": "4", "groupKey": format!("{{}}:{{alertname=\"{alertname}\"}}"), "truncatedAlerts": 0,
         "status": "firing", "receiver": "resgate", "groupLabels": {}, "commonLabels": {},
         "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
         "alerts": alerts
