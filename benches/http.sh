@@ -32,7 +32,7 @@
 #                        alerts) measures ingest and decisions, not the 503s of a
 #                        full alert table
 #   MAX_ALERT_BYTES      resgate --max-alert-bytes [4GiB], for the same reason
-#   JOURNAL_MAX_SIZE     resgate --journal-max-size [16GiB]: the default (1GiB, webhooks
+#   JOURNAL_MAX_SIZE     resgate --journal-max-size [16GiB], SQLite only: the default (1GiB, webhooks
 #                        503 from 90 %) fills within one 10 s run of 50-alert batches
 #                        (about 1.5 KB of journal per alert), after which the decider
 #                        retries a full journal and the run measures that, not decisions
@@ -226,10 +226,13 @@ RPID=
 URL=
 start_resgate() { # DIR [WORKERS]
     local dir=$1 workers=${2:-} line= i
+    local CAP_ARGS=()
+    # --journal-max-size caps a SQLite journal only (serve refuses it with a URL).
+    [[ -n ${PG_URL:-} ]] || CAP_ARGS=(--journal-max-size "$JOURNAL_MAX_SIZE")
     mkdir -p "$dir"
     "$BIN" serve --rules "$TMP/rules" --data "$dir/data" --listen 127.0.0.1:0 \
         ${PG_URL:+--journal "$PG_URL"} --max-alerts "$MAX_ALERTS" --max-alert-bytes "$MAX_ALERT_BYTES" \
-        --journal-max-size "$JOURNAL_MAX_SIZE" ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
+        "${CAP_ARGS[@]}" ${workers:+--max-connections "$workers"} >"$dir/stdout" 2>"$dir/stderr" &
     RPID=$!
     PIDS+=("$RPID")
     for ((i = 0; i < 300; i++)); do
