@@ -51,7 +51,7 @@ fn indent(out: &mut Vec<u8>, level: usize) {
 
 /// A JSON string, escaped as serde_json escapes it.
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if plain(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -61,6 +61,35 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
         // escaping, which cannot fail into a Vec.
         let _ = serde_json::to_writer(&mut *out, s);
     }
+}
+
+/// Whether no byte needs an escape (a control character, `"` or `\`): eight
+/// bytes at a time, as almost every string of the output is plain.
+fn plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The word tests "has a zero byte" and "has a byte below 0x20"
+    // (Bit Twiddling Hacks, "Determine if a word has a byte less than n"):
+    // exact as to whether any byte is one, which is all that is asked.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let control = |x: u64| x.wrapping_sub(ONES.wrapping_mul(0x20)) & !x & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let x = u64::from_ne_bytes(word);
+        if (control(x)
+            | zero(x ^ ONES.wrapping_mul(u64::from(b'"')))
+            | zero(x ^ ONES.wrapping_mul(u64::from(b'\\'))))
+            != 0
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
@@ -466,6 +495,19 @@ mod tests {
         }
         // The shared tree and the leaf beside it, at each of the two levels.
         assert_eq!(encoder.trees.len(), 4);
+    }
+
+    #[test]
+    fn every_byte_that_needs_an_escape_is_found_at_every_place() {
+        for b in 0u8..0x80 {
+            for at in 0..17 {
+                let mut bytes = "éaaaaaaaaaaaaaaaaa".as_bytes().to_vec();
+                bytes[at + 2] = b;
+                let needs = b < 0x20 || b == b'"' || b == b'\\';
+                assert_eq!(plain(&bytes), !needs, "byte {b:#x} at {at}");
+            }
+        }
+        assert!(plain("ü€😀 plain text, long enough for words".as_bytes()));
     }
 
     #[test]
