@@ -10,7 +10,7 @@
 //! This module only keeps the books; which deferrals to re-decide and what the
 //! new verdict is stays with the engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hashbrown::hash_map::EntryRef;
@@ -195,21 +195,24 @@ impl Deferrals {
             if now.is_some() && group.common == now {
                 continue;
             }
-            let mut versions = BTreeSet::new();
+            // The one version every alert was decided at, if they agree
+            // (no set of versions: a storm's group holds every alert).
+            let mut seen: Option<Option<u64>> = None;
             for fp in &group.alerts {
                 let Some(d) = get(&self.all, fp, r) else {
                     continue;
                 };
-                versions.insert(d.version);
+                seen = match seen {
+                    None => Some(Some(d.version)),
+                    Some(v) if v == Some(d.version) => Some(v),
+                    Some(_) => Some(None),
+                };
                 if now.is_none_or(|v| v != d.version) {
                     out.push((fp.clone(), r, d.reason.clone()));
                 }
             }
             // Having looked at each, the group may turn out uniform again.
-            group.common = match (versions.len(), versions.first()) {
-                (1, Some(v)) => Some(*v),
-                _ => None,
-            };
+            group.common = seen.flatten();
         }
         out.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         out
