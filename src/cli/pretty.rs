@@ -34,9 +34,10 @@ pub struct Encoder {
     time: Option<(Timestamp, String)>,
 }
 
-/// Cached trees stop being added past this many bytes: a run whose trees
-/// are not shared (each decision its own) would only fill memory.
-const TREE_CACHE_BYTES: usize = 64 << 20;
+/// Cached trees stop being added past this many bytes per encoder thread:
+/// a run whose trees are not shared (each decision its own) would only fill
+/// memory, while a storm's shared trees are a few per fact (~1 KB each).
+const TREE_CACHE_BYTES: usize = 8 << 20;
 
 const SPACES: &[u8; 64] = b"                                                                ";
 

@@ -223,7 +223,7 @@ impl Deferrals {
     /// decision probes them, while a full listing is rare (a state change
     /// that re-decides everything, a snapshot) and costs far more anyway.
     pub fn sorted(&self) -> Vec<(&Arc<str>, usize, &Deferral)> {
-        let mut alerts: Vec<(&Arc<str>, &Vec<(usize, Deferral)>)> = self.all.iter().collect();
+        let mut alerts: Vec<_> = self.all.iter().collect();
         alerts.sort_unstable_by(|a, b| a.0.cmp(b.0));
         alerts
             .into_iter()
