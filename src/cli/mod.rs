@@ -15,6 +15,7 @@ pub mod lint;
 pub mod manpage;
 mod output;
 pub mod pause;
+mod pretty;
 pub mod report;
 pub mod schema;
 pub mod serve;

@@ -18,7 +18,7 @@ use crate::source::{Alert, AlertStatus};
 use crate::term::escape;
 use crate::timeline::{self, Timeline};
 
-use super::{Exit, Format, Output};
+use super::{Exit, Format, Output, pretty};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -88,27 +88,6 @@ pub fn run(args: &Args, out: &Output) -> Exit {
             eprintln!("error: {message}");
             Exit::Usage
         }
-    }
-}
-
-#[derive(Serialize)]
-struct JsonAlert<'a> {
-    fingerprint: &'a str,
-    status: AlertStatus,
-    labels: ShownLabels<'a>,
-    decisions: &'a [&'a Decision],
-}
-
-/// One entry's labels, encoded as their map would be (`collect_map` with the
-/// exact length, in name order: what serde does for a `BTreeMap`).
-struct ShownLabels<'a> {
-    shown: &'a Shown,
-    entry: usize,
-}
-
-impl Serialize for ShownLabels<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.shown.labels(self.entry))
     }
 }
 
@@ -353,62 +332,82 @@ impl<'a> Grouped<'a> {
 
 /// The alerts with their decisions as one pretty JSON array, written a block
 /// at a time; each block is encoded on as many threads as there are cores
-/// (encoding is most of the command's time after deciding). Each part is
-/// encoded as a pretty array of its own, whose elements sit at the same
-/// indentation as in the whole: the bytes are those of one `to_writer_pretty`.
+/// (encoding is most of the command's time after deciding), each thread with
+/// its own [`pretty::Encoder`] kept across blocks. The bytes are those of one
+/// `serde_json::to_writer_pretty` of the whole array (`tests/simulate_output.rs`).
 fn write_json(out: &mut impl Write, shown: &Shown, grouped: &Grouped<'_>) -> std::io::Result<()> {
     const BLOCK: usize = 8192;
     if shown.is_empty() {
         return writeln!(out, "[]");
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let entry = |i: usize| JsonAlert {
-        fingerprint: shown.fingerprint(i),
-        status: shown.status(i),
-        labels: ShownLabels { shown, entry: i },
-        decisions: grouped.of(i),
-    };
-    out.write_all(b"[\n")?;
-    let mut first = true;
+    let mut encoders: Vec<pretty::Encoder> = std::iter::repeat_with(pretty::Encoder::default)
+        .take(threads)
+        .collect();
+    out.write_all(b"[")?;
     let mut block_start = 0;
     while block_start < shown.len() {
         let block_end = (block_start + BLOCK).min(shown.len());
         let per = (block_end - block_start).div_ceil(threads);
-        let parts: Vec<std::io::Result<Vec<u8>>> = std::thread::scope(|scope| {
+        let parts: Vec<Vec<u8>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (block_start..block_end)
                 .step_by(per)
-                .map(|from| {
+                .zip(encoders.iter_mut())
+                .map(|(from, encoder)| {
                     let to = (from + per).min(block_end);
                     scope.spawn(move || {
-                        let part: Vec<JsonAlert<'_>> = (from..to).map(entry).collect();
-                        serde_json::to_vec_pretty(&part).map_err(std::io::Error::from)
+                        let mut part = Vec::with_capacity((to - from).saturating_mul(1536));
+                        for i in from..to {
+                            // Each entry at level 1, after the "[" or the
+                            // previous entry: ",\n" between them, "\n" first.
+                            part.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+                            part.extend_from_slice(b"  ");
+                            json_alert(encoder, &mut part, shown, grouped, i);
+                        }
+                        part
                     })
                 })
                 .collect();
             handles
                 .into_iter()
                 .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(std::io::Error::other("an encoder thread panicked"))
-                    })
+                    h.join()
+                        .map_err(|_| std::io::Error::other("an encoder thread panicked"))
                 })
-                .collect()
-        });
+                .collect::<std::io::Result<_>>()
+        })?;
         for part in parts {
-            let part = part?;
-            // "[\n" + elements + "\n]": the elements only.
-            let inner = part
-                .get(2..part.len().saturating_sub(2))
-                .unwrap_or_default();
-            if !first {
-                out.write_all(b",\n")?;
-            }
-            out.write_all(inner)?;
-            first = false;
+            out.write_all(&part)?;
         }
         block_start = block_end;
     }
     out.write_all(b"\n]\n")
+}
+
+/// One payload entry: `{"fingerprint", "status", "labels", "decisions"}`.
+fn json_alert(
+    encoder: &mut pretty::Encoder,
+    out: &mut Vec<u8>,
+    shown: &Shown,
+    grouped: &Grouped<'_>,
+    i: usize,
+) {
+    let mut o = pretty::Open::object(out, 1);
+    o.string("fingerprint", shown.fingerprint(i));
+    o.string("status", shown.status(i).as_str());
+    let inner = o.inner();
+    let mut labels = pretty::Open::object(o.key("labels"), inner);
+    for (k, v) in shown.labels(i) {
+        labels.string(k, v);
+    }
+    labels.end();
+    let mut list = pretty::Open::array(o.key("decisions"), inner);
+    for d in grouped.of(i) {
+        let level = list.inner();
+        encoder.decision(list.element(), level, d);
+    }
+    list.end();
+    o.end();
 }
 
 /// A reader that stops early (`| head`) is no error of ours.

@@ -10,7 +10,8 @@
 //! This module only keeps the books; which deferrals to re-decide and what the
 //! new verdict is stays with the engine.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hashbrown::hash_map::EntryRef;
 use rustc_hash::FxBuildHasher;
@@ -27,7 +28,7 @@ pub(super) const STALE: u64 = u64::MAX;
 /// when that was decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Deferral {
-    pub reason: String,
+    pub reason: Arc<str>,
     pub version: u64,
 }
 
@@ -41,7 +42,7 @@ struct GuardGroup {
 }
 
 /// One deferral to decide again: (alert fingerprint, remediation index, reason).
-pub(super) type Pending = (String, usize, String);
+pub(super) type Pending = (Arc<str>, usize, Arc<str>);
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Deferrals {
@@ -53,6 +54,11 @@ pub(super) struct Deferrals {
     all: ByAlert,
     /// Remediation index → its guard deferrals.
     guards: BTreeMap<usize, GuardGroup>,
+    /// Every reason recorded so far, each kept once: the few guard names and
+    /// fixed reasons, shared by every deferral (a storm defers 100k alerts
+    /// for the same two or three reasons; a string each was an allocation
+    /// per deferral and per re-decision listed).
+    reasons: Vec<Arc<str>>,
 }
 
 fn is_guard(reason: &str) -> bool {
@@ -61,9 +67,10 @@ fn is_guard(reason: &str) -> bool {
 
 // hashbrown's maps rather than std's (the same tables): their `entry_ref` and
 // `get_or_insert_with` find or add a `&str` key with one hash and probe, and
-// allocate the key only when it is new (a storm defers every alert).
-type ByAlert = hashbrown::HashMap<String, Vec<(usize, Deferral)>, FxBuildHasher>;
-type FxStrings = hashbrown::HashSet<String, FxBuildHasher>;
+// allocate the key only when it is new (a storm defers every alert). An
+// alert's key is one shared string for both maps.
+type ByAlert = hashbrown::HashMap<Arc<str>, Vec<(usize, Deferral)>, FxBuildHasher>;
+type FxStrings = hashbrown::HashSet<Arc<str>, FxBuildHasher>;
 
 fn get<'a>(all: &'a ByAlert, fp: &str, r: usize) -> Option<&'a Deferral> {
     let list = all.get(fp)?;
@@ -77,39 +84,52 @@ impl Deferrals {
         self.all.values().map(Vec::len).sum()
     }
 
+    /// `reason`, shared.
+    fn reason(&mut self, reason: &str) -> Arc<str> {
+        if let Some(known) = self.reasons.iter().find(|r| &***r == reason) {
+            return known.clone();
+        }
+        let new: Arc<str> = reason.into();
+        self.reasons.push(new.clone());
+        new
+    }
+
     /// Records (or replaces) the deferral of `fp` by remediation `r`.
     pub fn insert(&mut self, fp: &str, r: usize, reason: &str, version: u64) {
-        let deferral = || Deferral {
-            reason: reason.to_owned(),
+        let shared = self.reason(reason);
+        let deferral = Deferral {
+            reason: shared,
             version,
         };
-        match self.all.entry_ref(fp) {
+        let key = match self.all.entry_ref(fp) {
             EntryRef::Vacant(v) => {
-                v.insert(vec![(r, deferral())]);
+                let key: Arc<str> = fp.into();
+                v.insert_with_key(key.clone(), vec![(r, deferral)]);
+                key
             }
             EntryRef::Occupied(o) => {
+                let key = o.key().clone();
                 let list = o.into_mut();
                 match list.binary_search_by_key(&r, |(r, _)| *r) {
-                    Err(i) => list.insert(i, (r, deferral())),
+                    Err(i) => list.insert(i, (r, deferral)),
                     Ok(i) => {
                         let Some((_, old)) = list.get_mut(i) else {
                             return;
                         };
-                        if old.reason == reason && old.version == version {
+                        if &*old.reason == reason && old.version == version {
                             return;
                         }
                         let was_guard = is_guard(&old.reason);
-                        old.reason.clear();
-                        old.reason.push_str(reason);
-                        old.version = version;
+                        *old = deferral;
                         if was_guard && !is_guard(reason) {
                             self.leave_group(fp, r);
                             return;
                         }
                     }
                 }
+                key
             }
-        }
+        };
         if is_guard(reason) {
             let group = self.guards.entry(r).or_default();
             if group.alerts.is_empty() {
@@ -117,7 +137,7 @@ impl Deferrals {
             } else if group.common != Some(version) {
                 group.common = None;
             }
-            group.alerts.get_or_insert_with(fp, str::to_owned);
+            group.alerts.get_or_insert_with(fp, |_| key);
         }
     }
 
@@ -160,7 +180,7 @@ impl Deferrals {
     pub fn pending_all(&self) -> Vec<Pending> {
         self.sorted()
             .into_iter()
-            .map(|(fp, r, d)| (fp.to_owned(), r, d.reason.clone()))
+            .map(|(fp, r, d)| (fp.clone(), r, d.reason.clone()))
             .collect()
     }
 
@@ -175,21 +195,24 @@ impl Deferrals {
             if now.is_some() && group.common == now {
                 continue;
             }
-            let mut versions = BTreeSet::new();
+            // The one version every alert was decided at, if they agree
+            // (no set of versions: a storm's group holds every alert).
+            let mut seen: Option<Option<u64>> = None;
             for fp in &group.alerts {
                 let Some(d) = get(&self.all, fp, r) else {
                     continue;
                 };
-                versions.insert(d.version);
+                seen = match seen {
+                    None => Some(Some(d.version)),
+                    Some(v) if v == Some(d.version) => Some(v),
+                    Some(_) => Some(None),
+                };
                 if now.is_none_or(|v| v != d.version) {
                     out.push((fp.clone(), r, d.reason.clone()));
                 }
             }
             // Having looked at each, the group may turn out uniform again.
-            group.common = match (versions.len(), versions.first()) {
-                (1, Some(v)) => Some(*v),
-                _ => None,
-            };
+            group.common = seen.flatten();
         }
         out.sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         out
@@ -199,12 +222,12 @@ impl Deferrals {
     /// Sorted here, not kept sorted: the maps are hashed because every
     /// decision probes them, while a full listing is rare (a state change
     /// that re-decides everything, a snapshot) and costs far more anyway.
-    pub fn sorted(&self) -> Vec<(&str, usize, &Deferral)> {
-        let mut alerts: Vec<(&String, &Vec<(usize, Deferral)>)> = self.all.iter().collect();
+    pub fn sorted(&self) -> Vec<(&Arc<str>, usize, &Deferral)> {
+        let mut alerts: Vec<_> = self.all.iter().collect();
         alerts.sort_unstable_by(|a, b| a.0.cmp(b.0));
         alerts
             .into_iter()
-            .flat_map(|(fp, list)| list.iter().map(move |(r, d)| (fp.as_str(), *r, d)))
+            .flat_map(|(fp, list)| list.iter().map(move |(r, d)| (fp, *r, d)))
             .collect()
     }
 }
@@ -214,7 +237,7 @@ mod tests {
     use super::*;
 
     fn names(p: &[Pending]) -> Vec<(&str, usize)> {
-        p.iter().map(|(fp, r, _)| (fp.as_str(), *r)).collect()
+        p.iter().map(|(fp, r, _)| (&**fp, *r)).collect()
     }
 
     #[test]
@@ -226,7 +249,7 @@ mod tests {
         assert!(d.pending_guards(|r| Some([5, 7][r])).is_empty());
         let p = d.pending_guards(|r| Some([6, 7][r]));
         assert_eq!(names(&p), [("a", 0), ("b", 0)]);
-        assert_eq!(p[0].2, "deploying");
+        assert_eq!(&*p[0].2, "deploying");
     }
 
     #[test]
@@ -284,9 +307,9 @@ mod tests {
         d.insert("a", 0, "g", 1);
         d.insert("a", 0, "concurrency", 1);
         assert!(d.pending_guards(|_| Some(2)).is_empty());
-        assert_eq!(d.pending_all()[0].2, "concurrency");
+        assert_eq!(&*d.pending_all()[0].2, "concurrency");
         d.insert("a", 0, "g2", 1);
-        assert_eq!(d.pending_guards(|_| Some(2))[0].2, "g2");
+        assert_eq!(&*d.pending_guards(|_| Some(2))[0].2, "g2");
     }
 
     #[test]

@@ -685,8 +685,8 @@ impl Engine {
                 self.deferred.remove(&fp, r);
                 continue;
             };
-            let same = decision.verdict == Verdict::Defer
-                && decision.reason.as_deref() == Some(reason.as_str());
+            let same =
+                decision.verdict == Verdict::Defer && decision.reason.as_deref() == Some(&*reason);
             if !same {
                 self.expand_proof(&mut decision, &alert, r);
                 out.decisions.push(decision);

@@ -43,7 +43,7 @@ impl Engine {
                 .into_iter()
                 .filter_map(|(fp, r, d)| {
                     let name = self.rules.remediations.get(r)?.name.clone();
-                    Some((fp.to_owned(), name, d.reason.clone()))
+                    Some((fp.to_string(), name, d.reason.to_string()))
                 })
                 .collect(),
             next_event: self.next_event,

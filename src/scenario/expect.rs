@@ -319,7 +319,9 @@ const DISCARDS_SHOWN: usize = 3;
 /// remediation (the expected one if it exists, else the one whose `match`
 /// holds for the most of its matchers) and the matchers that fail.
 fn nothing_decided(trace: &Trace, e: &Expectation, start: Timestamp, rules: &RuleSet) -> String {
-    let mut seen: Vec<&str> = Vec::new();
+    // A set: a list searched once per discard made a failing test over a
+    // large payload quadratic (issue 18, item 5).
+    let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     let discards: Vec<(&Decision, &Vec<(String, String)>)> = trace
         .decisions
         .iter()
@@ -328,11 +330,7 @@ fn nothing_decided(trace: &Trace, e: &Expectation, start: Timestamp, rules: &Rul
             Proof::NoMatch { labels } => Some((d, labels)),
             _ => None,
         })
-        .filter(|(d, _)| {
-            let new = !seen.contains(&d.alert.as_str());
-            seen.push(&d.alert);
-            new
-        })
+        .filter(|(d, _)| seen.insert(d.alert.as_str()))
         .collect();
     if discards.is_empty() {
         return "  nothing was decided for it\n".to_owned();
