@@ -288,6 +288,99 @@ fn sqlite_and_postgresql_journals_record_and_read_the_same() {
     );
 }
 
+/// The webhooks an event's story lists, for an event that collapsed a
+/// second alert: every webhook carrying either of its alerts, and only
+/// those; each listed with only the event's alerts it carried.
+fn collapsed_story(location: &Location) -> Vec<(i64, Vec<String>)> {
+    let db = location.open_writer().expect("open the journal");
+    let instance = journal::instance_id(&db).expect("instance");
+    let t0 = at("2026-11-25T10:00:00Z");
+    let mut engine = Engine::new(rules(), t0);
+    let first = alert("api-1:8080", AlertStatus::Firing, t0);
+    // The same target with one more label: another fingerprint, collapsed
+    // into the running event.
+    let mut second = first.clone();
+    second.labels.insert("replica".into(), "b".into());
+    second.fingerprint = fingerprint(&second.labels);
+    let elsewhere = alert("api-9:8080", AlertStatus::Firing, t0);
+    let w1 = webhook(
+        &db,
+        &mut engine,
+        &instance,
+        std::slice::from_ref(&first),
+        t0,
+    );
+    let w2 = webhook(
+        &db,
+        &mut engine,
+        &instance,
+        std::slice::from_ref(&second),
+        at("2026-11-25T10:01:00Z"),
+    );
+    let _other = webhook(
+        &db,
+        &mut engine,
+        &instance,
+        std::slice::from_ref(&elsewhere),
+        at("2026-11-25T10:02:00Z"),
+    );
+    let w4 = webhook(
+        &db,
+        &mut engine,
+        &instance,
+        &[second.clone(), elsewhere.clone()],
+        at("2026-11-25T10:03:00Z"),
+    );
+    let reader = location.open_reader().expect("reader");
+    let events = journal::list_events(&reader, 10).expect("events");
+    let event = events
+        .iter()
+        .find(|e| e["target"] == "api/api-1:8080")
+        .and_then(|e| e["id"].as_str())
+        .unwrap_or_else(|| panic!("the event of api-1: {events:#?}"))
+        .to_owned();
+    let story = story::story(&reader, &event)
+        .expect("story")
+        .expect("known event");
+    let received: Vec<(i64, Vec<String>)> = story
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            story::Step::Received {
+                inbound, alerts, ..
+            } => Some((
+                *inbound,
+                alerts.iter().map(|a| a.fingerprint.clone()).collect(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        received,
+        [
+            (w1, vec![first.fingerprint.clone()]),
+            (w2, vec![second.fingerprint.clone()]),
+            (w4, vec![second.fingerprint.clone()]),
+        ],
+        "the webhooks carrying either alert, not the one carrying only api-9's"
+    );
+    received
+}
+
+/// One scan of the webhooks for all of a story's fingerprints (it was one
+/// scan per fingerprint: an event that collapsed k alerts read the table k
+/// times), in each dialect's JSON functions.
+#[test]
+fn an_events_story_lists_the_webhooks_of_every_alert_it_collapsed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = collapsed_story(&Location::File(dir.path().join("resgate.db")));
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let postgres = collapsed_story(&Location::Postgres(pg.database("collapsed")));
+    assert_eq!(sqlite, postgres, "PostgreSQL log:\n{}", pg.log());
+}
+
 #[test]
 fn the_lease_elects_one_leader_and_fences_a_deposed_one() {
     let Some(pg) = Postgres::start() else {

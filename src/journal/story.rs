@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::db::params;
 use super::{
-    DECISION_COLUMNS, Db, Dialect, EVENT_COLUMNS, Result, decision_json_from, event_json,
-    parse_opt_ts, parse_ts,
+    DECISION_COLUMNS, Db, Dialect, EVENT_COLUMNS, JournalError, Result, decision_json_from,
+    event_json, parse_opt_ts, parse_ts,
 };
 use crate::engine::{Decision, EventState, Transition};
 use crate::scenario::{Notification, Trace};
@@ -209,20 +209,28 @@ pub fn story(conn: &Db, key: &str) -> Result<Option<Story>> {
 
     // Notifications that decided nothing (a resolve, a duplicate) are part of
     // the story too: a resolve is what makes an event `rescued`. Bodies are
-    // kept only for the retention period, so this scan is bounded by it.
+    // kept only for the retention period, so this scan is bounded by it. One
+    // scan for all the story's fingerprints: one per fingerprint made an
+    // event that collapsed k alerts read the whole table k times (a storm's
+    // event page, `explain`).
     let carries = match conn.dialect() {
         Dialect::Sqlite => {
-            "SELECT id FROM inbound WHERE EXISTS (
-               SELECT 1 FROM json_each(inbound.alerts)
-               WHERE json_extract(value, '$.fingerprint') = ?1)"
+            "SELECT DISTINCT inbound.id FROM inbound, json_each(inbound.alerts) AS carried
+             WHERE json_extract(carried.value, '$.fingerprint')
+                   IN (SELECT value FROM json_each(?1))"
         }
         Dialect::Postgres => {
-            "SELECT id FROM inbound
-             WHERE alerts::jsonb @> jsonb_build_array(jsonb_build_object('fingerprint', ?1::text))"
+            "SELECT id FROM inbound WHERE EXISTS (
+               SELECT 1 FROM jsonb_array_elements(inbound.alerts::jsonb) AS carried
+               WHERE carried ->> 'fingerprint'
+                     IN (SELECT jsonb_array_elements_text((?1::text)::jsonb)))"
         }
     };
-    for fp in &fingerprints {
-        inbound_ids.extend(conn.query(carries, params![fp], |r| r.int(0))?);
+    if !fingerprints.is_empty() {
+        let wanted = serde_json::to_string(&fingerprints).map_err(|e| JournalError {
+            message: format!("cannot encode the story's fingerprints: {e}"),
+        })?;
+        inbound_ids.extend(conn.query(carries, params![wanted], |r| r.int(0))?);
     }
     for id in &inbound_ids {
         let row = conn.query_opt(
