@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, rig};
+use common::fake_remediator::Behaviour;
 use common::{Test, edit, resgate};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -85,10 +85,7 @@ fn resgate_test_plays_approvals_and_expiries() {
 
 #[test]
 fn serve_waits_for_the_approval_then_calls_and_expires_what_nobody_approved() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     edit(
         &rules.join("restart.yaml"),
         "    warmup: 1s",

@@ -9,8 +9,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::daemon::{Daemon, alertmanager_payload, api_down_on, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{Daemon, alertmanager_payload, api_down_on, rig};
+use common::fake_remediator::Behaviour;
 use common::{edit, resgate};
 use serde_json::Value;
 
@@ -40,13 +40,13 @@ macro_rules! assert_story_snapshot {
 fn explain_tells_each_kind_of_story() {
     // 10 polls of 100 ms: time enough to post the repeat while it runs,
     // even on a slow machine.
-    let fake = FakeRemediator::start(Behaviour {
-        running_polls: 10,
-        ..Behaviour::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(
+        Behaviour {
+            running_polls: 10,
+            ..Behaviour::default()
+        },
+        "",
+    );
     // One attempt per hour, and a short poll timeout, so that the failure
     // escalates at once and the hung job times out in the test's time.
     edit(&rules.join("restart.yaml"), "attempts: 3", "attempts: 1");

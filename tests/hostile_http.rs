@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, rig, write_rules};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use resgate::serve::auth::sign_hex;
 use serde_json::Value;
@@ -885,10 +885,7 @@ fn exactly(addr: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) 
 /// rebinding page's requests carry its own name in `Host`.
 #[test]
 fn a_web_page_cannot_drive_the_daemon() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(
         &rules,
         &dir.path().join("data"),
@@ -1130,10 +1127,7 @@ fn a_web_page_cannot_drive_the_daemon() {
 /// the network: serve refuses to start and says what to do.
 #[test]
 fn serve_refuses_to_listen_beyond_loopback_without_an_api_token() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_resgate"))
         .args(["serve", "--listen", "0.0.0.0:0", "--rules"])
         .arg(&rules)
@@ -1476,10 +1470,7 @@ fn silent_sockets_hold_a_slot_for_the_head_timeout_at_most() {
 /// connections go away it says it recovered and serves again.
 #[test]
 fn out_of_file_descriptors_is_logged_once_and_recovered_from() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let log = dir.path().join("stderr.log");
     let mut child = std::process::Command::new("sh")
         .arg("-c")

@@ -11,8 +11,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::daemon::{Daemon, alertmanager_payload, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{Daemon, alertmanager_payload, rig};
+use common::fake_remediator::Behaviour;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -25,10 +25,7 @@ const INSTANCE: &str = "h\"}, \"evil\": true, {\"\\n`id` $(id) ; rm -rf / | cat 
 
 #[test]
 fn hostile_label_values_reach_the_remediator_as_data() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     // Matched on the alert name only, so that any label value reaches the
     // templates (`=~.+` does not match a value with a newline). And a job
     // named by the label alone: a value of `..` would be a path segment.

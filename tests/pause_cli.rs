@@ -6,8 +6,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, rig};
+use common::fake_remediator::Behaviour;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -21,10 +21,7 @@ fn resgate(args: &[&str], token: Option<&str>) -> (i32, String, String) {
 
 #[test]
 fn pause_list_and_unpause_through_the_daemon() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let server = format!("http://{}", d.addr);
     let at = |args: &[&str]| -> Vec<String> {
@@ -94,10 +91,7 @@ fn pause_list_and_unpause_through_the_daemon() {
 
 #[test]
 fn a_daemon_with_a_token_wants_it_and_an_absent_daemon_is_named() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start_env(
         &rules,
         &dir.path().join("data"),

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::daemon::{Daemon, alertmanager_payload, request, write_rules};
-use common::fake_remediator::{Behaviour, FakeRemediator};
+use common::daemon::{Daemon, alertmanager_payload, request, rig};
+use common::fake_remediator::Behaviour;
 
 fn rule_set(name: &str) -> String {
     format!(
@@ -31,10 +31,7 @@ fn rule_set(name: &str) -> String {
 
 #[test]
 fn rewriting_the_rules_100_times_under_load_fails_no_request_and_mixes_no_rule_sets() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let file = rules.join("restart.yaml");
     std::fs::write(&file, rule_set("a")).unwrap();
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);

@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::daemon::{
-    API_DOWN, Daemon, alertmanager_payload, alertmanager_storm_of, read_response, write_rules,
+    API_DOWN, Daemon, alertmanager_payload, alertmanager_storm_of, read_response, rig, write_rules,
 };
 use common::fake_remediator::{Behaviour, FakeRemediator};
 use common::postgres::Postgres;
@@ -250,10 +250,10 @@ fn kill_while_running(dir: &tempfile::TempDir, journal: &Journal) {
 
 #[test]
 fn bad_requests_get_their_status_and_nothing_is_journaled() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, ", auth: {bearer: \"${env:AM_TOKEN}\"}");
+    let (_fake, dir, rules) = rig(
+        Behaviour::default(),
+        ", auth: {bearer: \"${env:AM_TOKEN}\"}",
+    );
     let d = Daemon::start_env(
         &rules,
         &dir.path().join("data"),
@@ -386,10 +386,7 @@ fn bad_requests_get_their_status_and_nothing_is_journaled() {
 
 #[test]
 fn a_locked_journal_answers_503_and_recovers() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let lock = rusqlite::Connection::open(dir.path().join("data/resgate.db")).unwrap();
     lock.execute_batch("BEGIN EXCLUSIVE").unwrap();
@@ -405,10 +402,7 @@ fn a_locked_journal_answers_503_and_recovers() {
 
 #[test]
 fn pauses_defer_until_removed_and_reload_refuses_broken_rules() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
 
     let (status, body) = d.request(
@@ -488,10 +482,7 @@ const QUIET: Duration = Duration::from_secs(5);
 
 #[test]
 fn a_save_without_change_reloads_nothing_and_one_edit_reloads_exactly_once() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let file = rules.join("restart.yaml");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     // The start-up load counts as one.
@@ -649,10 +640,7 @@ fn serve_on_a_missing_rules_directory_exits_two_saying_so_once() {
 /// lint failure is: counted `refused`, and the old rules stay live and fire.
 #[test]
 fn a_reload_introducing_an_unresolved_secret_is_refused_and_the_old_rules_stay() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let version = rules_version(&d);
     common::edit(
@@ -706,10 +694,7 @@ fn refused_and_failed_events_log_their_reason() {
             "the remediator reported",
         ),
     ] {
-        let fake = FakeRemediator::start(behaviour);
-        let dir = tempfile::tempdir().unwrap();
-        let rules = dir.path().join("rules");
-        write_rules(&rules, &fake, "");
+        let (_fake, dir, rules) = rig(behaviour, "");
         let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
         let firing = alertmanager_payload("firing", API_DOWN, "2026-11-25T10:00:00Z");
         assert_eq!(d.post("/webhook/alertmanager", &firing).0, 200);
@@ -722,15 +707,15 @@ fn refused_and_failed_events_log_their_reason() {
 
 #[test]
 fn a_refusing_remediator_is_retried_with_the_same_key_then_the_event_is_refused() {
-    let fake = FakeRemediator::start(Behaviour {
-        fail_first: 2,
-        fail_status: 503,
-        running_polls: 0,
-        ..Behaviour::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(
+        Behaviour {
+            fail_first: 2,
+            fail_status: 503,
+            running_polls: 0,
+            ..Behaviour::default()
+        },
+        "",
+    );
     let d = Daemon::start(
         &rules,
         &dir.path().join("data"),
@@ -861,13 +846,13 @@ fn an_untracked_call_cut_off_by_a_crash_is_never_sent_again() {
 
 #[test]
 fn a_failing_fix_is_tried_three_times_then_escalated_once() {
-    let fake = FakeRemediator::start(Behaviour {
-        final_status: "failed".to_owned(),
-        ..Behaviour::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(
+        Behaviour {
+            final_status: "failed".to_owned(),
+            ..Behaviour::default()
+        },
+        "",
+    );
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let failed = |d: &Daemon| d.events().iter().filter(|e| e["state"] == "failed").count();
     for (i, start) in ["10:00", "10:01", "10:02", "10:03", "10:04"]
@@ -901,10 +886,7 @@ fn a_failing_fix_is_tried_three_times_then_escalated_once() {
 
 #[test]
 fn protocol_limits_are_enforced_on_the_socket() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(
         &rules,
         &dir.path().join("data"),
@@ -942,10 +924,7 @@ fn protocol_limits_are_enforced_on_the_socket() {
 
 #[test]
 fn shadow_mode_records_what_it_would_fire_and_calls_nothing() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(Behaviour::default(), "");
     common::edit(
         &rules.join("restart.yaml"),
         "    warmup: 1s",
@@ -1072,10 +1051,7 @@ fn a_full_journal_answers_503_loses_nothing_and_resumes_with_room() {
 /// throughput"). Every other decision keeps its own line.
 #[test]
 fn unmatched_alerts_are_logged_as_one_line_per_step_and_a_fire_on_its_own() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let storm = alertmanager_storm_of("NothingMatchesThis", 5);
     assert_eq!(d.post("/webhook/alertmanager", &storm).0, 200);

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::browser::{Browser, assert_laid_out_apart, boxes_script, png_size, text_boxes};
-use common::daemon::{API_DOWN, Daemon, alertmanager_payload, api_down_on, write_rules};
+use common::daemon::{API_DOWN, Daemon, alertmanager_payload, api_down_on, rig};
 use common::fake_remediator::{Behaviour, FakeRemediator};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,14 +27,14 @@ struct Scene {
 }
 
 fn scene() -> Scene {
-    let fake = FakeRemediator::start(Behaviour {
-        // Polled every 100 ms: the events stay running for the whole test.
-        running_polls: 100_000,
-        ..Behaviour::default()
-    });
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (fake, dir, rules) = rig(
+        Behaviour {
+            // Polled every 100 ms: the events stay running for the whole test.
+            running_polls: 100_000,
+            ..Behaviour::default()
+        },
+        "",
+    );
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
 
     let pause = serde_json::json!({
@@ -227,10 +227,7 @@ fn an_event_page_tells_its_story_escaped() {
 
 #[test]
 fn a_new_daemon_shows_an_empty_page() {
-    let fake = FakeRemediator::start(Behaviour::default());
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    write_rules(&rules, &fake, "");
+    let (_fake, dir, rules) = rig(Behaviour::default(), "");
     let d = Daemon::start(&rules, &dir.path().join("data"), &[]);
     let (head, html) = get_raw(&d.addr, "/");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");

@@ -328,6 +328,22 @@ pub const API_DOWN: &[(&str, &str)] = &[
 /// A rules directory with an Alertmanager source, a Rundeck-like remediator
 /// and a pager (both on `fake`), and one remediation restarting `ApiDown`'s
 /// instance. `source_extra` is appended inside the source's mapping.
+/// What most daemon tests start from: a fake remediator, a temp directory
+/// and the test rules pointing at the fake (`write_rules`) in `dir/rules`.
+/// `let (fake, dir, rules) = rig(Behaviour::default(), "");`, or `_fake` where
+/// the test never asks the fake (it must live as long as the daemon).
+/// `source_extra` is appended to the source's YAML.
+pub fn rig(
+    behaviour: super::fake_remediator::Behaviour,
+    source_extra: &str,
+) -> (FakeRemediator, tempfile::TempDir, PathBuf) {
+    let fake = FakeRemediator::start(behaviour);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    write_rules(&rules, &fake, source_extra);
+    (fake, dir, rules)
+}
+
 pub fn write_rules(dir: &Path, fake: &FakeRemediator, source_extra: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let url = fake.url();
