@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,26 +32,7 @@ fn at(s: &str) -> Timestamp {
 }
 
 fn alert(instance: &str, status: AlertStatus, starts_at: Timestamp) -> Alert {
-    let labels: BTreeMap<String, String> = [
-        ("alertname", "ApiDown"),
-        ("severity", "critical"),
-        ("service", "api"),
-        ("instance", instance),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    Alert {
-        source: "alertmanager".to_owned(),
-        fingerprint: fingerprint(&labels),
-        status,
-        labels,
-        annotations: BTreeMap::new(),
-        starts_at,
-        ends_at: None,
-        group_key: None,
-        generator_url: None,
-    }
+    common::api_down(instance, status, starts_at)
 }
 
 /// Records one step the way the decision thread does: in a transaction.

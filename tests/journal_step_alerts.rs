@@ -7,7 +7,8 @@
 //! alert (new, repeated, restarted earlier or later, re-annotated, resolved,
 //! re-fired, twice in one payload, repeated inside the dedupe window).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use resgate::engine::Engine;
 use resgate::journal::{self, Db, StepRecord};
 use resgate::rules::{self, RuleSet};
-use resgate::source::{Alert, AlertStatus, fingerprint};
+use resgate::source::{Alert, AlertStatus};
 
 fn rules() -> Arc<RuleSet> {
     Arc::new(
@@ -26,31 +27,15 @@ fn rules() -> Arc<RuleSet> {
 }
 
 fn alert(instance: &str, status: AlertStatus, starts_at: Timestamp, note: &str) -> Alert {
-    let labels: BTreeMap<String, String> = [
-        ("alertname", "ApiDown"),
-        ("severity", "critical"),
-        ("service", "api"),
-        ("instance", instance),
-    ]
-    .iter()
-    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect();
-    let annotations: BTreeMap<String, String> = if note.is_empty() {
-        BTreeMap::new()
-    } else {
-        [("summary".to_owned(), note.to_owned())].into()
-    };
-    Alert {
-        source: "alertmanager".to_owned(),
-        fingerprint: fingerprint(&labels),
-        status,
-        labels,
-        annotations,
-        starts_at,
-        ends_at: (status == AlertStatus::Resolved).then_some(starts_at),
-        group_key: None,
-        generator_url: Some(format!("http://prometheus/graph?{instance}\n\"quoted\"")),
+    let mut alert = common::api_down(instance, status, starts_at);
+    if !note.is_empty() {
+        alert
+            .annotations
+            .insert("summary".to_owned(), note.to_owned());
     }
+    alert.ends_at = (status == AlertStatus::Resolved).then_some(starts_at);
+    alert.generator_url = Some(format!("http://prometheus/graph?{instance}\n\"quoted\""));
+    alert
 }
 
 /// Decides `payloads` (one step each, as the decision thread does) and

@@ -145,3 +145,32 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     assert!(text.contains(from), "{} has no {from:?}", path.display());
     std::fs::write(path, text.replace(from, to)).expect("write the edited file");
 }
+
+/// An `ApiDown` alert (critical, service `api`) on `instance`, as the
+/// Alertmanager source maps one: what the shipped `restart-api` matches.
+pub fn api_down(
+    instance: &str,
+    status: resgate::source::AlertStatus,
+    starts_at: jiff::Timestamp,
+) -> resgate::source::Alert {
+    let labels: std::collections::BTreeMap<String, String> = [
+        ("alertname", "ApiDown"),
+        ("severity", "critical"),
+        ("service", "api"),
+        ("instance", instance),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    resgate::source::Alert {
+        source: "alertmanager".to_owned(),
+        fingerprint: resgate::source::fingerprint(&labels),
+        status,
+        labels,
+        annotations: std::collections::BTreeMap::new(),
+        starts_at,
+        ends_at: None,
+        group_key: None,
+        generator_url: None,
+    }
+}
