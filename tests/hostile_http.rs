@@ -861,6 +861,44 @@ fn an_overflowing_signature_timestamp_is_refused_and_leaks_no_connection_slot() 
     assert!(d.terminate().success(), "SIGTERM stops the daemon");
 }
 
+/// A lingering close (reading what a client still sends after an error
+/// answer, RFC 9112 §9.6) holds the connection's slot until the client
+/// closes too, so it is only for a client that may still be sending (a body
+/// refused unread). When every error answer lingered, a client that had read
+/// its 404 and kept the socket open for a moment held one of `--max-connections
+/// 1`'s slots for the 1 s linger: the next request got 503 (a CI run: four 401s
+/// then `/healthz` at `--max-connections 4`). Here the socket stays open for
+/// 300 ms, well inside that second, and the next request is served.
+#[test]
+fn an_error_answer_whose_request_was_read_frees_its_slot_at_once() {
+    let fake = FakeRemediator::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(dir.path(), &fake, &["--max-connections", "1"]);
+    let addr = d.addr.as_str();
+    let mut first = TcpStream::connect(addr).expect("connect");
+    first
+        .write_all(
+            format!("GET /no-such-route HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .expect("send");
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = first.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 404"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The client has its answer and the server's FIN, and has not closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let next = request(addr, "GET", "/healthz", &[], b"");
+    assert_eq!(next.status, 200, "the slot is free: {}", next.body);
+    drop(first);
+}
+
 /// Sends `method path` with exactly these header lines (Host included) and a
 /// Content-Length for `body`, on a fresh connection.
 fn exactly(addr: &str, method: &str, path: &str, headers: &[&str], body: &[u8]) -> Response {

@@ -418,9 +418,12 @@ fn connection(
         let head = match read_head(&mut reader, limits, since) {
             Ok(h) => h,
             Err(e) => {
-                // Gone: the connection ended or idled out between requests.
+                // A refused head may have more bytes behind it; a client
+                // that timed out is not sending (and Gone gets no answer).
+                let lingers = !matches!(e, HeadError::Timeout);
                 if let Some(reply) = e.reply()
                     && write_reply(reader.get_ref(), &reply, true, false).is_ok()
+                    && lingers
                 {
                     lingering_close(reader.get_ref(), ERROR_LINGER);
                 }
@@ -434,28 +437,50 @@ fn connection(
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             answer(head, &mut reader, limits, handler)
         }));
-        let (reply, close) = answered.unwrap_or_else(|_| {
+        let (reply, after) = answered.unwrap_or_else(|_| {
             tracing::error!("a request handler panicked; answering 500 (a bug in resgate)");
-            (error(500, "internal error (a bug in resgate); retry"), true)
+            (
+                error(500, "internal error (a bug in resgate); retry"),
+                After::Close,
+            )
         });
         let written = write_reply(
             reader.get_ref(),
             &reply,
-            close || stopping.load(Ordering::SeqCst),
+            after.closes() || stopping.load(Ordering::SeqCst),
             head_only,
         );
         drop(in_progress);
         if written.is_err() {
             return;
         }
-        if close {
-            // A refused request's body may still be on its way (413, 401
-            // before the body was read): do not reset the answer away.
-            if reply.status >= 400 {
+        match after {
+            After::KeepAlive => {}
+            After::Close => return,
+            After::CloseLingering => {
                 lingering_close(reader.get_ref(), ERROR_LINGER);
+                return;
             }
-            return;
         }
+    }
+}
+
+/// What becomes of the connection after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    KeepAlive,
+    Close,
+    /// The client may still be sending (a body refused before it was read,
+    /// a framing we would not read): close after a bounded lingering read
+    /// ([`lingering_close`]), so that the close is not a reset that takes
+    /// the answer with it. Only then: a lingering connection holds its slot
+    /// until the client closes too.
+    CloseLingering,
+}
+
+impl After {
+    fn closes(self) -> bool {
+        self != After::KeepAlive
     }
 }
 
@@ -475,7 +500,7 @@ fn answer(
     reader: &mut BufReader<dyn Wire + '_>,
     limits: &Limits,
     handler: &Handler,
-) -> (Reply, bool) {
+) -> (Reply, After) {
     let find = |name: &str| {
         head.headers
             .iter()
@@ -483,11 +508,14 @@ fn answer(
             .map(|(_, v)| v.to_owned())
     };
     if find("transfer-encoding").is_some() {
-        return (error(411, "send the body with a Content-Length"), true);
+        return (
+            error(411, "send the body with a Content-Length"),
+            After::CloseLingering,
+        );
     }
     let content_length = match content_length(&head.headers) {
         Ok(n) => n,
-        Err(why) => return (error(400, why), true),
+        Err(why) => return (error(400, why), After::CloseLingering),
     };
     let expect_continue = find("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     let (path, query) = match head.target.split_once('?') {
@@ -509,9 +537,15 @@ fn answer(
     let reply = handler(&mut incoming);
     // A body left on the wire (refused before reading) cannot be skipped
     // safely; after a malformed request, the next one's framing is doubtful.
-    let close =
-        !head.keep_alive || (!incoming.body_read && content_length > 0) || reply.status == 400;
-    (reply, close)
+    let unread = !incoming.body_read && content_length > 0;
+    let after = if unread || reply.status == 400 {
+        After::CloseLingering
+    } else if head.keep_alive {
+        After::KeepAlive
+    } else {
+        After::Close
+    };
+    (reply, after)
 }
 
 /// The body length the headers declare (0 if none). Only digits are taken
@@ -887,13 +921,13 @@ pub fn read_request(
         }
         error(status, "")
     };
-    let (reply, close) = answer(head, &mut reader, &limits, &handler);
+    let (reply, after) = answer(head, &mut reader, &limits, &handler);
     let request = read.lock().ok().and_then(|mut r| r.take());
     match request {
         Some(mut request) if reply.status == 200 => {
             let wire = reader.get_ref().read;
             request.consumed = wire.saturating_sub(reader.buffer().len());
-            request.keep_alive = !close;
+            request.keep_alive = !after.closes();
             Ok(request)
         }
         _ => Err(Some(reply.status)),
