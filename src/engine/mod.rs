@@ -263,6 +263,9 @@ impl Engine {
         // rehashed the set ~17 times). Expiry above shrinks them again.
         self.recent.reserve(alerts.size_hint().0);
         self.recent_order.reserve(alerts.size_hint().0);
+        // Any new alert may be deferred: room for the batch in the deferrals
+        // too, instead of growing their map by doubling as a storm fills it.
+        self.deferred.reserve(alerts.size_hint().0);
         let mut changed = false;
         for alert in alerts {
             let key = notification_digest(&alert, false);
