@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 
 use super::Shared;
-use super::limits;
 use super::tracker;
 use crate::engine::{ApproveError, Engine, EventState, Outcome, Pause, Verdict};
 use crate::journal::{self, CallPhase, StepRecord};
@@ -61,6 +60,11 @@ pub enum Msg {
         /// already made it (the webhook's thread, for the inbound row); else
         /// empty, and the decision thread encodes what it records.
         encoded: Vec<String>,
+        /// Journal room the webhook's thread kept for its decisions
+        /// ([`Limits::owe`](super::limits::Limits::owe)), given back once
+        /// they are committed; 0 for webhooks read from the journal, which
+        /// no one kept room for.
+        owed: u64,
     },
     Accepted {
         event: String,
@@ -186,7 +190,7 @@ pub struct Decider {
     /// the step being decided: handed to that step, logged with the
     /// transition, then dropped.
     reasons: HashMap<String, String>,
-    /// [`limits::decision_bytes`] of the webhooks applied since the last submit.
+    /// The `owed` of the webhooks applied since the last submit.
     owed: u64,
 }
 
@@ -257,6 +261,7 @@ impl Decider {
                     id: p.id,
                     alerts: p.alerts,
                     encoded: Vec::new(),
+                    owed: 0,
                 },
                 &mut step,
                 at,
@@ -503,6 +508,7 @@ impl Decider {
                     id: p.id,
                     alerts: p.alerts,
                     encoded: Vec::new(),
+                    owed: 0,
                 })
                 .collect(),
             Err(e) => {
@@ -521,9 +527,10 @@ impl Decider {
                 id,
                 alerts,
                 encoded,
+                owed,
             } => {
                 step.inbound.push(id);
-                self.owed = self.owed.saturating_add(limits::decision_bytes(&alerts));
+                self.owed = self.owed.saturating_add(owed);
                 // Held now, whoever admitted them (another instance, with a
                 // shared journal; or before a restart).
                 self.shared.limits.hold(&alerts);

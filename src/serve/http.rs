@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::decider::{ApprovalRefused, Msg};
 use super::hosts::{self, AllowedHosts, HostCheck};
 use super::httpd::BodyError;
+use super::metrics::Metrics;
 use super::{Shared, auth, status};
 use crate::engine::ApproveError;
 use crate::engine::Pause;
@@ -63,15 +64,8 @@ impl Answer {
 
 /// Answers one request (called on its connection's thread).
 pub fn handle(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Reply {
-    let answer = match refuse_foreign_host(request, hosts) {
-        Some(refusal) => {
-            let reason = match refusal.status {
-                400 => "malformed_host",
-                _ => "foreign_host",
-            };
-            shared.metrics.request_refused(reason);
-            refusal
-        }
+    let answer = match refuse_foreign_host(request, hosts, &shared.metrics) {
+        Some(refusal) => refusal,
         None => route(request, shared, hosts),
     };
     Reply {
@@ -85,28 +79,44 @@ pub fn handle(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> 
 /// DNS rebinding (DESIGN.md §5): a request for a host this daemon does not
 /// answer for is refused on every route, reads included (the journal holds
 /// webhook bodies). No `Host` at all is an HTTP/1.0 client, never a browser.
-fn refuse_foreign_host(request: &Incoming, hosts: &AllowedHosts) -> Option<Answer> {
+/// Each refusal is counted, so that a page probing the daemon shows.
+fn refuse_foreign_host(
+    request: &Incoming,
+    hosts: &AllowedHosts,
+    metrics: &Metrics,
+) -> Option<Answer> {
     let host = request.authority.as_deref().or(request.header("host"))?;
     match hosts.host(host) {
         HostCheck::Allowed => None,
-        HostCheck::Malformed => Some(Answer::error(400, "malformed Host header")),
-        HostCheck::Foreign => Some(Answer::error(
-            403,
-            format!(
-                "this daemon does not answer for the host {host:?}; if it is a name of this \
+        HostCheck::Malformed => {
+            metrics.request_refused("malformed_host");
+            Some(Answer::error(400, "malformed Host header"))
+        }
+        HostCheck::Foreign => {
+            metrics.request_refused("foreign_host");
+            Some(Answer::error(
+                403,
+                format!(
+                    "this daemon does not answer for the host {host:?}; if it is a name of this \
                  server, start resgate serve with --allowed-host NAME"
-            ),
-        )),
+                ),
+            ))
+        }
     }
 }
 
 /// Every write (webhooks, the operator API) is JSON from a program, never a
 /// form or a cross-site page: a foreign `Origin` is refused 403, a body that
 /// is not `Content-Type: application/json` (or that is compressed) 415.
-fn refuse_foreign_write(request: &Incoming, hosts: &AllowedHosts) -> Option<Answer> {
+fn refuse_foreign_write(
+    request: &Incoming,
+    hosts: &AllowedHosts,
+    metrics: &Metrics,
+) -> Option<Answer> {
     if let Some(origin) = request.header("origin")
         && !hosts.origin(origin)
     {
+        metrics.request_refused("foreign_origin");
         return Some(Answer::error(
             403,
             format!(
@@ -147,10 +157,7 @@ fn route(request: &mut Incoming, shared: &Shared, hosts: &AllowedHosts) -> Answe
             | ("POST" | "DELETE", ["api", "v1", "pauses"])
             | ("POST", ["api", "v1", "events", _, "approve"])
     );
-    if write && let Some(refusal) = refuse_foreign_write(request, hosts) {
-        if refusal.status == 403 {
-            shared.metrics.request_refused("foreign_origin");
-        }
+    if write && let Some(refusal) = refuse_foreign_write(request, hosts, &shared.metrics) {
         if let ("POST", ["webhook", _]) = (method.as_str(), segments.as_slice()) {
             shared.metrics.ingest("", refusal.status, 0);
         }
@@ -619,10 +626,6 @@ fn accept(
         }
     };
     let decider = shared.decider.clone();
-    // Handed over on the writer thread, in ID order. If the decision thread has
-    // stopped, the row stays undecided in the journal and the next start decides it.
-    // A shared journal's leader reads its webhooks from the journal (every
-    // instance takes them): here it is only woken, and a standby tells no one.
     // Room for the decisions of what the decision thread is handed, kept
     // until it has journaled them (a shared journal has no cap to keep room in).
     let owed = if shared.leadership.shared {
@@ -630,6 +633,10 @@ fn accept(
     } else {
         super::limits::decision_bytes(&fresh)
     };
+    // Handed over on the writer thread, in ID order. If the decision thread has
+    // stopped, the row stays undecided in the journal and the next start decides it.
+    // A shared journal's leader reads its webhooks from the journal (every
+    // instance takes them): here it is only woken, and a standby tells no one.
     let hand_over: Box<dyn FnOnce(&i64) + Send> = if shared.leadership.shared {
         let leading = shared.leadership.is_leader();
         Box::new(move |_: &i64| {
@@ -644,6 +651,7 @@ fn accept(
                 id: *id,
                 alerts: for_decider,
                 encoded,
+                owed,
             });
         })
     };

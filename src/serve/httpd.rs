@@ -323,15 +323,10 @@ fn refuse_busy(stream: TcpStream, why: &str) {
 /// `Duration::ZERO`: read only what has already arrived, without waiting.
 fn lingering_close(stream: &TcpStream, linger: Duration) {
     let _ = stream.shutdown(std::net::Shutdown::Write);
-    let deadline = Instant::now() + linger;
-    let waits = if linger.is_zero() {
-        stream.set_nonblocking(true).is_ok()
-    } else {
-        true
-    };
-    if !waits {
+    if linger.is_zero() && stream.set_nonblocking(true).is_err() {
         return;
     }
+    let deadline = Instant::now() + linger;
     let mut sink = [0u8; 8192];
     let mut left = 256 * 1024usize;
     while left > 0 {
