@@ -56,10 +56,9 @@ fn promtool() -> Option<PathBuf> {
                  prometheus (.ci/run does this)"
             );
         }
-        println!(
-            "skipped: promtool was not found (`apt-get install -y prometheus` to check \
-             {RULES})"
-        );
+        common::skipped(&format!(
+            "promtool was not found (`apt-get install -y prometheus` to check {RULES})"
+        ));
     }
     found
 }

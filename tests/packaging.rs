@@ -13,6 +13,8 @@
 //! rewritten to the build's target dir, and globs in sources allowed
 //! (cargo-deb's README, "[package.metadata.deb] options").
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -208,7 +210,7 @@ fn systemd_analyze() -> Option<PathBuf> {
             "CI is set but systemd-analyze was not found: install the Debian package \
              systemd (.ci/run does this)"
         );
-        println!("skipped: systemd-analyze was not found (`apt-get install -y systemd`)");
+        common::skipped("systemd-analyze was not found (`apt-get install -y systemd`)");
     }
     found
 }
