@@ -25,6 +25,10 @@
 #   WORKERS_SWEEP        --max-connections values to try at 64 connections [none]
 #   POOL                 0: every alert new; N: N fingerprints per wrk thread re-sent
 #                        with new startsAt (a bounded set of alerts) [0]
+#   FINGERPRINTS         hashed | sequential [hashed]: hashed fingerprints are spread over
+#                        the key space as Alertmanager's (a hash of the labels) are;
+#                        sequential is what every run before 2026-12-07 sent, and flatters
+#                        a journal keyed by fingerprint (benches/http/alertmanager.lua)
 #   CEILING              nginx | python | none [nginx]; python is a weak ceiling
 #   DRAIN_TIMEOUT        seconds to wait for the decider after a run [120]
 #   MAX_ALERTS           resgate --max-alerts [4000000]: above the default (100000),
@@ -50,7 +54,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 ENV_GIVEN=
-for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL CEILING \
+for v in QUICK DURATION CONNS BATCH BATCH_CONNS THREADS WORKERS WORKERS_SWEEP POOL FINGERPRINTS CEILING \
     DRAIN_TIMEOUT STOP_TIMEOUT KEEP RESGATE_BIN JOURNAL MAX_ALERTS MAX_ALERT_BYTES JOURNAL_MAX_SIZE; do
     if [[ -n ${!v+x} ]]; then ENV_GIVEN+="$v=$(printf '%q' "${!v}") "; fi
 done
@@ -63,6 +67,9 @@ THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-}
 WORKERS_SWEEP=${WORKERS_SWEEP-}
 POOL=${POOL:-0}
+FINGERPRINTS=${FINGERPRINTS:-hashed}
+case $FINGERPRINTS in hashed | sequential) ;; *) echo "http.sh: FINGERPRINTS must be hashed or sequential" >&2; exit 2 ;; esac
+export FINGERPRINTS # read by benches/http/alertmanager.lua through wrk's environment
 CEILING=${CEILING:-nginx}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
 MAX_ALERTS=${MAX_ALERTS:-4000000}
@@ -218,6 +225,7 @@ meta duration "$DURATION"
 meta threads "$THREADS"
 meta workers "${WORKERS:-default (--max-connections 1024)}"
 meta note_tree "resgate: $BIN, tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' + uncommitted changes in src/')"
+meta note_fingerprints "fingerprints: $FINGERPRINTS (FINGERPRINTS)"
 meta note_load "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (see 'other processes CPU %' for disturbance during each run)"
 meta note_fs "journal on $(df -T "$TMP" | awk 'NR==2 {print $2}') ($TMP), $(nproc) cores, $(uname -r)"
 

@@ -10,6 +10,15 @@
 --           so the set of firing alerts grows with the run. N > 0: each wrk
 --           thread cycles over N fingerprints and varies startsAt instead,
 --           i.e. the same alerts notified again and again (bounded state).
+--   FINGERPRINTS  hashed (default): each fingerprint is the 64-bit tuple
+--           (run, thread, position in batch, request) put through a bijective
+--           mix, so fingerprints are distinct and spread over the whole key
+--           space, as Alertmanager's are (a 64-bit FNV-1a hash of the label
+--           set, printed as 16 hex digits: prometheus/common model/signature.go
+--           LabelsToSignature, alertmanager types.Alert.Fingerprint).
+--           sequential: the tuple itself, which sorts in the order alerts are
+--           sent; before 2026-12-07 every run did this, and a journal keyed by
+--           fingerprint then only appends, which real alerts never allow.
 --
 -- The alertname is LoadTest: no shipped remediation matches it, so resgate
 -- ingests, journals and decides (discard) and never calls a remediator.
@@ -17,6 +26,7 @@
 local batch = tonumber(os.getenv("BATCH") or "1")
 local run_id = tonumber(os.getenv("RUN_ID") or "") or (os.time() % 65536)
 local pool = tonumber(os.getenv("POOL") or "0")
+local hashed = (os.getenv("FINGERPRINTS") or "hashed") ~= "sequential"
 
 tid = 0 -- set per thread by setup()
 local threads = {}
@@ -35,6 +45,25 @@ local function stamp(secs, ms)
    return os.date("!%Y-%m-%dT%H:%M:%S", secs) .. string.format(".%03dZ", ms)
 end
 
+-- A 4-round Feistel network over two 32-bit halves: a bijection, so distinct
+-- tuples stay distinct fingerprints. The round function only multiplies 16-bit
+-- halves (exact in LuaJIT's doubles) and xors; it need not be a good hash,
+-- only scatter neighbouring tuples over the key space.
+local bit = require("bit")
+local function round(x, k)
+   local lo, hi = bit.band(x, 0xffff), bit.rshift(x, 16)
+   local y = bit.tobit(lo * 0x9e37 + hi * 0x85eb + k)
+   y = bit.bxor(y, bit.rshift(y, 13))
+   y = bit.tobit(bit.band(y, 0xffff) * 0xc2b2 + bit.rshift(y, 16) * 0x27d4 + k)
+   return bit.bxor(y, bit.rshift(y, 16))
+end
+local function mix(hi, lo)
+   for k = 1, 4 do
+      hi, lo = lo, bit.bxor(hi, round(lo, k * 0x3c6ef372))
+   end
+   return bit.tohex(hi, 8) .. bit.tohex(lo, 8)
+end
+
 local function alert(i, n)
    -- i: this thread's request number, n: index inside the batch
    local slot = i
@@ -44,7 +73,12 @@ local function alert(i, n)
       -- a distinct startsAt per notification of the same fingerprint
       starts = stamp(base + run_id * 10000 + math.floor(i / 1000), i % 1000)
    end
-   local fp = string.format("%04x%02x%02x%08x", run_id % 65536, tid % 256, n % 256, slot % 4294967296)
+   local fp
+   if hashed then
+      fp = mix(bit.tobit((run_id % 65536) * 65536 + (tid % 256) * 256 + n % 256), bit.tobit(slot % 4294967296))
+   else
+      fp = string.format("%04x%02x%02x%08x", run_id % 65536, tid % 256, n % 256, slot % 4294967296)
+   end
    return string.format(
       '{"status":"firing","labels":{"alertname":"LoadTest","service":"load",' ..
       '"instance":"load-%d:9100","severity":"info","seq":"%d-%d-%d-%d"},' ..
