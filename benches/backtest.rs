@@ -237,6 +237,8 @@ fn write(
         )?
         .execute(params![ts(*at), json])?;
     }
+    // Decided, as serve leaves them (migrations/sqlite/007-local-writes.sql).
+    conn.execute_batch("DELETE FROM inbound_undecided")?;
     let mut fired: HashMap<&str, (&Decision, usize)> = HashMap::new();
     for d in decisions {
         if let (Verdict::Fire, Some(e)) = (d.verdict, &d.event) {

@@ -164,7 +164,7 @@ proptest! {
                     let before = engine.state().alerts.len();
                     let gone = engine.forget_resolved(now);
                     prop_assert_eq!(engine.state().alerts.len(), before - gone.len());
-                    for fp in &gone {
+                    for fp in gone.iter().map(|f| &f.fingerprint) {
                         prop_assert!(engine.state().events.iter().filter(|e| !e.state.is_final()).all(|e| !e.alerts.contains(fp)),
                             "forgot {} while an open event waits on it", fp);
                     }

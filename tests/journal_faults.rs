@@ -248,7 +248,7 @@ fn assert_journaled_and_decided(db: &Path, acked: &[String]) {
             .unwrap();
     let mut stmt = conn
         .prepare(
-            "SELECT alerts, done_at IS NOT NULL,
+            "SELECT alerts, id NOT IN (SELECT id FROM inbound_undecided),
                     (SELECT count(*) FROM decisions WHERE inbound_id = inbound.id)
              FROM inbound",
         )

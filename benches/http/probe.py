@@ -195,7 +195,7 @@ def db_counts(db):
     q = lambda sql: db_rows(db, sql)[0][0]
     out = {
         "inbound": q("SELECT count(*) FROM inbound"),
-        "inbound_pending": q("SELECT count(*) FROM inbound WHERE done_at IS NULL"),
+        "inbound_pending": pending(db),
         "alerts": q("SELECT count(*) FROM alerts"),
         "decisions": q("SELECT count(*) FROM decisions"),
         "events": q("SELECT count(*) FROM events"),
@@ -211,7 +211,13 @@ def db_counts(db):
 
 
 def pending(db):
-    return db_rows(db, "SELECT count(*) FROM inbound WHERE done_at IS NULL")[0][0]
+    """Webhooks journaled and not decided: listed in inbound_undecided since
+    journal schema 7 (migrations/sqlite/007-local-writes.sql), marked by a
+    NULL done_at before (a RESGATE_BIN older than that)."""
+    try:
+        return db_rows(db, "SELECT count(*) FROM inbound_undecided")[0][0]
+    except (sqlite3.Error, subprocess.CalledProcessError):
+        return db_rows(db, "SELECT count(*) FROM inbound WHERE done_at IS NULL")[0][0]
 
 
 # ---------------------------------------------------------------- subcommands

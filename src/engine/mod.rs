@@ -34,7 +34,7 @@ pub use context::{alert_context, to_value};
 pub use decision::{Decision, FactProof, Proof, Verdict};
 pub use relations::{FactError, FactRow, FactValue, Freshness, StaleSource, diff as fact_diff};
 pub use render::{render_decision, render_transition};
-pub use snapshot::Snapshot;
+pub use snapshot::{Forgotten, Snapshot};
 pub use state::{AlertEntry, Event, EventState, Pause, State};
 
 use deferrals::Deferrals;

@@ -10,6 +10,13 @@ use super::state::{AlertEntry, Event, Pause, State};
 use super::{Engine, Output, Scope};
 use crate::rules::RuleSet;
 
+/// An alert the engine forgot: its fingerprint, and when it was first seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgotten {
+    pub fingerprint: String,
+    pub first_seen: Timestamp,
+}
+
 /// Everything a decision depends on besides the rules and the clock.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -125,24 +132,31 @@ impl Engine {
     }
 
     /// Forgets alerts resolved before `before` that no open event still waits
-    /// on; returns their fingerprints. Without this a long-running serve keeps
+    /// on; returns which (their fingerprints and when they were first seen:
+    /// the journal's key for an alert). Without this a long-running serve keeps
     /// every alert it ever saw. (Budgets and warm-ups look at events, which are
     /// kept; a forgotten alert that fires again is simply new.)
-    pub fn forget_resolved(&mut self, before: Timestamp) -> Vec<String> {
+    pub fn forget_resolved(&mut self, before: Timestamp) -> Vec<Forgotten> {
         let waited_on: std::collections::HashSet<&str> = self
             .state
             .open_events()
             .filter_map(|i| self.state.events.get(i))
             .flat_map(|e| e.alerts.iter().map(String::as_str))
             .collect();
-        let old: Vec<String> = self
+        let old: Vec<Forgotten> = self
             .state
             .alerts
             .iter_times()
             .filter(|(fp, t)| t.resolved_at.is_some_and(|t| t < before) && !waited_on.contains(fp))
-            .map(|(fp, _)| fp.to_owned())
+            .map(|(fp, t)| Forgotten {
+                fingerprint: fp.to_owned(),
+                first_seen: t.first_seen,
+            })
             .collect();
-        for fp in &old {
+        for Forgotten {
+            fingerprint: fp, ..
+        } in &old
+        {
             let alerts = &mut self.state.alerts;
             self.facts.remove_alert(fp, || alerts.alert(fp));
             alerts.remove(fp);

@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "006-outbox.sql",
         include_str!("../../migrations/sqlite/006-outbox.sql"),
     ),
+    (
+        "007-local-writes.sql",
+        include_str!("../../migrations/sqlite/007-local-writes.sql"),
+    ),
 ];
 
 pub const FILE_NAME: &str = "resgate.db";
@@ -454,7 +458,7 @@ pub struct StepRecord {
     pub pauses_set: Vec<Pause>,
     pub pauses_deleted: Vec<(String, Option<String>)>,
     /// Resolved alerts the engine forgot.
-    pub alerts_forgotten: Vec<String>,
+    pub alerts_forgotten: Vec<crate::engine::Forgotten>,
     /// Fact relations a refresh changed (DESIGN.md §8).
     pub fact_changes: Vec<FactChange>,
     pub now: Option<Timestamp>,
@@ -721,8 +725,11 @@ pub fn record_step(
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![ts(now)],
     )?;
-    for fp in &step.alerts_forgotten {
-        conn.execute("DELETE FROM alerts WHERE fingerprint = ?1", params![fp])?;
+    for gone in &step.alerts_forgotten {
+        conn.execute(
+            "DELETE FROM alerts WHERE first_seen = ?1 AND fingerprint = ?2",
+            params![ts(gone.first_seen), gone.fingerprint],
+        )?;
     }
     for c in &step.fact_changes {
         let json = |rows: &[crate::engine::FactRow]| {
@@ -733,18 +740,16 @@ pub fn record_step(
             params![ts(c.at), c.relation, json(&c.added), json(&c.removed)],
         )?;
     }
-    let done = ts(now);
+    // Decided: no longer listed as undecided (migrations/sqlite/007-local-writes.sql).
     for chunk in step.inbound.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from("UPDATE inbound SET done_at = ?1 WHERE id IN (");
-        let mut params = vec![done.to_param()];
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("?{}", i + 2));
-            params.push(id.to_param());
-        }
-        sql.push(')');
+        let sql = format!(
+            "DELETE FROM inbound_undecided WHERE id IN ({})",
+            (1..=chunk.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let params: Vec<Param> = chunk.iter().map(|id| id.to_param()).collect();
         conn.execute(&sql, &params)?;
     }
     Ok(())
@@ -871,7 +876,7 @@ fn upsert_alerts(conn: &Db, rows: &[AlertRow<'_>]) -> Result<()> {
         format!(
             "INSERT INTO alerts (fingerprint, alert, first_seen, last_seen, resolved_at)
          VALUES {}
-         ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert,
+         ON CONFLICT (first_seen, fingerprint) DO UPDATE SET alert = excluded.alert,
            last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
             placeholders(rows, 5)
         )
@@ -1079,10 +1084,12 @@ pub fn delete_pause(conn: &Db, remediation: &str, target: Option<&str>) -> Resul
     )
 }
 
-/// Drops what the retention period no longer needs: decided inbound bodies.
+/// Drops what the retention period no longer needs: decided inbound bodies
+/// received before `before` (an undecided one is kept, however old).
 pub fn prune(conn: &Db, before: Timestamp) -> Result<usize> {
     conn.execute(
-        "DELETE FROM inbound WHERE done_at IS NOT NULL AND done_at < ?1",
+        "DELETE FROM inbound WHERE received_at < ?1
+           AND id NOT IN (SELECT id FROM inbound_undecided)",
         params![ts(before)],
     )
 }
@@ -1098,7 +1105,8 @@ pub struct Pending {
 
 pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
     conn.query(
-        "SELECT id, received_at, alerts FROM inbound WHERE done_at IS NULL ORDER BY id",
+        "SELECT i.id, i.received_at, i.alerts FROM inbound_undecided u
+           JOIN inbound i ON i.id = u.id ORDER BY u.id",
         params![],
         pending_row,
     )
@@ -1107,7 +1115,8 @@ pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
 /// The first `limit` undecided inbound rows, in ID order.
 pub fn pending_inbound_first(conn: &Db, limit: u32) -> Result<Vec<Pending>> {
     conn.query(
-        "SELECT id, received_at, alerts FROM inbound WHERE done_at IS NULL ORDER BY id LIMIT ?1",
+        "SELECT i.id, i.received_at, i.alerts FROM inbound_undecided u
+           JOIN inbound i ON i.id = u.id ORDER BY u.id LIMIT ?1",
         params![limit],
         pending_row,
     )
@@ -1133,7 +1142,8 @@ pub fn all_inbound(conn: &Db) -> Result<Vec<Pending>> {
 /// How many inbound rows are not decided yet, and when the oldest arrived.
 pub fn undecided(conn: &Db) -> Result<(i64, Option<Timestamp>)> {
     let (count, oldest) = conn.query_one(
-        "SELECT count(*), min(received_at) FROM inbound WHERE done_at IS NULL",
+        "SELECT count(*), min(i.received_at) FROM inbound_undecided u
+           JOIN inbound i ON i.id = u.id",
         params![],
         |r| Ok((r.int(0)?, r.opt_string(1)?)),
     )?;

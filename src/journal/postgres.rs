@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "006-outbox.sql",
         include_str!("../../migrations/postgres/006-outbox.sql"),
     ),
+    (
+        "007-local-writes.sql",
+        include_str!("../../migrations/postgres/007-local-writes.sql"),
+    ),
 ];
 
 /// Held while migrating, so that two instances starting together do not

@@ -340,7 +340,7 @@ impl Decider {
                     step.alerts_forgotten = self.engine.forget_resolved(before);
                     self.shared
                         .limits
-                        .forget(step.alerts_forgotten.iter().map(String::as_str));
+                        .forget(step.alerts_forgotten.iter().map(|f| f.fingerprint.as_str()));
                 }
             }
             if self.shared.leadership.shared {
