@@ -17,6 +17,10 @@
 #   ALERTS        alerts in the payload [100000]
 #   REMEDIATIONS  remediations in the rules [100]
 #   RUNS          hyperfine runs per command [5]
+#   FINGERPRINTS  hashed | sequential [hashed]: hashed fingerprints are spread over
+#                 the key space as Alertmanager's (a hash of the label set) are;
+#                 sequential (`{i:016x}`) is what every run before 2026-12-07 used,
+#                 which inserts every alert at the end of the engine's B-tree
 #   RESGATE_BIN   a resgate binary to measure instead of building this tree
 #   KEEP=1        keep the temp dir (rules, payload, outputs)
 # Needs: python3, jq and hyperfine (Debian: `apt-get install jq hyperfine`);
@@ -28,6 +32,8 @@ ROOT=$PWD
 ALERTS=${ALERTS:-100000}
 REMEDIATIONS=${REMEDIATIONS:-100}
 RUNS=${RUNS:-5}
+FINGERPRINTS=${FINGERPRINTS:-hashed}
+case $FINGERPRINTS in hashed | sequential) ;; *) echo "simulate.sh: FINGERPRINTS must be hashed or sequential" >&2; exit 2 ;; esac
 KEEP=${KEEP:-0}
 
 missing=
@@ -52,9 +58,10 @@ else
 fi
 mkdir -p "$TMP/rules"
 
-python3 - "$TMP" "$ALERTS" "$REMEDIATIONS" <<'PY'
-import json, sys
+python3 - "$TMP" "$ALERTS" "$REMEDIATIONS" "$FINGERPRINTS" <<'PY'
+import hashlib, json, sys
 tmp, alerts, remediations = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+hashed = sys.argv[4] == "hashed"
 services = 50
 # The rules: benches/common/mod.rs generated_rules, written as files.
 with open(f"{tmp}/rules/gen.yaml", "w") as f:
@@ -85,15 +92,19 @@ for i in range(alerts):
     name = "DeployInProgress" if r < 2 else "ServiceDown" if r < 4 else f"Alert{rand(remediations)}"
     severity = ("critical", "page", "warning")[rand(3)]
     service = f"svc-{rand(services) + 1}"
+    labels = {"alertname": name, "severity": severity, "service": service,
+              "instance": f"{service}-{i % 97}:9100", "seq": str(i)}
     out.append({
         "status": "firing",
-        "labels": {"alertname": name, "severity": severity, "service": service,
-                   "instance": f"{service}-{i % 97}:9100", "seq": str(i)},
+        "labels": labels,
         "annotations": {"summary": name},
         "startsAt": f"2026-11-18T10:{(i // 6000) % 60:02d}:{(i // 100) % 60:02d}.{i % 1000:03d}Z",
         "endsAt": "0001-01-01T00:00:00Z",
         "generatorURL": "http://prometheus.example:9090/graph",
-        "fingerprint": f"{i:016x}",
+        # Alertmanager's is a 64-bit hash of the label set as 16 hex digits;
+        # any 64-bit hash of a distinct label set spreads the same way.
+        "fingerprint": hashlib.blake2b(json.dumps(labels, sort_keys=True).encode(),
+                                       digest_size=8).hexdigest() if hashed else f"{i:016x}",
     })
 body = {"version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "firing",
         "receiver": "resgate", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},

@@ -1105,8 +1105,8 @@ pub struct Pending {
 
 pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
     conn.query(
-        "SELECT i.id, i.received_at, i.alerts FROM inbound_undecided u
-           JOIN inbound i ON i.id = u.id ORDER BY u.id",
+        "SELECT id, received_at, alerts FROM inbound
+           WHERE id IN (SELECT id FROM inbound_undecided) ORDER BY id",
         params![],
         pending_row,
     )
@@ -1115,8 +1115,11 @@ pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
 /// The first `limit` undecided inbound rows, in ID order.
 pub fn pending_inbound_first(conn: &Db, limit: u32) -> Result<Vec<Pending>> {
     conn.query(
-        "SELECT i.id, i.received_at, i.alerts FROM inbound_undecided u
-           JOIN inbound i ON i.id = u.id ORDER BY u.id LIMIT ?1",
+        // The LIMIT inside: PostgreSQL then looks up at most `limit` rows by
+        // ID. As a join it walked inbound's whole key (a merge join: 40 ms
+        // at 200k rows, for each step of a shared journal).
+        "SELECT id, received_at, alerts FROM inbound
+           WHERE id IN (SELECT id FROM inbound_undecided ORDER BY id LIMIT ?1) ORDER BY id",
         params![limit],
         pending_row,
     )
@@ -1142,8 +1145,10 @@ pub fn all_inbound(conn: &Db) -> Result<Vec<Pending>> {
 /// How many inbound rows are not decided yet, and when the oldest arrived.
 pub fn undecided(conn: &Db) -> Result<(i64, Option<Timestamp>)> {
     let (count, oldest) = conn.query_one(
-        "SELECT count(*), min(i.received_at) FROM inbound_undecided u
-           JOIN inbound i ON i.id = u.id",
+        // The oldest is the first one listed: IDs are drawn in the order rows
+        // are journaled. As a join, PostgreSQL hashed the whole inbound table.
+        "SELECT (SELECT count(*) FROM inbound_undecided),
+           (SELECT received_at FROM inbound WHERE id = (SELECT min(id) FROM inbound_undecided))",
         params![],
         |r| Ok((r.int(0)?, r.opt_string(1)?)),
     )?;
