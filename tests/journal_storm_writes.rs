@@ -262,3 +262,73 @@ fn a_schema_6_journal_migrates_with_its_undecided_webhooks_and_alerts() {
         .expect("rows");
     assert_eq!(left, vec![third], "decided rows pruned, the undecided kept");
 }
+
+/// The decision thread forgets resolved alerts at the start of a step and
+/// then decides the step's webhooks, so an alert can be forgotten and fire
+/// again in one step. Its new row must survive the step: deleting the
+/// forgotten alert by fingerprint alone deleted the row just written for it,
+/// and a restart then did not know the alert was firing.
+#[test]
+fn an_alert_forgotten_and_firing_again_in_one_step_keeps_its_new_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = journal::open_writer(&dir.path().join(journal::FILE_NAME)).expect("open");
+    let instance = journal::instance_id(&db).expect("instance");
+    let mut engine = Engine::new(rules(), at(0));
+    let record = |step: StepRecord| {
+        let prepared = step.prepare().expect("prepare");
+        db.begin().expect("begin");
+        journal::record_step(&db, &instance, &step, &prepared).expect("record");
+        db.batch("COMMIT").expect("commit");
+    };
+    let firing = storm_alert(7, at(0));
+    let mut resolved = firing.clone();
+    resolved.status = AlertStatus::Resolved;
+    resolved.ends_at = Some(at(60));
+    for (id, (alert, now)) in [(firing.clone(), at(0)), (resolved, at(60))]
+        .into_iter()
+        .enumerate()
+    {
+        let id = i64::try_from(id).expect("small") + 1;
+        let mut step = StepRecord {
+            now: Some(now),
+            inbound: vec![id],
+            ..StepRecord::default()
+        };
+        journal::insert_inbound(&db, now, "alertmanager", b"{}", "[]").expect("inbound");
+        let out = engine.ingest_owned(vec![alert.clone()], now);
+        step.add_alerts(&engine, [alert.fingerprint.as_str()].into_iter());
+        step.add_output_from(&engine, out, Some(id));
+        record(step);
+    }
+    // Two hours later, as the decision thread does: forget, then decide.
+    let now = at(2 * 3600);
+    let mut step = StepRecord {
+        now: Some(now),
+        inbound: vec![3],
+        ..StepRecord::default()
+    };
+    step.alerts_forgotten = engine.forget_resolved(now - SignedDuration::from_hours(1));
+    assert_eq!(
+        step.alerts_forgotten.len(),
+        1,
+        "the resolved alert is forgotten"
+    );
+    journal::insert_inbound(&db, now, "alertmanager", b"{}", "[]").expect("inbound");
+    let again = storm_alert(7, now);
+    let out = engine.ingest_owned(vec![again.clone()], now);
+    step.add_alerts(&engine, [again.fingerprint.as_str()].into_iter());
+    step.add_output_from(&engine, out, Some(3));
+    record(step);
+
+    let snapshot = journal::load_snapshot(&db).expect("restore");
+    let kept: Vec<_> = snapshot
+        .alerts
+        .iter()
+        .map(|e| (e.alert.fingerprint.clone(), e.first_seen, e.resolved_at))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![(again.fingerprint.clone(), now, None)],
+        "the alert is journaled as firing again, first seen now"
+    );
+}
