@@ -1114,18 +1114,39 @@ pub fn pending_inbound(conn: &Db) -> Result<Vec<Pending>> {
 
 /// The first `limit` undecided inbound rows, in ID order.
 pub fn pending_inbound_first(conn: &Db, limit: u32) -> Result<Vec<Pending>> {
-    // The LIMIT inside: PostgreSQL then looks up at most `limit` rows by ID.
-    // As a join it walked inbound's whole key (a merge join: 40 ms at 200k
-    // rows, for each step of a shared journal). And written into the SQL,
-    // not a parameter: after five runs of a prepared statement PostgreSQL may
-    // keep a generic plan, which guesses a LIMIT parameter at a tenth of the
-    // table and hashes all of inbound (a step of 256 single-alert webhooks
-    // took ~30 ms; 3.5 ms with the number in the SQL).
-    let sql = format!(
-        "SELECT id, received_at, alerts FROM inbound
-           WHERE id IN (SELECT id FROM inbound_undecided ORDER BY id LIMIT {limit}) ORDER BY id"
-    );
-    conn.query(&sql, params![], pending_row)
+    // Two plain statements, not one: PostgreSQL chose the plan of the one
+    // statement by its statistics of a queue that changes by thousands of
+    // rows a second. As a join it walked inbound's whole key (40 ms at 200k
+    // rows); as `IN (… LIMIT $1)`, after five runs of the prepared statement,
+    // a generic plan hashed all of inbound; with the limit written in, the
+    // decision thread's prepared read still took ~50 ms in some runs while
+    // the same text typed into psql took 2.3 ms, and a leader fell 140k
+    // single-alert webhooks behind (benches/README.md, 2026-12-07). Each of
+    // these has one sensible plan: the first `limit` IDs of the queue's key,
+    // then each row by inbound's key.
+    let ids = conn.query(
+        &format!("SELECT id FROM inbound_undecided ORDER BY id LIMIT {limit}"),
+        params![],
+        |r| r.int(0),
+    )?;
+    let Some(last) = ids.last().copied() else {
+        return Ok(Vec::new());
+    };
+    // Always `limit` placeholders (the last ID repeated): one statement to prepare.
+    let slots = usize::try_from(limit).unwrap_or(usize::MAX).max(ids.len());
+    let placeholders = (1..=slots)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut values: Vec<Param> = ids.iter().map(|id| id.to_param()).collect();
+    values.resize(slots, last.to_param());
+    conn.query(
+        &format!(
+            "SELECT id, received_at, alerts FROM inbound WHERE id IN ({placeholders}) ORDER BY id"
+        ),
+        &values,
+        pending_row,
+    )
 }
 
 fn pending_row(r: &Row) -> Result<Pending> {
