@@ -65,6 +65,14 @@ fn wal_frames(db_path: &Path, page_size: u64) -> u64 {
     len.saturating_sub(32) / (page_size + 24)
 }
 
+/// Journals one decided step in its own transaction, as the writer does.
+fn record(db: &Db, instance: &str, step: &StepRecord) {
+    let prepared = step.prepare().expect("prepare");
+    db.begin().expect("begin");
+    journal::record_step(db, instance, step, &prepared).expect("record the step");
+    db.batch("COMMIT").expect("commit");
+}
+
 /// Journals `alerts` as webhooks of 50, decided as one step (what the
 /// decision thread does with a burst), and returns the WAL frames the
 /// step's commit wrote.
@@ -101,10 +109,7 @@ fn decide_as_one_step(
         step.add_alerts(engine, fingerprints.iter().map(String::as_str));
         step.add_output_from(engine, out, Some(id));
     }
-    let prepared = step.prepare().expect("prepare");
-    db.begin().expect("begin");
-    journal::record_step(db, instance, &step, &prepared).expect("record the step");
-    db.batch("COMMIT").expect("commit");
+    record(db, instance, &step);
     wal_frames(path, page_size)
 }
 
@@ -220,10 +225,7 @@ fn a_schema_6_journal_migrates_with_its_undecided_webhooks_and_alerts() {
         [old.fingerprint.as_str(), other.fingerprint.as_str()].into_iter(),
     );
     step.add_output_from(&engine, out, Some(2));
-    let prepared = step.prepare().expect("prepare");
-    db.begin().expect("begin");
-    journal::record_step(&db, &instance, &step, &prepared).expect("record");
-    db.batch("COMMIT").expect("commit");
+    record(&db, &instance, &step);
     let rows = db
         .query(
             "SELECT fingerprint, first_seen, last_seen FROM alerts ORDER BY fingerprint",
@@ -274,12 +276,6 @@ fn an_alert_forgotten_and_firing_again_in_one_step_keeps_its_new_row() {
     let db = journal::open_writer(&dir.path().join(journal::FILE_NAME)).expect("open");
     let instance = journal::instance_id(&db).expect("instance");
     let mut engine = Engine::new(rules(), at(0));
-    let record = |step: StepRecord| {
-        let prepared = step.prepare().expect("prepare");
-        db.begin().expect("begin");
-        journal::record_step(&db, &instance, &step, &prepared).expect("record");
-        db.batch("COMMIT").expect("commit");
-    };
     let firing = storm_alert(7, at(0));
     let mut resolved = firing.clone();
     resolved.status = AlertStatus::Resolved;
@@ -298,7 +294,7 @@ fn an_alert_forgotten_and_firing_again_in_one_step_keeps_its_new_row() {
         let out = engine.ingest_owned(vec![alert.clone()], now);
         step.add_alerts(&engine, [alert.fingerprint.as_str()].into_iter());
         step.add_output_from(&engine, out, Some(id));
-        record(step);
+        record(&db, &instance, &step);
     }
     // Two hours later, as the decision thread does: forget, then decide.
     let now = at(2 * 3600);
@@ -318,7 +314,7 @@ fn an_alert_forgotten_and_firing_again_in_one_step_keeps_its_new_row() {
     let out = engine.ingest_owned(vec![again.clone()], now);
     step.add_alerts(&engine, [again.fingerprint.as_str()].into_iter());
     step.add_output_from(&engine, out, Some(3));
-    record(step);
+    record(&db, &instance, &step);
 
     let snapshot = journal::load_snapshot(&db).expect("restore");
     let kept: Vec<_> = snapshot

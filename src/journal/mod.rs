@@ -744,10 +744,7 @@ pub fn record_step(
     for chunk in step.inbound.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "DELETE FROM inbound_undecided WHERE id IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            numbered(chunk.len())
         );
         let params: Vec<Param> = chunk.iter().map(|id| id.to_param()).collect();
         conn.execute(&sql, &params)?;
@@ -777,6 +774,14 @@ impl TimeTexts {
             self.texts.len() - 1
         })
     }
+}
+
+/// `?1, ?2, …, ?count`: the list of an `IN (…)`.
+fn numbered(count: usize) -> String {
+    (1..=count)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `(?1, ?2, ?3), (?4, ?5, ?6)`: `rows` tuples of `width` placeholders.
@@ -1134,10 +1139,7 @@ pub fn pending_inbound_first(conn: &Db, limit: u32) -> Result<Vec<Pending>> {
     };
     // Always `limit` placeholders (the last ID repeated): one statement to prepare.
     let slots = usize::try_from(limit).unwrap_or(usize::MAX).max(ids.len());
-    let placeholders = (1..=slots)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let placeholders = numbered(slots);
     let mut values: Vec<Param> = ids.iter().map(|id| id.to_param()).collect();
     values.resize(slots, last.to_param());
     conn.query(
