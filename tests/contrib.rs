@@ -233,11 +233,7 @@ fn a_skip_notice_is_shown_without_nocapture() {
         .env("RESGATE_SKIP_PROBE", "1")
         .output()
         .expect("run the probe");
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shown = common::printed(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
         shown.lines().any(|l| l

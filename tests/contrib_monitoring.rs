@@ -69,11 +69,7 @@ fn run_promtool(promtool: &Path, args: &[&str], dir: &Path) -> String {
         .current_dir(dir)
         .output()
         .expect("run promtool");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::printed(&out);
     assert!(
         out.status.success(),
         "promtool {} failed:\n{text}",

@@ -250,11 +250,7 @@ fn systemd_accepts_both_units_and_their_sandbox() {
                 .env("MANPATH", dir.path().join("man"))
                 .output()
                 .expect("run systemd-analyze");
-            let said = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let said = common::printed(&out);
             (out.status.success(), said)
         };
         let (ok, said) = run(&["verify"]);

@@ -13,6 +13,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// What a finished command printed: its standard output, then its standard error.
+pub fn printed(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Says that the running test is skipped (a Debian package or a privilege is
 /// missing) where `cargo test` shows it: libtest captures what the `print!`
 /// macros write, not a direct write to `std::io::stderr()`, so a newcomer sees
